@@ -1,0 +1,41 @@
+"""envresolve: resolve and check conda + pip ML environments against a target GPU node.
+
+The public API is small; heavy modules load on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from envresolve._version import __version__
+
+__all__ = [
+    "Diagnostic",
+    "EnvresolveError",
+    "NodeFacts",
+    "__version__",
+    "load_node",
+    "probe",
+]
+
+_LAZY = {
+    "Diagnostic": "envresolve.diagnostics",
+    "EnvresolveError": "envresolve.errors",
+    "NodeFacts": "envresolve.node.facts",
+    "load_node": "envresolve.node",
+    "probe": "envresolve.node",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'envresolve' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

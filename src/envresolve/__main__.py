@@ -1,0 +1,5 @@
+"""`python -m envresolve`."""
+
+from envresolve.cli import main
+
+raise SystemExit(main())

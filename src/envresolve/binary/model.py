@@ -1,0 +1,102 @@
+"""Binary facts: what an ELF shared object, a wheel or a conda package says about itself."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from packaging.version import InvalidVersion, Version
+from pydantic import BaseModel, ConfigDict, Field
+
+from envresolve.diagnostics import Diagnostic
+
+__all__ = ["ArtifactReport", "CudaRuntimeLink", "ElfFacts", "FatbinEntry", "max_version"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def max_version(tags: tuple[str, ...] | list[str], prefix: str) -> str | None:
+    """Highest `PREFIX_x.y.z` among version tags, as 'x.y.z' (e.g. prefix 'GLIBC')."""
+    best: tuple[Version, str] | None = None
+    for tag in tags:
+        if not tag.startswith(prefix + "_"):
+            continue
+        raw = tag[len(prefix) + 1 :]
+        try:
+            v = Version(raw)
+        except InvalidVersion:
+            continue
+        if best is None or v > best[0]:
+            best = (v, raw)
+    return best[1] if best else None
+
+
+class FatbinEntry(_Frozen):
+    """One entry of a CUDA fatbinary: device code for one target."""
+
+    kind: Literal["sass", "ptx"]
+    arch: str = Field(description="target as nvcc names it: 'sm_90', 'sm_90a', 'sm_100f'")
+    sm: int = Field(description="numeric SM: 90 for sm_90a")
+    variant: Literal["", "a", "f"] = ""
+    ptx_isa: str | None = Field(default=None, description="PTX ISA version ('8.8') for PTX entries, where known")
+    toolkit: str | None = Field(default=None, description="producing toolkit version, where the header has it")
+    compressed: bool = False
+    size: int = Field(default=0, ge=0, description="payload size in bytes as stored")
+
+
+class CudaRuntimeLink(_Frozen):
+    """How an object links the CUDA runtime."""
+
+    mode: Literal["dynamic", "static"]
+    major: int | None = Field(default=None, description="soname major for dynamic links (libcudart.so.12 -> 12)")
+
+
+class ElfFacts(_Frozen):
+    """Facts read from one ELF shared object."""
+
+    path: str = Field(description="path of the file, or member name inside an archive")
+    size: int | None = None
+    elf_class: Literal[32, 64]
+    machine: str = Field(description="e_machine name, e.g. 'x86_64', 'aarch64'")
+    soname: str | None = None
+    needed: tuple[str, ...] = ()
+    rpath: tuple[str, ...] = ()
+    runpath: tuple[str, ...] = ()
+    version_needs: dict[str, tuple[str, ...]] = Field(
+        default_factory=dict,
+        description="needed library file -> version names (GLIBC_2.17, GLIBCXX_3.4.22, ...)",
+    )
+    version_defs: tuple[str, ...] = Field(default=(), description="version names this object defines")
+    cxx_abi: Literal["cxx11", "pre-cxx11", "mixed", "none"] = "none"
+    cuda_runtime: CudaRuntimeLink | None = None
+    fatbin: tuple[FatbinEntry, ...] = ()
+    defined_symbols: tuple[str, ...] | None = Field(default=None, description="only when asked for")
+    undefined_symbols: tuple[str, ...] | None = Field(default=None, description="only when asked for")
+
+    def needs(self, prefix: str) -> str | None:
+        """Highest needed version with this prefix over all libraries ('GLIBC' -> '2.28')."""
+        return max_version([v for vs in self.version_needs.values() for v in vs], prefix)
+
+    def defines(self, prefix: str) -> str | None:
+        """Highest defined version with this prefix ('GLIBCXX' -> '3.4.33' for libstdc++)."""
+        return max_version(list(self.version_defs), prefix)
+
+
+class ArtifactReport(_Frozen):
+    """A report on one wheel, conda package, directory or `.so` file."""
+
+    artifact: str = Field(description="file name or URL (credentials masked)")
+    kind: Literal["wheel", "conda", "elf", "directory"]
+    sha256: str | None = None
+    platform_tag: str | None = Field(default=None, description="wheel platform tag(s) or conda subdir")
+    tag_glibc: str | None = Field(default=None, description="glibc implied by the platform tag")
+    elf: tuple[ElfFacts, ...] = ()
+    max_glibc: str | None = None
+    max_glibcxx: str | None = None
+    max_cxxabi: str | None = None
+    cuda_runtime_majors: tuple[int, ...] = ()
+    sass_archs: tuple[str, ...] = ()
+    ptx_archs: tuple[str, ...] = ()
+    external_libs: tuple[str, ...] = Field(default=(), description="DT_NEEDED names nothing inside provides")
+    diagnostics: tuple[Diagnostic, ...] = ()

@@ -1,0 +1,90 @@
+"""The `envresolve` command line. Each subcommand lives in its own module with
+`configure_parser(subparsers)` and `run(args) -> int`; heavy imports happen inside `run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from envresolve._version import __version__
+
+__all__ = ["EXIT_CANNOT_PROBE", "EXIT_FINDINGS", "EXIT_INTERNAL", "EXIT_OK", "EXIT_USAGE", "main"]
+
+EXIT_OK = 0  # no errors
+EXIT_FINDINGS = 1  # errors were found (lint, lock, check)
+EXIT_USAGE = 2  # usage or input error
+EXIT_CANNOT_PROBE = 3  # the node could not be probed
+EXIT_INTERNAL = 4  # a bug
+
+#: subcommand name -> module under envresolve.cli; a module that is absent is simply not offered
+SUBCOMMANDS = ("probe", "inspect", "lint", "lock", "check", "explain")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        from envresolve.diagnostics import make
+        from envresolve.diagnostics.render import render_text
+
+        self.print_usage(sys.stderr)
+        print(render_text([make("GN104", message)]), file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every available subcommand."""
+    parser = _Parser(
+        prog="envresolve",
+        description="Resolve and check conda + pip ML environments against a target GPU node.",
+    )
+    parser.add_argument("--version", action="version", version=f"envresolve {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in SUBCOMMANDS:
+        try:
+            module = importlib.import_module(f"envresolve.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"envresolve.cli.{name}":
+                continue
+            raise
+        module.configure_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit status instead of exiting, so tests can call it in-process."""
+    from envresolve.diagnostics import make
+    from envresolve.diagnostics.render import render_text
+    from envresolve.errors import EnvresolveError
+
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    if not getattr(args, "command", None):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return int(args.run(args))
+    except EnvresolveError as exc:
+        print(render_text(exc.diagnostics, color=_color(sys.stderr)), file=sys.stderr)
+        return exc.exit_status
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:  # the contract: no tracebacks for users
+        if os.environ.get("ENVRESOLVE_DEBUG"):
+            raise
+        diag = make("GN103", f"unexpected {type(exc).__name__}: {exc}", hint="set ENVRESOLVE_DEBUG=1 for a traceback")
+        print(render_text([diag]), file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def _color(stream: object) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty()) and "NO_COLOR" not in os.environ

@@ -1,0 +1,17 @@
+"""Diagnostic codes, one module per family. Each family module exports `CODES`."""
+
+from __future__ import annotations
+
+from envresolve.diagnostics.codes import binary, check, compat, general, lock, matrix, node, resolve, spec
+
+ALL_CODES = (
+    *general.CODES,
+    *node.CODES,
+    *binary.CODES,
+    *matrix.CODES,
+    *compat.CODES,
+    *spec.CODES,
+    *resolve.CODES,
+    *lock.CODES,
+    *check.CODES,
+)
