@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from envresolve.diagnostics.codes import binary, check, compat, general, lock, matrix, node, resolve, spec
+from envresolve.diagnostics.codes import archive, binary, check, compat, general, lock, matrix, node, resolve, spec
 
 ALL_CODES = (
     *general.CODES,
     *node.CODES,
     *binary.CODES,
+    *archive.CODES,
     *matrix.CODES,
     *compat.CODES,
     *spec.CODES,

@@ -1,4 +1,4 @@
-"""BN: binaries (ELF, fatbin, wheels, conda packages)."""
+"""BN (objects): ELF shared objects and CUDA fatbinaries."""
 
 from __future__ import annotations
 

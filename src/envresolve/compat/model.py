@@ -1,0 +1,44 @@
+"""The environment the compatibility rules look at: resolved (or pinned) packages, with binary facts where known."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from envresolve.binary.model import ArtifactReport
+
+__all__ = ["Environment", "Package"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Package(_Frozen):
+    """One package of an environment."""
+
+    name: str = Field(description="conda name, or canonical PyPI name")
+    version: str
+    ecosystem: Literal["conda", "pypi"]
+    build: str | None = Field(default=None, description="conda build string")
+    channel: str | None = Field(default=None, description="conda channel or pip index (credentials masked)")
+    subdir: str | None = None
+    url: str | None = None
+    depends: tuple[str, ...] = ()
+    binary: ArtifactReport | None = None
+    binary_note: str | None = Field(default=None, description="why binary facts are missing, when they are")
+
+
+class Environment(_Frozen):
+    """A set of packages that will live together in one prefix."""
+
+    packages: tuple[Package, ...] = ()
+    python: str | None = Field(default=None, description="the interpreter version, e.g. '3.11.9'")
+
+    def find(self, name: str, ecosystem: Literal["conda", "pypi"] | None = None) -> Package | None:
+        """The first package with this name (and ecosystem, if given)."""
+        for p in self.packages:
+            if p.name == name and (ecosystem is None or p.ecosystem == ecosystem):
+                return p
+        return None
