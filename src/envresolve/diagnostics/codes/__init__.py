@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from envresolve.diagnostics.codes import archive, binary, check, compat, general, lock, matrix, node, resolve, spec
+from envresolve.diagnostics.codes import resolve_conda
 
 ALL_CODES = (
     *general.CODES,
@@ -13,6 +14,7 @@ ALL_CODES = (
     *compat.CODES,
     *spec.CODES,
     *resolve.CODES,
+    *resolve_conda.CODES,
     *lock.CODES,
     *check.CODES,
 )
