@@ -1,10 +1,243 @@
-"""BN (archives): wheels, conda packages, directories, URLs and the report cache."""
+"""BN (archives): wheels, conda packages, directories, URLs and the report cache.
+
+Numbering: BN5xx are container problems (zip, tar, prefix walking), BN6xx are findings about an
+artifact as a whole (its tag against its contents), BN7xx are remote fetching. BN1xx-BN4xx are left
+to the object-level readers (ELF, fatbin) in `codes/binary.py`.
+"""
 
 from __future__ import annotations
 
-from envresolve.diagnostics.model import Severity
+from envresolve.diagnostics.model import Category, Severity
 from envresolve.diagnostics.registry import CodeInfo
 
 ERROR, WARNING, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
+BINARY, SECURITY, GLIBC = Category.BINARY, Category.SECURITY, Category.GLIBC
 
-CODES: tuple[CodeInfo, ...] = ()
+CODES: tuple[CodeInfo, ...] = (
+    CodeInfo(
+        code="BN501",
+        name="archive-corrupt",
+        category=BINARY,
+        severity=ERROR,
+        summary="The archive as a whole cannot be read: no zip central directory, or a broken tar/zstd/bz2 stream.",
+        explanation=(
+            "A wheel is a zip file whose table of contents (the central directory) sits at its end; a truncated "
+            "download loses it and nothing inside can be located. A conda package is a zip of zstd-compressed "
+            "tarballs (`.conda`) or a bzip2-compressed tarball (`.tar.bz2`); a broken stream stops the reading "
+            "there. Members read before the break are still reported. Download the artifact again and compare "
+            "its sha256 with the index."
+        ),
+        example="envresolve inspect truncated-1.0-py3-none-manylinux2014_x86_64.whl",
+    ),
+    CodeInfo(
+        code="BN502",
+        name="archive-bomb",
+        category=SECURITY,
+        severity=ERROR,
+        summary="A member inflates beyond the ratio limit or the absolute size limit; it was not read further.",
+        explanation=(
+            "A zip bomb is a small member that inflates to gigabytes. envresolve streams every member and stops "
+            "when the uncompressed bytes exceed the ratio limit times the compressed bytes read so far, or the "
+            "absolute per-member limit. The declared sizes are checked before inflating too. Real shared "
+            "objects compress 2-10x, so a member that trips the limit is hostile or broken; nothing after the "
+            "limit is inspected, and the other members are."
+        ),
+        example="envresolve inspect bomb-1.0-py3-none-any.whl",
+    ),
+    CodeInfo(
+        code="BN503",
+        name="archive-size-mismatch",
+        category=SECURITY,
+        severity=ERROR,
+        summary="A member's real size differs from the size its header declares.",
+        explanation=(
+            "Zip headers declare each member's compressed and uncompressed size; tar headers declare the file "
+            "size. An archive that lies about them is either corrupt or built to fool tools that trust the "
+            "header (for example to hide a zip bomb or to smuggle bytes past a scanner). envresolve never "
+            "reads past the declared size and reports the difference."
+        ),
+    ),
+    CodeInfo(
+        code="BN504",
+        name="archive-unsafe-path",
+        category=SECURITY,
+        severity=ERROR,
+        summary="A member has an absolute path or climbs out with `..`; it was skipped.",
+        explanation=(
+            "An installer that writes such a member would place a file outside the target directory "
+            "(path traversal, 'zip slip'). No legitimate wheel or conda package has one. The member is not "
+            "inspected."
+        ),
+        example="a wheel member named ../../etc/ld.so.preload",
+    ),
+    CodeInfo(
+        code="BN505",
+        name="not-elf-named-so",
+        category=BINARY,
+        severity=WARNING,
+        summary="A file named like a shared object (`.so`, `.so.N`) is not an ELF file.",
+        explanation=(
+            "The dynamic loader cannot load it; importing the module or dlopen-ing the library will fail with "
+            "'invalid ELF header'. Sometimes it is a linker script or a placeholder, more often a broken build "
+            "or a truncated file."
+        ),
+    ),
+    CodeInfo(
+        code="BN506",
+        name="archive-duplicate-member",
+        category=SECURITY,
+        severity=ERROR,
+        summary="Two members of the archive have the same name; only the first was inspected.",
+        explanation=(
+            "Different tools pick different copies of a duplicated name (the first, or the last written), so "
+            "what gets installed may not be what was inspected or signed. Legitimate build tools never write "
+            "duplicates."
+        ),
+    ),
+    CodeInfo(
+        code="BN507",
+        name="archive-encrypted-member",
+        category=SECURITY,
+        severity=ERROR,
+        summary="A zip member is encrypted; it cannot be read or installed and was skipped.",
+        explanation="Wheels never carry encrypted members (pip cannot install them). The member is reported and skipped.",
+    ),
+    CodeInfo(
+        code="BN508",
+        name="archive-member-corrupt",
+        category=BINARY,
+        severity=ERROR,
+        summary="One member cannot be read: bad local header, unsupported compression, or a broken data stream.",
+        explanation=(
+            "The archive's table of contents is readable but the member's data is not: its local header is "
+            "missing or disagrees with the central directory, its compression method is not stored/deflate, "
+            "its deflate stream is broken, or its data runs past the end of the file. The other members are "
+            "still inspected."
+        ),
+    ),
+    CodeInfo(
+        code="BN509",
+        name="archive-overlapping-members",
+        category=SECURITY,
+        severity=ERROR,
+        summary="Two zip members share the same bytes (overlapping data ranges).",
+        explanation=(
+            "Overlapping members are the trick behind non-recursive zip bombs: many central directory entries "
+            "point at one highly compressed stream. No legitimate wheel has them. The overlapping member is "
+            "skipped."
+        ),
+    ),
+    CodeInfo(
+        code="BN510",
+        name="package-symlink",
+        category=BINARY,
+        severity=INFO,
+        summary="A conda package or prefix contains a symlink; it was recorded, not followed.",
+        explanation=(
+            "Conda packages commonly ship `libfoo.so -> libfoo.so.1.2` links. envresolve never follows a "
+            "link while reading (the target is read as its own member), but a link name inside the package "
+            "does satisfy a DT_NEEDED entry of another member."
+        ),
+    ),
+    CodeInfo(
+        code="BN511",
+        name="link-escapes-root",
+        category=SECURITY,
+        severity=ERROR,
+        summary="A symlink or hard link points outside the package or prefix (absolute target or `..`).",
+        explanation=(
+            "Installing such a link makes a path inside the environment resolve to an arbitrary file on the "
+            "machine. It was not followed."
+        ),
+    ),
+    CodeInfo(
+        code="BN512",
+        name="package-metadata-missing",
+        category=BINARY,
+        severity=WARNING,
+        summary="A conda package has no readable `info/index.json`; name, version and subdir are unknown.",
+        explanation=(
+            "Every conda package carries `info/index.json` with its name, version, build string and subdir. "
+            "Without it the package cannot be matched with repodata."
+        ),
+    ),
+    CodeInfo(
+        code="BN513",
+        name="archive-special-member",
+        category=SECURITY,
+        severity=WARNING,
+        summary="A tar member is a device, FIFO or other special file; it was skipped.",
+        explanation="Packages ship regular files, directories and links only.",
+    ),
+    CodeInfo(
+        code="BN514",
+        name="file-unreadable-in-prefix",
+        category=BINARY,
+        severity=WARNING,
+        summary="A file or directory in the prefix cannot be read (permissions, vanished); it was skipped.",
+        explanation=(
+            "The rest of the prefix is still inspected. Facts from the unreadable file are missing, so the "
+            "report may understate what the environment needs."
+        ),
+    ),
+    CodeInfo(
+        code="BN515",
+        name="unknown-artifact-kind",
+        category=BINARY,
+        severity=ERROR,
+        summary="The input is neither a wheel, a conda package, an ELF file, a directory nor an http(s) URL.",
+        explanation=(
+            "`envresolve inspect` decides the kind from the name (`.whl`, `.conda`, `.tar.bz2`), from a "
+            "directory, or from the ELF magic of a plain file."
+        ),
+        example="envresolve inspect notes.txt",
+    ),
+    CodeInfo(
+        code="BN601",
+        name="tag-understates-glibc",
+        category=GLIBC,
+        severity=WARNING,
+        summary="A wheel's platform tag promises an older glibc than its shared objects need.",
+        explanation=(
+            "manylinux tags state the oldest glibc a wheel runs on (manylinux2014 = glibc 2.17, "
+            "manylinux_2_24 = 2.24). pip installs the wheel on any system with at least that glibc, but the "
+            "dynamic loader refuses a library whose GLIBC_ version needs exceed the system's: "
+            "`version 'GLIBC_2.27' not found`. Real PyPI wheels do this (nvidia-cuda-runtime-cu12 12.1.105 "
+            "is tagged manylinux1 but needs GLIBC_2.17). Use the needed version, not the tag, when choosing "
+            "a base image."
+        ),
+        example="envresolve inspect bitsandbytes-0.50.2-py3-none-manylinux_2_24_x86_64.whl",
+    ),
+    CodeInfo(
+        code="BN602",
+        name="tag-arch-mismatch",
+        category=BINARY,
+        severity=WARNING,
+        summary="A shared object's machine differs from the architecture in the wheel's platform tag.",
+        explanation=(
+            "A wheel tagged x86_64 that carries aarch64 objects (or the reverse) installs fine and fails at "
+            "import with 'wrong ELF class' or 'cannot open shared object file'."
+        ),
+    ),
+    CodeInfo(
+        code="BN701",
+        name="remote-unreachable",
+        category=BINARY,
+        severity=ERROR,
+        summary="A wheel URL could not be fetched: connection refused, timeout, DNS failure or HTTP error.",
+        explanation=(
+            "envresolve reads remote wheels with HTTP range requests (the zip table of contents from the tail, "
+            "then only the members it needs) and falls back to one streamed download. The message names the "
+            "URL (credentials masked) and the failure."
+        ),
+        example="envresolve inspect https://127.0.0.1:9/x-1.0-py3-none-any.whl",
+    ),
+    CodeInfo(
+        code="BN702",
+        name="remote-no-range-support",
+        category=BINARY,
+        severity=INFO,
+        summary="The server ignores HTTP range requests; the whole wheel was downloaded.",
+        explanation="Only a note: the result is the same, it just takes the time of a full download.",
+    ),
+)
