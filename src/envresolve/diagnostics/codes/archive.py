@@ -100,7 +100,7 @@ CODES: tuple[CodeInfo, ...] = (
         category=SECURITY,
         severity=ERROR,
         summary="A zip member is encrypted; it cannot be read or installed and was skipped.",
-        explanation="Wheels never carry encrypted members (pip cannot install them). The member is reported and skipped.",
+        explanation="Wheels never carry encrypted members (pip cannot install them). It is reported and skipped.",
     ),
     CodeInfo(
         code="BN508",
