@@ -100,3 +100,14 @@ class ArtifactReport(_Frozen):
     ptx_archs: tuple[str, ...] = ()
     external_libs: tuple[str, ...] = Field(default=(), description="DT_NEEDED names nothing inside provides")
     diagnostics: tuple[Diagnostic, ...] = ()
+    # Added by the archive readers (additive):
+    tag_musl: str | None = Field(default=None, description="musl version implied by a musllinux tag")
+    system_libs: tuple[str, ...] = Field(
+        default=(),
+        description="the subset of external_libs every glibc system has (glibc's libs, libgcc_s, libstdc++)",
+    )
+    cuda_runtime_static: bool = Field(default=False, description="some member links the CUDA runtime statically")
+    name: str | None = Field(default=None, description="package name (wheel file name or conda index.json)")
+    version: str | None = None
+    build: str | None = Field(default=None, description="conda build string or wheel build tag")
+    files: int = Field(default=0, ge=0, description="regular files looked at (members, or files in a directory)")
