@@ -30,12 +30,12 @@ if TYPE_CHECKING:
 __all__ = [
     "GLIBC_SONAMES",
     "HeaderCache",
-    "Loader",
     "LiveSystem",
+    "Loader",
     "RecordedSystem",
     "Resolved",
-    "SystemLibraries",
     "SystemLib",
+    "SystemLibraries",
     "live_system",
     "parse_ld_so_cache",
 ]

@@ -1,0 +1,250 @@
+"""The operator API: `check(lock_or_prefix, node) -> Report`.
+
+Nodes are facts (`NodeFacts`), facts files, bundled profile names, Node `List` manifests, or `None` for the live
+machine: only then is anything probed, here at the edge, through `envresolve.node.probe()` (and the loader's
+ldconfig cache through `envresolve.check.loader.live_system()`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Union
+
+from envresolve.check.fleet import check_fleet, group_key
+from envresolve.check.loader import LoaderConfig, RecordedSystem, SystemLibraries, live_system
+from envresolve.check.lockview import environment_from_lock
+from envresolve.check.prefix import scan_prefix
+from envresolve.check.report import Report
+from envresolve.compat.model import Environment
+from envresolve.diagnostics import Diagnostic, make
+from envresolve.errors import InputError
+from envresolve.node.facts import NodeFacts
+
+if TYPE_CHECKING:
+    from envresolve.specs.model import EnvSpec
+
+__all__ = ["NodeInput", "Rules", "check", "check_environment", "check_lock", "check_prefix", "check_spec", "nodes_from"]
+
+NodeInput = Union[NodeFacts, str, "os.PathLike[str]", Sequence[Union[NodeFacts, str, "os.PathLike[str]"]], None]
+Rules = Callable[[Environment, NodeFacts], list[Diagnostic]]
+
+#: findings about the files themselves: the same on every node, reported once
+_NODE_INDEPENDENT = {"CK106", "CK108", "CK111"}
+
+
+def _default_rules() -> Rules:
+    from envresolve.compat import evaluate
+
+    return evaluate  # type: ignore[no-any-return]
+
+
+def nodes_from(node: NodeInput) -> tuple[list[NodeFacts], bool]:
+    """The nodes to check and whether they were probed live (`node is None`).
+
+    Raises `ProbeError` when the live machine cannot be probed, `InputError` for unreadable node sources.
+    """
+    if node is None:
+        from envresolve.node import probe
+
+        return [probe()], True
+    if isinstance(node, NodeFacts):
+        return [node], False
+    if isinstance(node, (str, os.PathLike)):
+        from envresolve.node import load_nodes
+
+        return list(load_nodes(node)), False
+    out: list[NodeFacts] = []
+    for item in node:
+        out += nodes_from(item)[0]
+    return out, False
+
+
+def check_environment(
+    env: Environment,
+    nodes: Sequence[NodeFacts],
+    *,
+    subject: str,
+    kind: str = "lock",
+    diagnostics: Sequence[Diagnostic] = (),
+    rules: Rules | None = None,
+) -> Report:
+    """Run the compatibility rules for `env` on every node (once per group of identical nodes)."""
+    evaluate = rules or _default_rules()
+    return check_fleet(
+        nodes,
+        lambda n: evaluate(env, n),
+        subject=subject,
+        kind="spec" if kind == "spec" else "lock",
+        packages=len(env.packages),
+        diagnostics=diagnostics,
+    )
+
+
+def check_lock(
+    lock: Any, nodes: Sequence[NodeFacts], *, subject: str | None = None, rules: Rules | None = None
+) -> Report:
+    """Re-verify every package of a lock against the nodes, from the binary facts the lock recorded (no downloads)."""
+    env, notes = environment_from_lock(lock)
+    lock_diags = [d for d in getattr(lock, "diagnostics", ()) if isinstance(d, Diagnostic)]
+    spec = getattr(lock, "spec", None)
+    name = subject or str(getattr(spec, "source", None) or "lock")
+    return check_environment(env, nodes, subject=name, kind="lock", diagnostics=[*notes, *lock_diags], rules=rules)
+
+
+def check_prefix(
+    prefix: str | os.PathLike[str],
+    nodes: Sequence[NodeFacts],
+    *,
+    live: bool = False,
+    ld_library_path: Sequence[str] = (),
+    env_lib_on_path: bool = False,
+    install_path: str | None = None,
+    rules: Rules | None = None,
+    system: SystemLibraries | None = None,
+) -> Report:
+    """Check an installed environment. `live=True` reads this machine's ldconfig cache for the node side.
+
+    The prefix is scanned once per group of nodes with identical facts; file-level findings are reported once.
+    """
+    evaluate = rules or _default_rules()
+    if not nodes:
+        raise InputError(make("CK112", "no node to check against"))
+    cache: dict[str, list[Diagnostic]] = {}
+    env_diags: list[Diagnostic] = []
+    first: dict[str, Any] = {}
+
+    def one(node: NodeFacts) -> list[Diagnostic]:
+        key = group_key(node)
+        if key not in cache:
+            sys_libs = system or (live_system(machine=node.cpu.arch) if live else RecordedSystem(node))
+            config = LoaderConfig(
+                ld_library_path=tuple(ld_library_path),
+                env_lib_on_path=env_lib_on_path,
+                install_path=install_path,
+                platform=node.cpu.arch,
+            )
+            scan = scan_prefix(Path(prefix), node, sys_libs, config)
+            if not first:
+                first["scan"] = scan
+                env_diags.extend(d for d in scan.diagnostics if d.code in _NODE_INDEPENDENT)
+            found = [d for d in scan.diagnostics if d.code not in _NODE_INDEPENDENT]
+            cache[key] = found + evaluate(scan.environment, node)
+        return cache[key]
+
+    # scan for the first node before building the report, so file-level findings are known up front
+    one(nodes[0])
+    return check_fleet(
+        nodes,
+        one,
+        subject=str(prefix),
+        kind="prefix",
+        packages=len(first["scan"].environment.packages),
+        objects=first["scan"].objects,
+        diagnostics=env_diags,
+    )
+
+
+def _is_lock_file(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return False
+    if not head.lstrip().startswith(b"{"):
+        return False
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(obj, dict) and "lock-version" in obj
+
+
+def check_spec(
+    spec: str | os.PathLike[str] | EnvSpec, nodes: Sequence[NodeFacts], *, rules: Rules | None = None
+) -> list[Report]:
+    """Resolve each environment of a spec for the nodes (`envresolve.solve.resolve`), then check the result.
+
+    A spec that does not resolve gives a report whose every node `does-not-run`, with the resolver's findings.
+    """
+    from envresolve.solve import resolve
+
+    if isinstance(spec, (str, os.PathLike)):
+        from envresolve.specs import load_spec
+
+        specs = list(load_spec(spec))
+    else:
+        specs = [spec]
+    reports = []
+    for s in specs:
+        subject = f"{s.source}{f' ({s.name})' if s.name else ''}"
+        try:
+            resolution = resolve(s, list(nodes))
+        except InputError:
+            raise
+        except Exception as exc:
+            from envresolve.errors import EnvresolveError
+
+            if not isinstance(exc, EnvresolveError):
+                raise
+            reports.append(
+                check_environment(Environment(), nodes, subject=subject, kind="spec", diagnostics=exc.diagnostics)
+            )
+            continue
+        lock = getattr(resolution, "lock", None) or resolution
+        env, notes = environment_from_lock(lock)
+        extra = [d for d in getattr(resolution, "diagnostics", ()) if isinstance(d, Diagnostic)]
+        reports.append(
+            check_environment(env, nodes, subject=subject, kind="spec", diagnostics=[*notes, *extra], rules=rules)
+        )
+    return reports
+
+
+def check(
+    lock_or_prefix: Any,
+    node: NodeInput = None,
+    *,
+    ld_library_path: Sequence[str] = (),
+    env_lib_on_path: bool = False,
+    install_path: str | None = None,
+    rules: Rules | None = None,
+) -> Report:
+    """Can this environment run on this node (or these nodes)? Returns a JSON-ready `Report`.
+
+    `lock_or_prefix` is a lock (`envresolve.lock.model.Lock`), an `Environment`, or a path: a directory is an
+    installed prefix (conda env or venv), a file is a lockfile or a spec (a spec is resolved first, and must hold
+    one environment). `node` is facts, a facts file / profile name / Node `List`, a list of those, or None to
+    probe this machine (raises `ProbeError` when it cannot).
+    """
+    nodes, live = nodes_from(node)
+    if not nodes:
+        raise InputError(make("CK112", "no node to check against"))
+    if isinstance(lock_or_prefix, Environment):
+        return check_environment(lock_or_prefix, nodes, subject="environment", rules=rules)
+    if not isinstance(lock_or_prefix, (str, os.PathLike)):
+        return check_lock(lock_or_prefix, nodes, rules=rules)
+    path = Path(lock_or_prefix)
+    if path.is_dir():
+        return check_prefix(
+            path,
+            nodes,
+            live=live,
+            ld_library_path=ld_library_path,
+            env_lib_on_path=env_lib_on_path,
+            install_path=install_path,
+            rules=rules,
+        )
+    if not path.exists():
+        raise InputError(make("GN101", f"no such file or directory: {path}", subject=str(path)))
+    if _is_lock_file(path):
+        from envresolve.lock.io import read
+
+        return check_lock(read(path), nodes, subject=str(path), rules=rules)
+    reports = check_spec(path, nodes, rules=rules)
+    if len(reports) != 1:
+        raise InputError(
+            make("GN104", f"{path} holds {len(reports)} environments; check them with check_spec()", subject=str(path))
+        )
+    return reports[0]

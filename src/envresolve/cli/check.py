@@ -1,0 +1,112 @@
+"""`envresolve check`: can this environment run on this node, and on which of our nodes?
+
+Exit status: 0 the environment runs on every node checked; 1 it does not run on at least one; 2 usage or input
+error; 3 this machine could not be probed (no `--node` given and probing failed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+__all__ = ["configure_parser", "run"]
+
+_EPILOG = """\
+targets:
+  LOCKFILE            re-verify every locked package from the binary facts the lock recorded (no downloads)
+  SPEC                resolve the spec for the nodes first, then check the result
+  --prefix DIR        an installed conda env or venv (read-only is fine): loader, symbols, libstdc++ checks
+
+nodes: --node takes a facts file, a Node manifest or a bundled profile name, and may repeat; --nodes takes a
+file holding a Node List (`kubectl get nodes -o yaml`) or a directory of them. Without either, this machine is
+probed.
+
+exit status: 0 runs on every node, 1 does not run on at least one, 2 usage or input error, 3 could not probe
+this node.
+"""
+
+
+def configure_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "check",
+        help="check a lockfile, spec or installed prefix against nodes",
+        description=__doc__,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("target", nargs="?", metavar="LOCKFILE|SPEC", help="a lockfile or a spec")
+    p.add_argument("--prefix", metavar="DIR", help="an installed environment (conda env or venv) to check")
+    p.add_argument("--node", action="append", default=[], metavar="SOURCE", help="facts file, manifest or profile")
+    p.add_argument("--nodes", action="append", default=[], metavar="FILE_OR_DIR", help="a Node List or a directory")
+    p.add_argument("--format", default="text", choices=("text", "json", "sarif", "github"), help="output format")
+    p.add_argument(
+        "--ld-library-path",
+        default="",
+        metavar="PATHS",
+        help="LD_LIBRARY_PATH the environment will run with (prefix checks; the shell's is never read)",
+    )
+    p.add_argument(
+        "--env-lib-on-path",
+        action="store_true",
+        help="the environment's lib/ directory will be on the loader path (e.g. an activation script sets it)",
+    )
+    p.add_argument(
+        "--install-path",
+        metavar="PATH",
+        help="where the prefix is mounted at run time, when it is checked at another path",
+    )
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from envresolve.check.api import check_lock, check_prefix, check_spec, nodes_from
+    from envresolve.check.render import render
+    from envresolve.cli import EXIT_FINDINGS, EXIT_OK
+    from envresolve.diagnostics import make
+    from envresolve.errors import InputError
+
+    if bool(args.target) == bool(args.prefix):
+        raise InputError(
+            make(
+                "GN104",
+                "give exactly one of LOCKFILE, SPEC or --prefix DIR",
+                hint="envresolve check env.lock --node NODE, or envresolve check --prefix /opt/env",
+            )
+        )
+    sources = [*args.node, *args.nodes]
+    if sources:
+        nodes, live = nodes_from(sources)
+        if not nodes:
+            raise InputError(make("CK112", f"no nodes in {', '.join(sources)}"))
+    else:
+        nodes, live = nodes_from(None)
+
+    color = args.format == "text" and sys.stdout.isatty()
+    if args.prefix:
+        report = check_prefix(
+            args.prefix,
+            nodes,
+            live=live,
+            ld_library_path=[p for p in args.ld_library_path.split(":") if p],
+            env_lib_on_path=args.env_lib_on_path,
+            install_path=args.install_path,
+        )
+        reports = [report]
+    else:
+        from pathlib import Path
+
+        from envresolve.check.api import _is_lock_file
+
+        path = Path(args.target)
+        if not path.is_file():
+            raise InputError(make("GN101", f"no such file: {path}", subject=str(path)))
+        if _is_lock_file(path):
+            from envresolve.lock.io import read
+
+            reports = [check_lock(read(path), nodes, subject=str(path))]
+        else:
+            reports = check_spec(path, nodes)
+    for report in reports:
+        sys.stdout.write(render(report, args.format, color=color))
+    return EXIT_OK if all(r.ok for r in reports) else EXIT_FINDINGS
