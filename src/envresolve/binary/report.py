@@ -1,0 +1,163 @@
+"""Aggregate the facts of every ELF member into one ArtifactReport per wheel, package or directory.
+
+External libraries: every DT_NEEDED name that no member provides (by file name, soname or, in
+conda packages and prefixes, a symlink name). Names that every glibc-based system has (glibc's own
+libraries, the dynamic loader, libgcc_s and libstdc++) stay in `external_libs` - they *are* outside
+the artifact, and their versions matter (GLIBC_/GLIBCXX_ needs) - but are also listed in
+`system_libs`, so "what must come from another package" is `external_libs - system_libs`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import Literal
+
+from packaging.version import InvalidVersion, Version
+
+from envresolve.binary.model import ArtifactReport, ElfFacts, max_version
+from envresolve.diagnostics import Diagnostic, make, sort_diagnostics
+
+__all__ = ["SYSTEM_LIBS", "build_report", "is_system_lib"]
+
+#: libraries of glibc itself, the dynamic loaders, and the GCC runtime that every glibc system ships
+SYSTEM_LIBS = frozenset(
+    {
+        *("libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2", "librt.so.1", "libutil.so.1"),
+        *("libresolv.so.2", "libcrypt.so.1", "libnsl.so.1", "libanl.so.1", "libmvec.so.1", "libBrokenLocale.so.1"),
+        *("libthread_db.so.1", "libc_malloc_debug.so.0", "libmemusage.so", "libpcprofile.so"),
+        *("ld-linux-x86-64.so.2", "ld-linux-aarch64.so.1", "ld-linux.so.2", "ld64.so.2", "ld64.so.1"),
+        *("ld-linux-armhf.so.3", "ld-linux-riscv64-lp64d.so.1"),
+        *("libgcc_s.so.1", "libstdc++.so.6"),
+    }
+)
+_NSS = re.compile(r"^libnss_[a-z0-9_]+\.so\.2$")
+_CUDART = re.compile(r"^libcudart\.so\.(\d+)")
+# e_machine names as the ELF reader may spell them, per wheel tag architecture
+_TAG_MACHINES = {
+    "x86_64": {"x86_64", "amd64", "x64", "em_x86_64"},
+    "i686": {"i386", "x86", "386", "i686", "em_386"},
+    "aarch64": {"aarch64", "arm64", "em_aarch64"},
+    "armv7l": {"arm", "armv7l", "em_arm"},
+    "ppc64le": {"ppc64", "ppc64le", "powerpc64", "em_ppc64"},
+    "ppc64": {"ppc64", "powerpc64", "em_ppc64"},
+    "s390x": {"s390", "s390x", "em_s390"},
+    "riscv64": {"riscv", "riscv64", "em_riscv"},
+}
+
+
+def is_system_lib(name: str) -> bool:
+    """True for libraries every glibc-based Linux system provides (glibc, the loader, libgcc_s, libstdc++)."""
+    return name in SYSTEM_LIBS or bool(_NSS.match(name))
+
+
+def _vkey(v: str) -> Version:
+    try:
+        return Version(v)
+    except InvalidVersion:
+        return Version("0")
+
+
+def _arch_key(arch: str) -> tuple[int, str]:
+    m = re.match(r"^(?:sm|compute)_(\d+)([a-z]?)$", arch)
+    return (int(m.group(1)), m.group(2)) if m else (1 << 30, arch)
+
+
+def build_report(
+    *,
+    artifact: str,
+    kind: Literal["wheel", "conda", "elf", "directory"],
+    elf: Sequence[ElfFacts],
+    provided: Iterable[str] = (),
+    diagnostics: Iterable[Diagnostic] = (),
+    sha256: str | None = None,
+    platform_tag: str | None = None,
+    tag_glibc: str | None = None,
+    tag_musl: str | None = None,
+    tag_archs: Iterable[str] = (),
+    name: str | None = None,
+    version: str | None = None,
+    build: str | None = None,
+    files: int = 0,
+) -> ArtifactReport:
+    """Aggregate member facts, compare them with the tag, and return the report."""
+    elf = sorted(elf, key=lambda f: f.path)
+    diags = list(diagnostics)
+    all_needs = [v for f in elf for vs in f.version_needs.values() for v in vs]
+    max_glibc = max_version(all_needs, "GLIBC")
+    provided_names = set(provided) | {f.path.rsplit("/", 1)[-1] for f in elf} | {f.soname for f in elf if f.soname}
+    needed = {n for f in elf for n in f.needed}
+    external = sorted(needed - provided_names)
+    majors: set[int] = set()
+    static = False
+    for f in elf:
+        if f.cuda_runtime is not None:
+            if f.cuda_runtime.mode == "static":
+                static = True
+            elif f.cuda_runtime.major is not None:
+                majors.add(f.cuda_runtime.major)
+        for n in f.needed:
+            m = _CUDART.match(n)
+            if m:
+                majors.add(int(m.group(1)))
+    sass = sorted({e.arch for f in elf for e in f.fatbin if e.kind == "sass"}, key=_arch_key)
+    ptx = sorted({e.arch for f in elf for e in f.fatbin if e.kind == "ptx"}, key=_arch_key)
+
+    if tag_glibc and max_glibc and _vkey(max_glibc) > _vkey(tag_glibc):
+        floor = _vkey(tag_glibc)
+        culprits = [f for f in elf if _vkey(f.needs("GLIBC") or "0") > floor]
+        culprits.sort(key=lambda f: (_vkey(f.needs("GLIBC") or "0"), f.path), reverse=True)
+        evidence = [
+            f"{f.path} needs GLIBC_{f.needs('GLIBC')} (from {_needing_lib(f, 'GLIBC_' + (f.needs('GLIBC') or ''))})"
+            for f in culprits[:8]
+        ]
+        diags.append(
+            make(
+                "BN601",
+                f"platform tag {platform_tag} promises glibc {tag_glibc}, but members need GLIBC_{max_glibc}",
+                subject=artifact,
+                evidence=[*evidence, f"platform tag: {platform_tag}"],
+                hint=f"treat this artifact as needing glibc >= {max_glibc}",
+            )
+        )
+    archs = set(tag_archs)
+    allowed = set().union(*(_TAG_MACHINES.get(a, {a}) for a in archs)) if archs else set()
+    if allowed:
+        for f in elf:
+            if f.machine and f.machine.lower() not in allowed:
+                diags.append(
+                    make(
+                        "BN602",
+                        f"{f.path} is built for {f.machine}, the platform tag says {', '.join(sorted(archs))}",
+                        subject=f"{artifact}:{f.path}",
+                    )
+                )
+
+    return ArtifactReport(
+        artifact=artifact,
+        kind=kind,
+        sha256=sha256,
+        platform_tag=platform_tag,
+        tag_glibc=tag_glibc,
+        tag_musl=tag_musl,
+        elf=tuple(elf),
+        max_glibc=max_glibc,
+        max_glibcxx=max_version(all_needs, "GLIBCXX"),
+        max_cxxabi=max_version(all_needs, "CXXABI"),
+        cuda_runtime_majors=tuple(sorted(majors)),
+        cuda_runtime_static=static,
+        sass_archs=tuple(sass),
+        ptx_archs=tuple(ptx),
+        external_libs=tuple(external),
+        system_libs=tuple(n for n in external if is_system_lib(n)),
+        diagnostics=tuple(sort_diagnostics(diags)),
+        name=name,
+        version=version,
+        build=build,
+        files=files,
+    )
+
+
+def _needing_lib(f: ElfFacts, version: str) -> str:
+    libs = sorted(lib for lib, vs in f.version_needs.items() if version in vs)
+    return ", ".join(libs) or "?"

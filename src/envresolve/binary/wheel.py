@@ -1,0 +1,714 @@
+"""Wheels (zip files): find ELF members and read them straight from the archive, streaming.
+
+Nothing is extracted to disk and no member is held in memory whole: the central directory gives
+each member's offset and sizes, and its raw deflate bytes are inflated chunk by chunk into the ELF
+reader. Hostile archives (bombs, lying sizes, path traversal, duplicates, encryption, overlapping
+members) yield BN5xx diagnostics and the reader moves on to the next member.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import os
+import re
+import struct
+import threading
+import types
+import zipfile
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Any, Protocol
+
+from envresolve.binary.model import ArtifactReport, ElfFacts
+from envresolve.diagnostics import Diagnostic, make
+
+_inflate_mod: types.ModuleType
+try:  # ISA-L inflates about 2.3x faster than zlib (numbers in docs/performance.md); same API.
+    from isal import isal_zlib as _isal_zlib
+
+    _inflate_mod = _isal_zlib
+except ImportError:  # pragma: no cover - isal is a dependency, but zlib is a correct fallback
+    _inflate_mod = zlib
+_INFLATE_ERRORS: tuple[type[Exception], ...] = (zlib.error, _inflate_mod.error)
+
+__all__ = [
+    "ELF_MAGIC",
+    "ByteSource",
+    "Cancelled",
+    "FileSource",
+    "Limits",
+    "MemberScan",
+    "StreamState",
+    "ZipMember",
+    "data_offset",
+    "is_unsafe_path",
+    "list_zip_members",
+    "looks_like_shared_object",
+    "member_chunks",
+    "parse_wheel_filename",
+    "peek_member",
+    "platform_tag_glibc",
+    "platform_tag_musl",
+    "read_elf_stream",
+    "read_zip_member",
+    "scan_zip",
+    "vet_zip_members",
+    "wheel_report",
+    "worth_peeking",
+]
+
+ELF_MAGIC = b"\x7fELF"
+_LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
+_LOCAL_SIG = b"PK\x03\x04"
+_STORED, _DEFLATED = 0, 8
+#: compressed bytes read per step; output per step is capped at 4x this
+_READ_CHUNK = 1 << 20
+_OUT_CHUNK = 4 << 20
+
+# Extensions of members that are never loaded as native code: not worth peeking at.
+_TEXT_SUFFIXES = frozenset(
+    (
+        *(".py", ".pyi", ".pyc", ".pyx", ".pxd", ".pxi", ".h", ".hh", ".hpp", ".hxx", ".cuh", ".cu", ".c", ".cc"),
+        *(".cpp", ".cxx", ".inl", ".txt", ".md", ".rst", ".json", ".yaml", ".yml", ".toml", ".cfg", ".ini"),
+        *(".csv", ".html", ".css", ".js", ".typed", ".license", ".pem", ".proto", ".cmake", ".in", ".mako"),
+    )
+)
+_SO_NAME = re.compile(r"\.so(\.[0-9][0-9A-Za-z.]*)?$")
+
+
+class Cancelled(BaseException):
+    """Raised inside a member stream when the caller asked to stop (e.g. a cache hit arrived).
+
+    A BaseException (like GeneratorExit) so that no reader's `except Exception` swallows it.
+    """
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds that stop zip bombs: a ratio limit and an absolute limit per member."""
+
+    max_ratio: float = 250.0
+    max_member_bytes: int = 8 << 30
+    #: uncompressed bytes always allowed before the ratio limit applies (tiny members compress oddly)
+    ratio_slack: int = 1 << 20
+
+
+DEFAULT_LIMITS = Limits()
+
+
+class ByteSource(Protocol):
+    """Random access to an artifact's bytes: a local file or an HTTP resource with range support."""
+
+    size: int
+
+    def read_at(self, offset: int, n: int) -> bytes:
+        """Up to `n` bytes at `offset` (fewer only at the end)."""
+
+    def stream(self, offset: int, length: int) -> Iterator[bytes]:
+        """`length` bytes from `offset`, in chunks."""
+
+
+class FileSource:
+    """A local file opened read-only; thread-safe (pread)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+        self._fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        self.size = os.fstat(self._fd).st_size
+
+    def read_at(self, offset: int, n: int) -> bytes:
+        if n <= 0 or offset >= self.size:
+            return b""
+        return os.pread(self._fd, n, offset)
+
+    def stream(self, offset: int, length: int) -> Iterator[bytes]:
+        end = min(offset + length, self.size)
+        while offset < end:
+            chunk = os.pread(self._fd, min(_READ_CHUNK, end - offset), offset)
+            if not chunk:
+                return
+            offset += len(chunk)
+            yield chunk
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __enter__(self) -> FileSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _SourceFile(io.RawIOBase):
+    """A seekable read-only file object over a ByteSource (what `zipfile` needs for the directory)."""
+
+    def __init__(self, source: ByteSource) -> None:
+        self._src = source
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self._pos, 2: self._src.size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def read(self, n: int | None = -1) -> bytes:
+        if n is None or n < 0:
+            n = self._src.size - self._pos
+        data = self._src.read_at(self._pos, n)
+        self._pos += len(data)
+        return data
+
+    def readinto(self, b: Any) -> int:
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+
+@dataclass(frozen=True)
+class ZipMember:
+    """One central directory entry."""
+
+    name: str
+    header_offset: int
+    compress_size: int
+    file_size: int
+    method: int
+    flags: int
+    index: int
+
+    @property
+    def encrypted(self) -> bool:
+        return bool(self.flags & 0x1)
+
+
+def is_unsafe_path(name: str) -> bool:
+    """True for absolute paths, drive letters, backslash paths and any `..` component."""
+    if not name or name.startswith(("/", "\\")) or "\x00" in name:
+        return True
+    if len(name) > 1 and name[1] == ":":
+        return True
+    return any(part == ".." for part in re.split(r"[/\\]", name))
+
+
+def looks_like_shared_object(name: str) -> bool:
+    """`libfoo.so`, `libfoo.so.1.2`, `mod.cpython-311-x86_64-linux-gnu.so`."""
+    return bool(_SO_NAME.search(name.rsplit("/", 1)[-1]))
+
+
+def worth_peeking(name: str) -> bool:
+    """Whether a member could be native code: not a directory, metadata or a known text/source type."""
+    if name.endswith("/"):
+        return False
+    base = name.rsplit("/", 1)[-1]
+    if looks_like_shared_object(base):
+        return True
+    if ".dist-info/" in name or name.startswith("info/"):
+        return False
+    return PurePosixPath(base).suffix.lower() not in _TEXT_SUFFIXES
+
+
+def list_zip_members(source: ByteSource, *, subject: str) -> tuple[list[ZipMember], list[Diagnostic]]:
+    """Read the central directory. Raises nothing: a broken archive gives BN501 and no members."""
+    try:
+        with zipfile.ZipFile(_SourceFile(source)) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, struct.error, KeyError) as exc:
+        return [], [make("BN501", f"not a readable zip archive: {exc}", subject=subject)]
+    except NotImplementedError as exc:
+        return [], [make("BN501", f"unsupported zip feature: {exc}", subject=subject)]
+    members = [
+        ZipMember(
+            name=i.filename,
+            header_offset=i.header_offset,
+            compress_size=i.compress_size,
+            file_size=i.file_size,
+            method=i.compress_type,
+            flags=i.flag_bits,
+            index=n,
+        )
+        for n, i in enumerate(infos)
+    ]
+    return members, []
+
+
+def vet_zip_members(
+    members: list[ZipMember], source: ByteSource, subject: str
+) -> tuple[list[ZipMember], list[Diagnostic]]:
+    """Drop members that must not be read, with a diagnostic each (the rest is read)."""
+    diags: list[Diagnostic] = []
+    keep: list[ZipMember] = []
+    seen: set[str] = set()
+    for m in members:
+        where = f"{subject}:{m.name}"
+        if is_unsafe_path(m.name):
+            diags.append(make("BN504", f"member path is absolute or climbs out: {m.name!r}", subject=where))
+            continue
+        if m.name in seen:
+            diags.append(make("BN506", f"member name appears more than once: {m.name!r}", subject=where))
+            continue
+        seen.add(m.name)
+        if m.encrypted:
+            diags.append(make("BN507", f"member is encrypted: {m.name!r}", subject=where))
+            continue
+        if m.header_offset + _LOCAL_HEADER.size + m.compress_size > source.size:
+            diags.append(
+                make(
+                    "BN508",
+                    f"member data runs past the end of the archive: {m.name!r}",
+                    subject=where,
+                    evidence=[f"offset {m.header_offset} + {m.compress_size} bytes > archive size {source.size}"],
+                )
+            )
+            continue
+        keep.append(m)
+    # Overlapping data ranges: each member's local header + data must end before the next begins.
+    ordered = sorted(keep, key=lambda m: (m.header_offset, m.index))
+    bad: set[int] = set()
+    for prev, cur in itertools.pairwise(ordered):
+        if cur.header_offset < prev.header_offset + _LOCAL_HEADER.size + len(prev.name.encode()) + prev.compress_size:
+            if cur.file_size == 0 and cur.compress_size == 0 and cur.header_offset > prev.header_offset:
+                continue
+            bad.add(cur.index)
+            diags.append(
+                make(
+                    "BN509",
+                    f"member {cur.name!r} overlaps the data of {prev.name!r}",
+                    subject=f"{subject}:{cur.name}",
+                    evidence=[f"{cur.name} starts at {cur.header_offset}, inside {prev.name} at {prev.header_offset}"],
+                )
+            )
+    if bad:
+        keep = [m for m in keep if m.index not in bad]
+    return keep, diags
+
+
+def data_offset(source: ByteSource, m: ZipMember) -> int:
+    """Offset of the member's data, from its local header. Raises ValueError when the header is bad."""
+    head = source.read_at(m.header_offset, _LOCAL_HEADER.size)
+    if len(head) < _LOCAL_HEADER.size:
+        raise ValueError("local header is truncated")
+    sig, _ver, _flags, _method, _t, _d, _crc, _cs, _us, nlen, xlen = _LOCAL_HEADER.unpack(head)
+    if sig != _LOCAL_SIG:
+        raise ValueError("no local header signature at the offset the central directory gives")
+    start = m.header_offset + _LOCAL_HEADER.size + int(nlen) + int(xlen)
+    if start + m.compress_size > source.size:
+        raise ValueError("member data runs past the end of the archive")
+    return start
+
+
+@dataclass
+class StreamState:
+    produced: int = 0
+    problem: Diagnostic | None = None
+
+
+def member_chunks(
+    source: ByteSource,
+    m: ZipMember,
+    start: int,
+    *,
+    subject: str,
+    limits: Limits = DEFAULT_LIMITS,
+    state: StreamState | None = None,
+    cancel: threading.Event | None = None,
+    max_bytes: int | None = None,
+) -> Iterator[bytes]:
+    """Inflate one member chunk by chunk, enforcing the bomb limits.
+
+    On a problem the stream ends early and `state.problem` holds the diagnostic. `max_bytes` stops
+    after that many uncompressed bytes (used for peeking).
+    """
+    st = state if state is not None else StreamState()
+    if m.method == _STORED:
+        if m.compress_size != m.file_size:
+            st.problem = make(
+                "BN503",
+                f"stored member declares {m.file_size} bytes but holds {m.compress_size}",
+                subject=subject,
+            )
+        want = min(m.compress_size, m.file_size)
+        if max_bytes is not None:
+            want = min(want, max_bytes)
+        for chunk in source.stream(start, want):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled
+            st.produced += len(chunk)
+            yield chunk
+        return
+    if m.method != _DEFLATED:
+        st.problem = make("BN508", f"unsupported compression method {m.method} (stored/deflate only)", subject=subject)
+        return
+    limit = min(m.file_size, limits.max_member_bytes)
+    if max_bytes is not None:
+        limit = min(limit, max_bytes)
+    d = _inflate_mod.decompressobj(-15)
+    consumed = 0
+    try:
+        for raw in source.stream(start, m.compress_size):
+            data = raw
+            while data:
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled
+                room = limit - st.produced
+                out = d.decompress(data, min(_OUT_CHUNK, room + 1))
+                consumed += len(data) - len(d.unconsumed_tail)
+                data = d.unconsumed_tail
+                if out:
+                    if st.produced + len(out) > limit:
+                        out = out[: max(0, limit - st.produced)]
+                        st.produced += len(out)
+                        if out:
+                            yield out
+                        if max_bytes is None or st.produced < max_bytes:
+                            st.problem = _too_big(m, st.produced, consumed, limits, subject)
+                        return
+                    st.produced += len(out)
+                    if st.produced > limits.ratio_slack and st.produced > limits.max_ratio * consumed:
+                        st.problem = make(
+                            "BN502",
+                            f"member inflates more than {limits.max_ratio:g}x: stopped after "
+                            f"{st.produced} bytes from {consumed} compressed",
+                            subject=subject,
+                        )
+                        return
+                    yield out
+                if d.eof:
+                    break
+            if d.eof:
+                break
+    except _INFLATE_ERRORS as exc:
+        st.problem = make("BN508", f"broken deflate data: {exc}", subject=subject)
+        return
+    if max_bytes is not None and st.produced >= max_bytes:
+        return
+    if not d.eof:
+        st.problem = make(
+            "BN508", f"deflate stream ends early: {st.produced} of {m.file_size} bytes inflated", subject=subject
+        )
+    elif st.produced != m.file_size:
+        st.problem = make(
+            "BN503",
+            f"member declares {m.file_size} bytes but inflates to {st.produced}",
+            subject=subject,
+        )
+
+
+def _too_big(m: ZipMember, produced: int, consumed: int, limits: Limits, subject: str) -> Diagnostic:
+    if m.file_size > limits.max_member_bytes or produced >= limits.max_member_bytes:
+        return make(
+            "BN502",
+            f"member is larger than the {limits.max_member_bytes} byte limit",
+            subject=subject,
+            evidence=[f"declared {m.file_size} bytes"],
+        )
+    return make(
+        "BN503",
+        f"member inflates past its declared size of {m.file_size} bytes",
+        subject=subject,
+        evidence=[f"stopped after {produced} bytes from {consumed} compressed bytes"],
+    )
+
+
+def read_zip_member(source: ByteSource, m: ZipMember, *, max_bytes: int, limits: Limits = DEFAULT_LIMITS) -> bytes:
+    """A small member whole (metadata files); raises ValueError when it is broken or too big."""
+    if m.file_size > max_bytes:
+        raise ValueError(f"{m.name} is larger than {max_bytes} bytes")
+    st = StreamState()
+    data = b"".join(member_chunks(source, m, data_offset(source, m), subject=m.name, limits=limits, state=st))
+    if st.problem is not None:
+        raise ValueError(st.problem.message)
+    return data
+
+
+def read_elf_stream(
+    chunks_factory: Callable[[], Iterable[bytes]],
+    *,
+    path: str,
+    size: int | None,
+    symbols: bool,
+) -> tuple[ElfFacts | None, list[Diagnostic]]:
+    """Run the ELF reader over a chunk stream; a bug in it becomes GN103 for this member only."""
+    from envresolve.binary.elf import read_elf
+
+    try:
+        return read_elf(chunks_factory(), path=path, size=size, symbols=symbols, reopen=chunks_factory)
+    except (Cancelled, OSError):
+        raise
+    except Exception as exc:  # a reader bug must not lose the other members
+        return None, [make("GN103", f"ELF reader failed: {type(exc).__name__}: {exc}", subject=path)]
+
+
+@dataclass
+class MemberScan:
+    """What a container scan found: ELF facts per member, names provided, and diagnostics."""
+
+    elf: list[ElfFacts] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    names: set[str] = field(default_factory=set)
+    files: int = 0
+    metadata: dict[str, bytes] = field(default_factory=dict)
+
+
+def peek_member(source: ByteSource, m: ZipMember, start: int) -> bytes:
+    """The first 4 uncompressed bytes, reading as little compressed input as possible."""
+    if m.method == _STORED:
+        return source.read_at(start, min(4, m.compress_size))
+    n = 256
+    while True:
+        raw = source.read_at(start, min(n, m.compress_size))
+        try:
+            out = _inflate_mod.decompressobj(-15).decompress(raw, 4)
+        except _INFLATE_ERRORS:
+            return b""
+        if len(out) >= 4 or n >= m.compress_size or n >= 1 << 16:
+            return bytes(out[:4])
+        n *= 16
+
+
+def scan_zip(
+    source: ByteSource,
+    *,
+    subject: str,
+    symbols: bool = False,
+    limits: Limits = DEFAULT_LIMITS,
+    workers: int | None = None,
+    cancel: threading.Event | None = None,
+    metadata: Callable[[str], bool] | None = None,
+) -> MemberScan:
+    """Find the ELF members of a zip archive by magic and read each one, streaming.
+
+    `metadata(name)` selects small members to return whole in `MemberScan.metadata` (e.g. the WHEEL file).
+    """
+    out = MemberScan()
+    members, diags = list_zip_members(source, subject=subject)
+    out.diagnostics.extend(diags)
+    if not members:
+        return out
+    members, diags = vet_zip_members(members, source, subject)
+    out.diagnostics.extend(diags)
+    candidates: list[tuple[ZipMember, int]] = []
+    for m in members:
+        if m.name.endswith("/"):
+            continue
+        out.files += 1
+        base = m.name.rsplit("/", 1)[-1]
+        out.names.add(base)
+        where = f"{subject}:{m.name}"
+        if metadata is not None and metadata(m.name):
+            try:
+                out.metadata[m.name] = read_zip_member(source, m, max_bytes=1 << 20, limits=limits)
+            except ValueError as exc:
+                out.diagnostics.append(make("BN508", f"cannot read {m.name}: {exc}", subject=where))
+            continue
+        if not worth_peeking(m.name):
+            continue
+        is_so = looks_like_shared_object(base)
+        if m.file_size < 4:
+            if is_so:
+                out.diagnostics.append(make("BN505", f"{m.name} has {m.file_size} bytes: not ELF", subject=where))
+            continue
+        try:
+            start = data_offset(source, m)
+        except ValueError as exc:
+            out.diagnostics.append(make("BN508", f"{m.name}: {exc}", subject=where))
+            continue
+        if m.method not in (_STORED, _DEFLATED):
+            out.diagnostics.append(make("BN508", f"{m.name}: unsupported compression method {m.method}", subject=where))
+            continue
+        ratio = m.file_size / m.compress_size if m.compress_size else 0.0
+        if m.method == _DEFLATED and ratio > limits.max_ratio and m.file_size > limits.ratio_slack:
+            out.diagnostics.append(
+                make(
+                    "BN502",
+                    f"member declares a {ratio:.0f}x compression ratio (limit {limits.max_ratio:g}x); not read",
+                    subject=where,
+                    evidence=[f"{m.compress_size} compressed -> {m.file_size} declared bytes"],
+                )
+            )
+            continue
+        if m.file_size > limits.max_member_bytes:
+            out.diagnostics.append(
+                make("BN502", f"member declares {m.file_size} bytes (limit {limits.max_member_bytes})", subject=where)
+            )
+            continue
+        head = peek_member(source, m, start)
+        if head != ELF_MAGIC:
+            if is_so:
+                out.diagnostics.append(make("BN505", f"{m.name} is named like a shared object, not ELF", subject=where))
+            continue
+        candidates.append((m, start))
+    if cancel is not None and cancel.is_set():
+        raise Cancelled
+    results = _read_members(source, candidates, subject, symbols, limits, workers, cancel)
+    for facts, diags in results:
+        if facts is not None:
+            out.elf.append(facts)
+            if facts.soname:
+                out.names.add(facts.soname)
+        out.diagnostics.extend(diags)
+    return out
+
+
+def _read_members(
+    source: ByteSource,
+    candidates: Sequence[tuple[ZipMember, int]],
+    subject: str,
+    symbols: bool,
+    limits: Limits,
+    workers: int | None,
+    cancel: threading.Event | None,
+) -> list[tuple[ElfFacts | None, list[Diagnostic]]]:
+    def one(item: tuple[ZipMember, int]) -> tuple[ElfFacts | None, list[Diagnostic]]:
+        m, start = item
+        where = f"{subject}:{m.name}"
+        states: list[StreamState] = []
+
+        def factory() -> Iterator[bytes]:
+            st = StreamState()
+            states.append(st)
+            return member_chunks(source, m, start, subject=where, limits=limits, state=st, cancel=cancel)
+
+        facts, diags = read_elf_stream(factory, path=m.name, size=m.file_size, symbols=symbols)
+        problems = [s.problem for s in states if s.problem is not None]
+        if problems:
+            # The container problem is the root cause; the ELF reader's "truncated" follows from it.
+            return facts, [problems[0]]
+        return facts, diags
+
+    n = workers if workers is not None else min(2, os.cpu_count() or 1)
+    # Largest first, so one big member does not start last.
+    order = sorted(range(len(candidates)), key=lambda i: -candidates[i][0].compress_size)
+    if n <= 1 or len(candidates) <= 1:
+        results = {i: one(candidates[i]) for i in order}
+    else:
+        with ThreadPoolExecutor(max_workers=n, thread_name_prefix="envresolve-inspect") as ex:
+            futures = {i: ex.submit(one, candidates[i]) for i in order}
+            results = {i: f.result() for i, f in futures.items()}
+    return [results[i] for i in range(len(candidates))]
+
+
+# ---------------------------------------------------------------------------- tags
+
+_WHEEL_NAME = re.compile(
+    r"^(?P<name>[^-]+)-(?P<version>[^-]+)(?:-(?P<build>\d[^-]*))?-(?P<py>[^-]+)-(?P<abi>[^-]+)-(?P<plat>[^-]+)\.whl$"
+)
+_MANYLINUX = re.compile(r"^manylinux_(\d+)_(\d+)_(.+)$")
+_LEGACY = {"manylinux1": "2.5", "manylinux2010": "2.12", "manylinux2014": "2.17"}
+_MUSL = re.compile(r"^musllinux_(\d+)_(\d+)_(.+)$")
+
+
+def parse_wheel_filename(filename: str) -> dict[str, str] | None:
+    """Split a wheel file name into name, version, build, py, abi and plat; None when it is not one."""
+    m = _WHEEL_NAME.match(filename.rsplit("/", 1)[-1])
+    return {k: v for k, v in m.groupdict().items() if v is not None} if m else None
+
+
+def _tag_parts(tag: str) -> tuple[str | None, str | None, str | None]:
+    """(glibc, musl, arch) for one platform tag."""
+    for legacy, glibc in _LEGACY.items():
+        if tag.startswith(legacy + "_"):
+            return glibc, None, tag[len(legacy) + 1 :]
+    m = _MANYLINUX.match(tag)
+    if m:
+        return f"{int(m.group(1))}.{int(m.group(2))}", None, m.group(3)
+    m = _MUSL.match(tag)
+    if m:
+        return None, f"{int(m.group(1))}.{int(m.group(2))}", m.group(3)
+    if tag.startswith("linux_"):
+        return None, None, tag[len("linux_") :]
+    return None, None, None
+
+
+def _lowest(versions: list[str]) -> str | None:
+    if not versions:
+        return None
+    return min(versions, key=lambda v: tuple(int(p) for p in v.split(".")))
+
+
+def platform_tag_glibc(plat: str) -> str | None:
+    """glibc a (possibly compressed, dot-separated) platform tag promises: the lowest of its tags.
+
+    >>> platform_tag_glibc("manylinux2014_x86_64.manylinux_2_17_x86_64")
+    '2.17'
+    """
+    return _lowest([g for g, _m, _a in map(_tag_parts, plat.split(".")) if g])
+
+
+def platform_tag_musl(plat: str) -> str | None:
+    """musl version a musllinux tag promises (the lowest of its tags)."""
+    return _lowest([m for _g, m, _a in map(_tag_parts, plat.split(".")) if m])
+
+
+def platform_tag_archs(plat: str) -> set[str]:
+    """CPU architectures named by a platform tag set ('x86_64', 'aarch64', ...)."""
+    return {a for _g, _m, a in map(_tag_parts, plat.split(".")) if a}
+
+
+def wheel_tags_from_metadata(text: str) -> str | None:
+    """Platform tags from a `.dist-info/WHEEL` file ('Tag: cp311-cp311-manylinux_2_28_x86_64' lines)."""
+    plats = []
+    for line in text.splitlines():
+        if line.lower().startswith("tag:"):
+            parts = line.split(":", 1)[1].strip().split("-")
+            if len(parts) == 3 and parts[2] not in plats:
+                plats.append(parts[2])
+    return ".".join(plats) or None
+
+
+def wheel_report(
+    source: ByteSource,
+    *,
+    artifact: str,
+    filename: str,
+    symbols: bool = False,
+    limits: Limits = DEFAULT_LIMITS,
+    workers: int | None = None,
+    cancel: threading.Event | None = None,
+    sha256: str | None = None,
+) -> ArtifactReport:
+    """Inspect a wheel held by `source`; `filename` gives the tags (the WHEEL file when it is not a wheel name)."""
+    from envresolve.binary.report import build_report
+
+    parsed = parse_wheel_filename(filename)
+    plat = parsed.get("plat") if parsed else None
+    wanted = None if plat else (lambda n: n.count("/") == 1 and n.endswith(".dist-info/WHEEL"))
+    scan = scan_zip(
+        source, subject=artifact, symbols=symbols, limits=limits, workers=workers, cancel=cancel, metadata=wanted
+    )
+    if not plat:
+        for text in scan.metadata.values():
+            plat = wheel_tags_from_metadata(text.decode("utf-8", "replace"))
+            if plat:
+                break
+    return build_report(
+        artifact=artifact,
+        kind="wheel",
+        elf=scan.elf,
+        provided=scan.names,
+        diagnostics=scan.diagnostics,
+        sha256=sha256,
+        platform_tag=plat,
+        tag_glibc=platform_tag_glibc(plat) if plat else None,
+        tag_musl=platform_tag_musl(plat) if plat else None,
+        tag_archs=platform_tag_archs(plat) if plat else (),
+        name=parsed.get("name") if parsed else None,
+        version=parsed.get("version") if parsed else None,
+        build=parsed.get("build") if parsed else None,
+        files=scan.files,
+    )
