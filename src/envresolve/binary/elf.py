@@ -1,0 +1,915 @@
+"""Read the dynamic-linking facts of an ELF shared object in one streaming pass with bounded memory.
+
+Route (section headers sit at the end of the file and are never used):
+
+1. ELF header and program headers from the start of the stream.
+2. Retain two windows of bytes while the stream passes: the start of the file up to the end of the first
+   PT_LOAD (which holds `.dynsym`, `.dynstr`, `.gnu.hash`, `.gnu.version*` in every linker layout seen;
+   capped at `PREFIX_RETAIN`), and the PT_LOAD segment holding PT_DYNAMIC up to its end (capped at
+   `DYNSEG_RETAIN`; patchelf puts a moved `.dynstr` there).
+3. When the stream passes the end of PT_DYNAMIC, parse it, map DT_STRTAB/DT_VERNEED/... virtual addresses
+   to file offsets through PT_LOAD, and read the tables from the retained windows. Tables that lie later in
+   the file (patchelf moves `.dynstr` to the end) are captured when the stream gets there. Tables that lay
+   earlier but were not retained are read in a second pass from `reopen()`, which only copies those ranges.
+4. Meanwhile every chunk inside a non-writable PT_LOAD is searched for CUDA fatbinary containers
+   (`FatbinScanner`) and for the static CUDA runtime's marker string: two C-level searches per chunk.
+
+Hostile input yields BN1xx diagnostics and partial facts, never an exception: every count, offset and
+linked list is bounded (see the `MAX_*` constants).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import struct
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from envresolve.binary.cxxabi import CxxAbi, cxx_abi_flavour
+from envresolve.binary.fatbin import FatbinScanner
+from envresolve.binary.model import CudaRuntimeLink, ElfFacts
+from envresolve.diagnostics import Diagnostic, make
+
+__all__ = ["is_elf_magic", "read_elf", "read_elf_file"]
+
+ELF_MAGIC = b"\x7fELF"
+
+#: bytes retained from the start of the file (the first PT_LOAD, capped)
+PREFIX_RETAIN = 32 * 1024 * 1024
+#: bytes retained of the segment holding PT_DYNAMIC (up to the end of PT_DYNAMIC)
+DYNSEG_RETAIN = 8 * 1024 * 1024
+#: bytes captured per pass for tables that are not in the retained windows
+CAPTURE_LIMIT = 96 * 1024 * 1024
+MAX_PHNUM = 4096
+MAX_DYN = 65536
+MAX_VERSION_RECORDS = 65536
+MAX_SYMBOLS = 4_000_000
+MAX_STRTAB = 128 * 1024 * 1024
+MAX_NAME = 64 * 1024
+MAX_PASSES = 3
+#: the ELF and program headers must lie within this many bytes of the start
+HEAD_LIMIT = 1024 * 1024
+#: bytes read for a linked version table (verneed/verdef): the records and their aux chains
+TABLE_SPAN = 4 * 1024 * 1024
+#: every CUDA runtime (static or shared) carries the cudaGetErrorString text for cudaErrorInsufficientDriver
+CUDART_MARKER = b"CUDA driver version is insufficient for CUDA runtime version"
+
+_MACHINES = {
+    2: "sparc",
+    3: "i386",
+    8: "mips",
+    20: "ppc",
+    21: "ppc64",
+    22: "s390x",
+    40: "arm",
+    43: "sparcv9",
+    50: "ia64",
+    62: "x86_64",
+    183: "aarch64",
+    190: "cuda",
+    243: "riscv",
+    258: "loongarch",
+}
+
+PT_LOAD, PT_DYNAMIC = 1, 2
+PF_W = 2
+DT_NULL, DT_NEEDED, DT_HASH, DT_STRTAB, DT_SYMTAB = 0, 1, 4, 5, 6
+DT_STRSZ, DT_SYMENT, DT_SONAME, DT_RPATH, DT_RUNPATH = 10, 11, 14, 15, 29
+DT_GNU_HASH = 0x6FFFFEF5
+DT_VERSYM = 0x6FFFFFF0
+DT_VERDEF, DT_VERDEFNUM = 0x6FFFFFFC, 0x6FFFFFFD
+DT_VERNEED, DT_VERNEEDNUM = 0x6FFFFFFE, 0x6FFFFFFF
+_DT_ADDR = (DT_STRTAB, DT_SYMTAB, DT_HASH, DT_GNU_HASH, DT_VERSYM, DT_VERDEF, DT_VERNEED)
+_CUDART_RE = re.compile(r"^libcudart\.so(?:\.(\d+))?")
+
+
+def is_elf_magic(head: bytes | bytearray | memoryview) -> bool:
+    """True when the bytes start with the ELF magic `\\x7fELF`."""
+    return bytes(head[:4]) == ELF_MAGIC
+
+
+class _Missing(Exception):
+    """A table lies in bytes not yet available; carries the file range."""
+
+    def __init__(self, off: int, length: int) -> None:
+        super().__init__(off, length)
+        self.off = off
+        self.length = length
+
+
+class _Stop(Exception):
+    """Reading cannot continue; the diagnostic is already recorded."""
+
+
+@dataclass
+class _Window:
+    start: int
+    end: int
+    buf: bytearray = field(default_factory=bytearray)
+
+    def take(self, pos: int, chunk: memoryview) -> None:
+        """Copy the part of `chunk` (which starts at file offset `pos`) that falls inside the window."""
+        have = self.start + len(self.buf)
+        lo, hi = max(have, pos), min(self.end, pos + len(chunk))
+        if lo < hi and lo == have:
+            self.buf += chunk[lo - pos : hi - pos]
+
+    def get(self, off: int, length: int) -> memoryview | None:
+        if off >= self.start and off + length <= self.start + len(self.buf):
+            return memoryview(self.buf)[off - self.start : off - self.start + length]
+        return None
+
+
+@dataclass
+class _Layout:
+    cls: int
+    le: bool
+    machine: str
+    phoff: int
+    phnum: int
+    phentsize: int
+    loads: list[tuple[int, int, int, int, int]] = field(default_factory=list)  # (vaddr, memsz, off, filesz, flags)
+    dynamic: tuple[int, int] | None = None  # (offset, size)
+
+    @property
+    def end(self) -> str:
+        return "<" if self.le else ">"
+
+    def to_off(self, vaddr: int, length: int) -> int | None:
+        for va, _msz, off, fsz, _fl in self.loads:
+            if va <= vaddr and vaddr + length <= va + fsz:
+                return vaddr - va + off
+        return None
+
+    def segment_end(self, off: int) -> int:
+        for _va, _msz, o, fsz, _fl in self.loads:
+            if o <= off < o + fsz:
+                return o + fsz
+        return off
+
+    def load_end(self) -> int:
+        return max((o + fsz for _va, _m, o, fsz, _f in self.loads), default=0)
+
+
+class _Reader:
+    def __init__(self, path: str, size: int | None, symbols: bool) -> None:
+        self.path = path
+        self.size = size
+        self.symbols = symbols
+        self.diags: list[Diagnostic] = []
+        self._seen_codes: set[tuple[str, str]] = set()
+        self.layout: _Layout | None = None
+        self.windows: list[_Window] = []
+        self.pos = 0
+        self.dyn_entries: list[tuple[int, int]] | None = None
+        self.scanner: FatbinScanner | None = None
+        self.cudart_marker = False
+        self._marker_tail = b""
+        self.scan_ranges: list[tuple[int, int]] = []
+        self.passes = 1
+
+    # -- diagnostics ---------------------------------------------------------------------------
+    def diag(self, code: str, message: str, *evidence: str) -> None:
+        key = (code, message)
+        if key in self._seen_codes or len(self.diags) >= 64:
+            return
+        self._seen_codes.add(key)
+        self.diags.append(make(code, message, subject=self.path, evidence=list(evidence)))
+
+    # -- pass 1 --------------------------------------------------------------------------------
+    def run(self, chunks: Iterable[bytes]) -> bool:
+        """Stream the file once. Returns False when the file is not a readable ELF."""
+        it = iter(chunks)
+        head = bytearray()
+        held: list[bytes] = []
+
+        def pull(upto: int) -> None:
+            while len(head) < upto:
+                c = next(it, None)
+                if c is None:
+                    return
+                if c:
+                    held.append(c)
+                    head.extend(c[: HEAD_LIMIT - len(head)])
+
+        pull(64)
+        if not self._parse_ehdr(head):
+            return False
+        lay = self.layout
+        assert lay is not None
+        ph_end = lay.phoff + lay.phnum * lay.phentsize if lay.phnum else 0
+        if ph_end > HEAD_LIMIT:
+            self.diag(
+                "BN103",
+                f"program header table at offset {lay.phoff} lies beyond the first {HEAD_LIMIT} bytes; not read",
+                f"e_phoff {lay.phoff}",
+            )
+            lay.phnum, ph_end = 0, 0
+        pull(ph_end)
+        if len(head) < ph_end:
+            self.diag(
+                "BN102",
+                f"the file ends ({len(head)} bytes) inside its program header table ({lay.phoff}..{ph_end})",
+                f"e_phoff {lay.phoff}",
+                f"e_phnum {lay.phnum}",
+            )
+            return False
+        self._parse_phdrs(bytes(head[lay.phoff : ph_end]))
+        del head[:]
+        self._setup()
+        for c in held:
+            self._chunk(memoryview(c))
+        held.clear()
+        for c in it:
+            if c:
+                self._chunk(memoryview(c))
+        assert self.scanner is not None
+        self.scanner.finish()
+        return True
+
+    def _parse_ehdr(self, head: bytearray) -> bool:
+        if len(head) < 4 or bytes(head[:4]) != ELF_MAGIC:
+            self.diag("BN101", "not an ELF file (no \\x7fELF magic)", f"first bytes {bytes(head[:8])!r}")
+            return False
+        if len(head) < 52:
+            self.diag("BN102", f"the file ends after {len(head)} bytes, inside the ELF header")
+            return False
+        ei_class, ei_data = head[4], head[5]
+        if ei_class not in (1, 2) or ei_data not in (1, 2):
+            self.diag("BN101", f"unknown ELF class {ei_class} or byte order {ei_data}")
+            return False
+        le = ei_data == 1
+        e = "<" if le else ">"
+        if ei_class == 2:
+            if len(head) < 64:
+                self.diag("BN102", f"the file ends after {len(head)} bytes, inside the 64-bit ELF header")
+                return False
+            (_t, machine, version, _entry, phoff, _shoff, _fl, _ehs, phentsize, phnum, *_rest) = struct.unpack_from(
+                e + "HHIQQQIHHHHHH", head, 16
+            )
+            want_ent = 56
+        else:
+            (_t, machine, version, _entry, phoff, _shoff, _fl, _ehs, phentsize, phnum, *_rest) = struct.unpack_from(
+                e + "HHIIIIIHHHHHH", head, 16
+            )
+            want_ent = 32
+        mname = _MACHINES.get(machine, f"em_{machine}")
+        if machine == 21 and le:
+            mname = "ppc64le"
+        self.layout = _Layout(
+            cls=64 if ei_class == 2 else 32, le=le, machine=mname, phoff=phoff, phnum=phnum, phentsize=phentsize
+        )
+        if version != 1:
+            self.diag("BN109", f"ELF header version {version}, expected 1", f"e_version {version}")
+        if phnum == 0:
+            return True
+        if phentsize != want_ent:
+            self.diag(
+                "BN109",
+                f"program header entry size {phentsize}, expected {want_ent} for ELF{self.layout.cls}",
+                f"e_phentsize {phentsize}",
+            )
+            self.layout.phnum = 0
+            return True
+        if phnum > MAX_PHNUM:
+            self.diag("BN104", f"{phnum} program headers declared; reading none", f"e_phnum {phnum}")
+            self.layout.phnum = 0
+            return True
+        if self.size is not None and phoff + phnum * phentsize > self.size:
+            self.diag(
+                "BN103",
+                f"program header table at {phoff} (+{phnum * phentsize}) lies outside the file of {self.size} bytes",
+                f"e_phoff {phoff}",
+            )
+            self.layout.phnum = 0
+        return True
+
+    def _parse_phdrs(self, data: bytes) -> None:
+        lay = self.layout
+        assert lay is not None
+        e = lay.end
+        fmt = e + ("IIQQQQQQ" if lay.cls == 64 else "IIIIIIII")
+        for i in range(lay.phnum):
+            if lay.cls == 64:
+                p_type, p_flags, p_off, p_va, _pa, p_fsz, p_msz, _al = struct.unpack_from(fmt, data, i * 56)
+            else:
+                p_type, p_off, p_va, _pa, p_fsz, p_msz, p_flags, _al = struct.unpack_from(fmt, data, i * 32)
+            if p_type == PT_LOAD:
+                lay.loads.append((p_va, p_msz, p_off, p_fsz, p_flags))
+            elif p_type == PT_DYNAMIC and lay.dynamic is None:
+                lay.dynamic = (p_off, p_fsz)
+
+    def _setup(self) -> None:
+        lay = self.layout
+        assert lay is not None
+        if lay.loads:
+            first = min(lay.loads, key=lambda s: s[2])
+            self.windows.append(_Window(0, min(first[2] + first[3], PREFIX_RETAIN)))
+        else:
+            self.windows.append(_Window(0, min(64 * 1024, PREFIX_RETAIN)))
+        if lay.dynamic is not None:
+            doff, dsz = lay.dynamic
+            dend = doff + dsz
+            if self.size is not None and dend > self.size:
+                self.diag(
+                    "BN103",
+                    f"PT_DYNAMIC ({doff}+{dsz}) lies outside the file of {self.size} bytes",
+                    f"p_offset {doff}",
+                )
+                lay.dynamic = None
+            else:
+                seg_start = doff
+                for _va, _m, o, fsz, _f in lay.loads:
+                    if o <= doff < o + fsz:
+                        seg_start = o
+                seg_start = max(seg_start, dend - DYNSEG_RETAIN)
+                self.windows.append(_Window(seg_start, dend))
+                self._dyn_end = dend
+        self.scan_ranges = [(o, o + fsz) for _va, _m, o, fsz, fl in lay.loads if not fl & PF_W and fsz]
+        if not lay.loads:
+            self.scan_ranges = [(0, 1 << 62)]
+        self.scanner = FatbinScanner(subject=self.path, size=self.size, scan_ranges=self.scan_ranges)
+
+    _dyn_end = -1
+
+    def _chunk(self, mv: memoryview) -> None:
+        pos = self.pos
+        n = len(mv)
+        for w in self.windows:
+            if w.start < pos + n and w.end > pos:
+                w.take(pos, mv)
+        assert self.scanner is not None
+        self.scanner.feed(mv)
+        if not self.cudart_marker:
+            self._find_marker(mv, pos)
+        self.pos = pos + n
+        if self.dyn_entries is None and 0 <= self._dyn_end <= self.pos:
+            self._parse_dynamic()
+
+    def _find_marker(self, mv: memoryview, pos: int) -> None:
+        n = len(mv)
+        for a, b in self.scan_ranges:
+            lo, hi = max(a, pos), min(b, pos + n)
+            if lo >= hi:
+                continue
+            if lo == pos and self._marker_tail:
+                joined = self._marker_tail + bytes(mv[: len(CUDART_MARKER) - 1])
+                if joined.find(CUDART_MARKER) >= 0:
+                    self.cudart_marker = True
+                    return
+            if bytes_find(mv, CUDART_MARKER, lo - pos, hi - pos) >= 0:
+                self.cudart_marker = True
+                return
+        self._marker_tail = bytes(mv[-(len(CUDART_MARKER) - 1) :])
+
+    def _parse_dynamic(self) -> None:
+        lay = self.layout
+        assert lay is not None and lay.dynamic is not None
+        doff, dsz = lay.dynamic
+        entsize = 16 if lay.cls == 64 else 8
+        raw = self._get(doff, dsz)
+        self.dyn_entries = []
+        if raw is None:
+            self.diag("BN108", "the dynamic section was not retained", f"PT_DYNAMIC at {doff}")
+            return
+        count = dsz // entsize
+        if dsz % entsize:
+            self.diag("BN109", f"PT_DYNAMIC size {dsz} is not a multiple of {entsize}", f"p_filesz {dsz}")
+        if count > MAX_DYN:
+            self.diag("BN104", f"{count} dynamic entries declared; reading the first {MAX_DYN}", f"p_filesz {dsz}")
+            count = MAX_DYN
+        fmt = lay.end + ("QQ" if lay.cls == 64 else "II")
+        for tag, val in struct.iter_unpack(fmt, raw[: count * entsize]):
+            if tag == DT_NULL:
+                break
+            self.dyn_entries.append((tag, val))
+        self._plan_captures()
+
+    def _plan_captures(self) -> None:
+        """Tables that lie later in the file (patchelf moves .dynstr to the end): capture them on the way."""
+        lay = self.layout
+        assert lay is not None and self.dyn_entries is not None
+        dyn: dict[int, int] = {}
+        for tag, val in self.dyn_entries:
+            dyn.setdefault(tag, val)
+        wanted = [DT_STRTAB, DT_VERNEED, DT_VERDEF]
+        if self.symbols:
+            wanted += [DT_SYMTAB, DT_VERSYM, DT_HASH, DT_GNU_HASH]
+        budget = CAPTURE_LIMIT
+        for tag in wanted:
+            if tag not in dyn:
+                continue
+            off = lay.to_off(dyn[tag], 1)
+            if off is None or off < self.pos:
+                continue
+            if tag == DT_STRTAB:
+                length = min(dyn.get(DT_STRSZ, 0), MAX_STRTAB)
+            else:
+                length = min(lay.segment_end(off) - off, TABLE_SPAN if tag in (DT_VERNEED, DT_VERDEF) else budget)
+            length = min(length, budget)
+            if length > 0:
+                self.windows.append(_Window(off, off + length))
+                budget -= length
+
+    def _get(self, off: int, length: int) -> memoryview | None:
+        for w in self.windows:
+            got = w.get(off, length)
+            if got is not None:
+                return got
+        return None
+
+
+def bytes_find(mv: memoryview, needle: bytes, start: int, end: int) -> int:
+    """`find` on a memoryview slice without copying large chunks more than once."""
+    obj = mv.obj
+    if isinstance(obj, bytes) and mv.nbytes == len(obj) and mv.contiguous:
+        return obj.find(needle, start, end)
+    return bytes(mv[start:end]).find(needle)
+
+
+@dataclass
+class _Tables:
+    """Dynamic-section values and how to read the bytes they point at."""
+
+    cls: int
+    end: str
+    dyn: dict[int, int]
+    needed_idx: list[int]
+    rpath_idx: list[int]
+    runpath_idx: list[int]
+    soname_idx: int | None
+
+
+class _Resolver:
+    """Reads the tables the dynamic section points at, from whatever bytes are available.
+
+    `get(off, length)` returns bytes or raises `_Missing`; each step that misses records the range and
+    is skipped, so one pass over the stream can collect every missing range at once.
+    """
+
+    def __init__(
+        self, reader: _Reader, getter: Callable[[int, int], memoryview], windows: Callable[[], Iterable[_Window]]
+    ) -> None:
+        self.r = reader
+        self.get = getter
+        self.windows = windows
+        self.missing: list[tuple[int, int]] = []
+        lay = reader.layout
+        assert lay is not None
+        self.lay = lay
+
+    def get_avail(self, off: int, minimum: int, maximum: int) -> memoryview:
+        """Up to `maximum` bytes at `off`, as many as are available but at least `minimum`."""
+        try:
+            return self.get(off, maximum)
+        except _Missing:
+            pass
+        for w in self.windows():
+            if w.start <= off and off + minimum <= w.start + len(w.buf):
+                return memoryview(w.buf)[off - w.start : min(off - w.start + maximum, len(w.buf))]
+        raise _Missing(off, maximum)
+
+    def off(self, tag_name: str, vaddr: int, length: int) -> int:
+        o = self.lay.to_off(vaddr, max(length, 1))
+        if o is None:
+            self.r.diag(
+                "BN103",
+                f"{tag_name} address {vaddr:#x} (+{length}) does not map to the file through PT_LOAD",
+                f"{tag_name} {vaddr:#x}",
+            )
+            raise _Stop
+        return o
+
+    def strtab(self, dyn: dict[int, int]) -> memoryview | None:
+        if DT_STRTAB not in dyn:
+            return None
+        strsz = dyn.get(DT_STRSZ, 0)
+        if strsz > MAX_STRTAB:
+            self.r.diag("BN104", f"DT_STRSZ {strsz} is larger than {MAX_STRTAB} bytes; names unread", f"{strsz}")
+            return None
+        try:
+            o = self.off("DT_STRTAB", dyn[DT_STRTAB], strsz)
+            return self.get(o, strsz)
+        except _Stop:
+            return None
+        except _Missing as m:
+            self.missing.append((m.off, m.length))
+            return None
+
+
+def _string(reader: _Reader, tab: bytes | bytearray, idx: int, what: str) -> str | None:
+    if idx >= len(tab):
+        reader.diag("BN103", f"{what} string index {idx} lies past the string table ({len(tab)} bytes)", what)
+        return None
+    stop = tab.find(b"\0", idx, idx + MAX_NAME)
+    if stop < 0:
+        reader.diag("BN106", f"{what} string at index {idx} has no terminating NUL", what)
+        return None
+    return bytes(tab[idx:stop]).decode("utf-8", "replace")
+
+
+def _bytes_of(mv: memoryview) -> bytes | bytearray:
+    obj = mv.obj
+    if isinstance(obj, (bytes, bytearray)) and mv.nbytes == len(obj):
+        return obj
+    return bytes(mv)
+
+
+class _Facts:
+    """Everything derived from the dynamic section; filled step by step."""
+
+    def __init__(self) -> None:
+        self.soname: str | None = None
+        self.needed: list[str] = []
+        self.rpath: list[str] = []
+        self.runpath: list[str] = []
+        self.version_needs: dict[str, list[str]] = {}
+        self.version_defs: list[str] = []
+        self.ver_names: dict[int, str] = {}
+        self.cxx_abi: CxxAbi = "none"
+        self.cudart_register = False
+        self.defined: list[str] | None = None
+        self.undefined: list[str] | None = None
+
+
+def _resolve(
+    reader: _Reader, get: Callable[[int, int], memoryview], windows: Callable[[], Iterable[_Window]]
+) -> tuple[_Facts, list[tuple[int, int]]]:
+    lay = reader.layout
+    assert lay is not None
+    res = _Resolver(reader, get, windows)
+    facts = _Facts()
+    entries = reader.dyn_entries or []
+    dyn: dict[int, int] = {}
+    for tag, val in entries:
+        if tag in _DT_ADDR or tag in (DT_STRSZ, DT_SYMENT, DT_VERNEEDNUM, DT_VERDEFNUM):
+            dyn.setdefault(tag, val)
+    tab = res.strtab(dyn)
+    if tab is None:
+        if DT_STRTAB not in dyn and entries:
+            reader.diag("BN103", "the dynamic section has no DT_STRTAB; library names unknown", "DT_STRTAB")
+        return facts, res.missing
+    blob = _bytes_of(tab)
+    for tag, val in entries:
+        if tag == DT_NEEDED:
+            s = _string(reader, blob, val, "DT_NEEDED")
+            if s is not None:
+                facts.needed.append(s)
+        elif tag == DT_SONAME and facts.soname is None:
+            facts.soname = _string(reader, blob, val, "DT_SONAME")
+        elif tag in (DT_RPATH, DT_RUNPATH):
+            s = _string(reader, blob, val, "DT_RPATH" if tag == DT_RPATH else "DT_RUNPATH")
+            if s is not None:
+                (facts.rpath if tag == DT_RPATH else facts.runpath).extend(p for p in s.split(":") if p)
+    facts.cxx_abi = cxx_abi_flavour(blob)
+    facts.cudart_register = blob.find(b"\0__cudaRegisterFatBinary\0") >= 0
+    _verneed(reader, res, dyn, blob, facts, lay)
+    _verdef(reader, res, dyn, blob, facts, lay)
+    if reader.symbols:
+        _symbols(reader, res, dyn, blob, facts, lay)
+    return facts, res.missing
+
+
+def _linked(
+    reader: _Reader, what: str, data: memoryview, count: int, rec_size: int, e: str
+) -> Iterator[tuple[int, memoryview]]:
+    """Yield (relative offset, record) for up to `count` records of a `*_next` linked table, with loop checks."""
+    if count > MAX_VERSION_RECORDS:
+        reader.diag("BN104", f"{what} count {count} is larger than {MAX_VERSION_RECORDS}; reading that many", what)
+        count = MAX_VERSION_RECORDS
+    rel = 0
+    seen: set[int] = set()
+    for _ in range(count):
+        if rel in seen:
+            reader.diag("BN105", f"{what} record at +{rel} is reached twice: the table loops", what)
+            return
+        seen.add(rel)
+        if rel + rec_size > len(data):
+            reader.diag("BN103", f"{what} record at +{rel} lies outside its segment", what)
+            return
+        yield rel, data[rel : rel + rec_size]
+        nxt = struct.unpack_from(e + "I", data, rel + rec_size - 4)[0]
+        if nxt == 0:
+            return
+        rel += nxt
+
+
+def _aux_chain(
+    reader: _Reader,
+    data: memoryview,
+    first: int,
+    count: int,
+    rec_size: int,
+    next_at: int,
+    what: str,
+    e: str,
+) -> Iterator[memoryview]:
+    rel = first
+    seen: set[int] = set()
+    for _ in range(min(count, MAX_VERSION_RECORDS)):
+        if rel in seen:
+            reader.diag("BN105", f"{what} auxiliary record at +{rel} is reached twice: the table loops", what)
+            return
+        seen.add(rel)
+        if rel < 0 or rel + rec_size > len(data):
+            reader.diag("BN103", f"{what} auxiliary record at +{rel} lies outside its segment", what)
+            return
+        yield data[rel : rel + rec_size]
+        nxt = struct.unpack_from(e + "I", data, rel + next_at)[0]
+        if nxt == 0:
+            return
+        rel += nxt
+
+
+def _verneed(
+    reader: _Reader, res: _Resolver, dyn: dict[int, int], blob: bytes | bytearray, facts: _Facts, lay: _Layout
+) -> None:
+    if DT_VERNEED not in dyn:
+        return
+    e = lay.end
+    num = dyn.get(DT_VERNEEDNUM, 0)
+    try:
+        base = res.off("DT_VERNEED", dyn[DT_VERNEED], 16)
+        whole = res.get_avail(base, 16, min(lay.segment_end(base) - base, TABLE_SPAN))
+        for rel, rec in _linked(reader, "DT_VERNEED", whole, num, 16, e):
+            _ver, cnt, file_idx, aux, _next = struct.unpack_from(e + "HHIII", rec)
+            lib = _string(reader, blob, file_idx, "vn_file") or "?"
+            names = facts.version_needs.setdefault(lib, [])
+            for a in _aux_chain(reader, whole, rel + aux, cnt, 16, 12, "DT_VERNEED", e):
+                _h, _flags, other, name_idx, _n = struct.unpack_from(e + "IHHII", a)
+                name = _string(reader, blob, name_idx, "vna_name")
+                if name is not None:
+                    if name not in names:
+                        names.append(name)
+                    facts.ver_names[other & 0x7FFF] = name
+    except _Stop:
+        return
+    except _Missing as m:
+        res.missing.append((m.off, m.length))
+
+
+def _verdef(
+    reader: _Reader, res: _Resolver, dyn: dict[int, int], blob: bytes | bytearray, facts: _Facts, lay: _Layout
+) -> None:
+    if DT_VERDEF not in dyn:
+        return
+    e = lay.end
+    num = dyn.get(DT_VERDEFNUM, 0)
+    try:
+        base = res.off("DT_VERDEF", dyn[DT_VERDEF], 20)
+        whole = res.get_avail(base, 20, min(lay.segment_end(base) - base, TABLE_SPAN))
+        for rel, rec in _linked(reader, "DT_VERDEF", whole, num, 20, e):
+            _ver, flags, ndx, cnt, _h, aux, _next = struct.unpack_from(e + "HHHHIII", rec)
+            if cnt == 0:
+                continue
+            for a in _aux_chain(reader, whole, rel + aux, 1, 8, 4, "DT_VERDEF", e):
+                name = _string(reader, blob, struct.unpack_from(e + "I", a)[0], "vda_name")
+                if name is None:
+                    continue
+                facts.ver_names[ndx & 0x7FFF] = name
+                if not flags & 1 and name not in facts.version_defs:  # VER_FLG_BASE names the file itself
+                    facts.version_defs.append(name)
+    except _Stop:
+        return
+    except _Missing as m:
+        res.missing.append((m.off, m.length))
+
+
+def _symbol_count(reader: _Reader, res: _Resolver, dyn: dict[int, int], lay: _Layout) -> int | None:
+    e = lay.end
+    if DT_HASH in dyn:
+        o = res.off("DT_HASH", dyn[DT_HASH], 8)
+        return int(struct.unpack_from(e + "II", res.get(o, 8))[1])
+    if DT_GNU_HASH in dyn:
+        o = res.off("DT_GNU_HASH", dyn[DT_GNU_HASH], 16)
+        nbuckets, symoffset, bloom_size, _shift = struct.unpack_from(e + "IIII", res.get(o, 16))
+        if nbuckets > MAX_SYMBOLS or bloom_size > MAX_SYMBOLS:
+            reader.diag("BN104", f"DT_GNU_HASH declares {nbuckets} buckets", "DT_GNU_HASH")
+            return None
+        word = 8 if lay.cls == 64 else 4
+        bucket_off = o + 16 + bloom_size * word
+        buckets = res.get(bucket_off, nbuckets * 4)
+        top = max(struct.unpack(f"{e}{nbuckets}I", buckets), default=0)
+        if top < symoffset:
+            return int(symoffset)
+        chain_off = bucket_off + nbuckets * 4
+        seg_end = lay.segment_end(chain_off)
+        idx = top
+        step = 4096
+        while idx - top < MAX_SYMBOLS:
+            at = chain_off + (idx - symoffset) * 4
+            n = max(1, min(step, (seg_end - at) // 4))
+            words = struct.unpack(f"{e}{n}I", res.get(at, n * 4))
+            for k, h in enumerate(words):
+                if h & 1:
+                    return idx + k + 1
+            idx += n
+            if at + n * 4 >= seg_end:
+                break
+        reader.diag("BN104", "DT_GNU_HASH chain does not end", "DT_GNU_HASH")
+        return None
+    if DT_SYMTAB in dyn and DT_STRTAB in dyn and dyn[DT_STRTAB] > dyn[DT_SYMTAB]:
+        # no hash table: the linker places .dynstr right after .dynsym
+        ent = 24 if lay.cls == 64 else 16
+        return (dyn[DT_STRTAB] - dyn[DT_SYMTAB]) // ent
+    return None
+
+
+def _symbols(
+    reader: _Reader, res: _Resolver, dyn: dict[int, int], blob: bytes | bytearray, facts: _Facts, lay: _Layout
+) -> None:
+    if DT_SYMTAB not in dyn:
+        facts.defined, facts.undefined = [], []
+        return
+    e = lay.end
+    try:
+        n = _symbol_count(reader, res, dyn, lay)
+        if n is None:
+            return
+        if n > MAX_SYMBOLS:
+            reader.diag("BN104", f"{n} dynamic symbols declared; reading the first {MAX_SYMBOLS}", "DT_SYMTAB")
+            n = MAX_SYMBOLS
+        ent = 24 if lay.cls == 64 else 16
+        so = res.off("DT_SYMTAB", dyn[DT_SYMTAB], n * ent)
+        syms = res.get(so, n * ent)
+        versyms: tuple[int, ...] = ()
+        if DT_VERSYM in dyn:
+            vo = res.off("DT_VERSYM", dyn[DT_VERSYM], n * 2)
+            versyms = struct.unpack(f"{e}{n}H", res.get(vo, n * 2))
+    except _Stop:
+        return
+    except _Missing as m:
+        res.missing.append((m.off, m.length))
+        return
+    defined: list[str] = []
+    undefined: list[str] = []
+    fmt = e + ("IBBHQQ" if lay.cls == 64 else "IIIBBH")
+    names = facts.ver_names
+    strsz = len(blob)
+    for i, rec in enumerate(struct.iter_unpack(fmt, syms)):
+        if i == 0:
+            continue
+        if lay.cls == 64:
+            name_idx, info, _other, shndx = rec[0], rec[1], rec[2], rec[3]
+        else:
+            name_idx, info, shndx = rec[0], rec[3], rec[5]
+        if name_idx == 0 or name_idx >= strsz or (info & 0xF) in (3, 4):  # STT_SECTION, STT_FILE
+            continue
+        stop = blob.find(b"\0", name_idx, name_idx + MAX_NAME)
+        if stop < 0:
+            reader.diag("BN106", f"symbol name at index {name_idx} has no terminating NUL", "DT_SYMTAB")
+            continue
+        name = blob[name_idx:stop].decode("utf-8", "replace")
+        if versyms:
+            v = versyms[i] & 0x7FFF
+            if v > 1 and v in names:
+                name = f"{name}@{names[v]}"
+        (undefined if shndx == 0 else defined).append(name)
+    facts.defined, facts.undefined = sorted(set(defined)), sorted(set(undefined))
+
+
+def _cuda_runtime(facts: _Facts, marker: bool) -> CudaRuntimeLink | None:
+    """Dynamic via DT_NEEDED libcudart.so.N; dynamic (major unknown) when the registration entry point is
+    imported without that NEEDED; static when the runtime's own code (its error strings) is inside."""
+    if facts.soname and _CUDART_RE.match(facts.soname):
+        return None  # the runtime itself
+    for lib in facts.needed:
+        m = _CUDART_RE.match(lib)
+        if m:
+            return CudaRuntimeLink(mode="dynamic", major=int(m.group(1)) if m.group(1) else None)
+    if facts.cudart_register:
+        return CudaRuntimeLink(mode="dynamic", major=None)
+    if marker:
+        return CudaRuntimeLink(mode="static", major=None)
+    return None
+
+
+def _capture_pass(chunks: Iterable[bytes], ranges: list[tuple[int, int]]) -> list[_Window]:
+    windows = [_Window(o, o + n) for o, n in ranges]
+    last = max((o + n for o, n in ranges), default=0)
+    pos = 0
+    for chunk in chunks:
+        mv = memoryview(chunk)
+        for w in windows:
+            if w.start < pos + len(mv) and w.end > pos:
+                w.take(pos, mv)
+        pos += len(mv)
+        if pos >= last:
+            break
+    return windows
+
+
+def read_elf(
+    chunks: Iterable[bytes],
+    *,
+    path: str,
+    size: int | None = None,
+    symbols: bool = False,
+    reopen: Callable[[], Iterable[bytes]] | None = None,
+) -> tuple[ElfFacts | None, list[Diagnostic]]:
+    """Read an ELF shared object from consecutive chunks of its bytes, in one pass.
+
+    `size` (when known) lets offsets be checked against the file's end. `reopen` returns a fresh iterable
+    over the same bytes, for the rare file whose dynamic tables lie where the first pass kept nothing.
+    Returns (None, diagnostics) for a file that is not a readable ELF.
+    """
+    reader = _Reader(path, size, symbols)
+    if not reader.run(chunks):
+        return None, reader.diags
+    lay = reader.layout
+    assert lay is not None
+    total = reader.pos
+    facts = _Facts()
+    if size is not None and total < size:
+        reader.diag("BN102", f"the stream ended after {total} of {size} bytes", f"declared size {size}")
+    if lay.dynamic is None:
+        if lay.phnum:
+            reader.diag("BN107", "no PT_DYNAMIC: not a dynamically linked object", f"{lay.phnum} program headers")
+    elif reader.dyn_entries is None:
+        doff, dsz = lay.dynamic
+        code = "BN102" if lay.load_end() > total or (size is not None and total < size) else "BN103"
+        reader.diag(code, f"the file ends ({total} bytes) before PT_DYNAMIC ({doff}+{dsz})", f"p_offset {doff}")
+    else:
+        extra: list[_Window] = []
+        for _round in range(MAX_PASSES + 1):
+
+            def get(off: int, length: int, _extra: list[_Window] = extra) -> memoryview:
+                if length < 0:
+                    raise _Missing(off, 0)
+                for w in (*reader.windows, *_extra):
+                    got = w.get(off, length)
+                    if got is not None:
+                        return got
+                raise _Missing(off, length)
+
+            def windows(_extra: list[_Window] = extra) -> tuple[_Window, ...]:
+                return (*reader.windows, *_extra)
+
+            facts, missing = _resolve(reader, get, windows)
+            if not missing:
+                break
+            beyond = [(o, n) for o, n in missing if o + n > total]
+            if beyond:
+                o, n = beyond[0]
+                code = "BN102" if size is not None and total < size else "BN103"
+                reader.diag(code, f"a dynamic table ({o}+{n}) lies past the end of the file ({total} bytes)", f"{o}")
+                break
+            want = sum(n for _o, n in missing)
+            if want > CAPTURE_LIMIT:
+                reader.diag("BN110", f"dynamic tables need {want} more bytes, above the {CAPTURE_LIMIT} limit")
+                break
+            if reopen is None or _round == MAX_PASSES:
+                reader.diag(
+                    "BN108",
+                    "dynamic tables lie outside the bytes kept by the streaming pass and no second pass was possible",
+                    *(f"{n} bytes at offset {o}" for o, n in missing[:4]),
+                )
+                break
+            reader.passes += 1
+            extra.extend(_capture_pass(reopen(), missing))
+    scanner = reader.scanner
+    assert scanner is not None
+    reader.diags.extend(scanner.diagnostics)
+    elf = ElfFacts(
+        path=path,
+        size=size if size is not None else total,
+        elf_class=64 if lay.cls == 64 else 32,
+        machine=lay.machine,
+        soname=facts.soname,
+        needed=tuple(facts.needed),
+        rpath=tuple(facts.rpath),
+        runpath=tuple(facts.runpath),
+        version_needs={k: tuple(v) for k, v in facts.version_needs.items()},
+        version_defs=tuple(facts.version_defs),
+        cxx_abi=facts.cxx_abi,
+        cuda_runtime=_cuda_runtime(facts, reader.cudart_marker),
+        fatbin=tuple(scanner.entries),
+        defined_symbols=tuple(facts.defined) if symbols and facts.defined is not None else None,
+        undefined_symbols=tuple(facts.undefined) if symbols and facts.undefined is not None else None,
+    )
+    return elf, reader.diags
+
+
+_CHUNK = 1024 * 1024
+
+
+def _file_chunks(path: str | os.PathLike[str]) -> Iterator[bytes]:
+    with open(path, "rb") as f:
+        while True:
+            b = f.read(_CHUNK)
+            if not b:
+                return
+            yield b
+
+
+def read_elf_file(path: str | os.PathLike[str], *, symbols: bool = False) -> tuple[ElfFacts | None, list[Diagnostic]]:
+    """Read an ELF file from disk (a convenience over `read_elf`; a second pass re-opens the file)."""
+    p = os.fspath(path)
+    try:
+        size = os.stat(p).st_size
+        with open(p, "rb"):
+            pass
+    except OSError as exc:
+        return None, [make("GN101", f"cannot read {p}: {exc.strerror or exc}", subject=p)]
+    return read_elf(_file_chunks(p), path=p, size=size, symbols=symbols, reopen=lambda: _file_chunks(p))
