@@ -1,10 +1,185 @@
-"""RS: resolution."""
+"""RS2xx-RS4xx: pip resolution and the network layer (the conda solve's RS1xx codes live in their own module).
+
+RS2xx: the pip resolution. RS3xx: pip against what conda installed. RS4xx: indexes and the network.
+"""
 
 from __future__ import annotations
 
-from envresolve.diagnostics.model import Severity
+from envresolve.diagnostics.model import Category, Severity
 from envresolve.diagnostics.registry import CodeInfo
 
 ERROR, WARNING, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
 
-CODES: tuple[CodeInfo, ...] = ()
+CODES: tuple[CodeInfo, ...] = (
+    CodeInfo(
+        code="RS201",
+        name="pip-unsatisfiable",
+        category=Category.RESOLUTION,
+        severity=ERROR,
+        summary="No set of wheels satisfies the pip requirements on the target node(s).",
+        explanation=(
+            "The pip resolver tried every candidate the indexes offer and backtracked through them, and no "
+            "combination satisfies all requirements together. The message names the requirements that "
+            "conflict and who asked for them. When candidates were thrown out because the node cannot run "
+            "them (driver too old, no kernels for the GPU, glibc too old), the blocking fact and the smallest "
+            "change that would unblock the solve are given as evidence and hint: a newer driver, an older "
+            "release, or another index."
+        ),
+        example="pip: torch>=2.9 with only CUDA 13 builds, on a node whose driver 535 supports CUDA 12.2",
+    ),
+    CodeInfo(
+        code="RS202",
+        name="pip-project-not-found",
+        category=Category.RESOLUTION,
+        severity=ERROR,
+        summary="A required project is on none of the configured indexes or find-links locations.",
+        explanation=(
+            "Every index answered 404 (or listed no file) for this project name. Check the spelling, and "
+            "whether the project lives on a private index that is not configured."
+        ),
+        example="pip: torchh==2.1.0",
+    ),
+    CodeInfo(
+        code="RS203",
+        name="pip-sdist-only",
+        category=Category.RESOLUTION,
+        severity=ERROR,
+        summary="A project (or the versions allowed) has only source distributions for the target.",
+        explanation=(
+            "envresolve resolves wheels only: reading metadata from an sdist means running its build "
+            "backend, which is slow, not reproducible and runs untrusted code. A project with no wheel for "
+            "the node's Python, glibc and architecture cannot be locked. Pass `allow_sdist=True` to use the "
+            "static `PKG-INFO` of sdists whose metadata is not dynamic (Metadata-Version 2.2+), or provide a "
+            "wheel through a find-links directory."
+        ),
+        example="pip: a project that publishes only .tar.gz files",
+    ),
+    CodeInfo(
+        code="RS204",
+        name="pip-candidate-rejected",
+        category=Category.RESOLUTION,
+        severity=INFO,
+        summary="A candidate release was skipped because the target node cannot use it.",
+        explanation=(
+            "The resolver filters candidates before offering them: a wheel whose CUDA requirement is above "
+            "what the node's driver supports, whose binaries have no SASS or usable PTX for the node's GPUs, "
+            "whose glibc or GLIBCXX needs exceed the node, which does not pair with the chosen torch build, "
+            "or which is yanked. Each skip is recorded with its reason; `envresolve lock --explain` prints "
+            "them as 'why not' lines. This is information, not an error: the resolver moved on to an older "
+            "candidate that works."
+        ),
+        example=(
+            "why not torch 2.9.0: needs CUDA 13.0 (dependency nvidia-cuda-runtime==13.0.96); "
+            "the driver 535.104.05 supports CUDA 12.2"
+        ),
+    ),
+    CodeInfo(
+        code="RS205",
+        name="pip-metadata-unreadable",
+        category=Category.RESOLUTION,
+        severity=ERROR,
+        summary="The metadata of a wheel could not be read or parsed.",
+        explanation=(
+            "Neither the index's PEP 658 metadata file, nor the `METADATA` member read through range "
+            "requests, nor the downloaded wheel gave a parsable core metadata file. The wheel is broken or "
+            "the index serves something that is not a wheel."
+        ),
+    ),
+    CodeInfo(
+        code="RS206",
+        name="pip-index-page-invalid",
+        category=Category.RESOLUTION,
+        severity=ERROR,
+        summary="An index answered with a page that is neither PEP 691 JSON nor PEP 503 HTML.",
+        explanation=(
+            "The project page could not be parsed (bad JSON, unknown API version, or an unexpected content "
+            "type such as a login page). Check the index URL: it should end in `/simple/` or the index's "
+            "equivalent."
+        ),
+    ),
+    CodeInfo(
+        code="RS207",
+        name="pip-nodes-incompatible",
+        category=Category.RESOLUTION,
+        severity=ERROR,
+        summary="The target nodes cannot share one pip resolution (different CPU architectures).",
+        explanation=(
+            "One lock holds one wheel per package. Nodes with different CPU architectures need different "
+            "wheels, so lock them separately."
+        ),
+    ),
+    CodeInfo(
+        code="RS208",
+        name="pip-resolution-too-deep",
+        category=Category.RESOLUTION,
+        severity=ERROR,
+        summary="The pip resolver gave up after too many backtracking rounds.",
+        explanation=(
+            "The requirements leave the resolver too much room and it kept backtracking. Add upper or exact "
+            "bounds to the packages named in the message."
+        ),
+    ),
+    CodeInfo(
+        code="RS301",
+        name="pip-conflicts-with-conda",
+        category=Category.RESOLUTION,
+        severity=ERROR,
+        summary="A pip requirement asks for a different version of a package conda already installs.",
+        explanation=(
+            "Packages from the conda solve count as installed: pip never silently replaces them, because the "
+            "conda package's files and its dependants would be broken. Pin the conda package to a version "
+            "that satisfies the pip requirement, relax the pip requirement, or drop the package from one "
+            "side."
+        ),
+        example="conda: numpy=1.26; pip: numpy>=2",
+    ),
+    CodeInfo(
+        code="RS401",
+        name="index-unreachable",
+        category=Category.RESOLUTION,
+        severity=ERROR,
+        summary="An index or file host could not be reached after bounded retries.",
+        explanation=(
+            "Connection refused, DNS failure or a timeout, on every attempt (with exponential backoff). "
+            "envresolve does not hang: each request has a timeout and the number of retries is bounded."
+        ),
+        example="pip index http://127.0.0.1:9/simple/ (nothing listens)",
+    ),
+    CodeInfo(
+        code="RS402",
+        name="index-auth-failed",
+        category=Category.SECURITY,
+        severity=ERROR,
+        summary="An index refused access (HTTP 401 or 403).",
+        explanation=(
+            "Either no credentials were found for the host, or the ones found were refused. Credentials are "
+            "read from the URL, `ENVRESOLVE_INDEX_<HOST>_USERNAME`/`_PASSWORD` (or `ENVRESOLVE_INDEX_USERNAME`/"
+            "`_PASSWORD` for the configured indexes), `~/.netrc`, or keyring when it is installed. They are "
+            "never written to logs, caches or locks."
+        ),
+    ),
+    CodeInfo(
+        code="RS403",
+        name="hash-mismatch",
+        category=Category.SECURITY,
+        severity=ERROR,
+        summary="A downloaded file does not have the sha256 the index (or the lock) promised.",
+        explanation="The file changed on the index or was corrupted in transit. It is deleted and not used.",
+    ),
+    CodeInfo(
+        code="RS404",
+        name="index-http-error",
+        category=Category.RESOLUTION,
+        severity=ERROR,
+        summary="An index answered with an HTTP error other than 401/403 (after retries for 5xx).",
+        explanation="The message gives the status and the URL (credentials masked).",
+    ),
+    CodeInfo(
+        code="RS406",
+        name="offline-cache-miss",
+        category=Category.RESOLUTION,
+        severity=ERROR,
+        summary="Offline mode was asked for, and a page or file needed is not in the cache.",
+        explanation="Run once online with the same indexes to fill the cache, or drop the offline option.",
+    ),
+)

@@ -1,0 +1,637 @@
+"""The one HTTP client of the resolver: index pages, metadata, range reads and downloads.
+
+Built on `urllib` (no extra dependency). What it does for every request:
+
+- a timeout on connect and on each read (`timeout`, seconds);
+- bounded retries with exponential backoff (plus jitter) on 5xx, 429 and connection errors;
+- credentials from the URL itself, environment variables, `~/.netrc` or `keyring` (only when that
+  package is installed), sent only to the host they belong to and never across a redirect; they are
+  never logged, cached or put in an error message (see `envresolve._redact`);
+- a clear error (RS402) on 401/403, RS401 when a host cannot be reached after the retries;
+- an HTTP cache for index pages in the user cache dir, honouring `Cache-Control: max-age` and revalidating
+  with `ETag`/`Last-Modified`, so a warm run sends few or no requests;
+- `file://` URLs (a directory reads as its `index.html`, or as a generated listing of its files).
+
+Downloads resume with `Range` after a broken connection and are checked against a sha256.
+
+Environment variables for credentials (the host part is upper-cased, every other character becomes `_`,
+so `pkgs.example.com` -> `PKGS_EXAMPLE_COM`):
+
+- `ENVRESOLVE_INDEX_<HOST>_USERNAME` / `ENVRESOLVE_INDEX_<HOST>_PASSWORD`: for one host;
+- `ENVRESOLVE_INDEX_USERNAME` / `ENVRESOLVE_INDEX_PASSWORD`: for the hosts of the configured indexes only
+  (`HttpClient.trust_host`), never for a host a page links to.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import hashlib
+import http.client
+import json
+import netrc
+import os
+import random
+import re
+import socket
+import ssl
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from base64 import b64encode
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from envresolve._atomic import atomic_write_bytes
+from envresolve._redact import redact_text, redact_url
+from envresolve.diagnostics import Diagnostic, Evidence, make
+from envresolve.errors import InputError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+__all__ = [
+    "Credentials",
+    "HttpClient",
+    "NetError",
+    "Response",
+    "default_cache_dir",
+    "strip_credentials",
+]
+
+_RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+_USER_AGENT = "envresolve (+resolver)"
+
+
+class NetError(InputError):
+    """A request that cannot succeed: host unreachable, auth refused, hash mismatch, bad status."""
+
+
+@dataclass(frozen=True)
+class Response:
+    """A completed response. `url` is the final URL with credentials removed."""
+
+    url: str
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    from_cache: bool = False
+
+    @property
+    def content_type(self) -> str:
+        """The media type without parameters, lower case."""
+        return self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A user name and password for one host. `repr` never shows the password."""
+
+    username: str
+    password: str = field(repr=False)
+    source: str = "url"
+
+    def header(self) -> str:
+        """The `Authorization` header value (HTTP basic)."""
+        token = b64encode(f"{self.username}:{self.password}".encode()).decode("ascii")
+        return f"Basic {token}"
+
+
+def default_cache_dir() -> Path:
+    """`$ENVRESOLVE_CACHE_DIR`, else `$XDG_CACHE_HOME/envresolve`, else `~/.cache/envresolve`."""
+    env = os.environ.get("ENVRESOLVE_CACHE_DIR")
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "envresolve"
+
+
+def strip_credentials(url: str) -> tuple[str, Credentials | None]:
+    """Split user info off a URL: (URL without it, the credentials or None)."""
+    parts = urllib.parse.urlsplit(url)
+    if not (parts.username or parts.password):
+        return url, None
+    host = parts.hostname or ""
+    netloc = host if parts.port is None else f"{host}:{parts.port}"
+    if ":" in host:  # IPv6 literal
+        netloc = f"[{host}]" if parts.port is None else f"[{host}]:{parts.port}"
+    clean = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    creds = Credentials(
+        urllib.parse.unquote(parts.username or ""), urllib.parse.unquote(parts.password or ""), source="url"
+    )
+    return clean, creds
+
+
+def _host_key(host: str) -> str:
+    return re.sub(r"[^A-Z0-9]", "_", host.upper())
+
+
+def _netloc(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    return (parts.hostname or "").lower() + (f":{parts.port}" if parts.port else "")
+
+
+def _is_tty() -> bool:
+    if os.environ.get("CI"):
+        return False
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+class HttpClient:
+    """A small, thread-safe HTTP client with retries, credentials, a page cache and resumable downloads.
+
+    `cache_dir=None` turns the HTTP cache off. `offline=True` answers only from the cache (and `file://`).
+    `progress=None` shows download progress only on a TTY outside CI.
+    """
+
+    def __init__(
+        self,
+        *,
+        cache_dir: Path | None = None,
+        timeout: float = 30.0,
+        retries: int = 3,
+        backoff: float = 0.5,
+        backoff_max: float = 8.0,
+        offline: bool = False,
+        progress: bool | None = None,
+        use_keyring: bool = True,
+        use_netrc: bool = True,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.cache_dir = cache_dir
+        self.timeout = timeout
+        self.retries = max(0, retries)
+        self.backoff = backoff
+        self.backoff_max = backoff_max
+        self.offline = offline
+        self.progress = _is_tty() if progress is None else progress
+        self._use_keyring = use_keyring
+        self._use_netrc = use_netrc
+        self._environ = dict(os.environ if environ is None else environ)
+        self._host_creds: dict[str, Credentials | None] = {}
+        self._trusted: set[str] = set()
+        self._lock = threading.Lock()
+        # Redirects are followed; `Authorization` is added as an unredirected header, so it never follows one.
+        self._opener = urllib.request.build_opener()
+        self.requests = 0  # network requests actually sent (for tests and the benchmark)
+
+    # -- credentials ---------------------------------------------------------------------------------
+
+    def trust_host(self, url: str) -> str:
+        """Register a configured index/find-links URL: its host may get the generic credentials.
+
+        Returns the URL without user info; credentials in the URL are remembered for its host.
+        """
+        clean, creds = strip_credentials(url)
+        host = _netloc(clean)
+        with self._lock:
+            self._trusted.add(host)
+            if creds is not None:
+                self._host_creds[host] = creds
+        return clean
+
+    def _credentials(self, url: str) -> Credentials | None:
+        host = _netloc(url)
+        with self._lock:
+            if host in self._host_creds:
+                return self._host_creds[host]
+        creds = self._lookup_credentials(url, host)
+        with self._lock:
+            self._host_creds.setdefault(host, creds)
+            return self._host_creds[host]
+
+    def _lookup_credentials(self, url: str, host: str) -> Credentials | None:
+        hostname = urllib.parse.urlsplit(url).hostname or ""
+        key = _host_key(hostname)
+        user = self._environ.get(f"ENVRESOLVE_INDEX_{key}_USERNAME")
+        password = self._environ.get(f"ENVRESOLVE_INDEX_{key}_PASSWORD")
+        if user or password:
+            return Credentials(user or "", password or "", source="environment")
+        if host in self._trusted:
+            user = self._environ.get("ENVRESOLVE_INDEX_USERNAME")
+            password = self._environ.get("ENVRESOLVE_INDEX_PASSWORD")
+            if user or password:
+                return Credentials(user or "", password or "", source="environment")
+        if self._use_netrc:
+            creds = self._from_netrc(hostname)
+            if creds is not None:
+                return creds
+        if self._use_keyring and host in self._trusted:
+            return self._from_keyring(url, hostname)
+        return None
+
+    def _from_netrc(self, hostname: str) -> Credentials | None:
+        path = self._environ.get("NETRC") or str(Path(self._environ.get("HOME", str(Path.home()))) / ".netrc")
+        if not os.path.isfile(path):
+            return None
+        try:
+            auth = netrc.netrc(path).authenticators(hostname)
+        except (netrc.NetrcParseError, OSError):
+            return None  # an unreadable netrc is not ours to report; the server will answer 401
+        if not auth:
+            return None
+        login, _account, password = auth
+        return Credentials(login or "", password or "", source="netrc")
+
+    def _from_keyring(self, url: str, hostname: str) -> Credentials | None:
+        try:
+            import keyring  # type: ignore[import-not-found,unused-ignore]
+        except ImportError:
+            return None
+        try:
+            cred = keyring.get_credential(url, None) or keyring.get_credential(hostname, None)
+        except Exception:
+            return None
+        if cred is None:
+            return None
+        return Credentials(str(cred.username or ""), str(cred.password or ""), source="keyring")
+
+    # -- requests ------------------------------------------------------------------------------------
+
+    def get(
+        self,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        cache: bool = False,
+        ok_statuses: frozenset[int] = frozenset({200}),
+    ) -> Response:
+        """GET a URL. With `cache=True` the response is kept in (and revalidated against) the HTTP cache.
+
+        Statuses outside `ok_statuses` (other than 401/403, which raise RS402) come back as they are only
+        when listed; otherwise they raise RS404. 404 is often wanted: pass `ok_statuses={200, 404}`.
+        """
+        clean, creds = strip_credentials(url)
+        if creds is not None:
+            with self._lock:
+                self._host_creds.setdefault(_netloc(clean), creds)
+        scheme = urllib.parse.urlsplit(clean).scheme
+        if scheme == "file":
+            return self._get_file(clean, headers or {})
+        if scheme not in ("http", "https"):
+            raise NetError(make("RS404", f"unsupported URL scheme: {redact_url(clean)}", subject=redact_url(clean)))
+        hdrs = {"User-Agent": _USER_AGENT, **(headers or {})}
+        entry = self._cache_load(clean, hdrs) if cache and self.cache_dir is not None else None
+        if entry is not None and entry.fresh:
+            return entry.response
+        if self.offline:
+            if entry is not None:
+                return entry.response
+            raise NetError(
+                make(
+                    "RS406",
+                    f"offline and not in the cache: {redact_url(clean)}",
+                    subject=redact_url(clean),
+                    hint="run once online to fill the cache, or drop --offline",
+                )
+            )
+        if entry is not None:
+            if entry.etag:
+                hdrs["If-None-Match"] = entry.etag
+            if entry.last_modified:
+                hdrs["If-Modified-Since"] = entry.last_modified
+        resp = self._request(clean, hdrs, ok_statuses=ok_statuses | ({304} if entry is not None else frozenset()))
+        if resp.status == 304 and entry is not None:
+            merged = dict(entry.response.headers)
+            for k in ("cache-control", "date", "etag", "last-modified"):
+                if k in resp.headers:
+                    merged[k] = resp.headers[k]
+            out = Response(entry.response.url, 200, merged, entry.response.body, from_cache=True)
+            self._cache_store(clean, hdrs, out)
+            return out
+        if cache and self.cache_dir is not None and resp.status == 200:
+            self._cache_store(clean, hdrs, resp)
+        return resp
+
+    def get_range(self, url: str, start: int | None, end: int | None) -> Response:
+        """GET bytes `start..end` (inclusive); `start=None` asks for the last `end` bytes (a suffix range).
+
+        The response status is 206 when the server honoured the range, 200 when it sent the whole file.
+        """
+        rng = f"bytes=-{end}" if start is None else f"bytes={start}-{'' if end is None else end}"
+        return self.get(url, headers={"Range": rng}, ok_statuses=frozenset({200, 206}))
+
+    def _request(self, url: str, headers: Mapping[str, str], *, ok_statuses: frozenset[int]) -> Response:
+        creds = self._credentials(url)
+        attempt = 0
+        while True:
+            req = urllib.request.Request(url, headers=dict(headers))
+            if creds is not None:
+                req.add_unredirected_header("Authorization", creds.header())
+            try:
+                with self._lock:
+                    self.requests += 1
+                with self._opener.open(req, timeout=self.timeout) as fh:
+                    body = fh.read()
+                    status = fh.status
+                    resp_headers = {k.lower(): v for k, v in fh.headers.items()}
+                    final = strip_credentials(fh.geturl())[0]
+            except urllib.error.HTTPError as exc:
+                status = exc.code
+                resp_headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
+                with contextlib.suppress(Exception):
+                    exc.read()
+                exc.close()
+                if status in (401, 403):
+                    raise NetError(self._auth_error(url, status, creds)) from None
+                if status in _RETRY_STATUS and attempt < self.retries:
+                    attempt += 1
+                    self._sleep(attempt, resp_headers.get("retry-after"))
+                    continue
+                if status in ok_statuses:
+                    return Response(strip_credentials(url)[0], status, resp_headers, b"")
+                raise NetError(
+                    make(
+                        "RS404",
+                        f"HTTP {status} from {redact_url(url)}",
+                        subject=redact_url(url),
+                        evidence=[f"after {attempt + 1} attempt(s)"],
+                    )
+                ) from None
+            except (urllib.error.URLError, OSError, http.client.HTTPException, ssl.SSLError) as exc:
+                if attempt < self.retries:
+                    attempt += 1
+                    self._sleep(attempt, None)
+                    continue
+                reason = getattr(exc, "reason", exc)
+                if isinstance(reason, socket.timeout | TimeoutError):
+                    what = f"timed out after {self.timeout:g} s"
+                else:
+                    what = redact_text(str(reason)) or type(exc).__name__
+                raise NetError(
+                    make(
+                        "RS401",
+                        f"cannot reach {redact_url(url)}: {what}",
+                        subject=redact_url(url),
+                        evidence=[f"{attempt + 1} attempt(s) with exponential backoff"],
+                        hint="check the index URL and the network, or use --offline with a warm cache",
+                    )
+                ) from None
+            if status not in ok_statuses:
+                raise NetError(make("RS404", f"HTTP {status} from {redact_url(url)}", subject=redact_url(url)))
+            return Response(final, status, resp_headers, body)
+
+    def _auth_error(self, url: str, status: int, creds: Credentials | None) -> Diagnostic:
+        host = urllib.parse.urlsplit(url).hostname or ""
+        if creds is None:
+            what = "no credentials were found"
+            hint = (
+                f"put credentials in ~/.netrc (machine {host}), in ENVRESOLVE_INDEX_{_host_key(host)}_USERNAME / "
+                "_PASSWORD, or in keyring"
+            )
+        else:
+            what = f"the credentials from {creds.source} were refused"
+            hint = "check the user name and password or token for this index"
+        return make(
+            "RS402",
+            f"HTTP {status} from {redact_url(url)}: {what}",
+            subject=redact_url(url),
+            evidence=[Evidence(fact=f"HTTP {status}", source=redact_url(url))],
+            hint=hint,
+        )
+
+    def _sleep(self, attempt: int, retry_after: str | None) -> None:
+        delay = min(self.backoff_max, self.backoff * (2 ** (attempt - 1)))
+        if retry_after and retry_after.isdigit():
+            delay = min(self.backoff_max, max(delay, float(retry_after)))
+        time.sleep(delay * (0.75 + random.random() / 2))
+
+    # -- file:// -------------------------------------------------------------------------------------
+
+    def _get_file(self, url: str, headers: Mapping[str, str]) -> Response:
+        path = Path(urllib.request.url2pathname(urllib.parse.urlsplit(url).path))
+        if path.is_dir():
+            index = path / "index.html"
+            if index.is_file():
+                path = index
+            else:
+                links = "".join(
+                    f'<a href="{urllib.parse.quote(p.name)}">{p.name}</a>\n'
+                    for p in sorted(path.iterdir())
+                    if p.is_file()
+                )
+                body = f"<!DOCTYPE html><html><body>\n{links}</body></html>\n".encode()
+                return Response(url, 200, {"content-type": "text/html"}, body)
+        try:
+            with open(path, "rb") as fh:
+                size = os.fstat(fh.fileno()).st_size
+                rng = headers.get("Range")
+                if rng:
+                    start, end = _parse_range(rng, size)
+                    fh.seek(start)
+                    body = fh.read(end - start + 1)
+                    hdrs = {"content-range": f"bytes {start}-{end}/{size}", "content-length": str(len(body))}
+                    return Response(url, 206, hdrs, body)
+                body = fh.read()
+        except FileNotFoundError:
+            return Response(url, 404, {}, b"")
+        except OSError as exc:
+            raise NetError(
+                make("RS401", f"cannot read {redact_url(url)}: {exc.strerror or exc}", subject=redact_url(url))
+            ) from None
+        ctype = "application/vnd.pypi.simple.v1+json" if path.suffix == ".json" else "text/html"
+        if path.suffix not in (".json", ".html", ".htm"):
+            ctype = "application/octet-stream"
+        return Response(url, 200, {"content-type": ctype, "content-length": str(len(body))}, body)
+
+    # -- downloads -----------------------------------------------------------------------------------
+
+    def download(
+        self,
+        url: str,
+        dest: Path,
+        *,
+        sha256: str | None = None,
+        on_progress: Callable[[int, int | None], None] | None = None,
+    ) -> Path:
+        """Download `url` to `dest` (atomically), resuming with `Range` after a broken connection.
+
+        With `sha256`, the file is checked and RS403 raised on a mismatch (nothing is left at `dest`).
+        """
+        clean, _ = strip_credentials(url)
+        if urllib.parse.urlsplit(clean).scheme == "file":
+            data = self._get_file(clean, {}).body
+            self._check_hash(clean, hashlib.sha256(data).hexdigest(), sha256)
+            atomic_write_bytes(dest, data)
+            return dest
+        if self.offline:
+            raise NetError(make("RS406", f"offline: cannot download {redact_url(clean)}", subject=redact_url(clean)))
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        part = dest.with_name(dest.name + ".part")
+        creds = self._credentials(clean)
+        digest = hashlib.sha256()
+        have = 0
+        total: int | None = None
+        attempt = 0
+        show = on_progress or (self._print_progress(dest.name) if self.progress else None)
+        with open(part, "wb") as out:
+            while True:
+                hdrs = {"User-Agent": _USER_AGENT}
+                if have:
+                    hdrs["Range"] = f"bytes={have}-"
+                req = urllib.request.Request(clean, headers=hdrs)
+                if creds is not None:
+                    req.add_unredirected_header("Authorization", creds.header())
+                try:
+                    with self._lock:
+                        self.requests += 1
+                    with self._opener.open(req, timeout=self.timeout) as fh:
+                        if have and fh.status != 206:  # server ignored Range: start over
+                            out.seek(0)
+                            out.truncate()
+                            digest = hashlib.sha256()
+                            have = 0
+                        length = fh.headers.get("Content-Length")
+                        if total is None and length and length.isdigit():
+                            total = have + int(length)
+                        while True:
+                            chunk = fh.read(1 << 16)
+                            if not chunk:
+                                break
+                            out.write(chunk)
+                            digest.update(chunk)
+                            have += len(chunk)
+                            if show:
+                                show(have, total)
+                    if total is not None and have < total:
+                        raise http.client.IncompleteRead(b"", total - have)
+                    break
+                except urllib.error.HTTPError as exc:
+                    exc.close()
+                    if exc.code in (401, 403):
+                        part.unlink(missing_ok=True)
+                        raise NetError(self._auth_error(clean, exc.code, creds)) from None
+                    if exc.code in _RETRY_STATUS and attempt < self.retries:
+                        attempt += 1
+                        self._sleep(attempt, None)
+                        continue
+                    part.unlink(missing_ok=True)
+                    raise NetError(
+                        make("RS404", f"HTTP {exc.code} from {redact_url(clean)}", subject=redact_url(clean))
+                    ) from None
+                except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+                    if attempt < self.retries:
+                        attempt += 1
+                        self._sleep(attempt, None)
+                        continue
+                    part.unlink(missing_ok=True)
+                    reason = redact_text(str(getattr(exc, "reason", exc))) or type(exc).__name__
+                    raise NetError(
+                        make("RS401", f"download of {redact_url(clean)} failed: {reason}", subject=redact_url(clean))
+                    ) from None
+        if self.progress and on_progress is None:
+            sys.stderr.write("\n")
+        try:
+            self._check_hash(clean, digest.hexdigest(), sha256)
+        except NetError:
+            part.unlink(missing_ok=True)
+            raise
+        os.replace(part, dest)
+        return dest
+
+    @staticmethod
+    def _check_hash(url: str, got: str, want: str | None) -> None:
+        if want is not None and got != want.lower():
+            raise NetError(
+                make(
+                    "RS403",
+                    f"sha256 mismatch for {redact_url(url)}",
+                    subject=redact_url(url),
+                    evidence=[f"expected {want.lower()}", f"got {got}"],
+                    hint="the file changed on the index or was corrupted in transit; do not install it",
+                )
+            )
+
+    @staticmethod
+    def _print_progress(name: str) -> Callable[[int, int | None], None]:
+        def show(have: int, total: int | None) -> None:
+            if total:
+                sys.stderr.write(f"\r{name}: {have / 1e6:.1f}/{total / 1e6:.1f} MB ({100 * have // total}%)")
+            else:
+                sys.stderr.write(f"\r{name}: {have / 1e6:.1f} MB")
+            sys.stderr.flush()
+
+        return show
+
+    # -- cache ---------------------------------------------------------------------------------------
+
+    def _cache_paths(self, url: str, headers: Mapping[str, str]) -> tuple[Path, Path]:
+        assert self.cache_dir is not None
+        key = hashlib.sha256((url + "\n" + headers.get("Accept", "")).encode()).hexdigest()
+        base = self.cache_dir / "http" / key[:2]
+        return base / f"{key}.json", base / f"{key}.body"
+
+    def _cache_load(self, url: str, headers: Mapping[str, str]) -> _CacheEntry | None:
+        meta_path, body_path = self._cache_paths(url, headers)
+        try:
+            meta = json.loads(meta_path.read_text("utf-8"))
+            body = body_path.read_bytes()
+        except (OSError, ValueError):
+            return None
+        if hashlib.sha256(body).hexdigest() != meta.get("sha256"):
+            return None
+        resp = Response(meta["url"], 200, meta["headers"], body, from_cache=True)
+        fresh = time.time() < float(meta.get("stored", 0)) + _max_age(meta["headers"])
+        return _CacheEntry(resp, fresh, meta["headers"].get("etag"), meta["headers"].get("last-modified"))
+
+    def _cache_store(self, url: str, headers: Mapping[str, str], resp: Response) -> None:
+        meta_path, body_path = self._cache_paths(url, headers)
+        keep = ("content-type", "etag", "last-modified", "cache-control", "date", "age")
+        meta = {
+            "url": redact_url(resp.url),
+            "headers": {k: v for k, v in resp.headers.items() if k in keep},
+            "sha256": hashlib.sha256(resp.body).hexdigest(),
+            "stored": time.time() - _age(resp.headers),
+        }
+        try:
+            meta_path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(body_path, resp.body)
+            atomic_write_bytes(meta_path, json.dumps(meta, sort_keys=True).encode())
+        except (OSError, InputError):
+            pass  # a cache that cannot be written only costs speed
+
+
+@dataclass(frozen=True)
+class _CacheEntry:
+    response: Response
+    fresh: bool
+    etag: str | None
+    last_modified: str | None
+
+
+def _max_age(headers: Mapping[str, str]) -> float:
+    cc = headers.get("cache-control", "").lower()
+    if "no-cache" in cc or "no-store" in cc:
+        return 0.0
+    m = re.search(r"max-age=(\d+)", cc)
+    return float(m.group(1)) if m else 0.0
+
+
+def _age(headers: Mapping[str, str]) -> float:
+    age = headers.get("age", "")
+    if age.isdigit():
+        return float(age)
+    date = headers.get("date")
+    if date:
+        with contextlib.suppress(TypeError, ValueError):
+            return max(0.0, time.time() - email.utils.parsedate_to_datetime(date).timestamp())
+    return 0.0
+
+
+def _parse_range(value: str, size: int) -> tuple[int, int]:
+    m = re.fullmatch(r"bytes=(\d*)-(\d*)", value.strip())
+    if not m or (not m.group(1) and not m.group(2)):
+        return 0, size - 1
+    if not m.group(1):
+        n = int(m.group(2))
+        return max(0, size - n), size - 1
+    start = int(m.group(1))
+    end = int(m.group(2)) if m.group(2) else size - 1
+    return min(start, size), min(end, size - 1)

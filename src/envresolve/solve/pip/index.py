@@ -1,0 +1,311 @@
+"""Finding distribution files: PEP 691 JSON and PEP 503 HTML simple indexes, and find-links locations.
+
+A find-links location is a local directory (path or `file://` URL) of wheels/sdists, or an HTML page of
+links. Project pages are fetched through `HttpClient` (so they are cached and revalidated), possibly in
+parallel on a thread pool (`PackageFinder.prefetch`).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.parse
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from packaging.tags import Tag
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    NormalizedName,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import Version
+
+from envresolve._redact import redact_url
+from envresolve.diagnostics import make
+from envresolve.solve.net import HttpClient, NetError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+
+__all__ = ["ACCEPT", "DistFile", "PackageFinder", "parse_html_page", "parse_json_page"]
+
+ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
+
+
+@dataclass(frozen=True)
+class DistFile:
+    """One file of a project release as an index lists it. URLs carry no credentials."""
+
+    filename: str
+    url: str
+    index: str = field(compare=False)
+    name: NormalizedName
+    version: Version
+    kind: Literal["wheel", "sdist"]
+    tags: frozenset[Tag] = field(default=frozenset(), compare=False)
+    hashes: Mapping[str, str] = field(default_factory=dict, compare=False)
+    requires_python: str | None = field(default=None, compare=False)
+    yanked: str | None = field(default=None, compare=False)  # None: not yanked; else the reason ('' if none)
+    metadata: bool = field(default=False, compare=False)  # PEP 658/714: `<url>.metadata` exists
+    metadata_hashes: Mapping[str, str] = field(default_factory=dict, compare=False)
+    local_path: Path | None = field(default=None, compare=False)
+
+    @property
+    def sha256(self) -> str | None:
+        """The sha256 the index gave, lower case, if any."""
+        h = self.hashes.get("sha256")
+        return h.lower() if h else None
+
+
+def _make_file(
+    filename: str,
+    url: str,
+    index: str,
+    *,
+    hashes: Mapping[str, str] | None = None,
+    requires_python: str | None = None,
+    yanked: str | None = None,
+    metadata: Any = None,
+    local_path: Path | None = None,
+) -> DistFile | None:
+    """A `DistFile` for a wheel or sdist file name, or None for anything else (or an unparsable name)."""
+    try:
+        if filename.endswith(".whl"):
+            name, version, _build, tags = parse_wheel_filename(filename)
+            kind: Literal["wheel", "sdist"] = "wheel"
+        elif filename.endswith((".tar.gz", ".zip")):
+            name, version = parse_sdist_filename(filename)
+            tags = frozenset()
+            kind = "sdist"
+        else:
+            return None
+    except (InvalidWheelFilename, InvalidSdistFilename):
+        return None
+    mhashes: dict[str, str] = {}
+    has_meta = False
+    if isinstance(metadata, dict):
+        has_meta = True
+        mhashes = {str(k).lower(): str(v).lower() for k, v in metadata.items()}
+    elif metadata is True:
+        has_meta = True
+    elif isinstance(metadata, str) and metadata.lower() != "false":
+        has_meta = True
+        if "=" in metadata:
+            algo, _, value = metadata.partition("=")
+            mhashes = {algo.lower(): value.lower()}
+    return DistFile(
+        filename=filename,
+        url=url,
+        index=index,
+        name=name,
+        version=version,
+        kind=kind,
+        tags=tags,
+        hashes={k.lower(): v.lower() for k, v in (hashes or {}).items()},
+        requires_python=requires_python or None,
+        yanked=yanked,
+        metadata=has_meta,
+        metadata_hashes=mhashes,
+        local_path=local_path,
+    )
+
+
+def _split_fragment(url: str) -> tuple[str, dict[str, str]]:
+    base, _, frag = url.partition("#")
+    hashes: dict[str, str] = {}
+    if "=" in frag:
+        algo, _, value = frag.partition("=")
+        if algo in ("sha256", "sha384", "sha512", "md5"):
+            hashes[algo] = value
+    return base, hashes
+
+
+def parse_json_page(body: bytes, page_url: str, index: str) -> list[DistFile]:
+    """Files of a PEP 691 JSON project page. Raises ValueError on a page that is not one."""
+    data = json.loads(body)
+    if not isinstance(data, dict) or not isinstance(data.get("files"), list):
+        raise ValueError("not a PEP 691 project page")
+    api = str((data.get("meta") or {}).get("api-version", "1.0"))
+    if api.split(".")[0] != "1":
+        raise ValueError(f"unsupported simple API version {api}")
+    out: list[DistFile] = []
+    for f in data["files"]:
+        if not isinstance(f, dict) or not isinstance(f.get("filename"), str) or not isinstance(f.get("url"), str):
+            continue
+        url, frag_hashes = _split_fragment(urllib.parse.urljoin(page_url, f["url"]))
+        raw_hashes = f.get("hashes")
+        hashes: dict[str, Any] = raw_hashes if isinstance(raw_hashes, dict) else {}
+        yanked = f.get("yanked", False)
+        meta = f.get("core-metadata", f.get("data-dist-info-metadata", f.get("dist-info-metadata")))
+        df = _make_file(
+            f["filename"],
+            url,
+            index,
+            hashes={**frag_hashes, **{str(k): str(v) for k, v in hashes.items()}},
+            requires_python=f.get("requires-python") if isinstance(f.get("requires-python"), str) else None,
+            yanked=(yanked if isinstance(yanked, str) else "") if yanked else None,
+            metadata=meta,
+        )
+        if df is not None:
+            out.append(df)
+    return out
+
+
+class _LinkParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.base: str | None = None
+        self.links: list[dict[str, str | None]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "base" and self.base is None:
+            self.base = dict(attrs).get("href")
+        elif tag == "a":
+            self.links.append(dict(attrs))
+
+
+def parse_html_page(body: bytes, page_url: str, index: str) -> list[DistFile]:
+    """Files of a PEP 503 HTML project page (or a find-links page), with PEP 592/658/714 attributes."""
+    parser = _LinkParser()
+    parser.feed(body.decode("utf-8", errors="replace"))
+    base = urllib.parse.urljoin(page_url, parser.base) if parser.base else page_url
+    out: list[DistFile] = []
+    for attrs in parser.links:
+        href = attrs.get("href")
+        if not href:
+            continue
+        url, hashes = _split_fragment(urllib.parse.urljoin(base, href))
+        filename = urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1])
+        meta = attrs.get("data-core-metadata", attrs.get("data-dist-info-metadata"))
+        if meta is None and ("data-core-metadata" in attrs or "data-dist-info-metadata" in attrs):
+            meta = "true"  # attribute present without a value
+        df = _make_file(
+            filename,
+            url,
+            index,
+            hashes=hashes,
+            requires_python=attrs.get("data-requires-python"),
+            yanked=(attrs.get("data-yanked") or "") if "data-yanked" in attrs else None,
+            metadata=meta,
+        )
+        if df is not None:
+            out.append(df)
+    return out
+
+
+class PackageFinder:
+    """Lists the files of a project across indexes and find-links locations, with an in-memory memo.
+
+    `index_urls` are simple-index roots (`.../simple/`); `find_links` are directories or pages. URLs may
+    carry credentials: they are registered with the client and dropped from every URL this class returns.
+    """
+
+    def __init__(
+        self,
+        client: HttpClient,
+        index_urls: Sequence[str],
+        find_links: Sequence[str] = (),
+        *,
+        workers: int = 16,
+    ) -> None:
+        self.client = client
+        self.index_urls = [client.trust_host(u) for u in index_urls]
+        self.find_links = [client.trust_host(u) if "://" in u else u for u in find_links]
+        self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="envresolve-pip")
+        self._lock = threading.Lock()
+        self._pages: dict[NormalizedName, Future[list[DistFile]]] = {}
+        self._links: Future[list[DistFile]] | None = None
+
+    @property
+    def pool(self) -> ThreadPoolExecutor:
+        """The shared worker pool (metadata fetches run on it too)."""
+        return self._pool
+
+    def close(self) -> None:
+        """Stop the worker pool (pending prefetches are dropped)."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def prefetch(self, names: Iterable[str]) -> None:
+        """Start fetching these projects' pages in the background."""
+        for name in names:
+            self._future(canonicalize_name(name))
+
+    def files(self, name: str) -> list[DistFile]:
+        """All files of project `name` on every location. Raises NetError on network failure."""
+        key = canonicalize_name(name)
+        found = list(self._future(key).result())
+        found.extend(f for f in self._find_links_files() if f.name == key)
+        return found
+
+    def _future(self, key: NormalizedName) -> Future[list[DistFile]]:
+        with self._lock:
+            fut = self._pages.get(key)
+            if fut is None:
+                fut = self._pool.submit(self._fetch_project, key)
+                self._pages[key] = fut
+            return fut
+
+    def _fetch_project(self, key: NormalizedName) -> list[DistFile]:
+        out: list[DistFile] = []
+        for root in self.index_urls:
+            page_url = root.rstrip("/") + "/" + key + "/"
+            resp = self.client.get(
+                page_url, headers={"Accept": ACCEPT}, cache=True, ok_statuses=frozenset({200, 404, 410})
+            )
+            if resp.status != 200:
+                continue
+            index = redact_url(root)
+            try:
+                if resp.content_type.startswith("application/vnd.pypi.simple.v1+json") or (
+                    resp.content_type == "application/json"
+                ):
+                    out.extend(parse_json_page(resp.body, resp.url, index))
+                elif "html" in resp.content_type or not resp.content_type:
+                    out.extend(parse_html_page(resp.body, resp.url, index))
+                else:
+                    raise ValueError(f"unexpected content type {resp.content_type!r}")
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise NetError(
+                    make(
+                        "RS206",
+                        f"cannot parse the index page {redact_url(page_url)}: {exc}",
+                        subject=redact_url(page_url),
+                        hint="the index URL should point at a PEP 503/691 simple index root",
+                    )
+                ) from None
+        return out
+
+    def _find_links_files(self) -> list[DistFile]:
+        with self._lock:
+            if self._links is None:
+                self._links = self._pool.submit(self._fetch_find_links)
+            fut = self._links
+        return fut.result()
+
+    def _fetch_find_links(self) -> list[DistFile]:
+        out: list[DistFile] = []
+        for loc in self.find_links:
+            parts = urllib.parse.urlsplit(loc)
+            path: Path | None = None
+            if "://" not in loc:
+                path = Path(loc)
+            elif parts.scheme == "file":
+                path = Path(urllib.parse.unquote(parts.path))
+            if path is not None and path.is_dir():
+                for p in sorted(path.iterdir()):
+                    if p.is_file():
+                        df = _make_file(p.name, p.resolve().as_uri(), str(path), local_path=p.resolve())
+                        if df is not None:
+                            out.append(df)
+                continue
+            url = path.resolve().as_uri() if path is not None else loc
+            resp = self.client.get(url, headers={"Accept": "text/html"}, cache=True)
+            out.extend(parse_html_page(resp.body, resp.url, redact_url(loc)))
+        return out

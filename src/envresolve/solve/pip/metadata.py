@@ -1,0 +1,269 @@
+"""Core metadata of a wheel, as cheaply as the index allows.
+
+In order: the on-disk metadata cache (keyed by the wheel's sha256, or its URL); the PEP 658/714
+`<wheel-url>.metadata` file when the index offers it (hash-checked); the `METADATA` member read through
+HTTP range requests (the zip central directory from the tail, then only that member); a full download
+when the server ignores `Range`. Local files are read directly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import threading
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from packaging.metadata import parse_email
+
+from envresolve._atomic import atomic_write_bytes
+from envresolve._redact import redact_url
+from envresolve.diagnostics import make
+from envresolve.errors import InputError
+from envresolve.solve.net import HttpClient, NetError, Response
+
+if TYPE_CHECKING:
+    from envresolve.solve.pip.index import DistFile
+
+__all__ = ["CoreMetadata", "MetadataFetcher", "parse_metadata"]
+
+_TAIL = 64 * 1024
+_MIN_READ = 64 * 1024
+_MAX_METADATA = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class CoreMetadata:
+    """The parts of core metadata the resolver uses."""
+
+    name: str
+    version: str
+    requires_dist: tuple[str, ...]
+    requires_python: str | None
+    provides_extra: tuple[str, ...]
+    how: str  # where it came from: cache, pep658, range, download, local
+
+
+def parse_metadata(data: bytes, how: str) -> CoreMetadata:
+    """Parse a METADATA / PKG-INFO file. Raises ValueError when it has no name or version."""
+    raw, _unparsed = parse_email(data)
+    name = raw.get("name")
+    version = raw.get("version")
+    if not name or not version:
+        raise ValueError("metadata without Name or Version")
+    return CoreMetadata(
+        name=name,
+        version=version,
+        requires_dist=tuple(raw.get("requires_dist", ())),
+        requires_python=raw.get("requires_python"),
+        provides_extra=tuple(raw.get("provides_extra", ())),
+        how=how,
+    )
+
+
+class _RangeFile(io.RawIOBase):
+    """A read-only, seekable view of a remote file that fetches what zipfile reads with `Range` requests."""
+
+    def __init__(self, client: HttpClient, url: str, size: int, first: tuple[int, bytes]) -> None:
+        super().__init__()
+        self._client = client
+        self._url = url
+        self._size = size
+        self._pos = 0
+        self._segments: list[tuple[int, bytes]] = [first]
+        self.fetches = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
+        n = min(len(buffer), self._size - self._pos)
+        if n <= 0:
+            return 0
+        data = self._read(self._pos, n)
+        buffer[: len(data)] = data
+        self._pos += len(data)
+        return len(data)
+
+    def _read(self, start: int, n: int) -> bytes:
+        for seg_start, seg in self._segments:
+            if seg_start <= start and start + n <= seg_start + len(seg):
+                return seg[start - seg_start : start - seg_start + n]
+        end = min(self._size, start + max(n, _MIN_READ)) - 1
+        resp = self._client.get_range(self._url, start, end)
+        self.fetches += 1
+        if resp.status != 206:
+            raise _NoRange(resp)
+        self._segments.append((start, resp.body))
+        return resp.body[:n]
+
+
+class _NoRange(Exception):
+    def __init__(self, resp: Response) -> None:
+        self.resp = resp
+
+
+_CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
+
+
+class MetadataFetcher:
+    """Fetches and caches wheel metadata. Thread-safe; one fetch per file even when asked concurrently."""
+
+    def __init__(self, client: HttpClient, cache_dir: Path | None = None) -> None:
+        self.client = client
+        self.cache_dir = cache_dir
+        self._lock = threading.Lock()
+        self._memo: dict[str, CoreMetadata] = {}
+        self._inflight: dict[str, threading.Event] = {}
+        self.stats: dict[str, int] = {}
+
+    def get(self, dist: DistFile) -> CoreMetadata:
+        """The metadata of `dist`. Raises InputError (RS205, or a network code) when it cannot be had."""
+        key = dist.sha256 or dist.url
+        while True:
+            with self._lock:
+                if key in self._memo:
+                    return self._memo[key]
+                event = self._inflight.get(key)
+                if event is None:
+                    event = threading.Event()
+                    self._inflight[key] = event
+                    owner = True
+                else:
+                    owner = False
+            if not owner:
+                event.wait()
+                with self._lock:
+                    if key in self._memo:
+                        return self._memo[key]
+                # the owner failed; try ourselves
+                continue
+            try:
+                md = self._fetch(dist)
+                with self._lock:
+                    self._memo[key] = md
+                    self.stats[md.how] = self.stats.get(md.how, 0) + 1
+                return md
+            finally:
+                with self._lock:
+                    self._inflight.pop(key, None)
+                event.set()
+
+    def _cache_path(self, dist: DistFile) -> Path | None:
+        if self.cache_dir is None:
+            return None
+        key = "sha256-" + dist.sha256 if dist.sha256 else "url-" + hashlib.sha256(dist.url.encode()).hexdigest()
+        return self.cache_dir / "metadata" / key[:9] / f"{key}.METADATA"
+
+    def _fetch(self, dist: DistFile) -> CoreMetadata:
+        if dist.local_path is not None:
+            return self._parse(dist, self._from_zip_bytes(dist, dist.local_path.read_bytes()), "local")
+        cache = self._cache_path(dist)
+        if cache is not None and cache.is_file():
+            try:
+                return parse_metadata(cache.read_bytes(), "cache")
+            except (OSError, ValueError):
+                pass
+        if dist.kind != "wheel":
+            raise InputError(make("RS205", f"not a wheel: {dist.filename}", subject=dist.filename))
+        data: bytes | None = None
+        how = ""
+        if dist.metadata:
+            resp = self.client.get(dist.url + ".metadata", ok_statuses=frozenset({200, 404}))
+            if resp.status == 200 and self._hash_ok(resp.body, dist):
+                data, how = resp.body, "pep658"
+        if data is None:
+            data, how = self._from_range(dist)
+        md = self._parse(dist, data, how)
+        if cache is not None and (dist.sha256 or how != "download"):
+            try:
+                cache.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write_bytes(cache, data)
+            except (OSError, InputError):
+                pass
+        return md
+
+    @staticmethod
+    def _hash_ok(body: bytes, dist: DistFile) -> bool:
+        for algo, want in dist.metadata_hashes.items():
+            if algo in hashlib.algorithms_available:
+                return hashlib.new(algo, body).hexdigest() == want
+        return True
+
+    def _parse(self, dist: DistFile, data: bytes, how: str) -> CoreMetadata:
+        try:
+            return parse_metadata(data, how)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InputError(
+                make("RS205", f"cannot parse the metadata of {dist.filename}: {exc}", subject=dist.filename)
+            ) from None
+
+    def _from_range(self, dist: DistFile) -> tuple[bytes, str]:
+        resp = self.client.get_range(dist.url, None, _TAIL)
+        if resp.status == 200:  # no Range support: we got the whole wheel
+            return self._check_and_extract(dist, resp.body), "download"
+        m = _CONTENT_RANGE.match(resp.headers.get("content-range", ""))
+        if not m:
+            full = self.client.get(dist.url)
+            return self._check_and_extract(dist, full.body), "download"
+        start, size = int(m.group(1)), int(m.group(3))
+        raw = _RangeFile(self.client, dist.url, size, (start, resp.body))
+        try:
+            with zipfile.ZipFile(io.BufferedReader(raw, buffer_size=_MIN_READ)) as zf:
+                return self._member(dist, zf), "range"
+        except _NoRange as exc:
+            return self._check_and_extract(dist, exc.resp.body), "download"
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+            raise InputError(
+                make("RS205", f"cannot read {dist.filename} as a zip file: {exc}", subject=redact_url(dist.url))
+            ) from None
+
+    def _check_and_extract(self, dist: DistFile, body: bytes) -> bytes:
+        if dist.sha256 and hashlib.sha256(body).hexdigest() != dist.sha256:
+            raise NetError(
+                make(
+                    "RS403",
+                    f"sha256 mismatch for {redact_url(dist.url)}",
+                    subject=redact_url(dist.url),
+                    evidence=[f"expected {dist.sha256}", f"got {hashlib.sha256(body).hexdigest()}"],
+                )
+            )
+        return self._from_zip_bytes(dist, body)
+
+    def _from_zip_bytes(self, dist: DistFile, body: bytes) -> bytes:
+        try:
+            with zipfile.ZipFile(io.BytesIO(body)) as zf:
+                return self._member(dist, zf)
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+            raise InputError(
+                make("RS205", f"cannot read {dist.filename} as a zip file: {exc}", subject=dist.filename)
+            ) from None
+
+    @staticmethod
+    def _member(dist: DistFile, zf: zipfile.ZipFile) -> bytes:
+        candidates = [
+            i for i in zf.infolist() if i.filename.count("/") == 1 and i.filename.endswith(".dist-info/METADATA")
+        ]
+        if len(candidates) != 1:
+            raise InputError(
+                make("RS205", f"{dist.filename} has {len(candidates)} .dist-info/METADATA files", subject=dist.filename)
+            )
+        info = candidates[0]
+        if info.file_size > _MAX_METADATA:
+            raise InputError(make("RS205", f"{dist.filename}: METADATA is implausibly large", subject=dist.filename))
+        with zf.open(info) as fh:
+            return fh.read(_MAX_METADATA)

@@ -1,0 +1,480 @@
+"""The resolvelib provider: requirements, candidates, and GPU-aware filtering of what is offered.
+
+Terms (resolvelib's): an *identifier* is a canonical name, with `[extras]` for an extras variant; a
+*requirement* asks for versions of an identifier; a *candidate* is one release (one wheel: the best one
+for the node's tags). Extras follow resolvelib's trick: `x[e] v` depends on `x == v` plus `e`'s deps.
+
+Filtering happens in `find_matches`: candidates the node cannot use are never offered, and each is
+recorded as a `Rejection`. Pairing with a chosen build is expressed as a dependency: a `+cuXYZ` build that
+pins another project exactly (`torchvision 0.16.0+cu121` -> `torch==2.1.0`) also requires that project's
+build, when it has a local label, to carry the same one; resolvelib then backtracks over mismatches by itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import InvalidVersion, Version
+from resolvelib import AbstractProvider, BaseReporter
+
+from envresolve.diagnostics import Diagnostic, Severity, make
+from envresolve.errors import InputError
+from envresolve.solve.pip.gpu import cuda_need, local_variant, run_filters
+from envresolve.solve.pip.model import CandidateInfo, Rejection
+
+if TYPE_CHECKING:
+    from packaging.tags import Tag
+
+    from envresolve.binary.model import ArtifactReport
+    from envresolve.compat.model import Environment
+    from envresolve.node.facts import NodeFacts
+    from envresolve.solve.pip.index import DistFile, PackageFinder
+    from envresolve.solve.pip.metadata import CoreMetadata, MetadataFetcher
+    from envresolve.solve.pip.model import CandidateFilter
+
+__all__ = ["Candidate", "PipProvider", "PipReporter", "Req"]
+
+
+@dataclass(frozen=True)
+class Req:
+    """A requirement on one identifier. `variant` also asks for this local version label (companion pairing)."""
+
+    name: NormalizedName
+    specifier: SpecifierSet
+    extras: frozenset[str] = frozenset()
+    parent: str | None = None  # "name version" of the candidate that asked, None for the user
+    text: str = ""
+    variant: str | None = None
+
+    @property
+    def identifier(self) -> str:
+        """The resolvelib identifier."""
+        return _identifier(self.name, self.extras)
+
+    def describe(self) -> str:
+        """The requirement and who asked for it, for messages."""
+        what = self.text or f"{self.identifier}{self.specifier}"
+        if self.variant:
+            what += f" (a +{self.variant} build)"
+        return f"{what} (from {self.parent or 'the spec'})"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One release. `dist` is None for a package conda installed (`installed=True`)."""
+
+    name: NormalizedName
+    version: Version
+    extras: frozenset[str] = frozenset()
+    dist: DistFile | None = field(default=None, compare=False)
+    installed: bool = False
+
+    @property
+    def identifier(self) -> str:
+        """The resolvelib identifier."""
+        return _identifier(self.name, self.extras)
+
+    def __str__(self) -> str:
+        return f"{self.identifier} {self.version}"
+
+
+def _identifier(name: str, extras: frozenset[str]) -> str:
+    return f"{name}[{','.join(sorted(extras))}]" if extras else name
+
+
+def _split_identifier(identifier: str) -> tuple[NormalizedName, frozenset[str]]:
+    if "[" in identifier:
+        name, _, rest = identifier.partition("[")
+        return NormalizedName(name), frozenset(e for e in rest.rstrip("]").split(",") if e)
+    return NormalizedName(identifier), frozenset()
+
+
+@dataclass
+class _Entry:
+    version: Version
+    dist: DistFile
+
+
+class PipProvider(AbstractProvider[Req, Candidate, str]):
+    """Answers resolvelib's questions from a `PackageFinder`, a `MetadataFetcher` and candidate filters."""
+
+    def __init__(
+        self,
+        *,
+        finder: PackageFinder,
+        fetcher: MetadataFetcher,
+        tags: Sequence[Tag],
+        markers: Mapping[str, str],
+        python_full: str,
+        nodes: Sequence[NodeFacts],
+        env: Environment,
+        installed: Mapping[str, str],
+        constraints: Mapping[str, SpecifierSet],
+        filters: Sequence[CandidateFilter],
+        binary_facts: Callable[[CandidateInfo], ArtifactReport | None] | None = None,
+        allow_prereleases: bool = False,
+        prefetch_workers: int = 8,
+    ) -> None:
+        self.finder = finder
+        self.fetcher = fetcher
+        self.tag_priority = {t: i for i, t in enumerate(tags)}
+        self.markers = dict(markers)
+        self.python_full = Version(python_full)
+        self.nodes = list(nodes)
+        self.env = env
+        self.installed = {canonicalize_name(k): Version(v) for k, v in installed.items()}
+        self.constraints = dict(constraints)
+        self.filters = list(filters)
+        self.binary_facts = binary_facts
+        self.allow_prereleases = allow_prereleases
+        self._lock = threading.Lock()
+        self._entries: dict[str, list[_Entry]] = {}
+        self._judged: dict[tuple[str, Version], list[Rejection]] = {}
+        self._infos: dict[tuple[str, Version], CandidateInfo] = {}
+        self.rejections: dict[tuple[str, str, str, str | None], Rejection] = {}
+        self.not_found: set[str] = set()
+        self.sdist_only: dict[str, list[str]] = {}
+        self.no_wheel_for_node: dict[str, int] = {}
+        self.conda_conflicts: dict[str, list[Req]] = {}
+        self.findings: list[Diagnostic] = []
+        # Metadata prefetches wait on page fetches (a different pool), so they can never deadlock.
+        self._meta_pool = ThreadPoolExecutor(max_workers=max(1, prefetch_workers), thread_name_prefix="envresolve-md")
+        self._prefetched: set[str] = set()
+
+    def close(self) -> None:
+        """Stop background work."""
+        self._meta_pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- resolvelib interface ------------------------------------------------------------------------
+
+    def identify(self, requirement_or_candidate: Req | Candidate) -> str:
+        return requirement_or_candidate.identifier
+
+    def get_preference(
+        self,
+        identifier: str,
+        resolutions: Mapping[str, Candidate],
+        candidates: Mapping[str, Iterator[Candidate]],
+        information: Mapping[str, Iterator[Any]],
+        backtrack_causes: Sequence[Any],
+    ) -> tuple[bool, bool, bool, bool, str]:
+        infos = list(information[identifier])
+        pinned = any(s.operator in ("==", "===") for i in infos for s in i.requirement.specifier)
+        direct = any(i.parent is None for i in infos)
+        causes = {c.requirement.identifier for c in backtrack_causes}
+        causes |= {c.parent.identifier for c in backtrack_causes if c.parent is not None}
+        name, _ = _split_identifier(identifier)
+        return (name not in self.installed, identifier not in causes, not pinned, not direct, identifier)
+
+    def find_matches(
+        self,
+        identifier: str,
+        requirements: Mapping[str, Iterator[Req]],
+        incompatibilities: Mapping[str, Iterator[Candidate]],
+    ) -> Callable[[], Iterator[Candidate]] | list[Candidate]:
+        name, extras = _split_identifier(identifier)
+        reqs = list(requirements.get(identifier, ()))
+        bad = {c.version for c in incompatibilities.get(identifier, ())}
+        if name in self.installed:
+            cand = Candidate(name, self.installed[name], extras, installed=True)
+            if cand.version not in bad and all(self.is_satisfied_by(r, cand) for r in reqs):
+                return [cand]
+            with self._lock:
+                self.conda_conflicts.setdefault(name, []).extend(r for r in reqs if not self.is_satisfied_by(r, cand))
+            return []
+        entries = self._entries_for(name)
+        pins = {
+            Version(s.version)
+            for r in reqs
+            for s in r.specifier
+            if s.operator in ("==", "===") and "*" not in s.version and _is_version(s.version)
+        }
+        limit = self.constraints.get(name)
+        allowed = [
+            e
+            for e in entries
+            if e.version not in bad
+            and all(r.specifier.contains(e.version, prereleases=True) for r in reqs)
+            and (limit is None or limit.contains(e.version, prereleases=True))
+        ]
+        pre_ok = (
+            self.allow_prereleases
+            or any(r.specifier.prereleases for r in reqs)
+            or all(e.version.is_prerelease for e in allowed)
+        )
+        allowed = [e for e in allowed if pre_ok or not e.version.is_prerelease]
+        self._prefetch_metadata(allowed[:2])
+
+        def candidates() -> Iterator[Candidate]:
+            for e in allowed:
+                if e.dist.yanked is not None and e.version not in pins:
+                    self._record(
+                        Rejection(
+                            name=name,
+                            version=str(e.version),
+                            reason="yanked",
+                            code="RS204",
+                            message="yanked" + (f": {e.dist.yanked}" if e.dist.yanked else "") + " (PEP 592)",
+                            filename=e.dist.filename,
+                        )
+                    )
+                    continue
+                cand = Candidate(name, e.version, extras, e.dist)
+                unpaired = [r for r in reqs if not self.is_satisfied_by(r, cand)]
+                if unpaired:
+                    self._record_unpaired(unpaired, cand)
+                    continue
+                if self._judge(cand):
+                    continue
+                yield cand
+
+        return candidates
+
+    def is_satisfied_by(self, requirement: Req, candidate: Candidate) -> bool:
+        if requirement.name != candidate.name or not requirement.specifier.contains(
+            candidate.version, prereleases=True
+        ):
+            return False
+        if requirement.variant is not None and not candidate.installed and candidate.version.local is not None:
+            # Two local-label builds pair only when the labels agree (+cu121 with +cu121); a build with no
+            # label (an NVIDIA component, a plain PyPI upload) is not judged.
+            return candidate.version.local == requirement.variant
+        return True
+
+    def get_dependencies(self, candidate: Candidate) -> list[Req]:
+        if candidate.installed or candidate.dist is None:
+            return []
+        md = self.metadata(candidate)
+        parent = f"{candidate.name} {candidate.version}"
+        deps: list[Req] = []
+        if candidate.extras:
+            deps.append(
+                Req(candidate.name, SpecifierSet(f"=={candidate.version}"), parent=parent, text=f"{candidate.name}")
+            )
+        variant = candidate.version.local
+        for line in md.requires_dist:
+            try:
+                req = Requirement(line)
+            except InvalidRequirement:
+                self.findings.append(
+                    make(
+                        "RS205",
+                        f"{parent}: unparsable Requires-Dist line skipped: {line}",
+                        severity=Severity.WARNING,
+                        subject=parent,
+                    )
+                )
+                continue
+            if not self._applies(req, candidate.extras):
+                continue
+            dep = Req(
+                canonicalize_name(req.name),
+                req.specifier,
+                frozenset(canonicalize_name(e) for e in req.extras),
+                parent=parent,
+                text=str(req).split(";")[0].strip(),
+            )
+            deps.append(dep)
+            if variant and any(s.operator in ("==", "===") for s in req.specifier):
+                deps.append(Req(dep.name, req.specifier, parent=parent, text=dep.text, variant=variant))
+        self._prefetch_pages(d.name for d in deps)
+        return deps
+
+    # -- helpers -------------------------------------------------------------------------------------
+
+    def _applies(self, req: Requirement, extras: frozenset[str]) -> bool:
+        if req.marker is None:
+            return not extras  # unconditional deps belong to the base candidate
+        if not extras:
+            return bool(req.marker.evaluate({**self.markers, "extra": ""}))
+        return any(req.marker.evaluate({**self.markers, "extra": e}) for e in extras) and not req.marker.evaluate(
+            {**self.markers, "extra": ""}
+        )
+
+    def metadata(self, candidate: Candidate) -> CoreMetadata:
+        """The candidate's core metadata (cached)."""
+        assert candidate.dist is not None
+        return self.fetcher.get(candidate.dist)
+
+    def info(self, candidate: Candidate) -> CandidateInfo:
+        """The filter's view of a candidate."""
+        key = (candidate.name, candidate.version)
+        with self._lock:
+            if key in self._infos:
+                return self._infos[key]
+        dist = candidate.dist
+        assert dist is not None
+        md = self.fetcher.get(dist)
+        info = CandidateInfo(
+            name=candidate.name,
+            version=str(candidate.version),
+            filename=dist.filename,
+            url=dist.url,
+            index=dist.index,
+            sha256=dist.sha256,
+            requires_dist=md.requires_dist,
+            cuda=cuda_need(candidate.name, str(candidate.version), md.requires_dist, dist.index, markers=self.markers),
+            local_variant=local_variant(str(candidate.version)),
+        )
+        if self.binary_facts is not None:
+            report = self.binary_facts(info)
+            if report is not None:
+                info = info.model_copy(update={"binary": report})
+        with self._lock:
+            self._infos[key] = info
+        return info
+
+    def _judge(self, candidate: Candidate) -> list[Rejection]:
+        key = (candidate.name, candidate.version)
+        with self._lock:
+            if key in self._judged:
+                return self._judged[key]
+        try:
+            md = self.metadata(candidate)
+        except InputError as exc:
+            if exc.code != "RS205":
+                raise
+            self.findings.extend(d.model_copy(update={"severity": Severity.WARNING}) for d in exc.diagnostics)
+            out: list[Rejection] = [
+                Rejection(
+                    name=candidate.name,
+                    version=str(candidate.version),
+                    reason="compat",
+                    code="RS205",
+                    message="its metadata cannot be read",
+                    filename=candidate.dist.filename if candidate.dist else None,
+                )
+            ]
+        else:
+            if md.requires_python and not _python_ok(md.requires_python, self.python_full):
+                out = [
+                    Rejection(
+                        name=candidate.name,
+                        version=str(candidate.version),
+                        reason="compat",
+                        code="RS204",
+                        message=f"requires Python {md.requires_python}, the environment has {self.python_full}",
+                    )
+                ]
+            else:
+                out = run_filters(self.filters, self.info(candidate), self.nodes, self.env)
+        for r in out:
+            self._record(r)
+        with self._lock:
+            self._judged[key] = out
+        return out
+
+    def _record_unpaired(self, reqs: Sequence[Req], candidate: Candidate) -> None:
+        """Record a companion mismatch for each pairing requirement `candidate` fails."""
+        for req in reqs:
+            if req.variant is None or self.is_satisfied_by(req, candidate):
+                continue
+            got = f"+{candidate.version.local}"
+            self._record(
+                Rejection(
+                    name=candidate.name,
+                    version=str(candidate.version),
+                    reason="companion",
+                    code="RS204",
+                    message=f"{req.parent} needs the +{req.variant} build of {req.name}; this one is {got}",
+                    filename=candidate.dist.filename if candidate.dist else None,
+                )
+            )
+
+    def _record(self, rej: Rejection) -> None:
+        with self._lock:
+            self.rejections.setdefault((rej.name, rej.version, rej.reason, rej.node), rej)
+
+    def _entries_for(self, name: NormalizedName) -> list[_Entry]:
+        with self._lock:
+            if name in self._entries:
+                return self._entries[name]
+        files = self.finder.files(name)
+        best: dict[Version, tuple[tuple[int, int], DistFile]] = {}
+        sdists: set[Version] = set()
+        wheels_seen = 0
+        for f in files:
+            if f.requires_python and not _python_ok(f.requires_python, self.python_full):
+                continue
+            if f.kind == "sdist":
+                sdists.add(f.version)
+                continue
+            wheels_seen += 1
+            prio = min((self.tag_priority[t] for t in f.tags if t in self.tag_priority), default=None)
+            if prio is None:
+                continue
+            # Prefer the best tag, then a file that is not yanked, then the first index.
+            key = (prio, 1 if f.yanked is not None else 0)
+            cur = best.get(f.version)
+            if cur is None or key < cur[0]:
+                best[f.version] = (key, f)
+        entries = [_Entry(v, d) for v, (_k, d) in sorted(best.items(), key=lambda kv: kv[0], reverse=True)]
+        with self._lock:
+            if not files:
+                self.not_found.add(name)
+            elif not entries and sdists:
+                self.sdist_only[name] = [str(v) for v in sorted(sdists, reverse=True)[:3]]
+            elif not entries:
+                self.no_wheel_for_node[name] = wheels_seen
+            self._entries[name] = entries
+        return entries
+
+    def _prefetch_pages(self, names: Iterator[str] | Sequence[str]) -> None:
+        todo = [n for n in names if n not in self.installed]
+        self.finder.prefetch(todo)
+        for n in todo:
+            with self._lock:
+                if n in self._prefetched:
+                    continue
+                self._prefetched.add(n)
+            self._meta_pool.submit(self._prefetch_newest, NormalizedName(n))
+
+    def _prefetch_newest(self, name: NormalizedName) -> None:
+        try:
+            entries = self._entries_for(name)
+            for e in entries[:1]:
+                self.fetcher.get(e.dist)
+        except Exception:
+            pass
+
+    def _prefetch_metadata(self, entries: Sequence[_Entry]) -> None:
+        for e in entries:
+            self._meta_pool.submit(_quiet, self.fetcher.get, e.dist)
+
+
+def _quiet(fn: Callable[[Any], Any], arg: Any) -> None:
+    with contextlib.suppress(Exception):
+        fn(arg)
+
+
+def _is_version(text: str) -> bool:
+    try:
+        Version(text)
+    except InvalidVersion:
+        return False
+    return True
+
+
+def _python_ok(spec: str, python: Version) -> bool:
+    try:
+        return SpecifierSet(spec).contains(python, prereleases=True)
+    except InvalidSpecifier:
+        return True  # pip ignores an invalid Requires-Python too
+
+
+class PipReporter(BaseReporter[Req, Candidate, str]):
+    """Records companion mismatches (a build that does not pair with the chosen one) as rejections."""
+
+    def __init__(self, provider: PipProvider) -> None:
+        self.provider = provider
+
+    def rejecting_candidate(self, criterion: Any, candidate: Candidate) -> None:
+        self.provider._record_unpaired([i.requirement for i in criterion.information], candidate)
