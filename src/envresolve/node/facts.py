@@ -50,6 +50,10 @@ VersionStr = Annotated[str, AfterValidator(_check_version)]
 ComputeCapability = Annotated[str, AfterValidator(_check_cc)]
 
 
+def _cc_key(cc: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in cc.split("."))
+
+
 class Provenance(str, Enum):
     """Where a fact came from."""
 
@@ -94,7 +98,11 @@ class DriverFacts(_Frozen):
     `cuda` is the highest CUDA version the *driver* supports (conda's `__cuda`), not a toolkit.
     """
 
-    version: VersionStr = Field(description="driver version, e.g. '580.65.06'")
+    version: VersionStr | None = Field(
+        default=None,
+        description="driver version, e.g. '580.65.06'; None where only the CUDA level is known "
+        "(a conda virtual-packages file, CONDA_OVERRIDE_CUDA)",
+    )
     cuda: VersionStr | None = Field(default=None, description="the driver's CUDA level, e.g. '13.0'")
 
 
@@ -131,6 +139,11 @@ class NodeFacts(_Frozen):
     libstdcxx: LibStdCxxFacts | None = None
     driver: DriverFacts | None = None
     gpus: tuple[GpuFacts, ...] = ()
+    cuda_arch: ComputeCapability | None = Field(
+        default=None,
+        description="declared lowest compute capability (conda's __cuda_arch) where it overrides or stands in "
+        "for the GPUs' own (CONDA_OVERRIDE_CUDA_ARCH, a virtual-packages file)",
+    )
     provenance: dict[str, Provenance] = Field(
         default_factory=dict,
         description="fact name (os, kernel, cpu, glibc, libstdcxx, driver, cuda, gpus) -> where it came from",
@@ -144,7 +157,7 @@ class NodeFacts(_Frozen):
     @property
     def driver_version(self) -> Version | None:
         """The driver version as a Version, or None without a driver."""
-        return Version(self.driver.version) if self.driver else None
+        return Version(self.driver.version) if self.driver and self.driver.version else None
 
     @property
     def glibc_version(self) -> Version | None:
@@ -153,8 +166,28 @@ class NodeFacts(_Frozen):
 
     @property
     def compute_capabilities(self) -> tuple[str, ...]:
-        """Distinct compute capabilities of the node's GPUs, lowest first."""
-        return tuple(sorted({g.compute_capability for g in self.gpus}, key=lambda c: tuple(map(int, c.split(".")))))
+        """Distinct compute capabilities of the node's GPUs, lowest first; a declared `cuda_arch` replaces them."""
+        if self.cuda_arch is not None:
+            return (self.cuda_arch,)
+        return tuple(sorted({g.compute_capability for g in self.gpus}, key=_cc_key))
+
+    @property
+    def min_compute_capability(self) -> str | None:
+        """The lowest compute capability (conda's `__cuda_arch`), or None without GPUs."""
+        ccs = self.compute_capabilities
+        return ccs[0] if ccs else None
+
+    def facts_dict(self) -> dict[str, Any]:
+        """The facts alone, as JSON-ready data: without `name`, `source` and `provenance`.
+
+        Two descriptions of the same node from different sources (a probe, a Node manifest, a facts
+        file) compare equal on this even though their provenance differs.
+        """
+        return self.model_dump(mode="json", exclude={"name", "source", "provenance"})
+
+    def same_facts(self, other: NodeFacts) -> bool:
+        """True when both describe the same node facts, whatever their names and provenance."""
+        return self.facts_dict() == other.facts_dict()
 
     @property
     def label(self) -> str:

@@ -1,0 +1,141 @@
+"""`load_node(source)`: a file path or a bundled profile name -> node facts, whatever the file's format.
+
+Sniffed formats: a node facts file (JSON or YAML, `schema_version` at the top), a Kubernetes `Node` or
+`List` of Nodes, a conda-lock style virtual-packages file (`subdirs:`), and a directory holding any of
+these. Every problem is an `InputError` carrying an ND/GN diagnostic; nothing else escapes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from envresolve.diagnostics import Diagnostic, make
+from envresolve.errors import InputError
+from envresolve.node.conda import is_virtual_packages_obj, nodes_from_virtual_packages
+from envresolve.node.facts import NodeFacts
+from envresolve.node.facts_file import facts_from_obj, is_facts_obj
+from envresolve.node.infer import fill_inferred
+from envresolve.node.kubernetes import is_kubernetes_obj, nodes_from_kubernetes
+from envresolve.node.profiles import load_profile
+
+__all__ = ["MAX_NODE_FILE_BYTES", "load_node", "load_nodes", "parse_node_text", "read_node", "read_nodes"]
+
+#: node descriptions are small; anything larger is refused rather than parsed
+MAX_NODE_FILE_BYTES = 16 * 1024 * 1024
+_SUFFIXES = {".json", ".yaml", ".yml"}
+
+
+def load_node(source: str | os.PathLike[str]) -> NodeFacts:
+    """One node from a file path or a bundled profile name. Raises `InputError`."""
+    return read_node(source)[0]
+
+
+def load_nodes(source: str | os.PathLike[str]) -> list[NodeFacts]:
+    """Every node a source describes (a `List` of Nodes or a directory gives several). Raises `InputError`."""
+    return [node for node, _ in read_nodes(source)]
+
+
+def read_node(source: str | os.PathLike[str]) -> tuple[NodeFacts, list[Diagnostic]]:
+    """Like `load_node`, with the findings made while loading (inferred facts, label warnings)."""
+    nodes = read_nodes(source)
+    if len(nodes) != 1:
+        raise InputError(
+            make(
+                "ND202",
+                f"{source} describes {len(nodes)} nodes where one was expected",
+                subject=str(source),
+                hint="pass one node, or use a command that takes several (load_nodes)",
+            )
+        )
+    return nodes[0]
+
+
+def read_nodes(source: str | os.PathLike[str]) -> list[tuple[NodeFacts, list[Diagnostic]]]:
+    """Like `load_nodes`, with the findings made while loading each node."""
+    text = os.fspath(source)
+    path = Path(text)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in _SUFFIXES and p.is_file())
+        if not files:
+            raise InputError(make("ND203", f"directory {text} holds no .json/.yaml node files", subject=text))
+        out: list[tuple[NodeFacts, list[Diagnostic]]] = []
+        for f in files:
+            out.extend(read_nodes(f))
+        return out
+    if path.exists() or os.sep in text or path.suffix.lower() in _SUFFIXES:
+        return parse_node_text(_read(path), origin=text)
+    profile = load_profile(text)
+    node, diags = profile.to_node()
+    return [(node, diags)]
+
+
+def _read(path: Path) -> str:
+    try:
+        size = path.stat().st_size
+        if size > MAX_NODE_FILE_BYTES:
+            raise InputError(
+                make(
+                    "ND202", f"{path} is {size} bytes; node files are at most {MAX_NODE_FILE_BYTES}", subject=str(path)
+                )
+            )
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(make("GN101", f"{path}: no such file", subject=str(path))) from None
+    except IsADirectoryError:
+        raise InputError(make("GN101", f"{path} is a directory", subject=str(path))) from None
+    except PermissionError:
+        raise InputError(make("GN101", f"{path}: permission denied", subject=str(path))) from None
+    except UnicodeDecodeError:
+        raise InputError(make("ND202", f"{path} is not UTF-8 text", subject=str(path))) from None
+    except OSError as exc:
+        raise InputError(make("GN101", f"{path}: {exc.strerror or exc}", subject=str(path))) from None
+
+
+def _parse(text: str, origin: str) -> Any:
+    json_error = ""
+    if text.lstrip().startswith(("{", "[")):
+        try:
+            return json.loads(text)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            json_error = str(exc)
+    try:
+        return yaml.safe_load(text)
+    except (yaml.YAMLError, RecursionError, ValueError) as exc:
+        where = ""
+        mark = getattr(exc, "problem_mark", None)
+        if mark is not None:
+            where = f" at line {mark.line + 1}, column {mark.column + 1}"
+        problem = getattr(exc, "problem", None) or json_error or type(exc).__name__
+        raise InputError(
+            make("ND202", f"{origin} is not valid JSON or YAML{where}: {problem}", subject=origin)
+        ) from None
+
+
+def parse_node_text(text: str, *, origin: str) -> list[tuple[NodeFacts, list[Diagnostic]]]:
+    """Parse and sniff node description text (any supported format). Raises `InputError`."""
+    obj = _parse(text, origin)
+    if is_facts_obj(obj):
+        return [(facts_from_obj(obj, origin=origin), [])]
+    if is_kubernetes_obj(obj):
+        return [_with_inferred(node, diags) for node, diags in nodes_from_kubernetes(obj, origin=origin)]
+    if isinstance(obj, dict) and obj.get("kind") is not None and "apiVersion" in obj:
+        raise InputError(make("ND202", f"{origin}: Kubernetes kind {obj.get('kind')!r} is not a Node", subject=origin))
+    if is_virtual_packages_obj(obj):
+        return nodes_from_virtual_packages(obj, origin=origin)
+    raise InputError(
+        make(
+            "ND203",
+            f"{origin} is not a node facts file, a Kubernetes Node or List, nor a virtual-packages file",
+            subject=origin,
+        )
+    )
+
+
+def _with_inferred(node: NodeFacts, diags: list[Diagnostic]) -> tuple[NodeFacts, list[Diagnostic]]:
+    node, more = fill_inferred(node)
+    return node, diags + more
