@@ -88,6 +88,8 @@ class DynObject:
         self._fh: BinaryIO | None = open(self.path, "rb")  # noqa: SIM115 - closed in close()
         try:
             size = os.fstat(self._fh.fileno()).st_size
+            if size < 4 or not is_elf(self._fh.read(4)):
+                raise ElfFormatError("not an ELF file")
             if size < 64:
                 raise ElfFormatError("shorter than an ELF header")
             self._mm: mmap.mmap | None = mmap.mmap(self._fh.fileno(), 0, access=mmap.ACCESS_READ)

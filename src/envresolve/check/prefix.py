@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from envresolve.binary.elf import read_elf_file
 from envresolve.binary.model import ArtifactReport, ElfFacts, max_version
+from envresolve.binary.report import build_report
 from envresolve.check.elfdyn import DynInfo, DynObject, ElfFormatError
 from envresolve.check.loader import GLIBC_SONAMES, LIBSTDCXX, Loader, LoaderConfig, Resolved, SystemLibraries
 from envresolve.compat.model import Environment, Package
@@ -142,7 +144,7 @@ class _Scanner:
         return p[len(root) + 1 :] if p.startswith(root + "/") else p
 
     def _diag(self, code: str, message: str, rel: str, **kw: object) -> None:
-        self.diags.append(make(code, message, subject=rel, location=Location(file=rel), **kw))  # type: ignore[arg-type]
+        self.diags.append(make(code, message, location=Location(file=rel), **kw))  # type: ignore[arg-type]
 
     # -- metadata ----------------------------------------------------------------------------------------
     def read_metadata(self) -> None:
@@ -432,27 +434,33 @@ class _Scanner:
 
         low_g, label_g = low(0)
         low_c, label_c = low(1)
+        race = len(copies) > 1
         for need in self.cxx_needs:
-            # the copy that can win is the lowest of all copies reached in this process, or this object's own
+            # the copy that can win is the lowest of all copies reached in this process
+            short: list[str] = []
+            evidence: list[Evidence] = []
             for prefix_, want, have, label in (
                 ("GLIBCXX", need.glibcxx, low_g, label_g),
                 ("CXXABI", need.cxxabi, low_c, label_c),
             ):
                 if want is None or have is None or Version(want) <= Version(have):
                     continue
-                self._diag(
-                    "CK104",
-                    f"needs {prefix_}_{want}, the libstdc++ that loads provides {prefix_}_{have}",
-                    need.rel,
-                    evidence=[
-                        Evidence(fact=f"{label} defines up to {prefix_}_{have}"),
-                        Evidence(fact=f"this object resolves libstdc++.so.6 to {copies[need.target][2]}"),
-                    ],
-                    hint=(
-                        "ship a newer libstdc++ with the environment and make every object resolve it "
-                        "(conda: libstdcxx-ng), or rebuild the object with an older toolchain"
-                    ),
-                )
+                short.append(f"{prefix_}_{want} (have {prefix_}_{have})")
+                evidence.append(Evidence(fact=f"{label} defines up to {prefix_}_{have}"))
+            if not short:
+                continue
+            evidence.append(Evidence(fact=f"this object resolves libstdc++.so.6 to {copies[need.target][2]}"))
+            which = "the lowest competing libstdc++ copy" if race else "the libstdc++ that loads"
+            self._diag(
+                "CK104",
+                f"needs {', '.join(short)}: above {which}",
+                need.rel,
+                evidence=evidence,
+                hint=(
+                    "ship a newer libstdc++ with the environment and make every object resolve it "
+                    "(conda: libstdcxx-ng), or rebuild the object with an older toolchain"
+                ),
+            )
 
     # -- symbols -----------------------------------------------------------------------------------------
     def _scope(self, info: DynInfo, resolved: dict[str, Resolved]) -> tuple[list[tuple[str, Resolved]], bool]:
@@ -556,21 +564,16 @@ def _is_extension(obj: DynObject, path: str) -> bool:
 
 
 def _elf_facts(path: str, rel: str, info: DynInfo) -> ElfFacts:
-    """The artifact facts the rules read: from `envresolve.binary.elf` (fatbin, C++ ABI), else the loader facts."""
-    import importlib
+    """The artifact facts the rules read, from `envresolve.binary.elf` (fatbin, C++ ABI, CUDA runtime).
 
+    When that reader gives nothing (it reports its own problems; this scan reports CK111 for the loader's),
+    the loader facts stand in, so the rules still see needs and versions.
+    """
     try:
-        read_elf_file = getattr(importlib.import_module("envresolve.binary.elf"), "read_elf_file", None)
-    except ImportError:
-        read_elf_file = None
-    result: object = None
-    if read_elf_file is not None:
-        try:
-            result = read_elf_file(path)
-        except Exception:  # a reader failure must not stop the check; the loader facts remain
-            result = None
-    facts = result[0] if isinstance(result, tuple) and result else result
-    if isinstance(facts, ElfFacts):
+        facts, _diags = read_elf_file(path)
+    except Exception:  # a reader failure must not stop the check; the loader facts remain
+        facts = None
+    if facts is not None:
         return facts.model_copy(update={"path": rel})
     return ElfFacts(
         path=rel,
@@ -588,22 +591,15 @@ def _elf_facts(path: str, rel: str, info: DynInfo) -> ElfFacts:
 def _artifact(owner: _Owner) -> ArtifactReport | None:
     if not owner.elf:
         return None
-    elf = tuple(owner.elf)
-    needs = [v for e in elf for vs in e.version_needs.values() for v in vs]
-    provided = {e.soname for e in elf if e.soname} | {os.path.basename(e.path) for e in elf}
-    return ArtifactReport(
-        artifact=f"{owner.package.name}-{owner.package.version} (installed)",
+    pkg = owner.package
+    return build_report(
+        artifact=f"{pkg.name}-{pkg.version} (installed)",
         kind="directory",
-        elf=elf,
-        max_glibc=max_version(needs, "GLIBC"),
-        max_glibcxx=max_version(needs, "GLIBCXX"),
-        max_cxxabi=max_version(needs, "CXXABI"),
-        cuda_runtime_majors=tuple(
-            sorted({e.cuda_runtime.major for e in elf if e.cuda_runtime and e.cuda_runtime.major is not None})
-        ),
-        sass_archs=tuple(sorted({f.arch for e in elf for f in e.fatbin if f.kind == "sass"})),
-        ptx_archs=tuple(sorted({f.arch for e in elf for f in e.fatbin if f.kind == "ptx"})),
-        external_libs=tuple(sorted({n for e in elf for n in e.needed} - provided)),
+        elf=owner.elf,
+        name=pkg.name,
+        version=pkg.version,
+        build=pkg.build,
+        files=len(owner.elf),
     )
 
 
