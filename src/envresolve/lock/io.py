@@ -1,0 +1,82 @@
+"""Deterministic lock writing and validated reading."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from envresolve._atomic import atomic_write_text
+from envresolve._redact import redact_text
+from envresolve.diagnostics import make, sort_diagnostics
+from envresolve.errors import InputError
+from envresolve.lock.model import LOCK_VERSION, Lock
+
+__all__ = ["DEFAULT_LOCK_NAME", "canonical", "dumps", "loads", "read", "write"]
+
+DEFAULT_LOCK_NAME = "envresolve.lock"
+
+
+def canonical(lock: Lock) -> Lock:
+    """The same lock with every list in its canonical order (so equal content gives equal bytes)."""
+    return lock.model_copy(
+        update={
+            "conda": tuple(sorted(lock.conda, key=lambda p: (p.name, p.subdir, p.version, p.build))),
+            "pip": tuple(sorted(lock.pip, key=lambda p: (p.name, p.version, p.filename))),
+            "diagnostics": tuple(sort_diagnostics(list(lock.diagnostics))),
+        }
+    )
+
+
+def dumps(lock: Lock) -> str:
+    """The lock as text: JSON, sorted keys, two-space indent, trailing newline, no timestamps of its own.
+
+    Credentials cannot reach the file: every URL was masked when the lock was built, and the text is
+    passed through `redact_text` once more as a last guard.
+    """
+    obj = canonical(lock).to_obj()
+    text = json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return redact_text(text)
+
+
+def write(lock: Lock, path: str | os.PathLike[str]) -> None:
+    """Write the lock atomically."""
+    atomic_write_text(path, dumps(lock))
+
+
+def loads(text: str, *, source: str = "<lock>") -> Lock:
+    """Parse and validate lock text. Raises `InputError` (LK102) when it is not a readable lock."""
+    try:
+        obj: Any = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(make("LK102", f"not a lock (invalid JSON at line {exc.lineno}): {source}")) from None
+    if not isinstance(obj, dict):
+        raise InputError(make("LK102", f"not a lock (a JSON object was expected): {source}"))
+    version = obj.get("lock-version")
+    if version != LOCK_VERSION:
+        raise InputError(
+            make(
+                "LK102",
+                f"unsupported lock-version {version!r} (this envresolve reads {LOCK_VERSION}): {source}",
+                hint="lock again with this envresolve",
+            )
+        )
+    try:
+        return Lock.model_validate(obj)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InputError(make("LK102", f"not a valid lock ({where}: {first['msg']}): {source}")) from None
+
+
+def read(path: str | os.PathLike[str]) -> Lock:
+    """Read a lock file. Raises `InputError` (GN101 unreadable, LK102 invalid)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(make("GN101", f"cannot read lock {p}: {getattr(exc, 'strerror', None) or exc}")) from None
+    return loads(text, source=str(p))

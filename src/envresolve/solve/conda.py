@@ -1,0 +1,573 @@
+"""The conda side of resolution: a real py-rattler solve against the spec's channels for a target node.
+
+The node's conda virtual packages (`__cuda`, `__glibc`, ...) come from its facts, never from this machine.
+Channels may be names (expanded through a channel alias or a mirror table, as conda's `channel_alias` and pixi's
+mirrors do), URLs, `file://` URLs or local directories. Repodata goes through py-rattler's `Gateway`, which caches
+it on disk, uses sharded repodata where a channel offers it, and in offline mode reads only its cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from envresolve._redact import has_credentials, redact_url
+from envresolve.diagnostics import Diagnostic, Evidence, make
+from envresolve.errors import EnvresolveError, InputError
+
+if TYPE_CHECKING:
+    from rattler import Gateway, GenericVirtualPackage, RepoDataRecord
+
+    from envresolve.node.facts import NodeFacts
+
+__all__ = [
+    "CondaPackage",
+    "CondaSettings",
+    "CondaSolution",
+    "CondaSolver",
+    "VirtualPackage",
+    "common_virtual_packages",
+    "default_cache_dir",
+    "node_virtual_packages",
+    "translate_matchspec",
+]
+
+DEFAULT_SUBDIR = "linux-64"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class CondaSettings(_Frozen):
+    """How channels are found and read."""
+
+    channel_alias: str | None = Field(
+        default=None, description="base URL (or directory) that bare channel names hang off, like conda's channel_alias"
+    )
+    mirrors: dict[str, str] = Field(
+        default_factory=dict, description="channel name or URL prefix -> replacement base URL (pixi's mirrors)"
+    )
+    cache_dir: str | None = Field(default=None, description="repodata cache; default ~/.cache/envresolve/repodata")
+    offline: bool = Field(default=False, description="read repodata only from the cache (and local channels)")
+    sharded: bool = Field(default=True, description="use sharded repodata where a channel offers it")
+    subdir: str = DEFAULT_SUBDIR
+    timeout_s: float = Field(default=300.0, gt=0)
+    base_dir: str | None = Field(default=None, description="directory relative channel paths are resolved against")
+
+
+class VirtualPackage(_Frozen):
+    """A conda virtual package of a node: `__cuda 12.4 0`."""
+
+    name: str
+    version: str
+    build: str = "0"
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.version}={self.build}"
+
+
+class CondaPackage(_Frozen):
+    """One solved conda package, as recorded in a lock (URLs without credentials)."""
+
+    name: str
+    version: str
+    build: str
+    build_number: int = 0
+    channel: str = Field(description="channel base URL, credentials removed")
+    subdir: str
+    file_name: str
+    url: str = Field(description="package URL, credentials removed")
+    sha256: str | None = None
+    md5: str | None = None
+    size: int | None = None
+    depends: tuple[str, ...] = ()
+    constrains: tuple[str, ...] = ()
+    noarch: str | None = Field(default=None, description="'python' or 'generic' for noarch packages")
+    timestamp: int | None = Field(default=None, description="build time from the repodata record (ms since epoch)")
+    license: str | None = None
+
+    @classmethod
+    def from_record(cls, record: RepoDataRecord) -> CondaPackage:
+        """Copy the facts of a py-rattler record."""
+        noarch = record.noarch
+        noarch_kind = None
+        if noarch is not None and noarch.none is False:
+            noarch_kind = "python" if noarch.python else "generic"
+        ts = record.timestamp
+        return cls(
+            name=record.name.normalized,
+            version=str(record.version),
+            build=str(record.build),
+            build_number=int(record.build_number),
+            channel=redact_url(str(record.channel or "")),
+            subdir=str(record.subdir),
+            file_name=str(record.file_name),
+            url=redact_url(str(record.url)),
+            sha256=record.sha256.hex() if record.sha256 else None,
+            md5=record.md5.hex() if record.md5 else None,
+            size=record.size,
+            depends=tuple(record.depends),
+            constrains=tuple(record.constrains),
+            noarch=noarch_kind,
+            timestamp=int(ts.timestamp() * 1000) if ts is not None else None,
+            license=record.license,
+        )
+
+    def to_record(self) -> RepoDataRecord:
+        """A py-rattler record with the same facts (for the pixi export)."""
+        from datetime import datetime, timezone
+
+        from rattler import BuildString, NoArchType, PackageRecord, RepoDataRecord
+
+        rec = PackageRecord(
+            name=self.name,
+            version=self.version,
+            build=BuildString(self.build),
+            build_number=self.build_number,
+            subdir=self.subdir,
+            noarch=NoArchType("python" if self.noarch == "python" else "generic") if self.noarch else None,
+            depends=list(self.depends),
+            constrains=list(self.constrains),
+            sha256=bytes.fromhex(self.sha256) if self.sha256 else None,
+            md5=bytes.fromhex(self.md5) if self.md5 else None,
+            size=self.size,
+            license=self.license,
+        )
+        if self.timestamp is not None:
+            rec.timestamp = datetime.fromtimestamp(self.timestamp / 1000, tz=timezone.utc)
+        return RepoDataRecord(rec, self.file_name, self.url, self.channel)
+
+    @property
+    def depends_on_python(self) -> bool:
+        """True for packages that install into site-packages (they depend on python, or are noarch: python)."""
+        return self.noarch == "python" or any(d.split()[0] == "python" for d in self.depends if d)
+
+
+class CondaSolution(_Frozen):
+    """The outcome of one conda solve."""
+
+    packages: tuple[CondaPackage, ...] = ()
+    python: str | None = Field(default=None, description="the interpreter version conda installs, if any")
+    specs: tuple[str, ...] = Field(default=(), description="the MatchSpecs solved, after translation")
+    channels: tuple[str, ...] = Field(default=(), description="channel URLs, credentials removed")
+    virtual_packages: tuple[VirtualPackage, ...] = ()
+    diagnostics: tuple[Diagnostic, ...] = ()
+    seconds: float = Field(default=0.0, description="wall time of the solve (not written to locks)")
+
+    @property
+    def ok(self) -> bool:
+        """True when the solve produced a solution (an empty spec solves to nothing and is ok)."""
+        from envresolve.diagnostics import has_errors
+
+        return not has_errors(self.diagnostics)
+
+
+# --------------------------------------------------------------------------------------------- specs
+
+_MISSING_RANGE = "missing range specifier"
+_BARE_PIN = re.compile(r"^(?P<name>[^\s=<>!~\[]+)\s+(?P<version>[0-9][^\s,|<>=!*]*)(?P<rest>(\s+\S+)?)\s*$")
+
+
+def translate_matchspec(text: str) -> tuple[str, Diagnostic | None]:
+    """A MatchSpec string py-rattler's strict parser accepts, plus an info diagnostic when it had to be rewritten.
+
+    conda reads `pytorch 2.3.0` (and `pytorch 2.3.0 py3.10_0`) as an exact pin; strict py-rattler rejects it.
+
+    >>> translate_matchspec("pytorch 2.3.0")[0]
+    'pytorch ==2.3.0'
+    >>> translate_matchspec("python=3.10.14=hb885b13_0")[0]
+    'python=3.10.14=hb885b13_0'
+
+    Raises `InputError` (RS106) when the text is not a MatchSpec at all.
+    """
+    from rattler import MatchSpec
+
+    spec = text.strip()
+    try:
+        MatchSpec(spec, strict=True)
+        return spec, None
+    except Exception as exc:  # py-rattler raises its own exception types; the message is what we report
+        err = str(exc)
+    m = _BARE_PIN.match(spec)
+    if _MISSING_RANGE in err and m:
+        fixed = f"{m['name']} =={m['version']}{m['rest']}"
+        try:
+            MatchSpec(fixed, strict=True)
+        except Exception as exc2:
+            err = str(exc2)
+        else:
+            return fixed, make(
+                "RS107", f"conda exact pin read as: {fixed}", subject=text, evidence=[f"written as {text!r}"]
+            )
+    try:  # the lenient parser accepts more of what conda accepts
+        return str(MatchSpec(spec, strict=False)), None
+    except Exception:
+        pass
+    raise InputError(make("RS106", f"not a conda MatchSpec: {text}", subject=text, evidence=[err.splitlines()[0]]))
+
+
+# --------------------------------------------------------------------------------------- virtual pkgs
+
+
+def node_virtual_packages(node: NodeFacts) -> tuple[VirtualPackage, ...]:
+    """The conda virtual packages of a node, from NODE's `virtual_packages(node)`."""
+    from envresolve.node import virtual_packages
+
+    out = [VirtualPackage(name=n, version=str(v), build=str(b) if b else "0") for n, v, b in virtual_packages(node)]
+    return tuple(sorted(out, key=lambda vp: vp.name))
+
+
+def _vkey(v: str) -> tuple[Any, ...]:
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        return (0, Version(v))
+    except InvalidVersion:
+        return (1, v)
+
+
+def common_virtual_packages(per_node: Sequence[Sequence[VirtualPackage]]) -> tuple[VirtualPackage, ...]:
+    """The virtual packages every node offers, each at the lowest version among the nodes.
+
+    conda packages only ever ask for virtual packages as lower bounds (`__cuda >=12`, `__glibc >=2.17`), so a
+    solution for these weakest facts installs on every node.
+    """
+    if not per_node:
+        return ()
+    names = set.intersection(*({vp.name for vp in vps} for vps in per_node))
+    out: list[VirtualPackage] = []
+    for name in sorted(names):
+        cands = [vp for vps in per_node for vp in vps if vp.name == name]
+        builds = {vp.build for vp in cands}
+        low = min(cands, key=lambda vp: _vkey(vp.version))
+        if name == "__archspec" and len(builds) > 1:
+            low = VirtualPackage(name=name, version="1", build=_common_archspec(builds))
+        out.append(low)
+    return tuple(out)
+
+
+def _common_archspec(builds: set[str]) -> str:
+    # microarchitecture names differ per node; the generic architecture name runs everywhere
+    for generic in ("x86_64", "aarch64", "ppc64le"):
+        if any(b == generic or b.startswith(generic) for b in builds):
+            return generic
+    return sorted(builds)[0]
+
+
+def _to_rattler(vps: Iterable[VirtualPackage]) -> list[GenericVirtualPackage]:
+    from rattler import BuildString, GenericVirtualPackage, PackageName, Version
+
+    return [GenericVirtualPackage(PackageName(vp.name), Version(vp.version), BuildString(vp.build)) for vp in vps]
+
+
+# -------------------------------------------------------------------------------------------- channels
+
+
+def default_cache_dir() -> Path:
+    """`$ENVRESOLVE_CACHE_DIR/repodata`, else `$XDG_CACHE_HOME/envresolve/repodata`, else `~/.cache/...`."""
+    root = os.environ.get("ENVRESOLVE_CACHE_DIR")
+    if root:
+        return Path(root) / "repodata"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return Path(xdg or Path.home() / ".cache") / "envresolve" / "repodata"
+
+
+def _as_url(location: str, base_dir: str | None) -> str:
+    if "://" in location:
+        return location
+    path = Path(location)
+    if not path.is_absolute():
+        path = Path(base_dir or os.getcwd()) / path
+    return path.resolve().as_uri()
+
+
+def _looks_like_path(name: str) -> bool:
+    return name.startswith(("/", "./", "../", "~")) or (os.sep in name and Path(name).exists())
+
+
+def channel_url(name: str, settings: CondaSettings) -> str:
+    """The base URL of a channel as written in a spec, after mirrors and the channel alias."""
+    name = name.strip().rstrip("/")
+    for prefix in sorted(settings.mirrors, key=len, reverse=True):
+        if name == prefix.rstrip("/") or name.startswith(prefix.rstrip("/") + "/"):
+            rest = name[len(prefix.rstrip("/")) :].lstrip("/")
+            base = _as_url(settings.mirrors[prefix], settings.base_dir).rstrip("/")
+            return f"{base}/{rest}" if rest else base
+    if "://" in name:
+        return name
+    if _looks_like_path(name):
+        return _as_url(os.path.expanduser(name), settings.base_dir)
+    if settings.channel_alias:
+        return _as_url(settings.channel_alias, settings.base_dir).rstrip("/") + "/" + name
+    return name  # py-rattler expands bare names with its default alias
+
+
+class _Loop:
+    """One private event loop in a thread, so sync callers work inside or outside a running loop."""
+
+    _lock = threading.Lock()
+    _loop: asyncio.AbstractEventLoop | None = None
+
+    @classmethod
+    def run(cls, coro: Any) -> Any:
+        with cls._lock:
+            if cls._loop is None:
+                loop = asyncio.new_event_loop()
+                threading.Thread(target=loop.run_forever, name="envresolve-conda", daemon=True).start()
+                cls._loop = loop
+        return asyncio.run_coroutine_threadsafe(coro, cls._loop).result()
+
+
+class CondaSolver:
+    """Solves conda specs for a channel list; keeps one py-rattler Gateway so repodata is read once."""
+
+    def __init__(self, channels: Sequence[str], settings: CondaSettings | None = None) -> None:
+        from rattler import Gateway, SourceConfig
+
+        self.settings = settings or CondaSettings()
+        self.channel_urls: tuple[str, ...] = tuple(channel_url(c, self.settings) for c in channels)
+        cache = Path(self.settings.cache_dir) if self.settings.cache_dir else default_cache_dir()
+        config = SourceConfig(
+            sharded_enabled=self.settings.sharded,
+            cache_action="force-cache-only" if self.settings.offline else "cache-or-fetch",
+        )
+        self._gateway: Gateway = Gateway(cache_dir=cache, default_config=config, show_progress=False)
+        self._channels = [self._channel(url) for url in self.channel_urls]
+
+    def _channel(self, url: str) -> Any:
+        from rattler import Channel, ChannelConfig
+
+        if "://" in url:
+            return Channel(url)
+        alias = _as_url(self.settings.channel_alias, self.settings.base_dir) if self.settings.channel_alias else None
+        return Channel(url, ChannelConfig(channel_alias=alias.rstrip("/") + "/")) if alias else Channel(url)
+
+    def _platforms(self) -> list[Any]:
+        subdirs = [self.settings.subdir, "noarch"]
+        local = [u for u in self.channel_urls if u.startswith("file://")]
+        if local and len(local) == len(self.channel_urls):
+            # a local channel may lack a subdir (a real snapshot without noarch); solve with what is there
+            from urllib.parse import unquote, urlsplit
+
+            present = [s for s in subdirs if any((Path(unquote(urlsplit(u).path)) / s).is_dir() for u in local)]
+            return present or subdirs
+        return subdirs
+
+    async def _solve(self, specs: Sequence[str], vps: Sequence[VirtualPackage]) -> list[RepoDataRecord]:
+        from rattler import solve
+
+        return await solve(
+            self._channels,
+            list(specs),
+            gateway=self._gateway,
+            platforms=self._platforms(),
+            virtual_packages=_to_rattler(vps),
+            timeout=timedelta(seconds=self.settings.timeout_s),
+        )
+
+    def solve_records(self, specs: Sequence[str], vps: Sequence[VirtualPackage]) -> list[RepoDataRecord]:
+        """Bare solve: py-rattler records, or py-rattler's exception."""
+        return list(_Loop.run(self._solve(specs, vps)))
+
+    def solve(
+        self, specs: Sequence[str], vps: Sequence[VirtualPackage], *, node: NodeFacts | None = None
+    ) -> CondaSolution:
+        """Solve `specs` for these virtual packages. Unsatisfiable -> a solution with RS10x error diagnostics.
+
+        Raises `InputError` (RS105) when a channel cannot be read, (RS106) for a spec that is not a MatchSpec.
+        """
+        translated: list[str] = []
+        notes: list[Diagnostic] = []
+        for s in specs:
+            fixed, note = translate_matchspec(s)
+            translated.append(fixed)
+            if note is not None:
+                notes.append(note)
+        for url in self.channel_urls:
+            if has_credentials(url):
+                notes.append(make("LK105", f"channel credentials kept out of the lock: {redact_url(url)}"))
+        label = node.label if node is not None else None
+        shown_channels = tuple(redact_url(u) for u in self.channel_urls)
+        base = {"specs": tuple(translated), "channels": shown_channels, "virtual_packages": tuple(vps)}
+        if not translated:
+            return CondaSolution(**base, diagnostics=tuple(notes))
+        t0 = time.perf_counter()
+        try:
+            records = self.solve_records(translated, vps)
+        except Exception as exc:
+            kind = type(exc).__name__
+            if kind == "SolverError":
+                msg = str(exc)
+                diags = self._explain_unsat(msg, translated, vps, node)
+                return CondaSolution(**base, diagnostics=tuple(notes + [d.with_node(label) for d in diags]))
+            if kind in {"GatewayError", "FetchRepoDataError", "InvalidChannelError", "CacheDirError", "IoError"}:
+                hint = (
+                    "run once without --offline to fill the repodata cache, or use a file:// channel"
+                    if self.settings.offline
+                    else "check the channel name, the channel alias / mirror setting and the network"
+                )
+                raise InputError(
+                    make(
+                        "RS105",
+                        f"cannot read conda channel repodata: {redact_url(str(exc).splitlines()[0])}",
+                        evidence=[redact_url(line) for line in str(exc).splitlines()[1:4]],
+                        hint=hint,
+                    )
+                ) from None
+            raise
+        packages = tuple(sorted((CondaPackage.from_record(r) for r in records), key=lambda p: (p.name, p.subdir)))
+        python = next((p.version for p in packages if p.name == "python"), None)
+        return CondaSolution(
+            **base,
+            packages=packages,
+            python=python,
+            diagnostics=tuple(notes),
+            seconds=time.perf_counter() - t0,
+        )
+
+    # ------------------------------------------------------------------ unsat explanations
+
+    def _solves(self, specs: Sequence[str], vps: Sequence[VirtualPackage]) -> bool:
+        try:
+            self.solve_records(specs, vps)
+        except Exception:
+            return False
+        return True
+
+    def _explain_unsat(
+        self, message: str, specs: Sequence[str], vps: Sequence[VirtualPackage], node: NodeFacts | None
+    ) -> list[Diagnostic]:
+        text = _solver_text(message)
+        if "timed out" in message.lower() or "timeout" in message.lower():
+            return [make("RS108", f"conda solver timed out after {self.settings.timeout_s:.0f} s", evidence=[text])]
+        have = {vp.name: vp for vp in vps}
+        mentioned = sorted(set(re.findall(r"(__[a-z][a-z0-9_]*)", text)))
+        for name in mentioned:
+            found = self._smallest_unblocking(name, specs, vps, text)
+            if found is None:
+                continue
+            current = have.get(name)
+            now = f"{name} {current.version}" if current else f"no {name}"
+            return [_blocking_diagnostic(name, now, found, text, node)]
+        first = text.splitlines()[0] if text else message
+        return [
+            make(
+                "RS101",
+                f"conda dependencies have no solution: {first}",
+                subject=", ".join(specs),
+                evidence=[Evidence(fact=line, source="py-rattler solver") for line in text.splitlines()[:12]],
+                hint="check versions against the channels, or add the channel that has them",
+            )
+        ]
+
+    def _smallest_unblocking(
+        self, name: str, specs: Sequence[str], vps: Sequence[VirtualPackage], text: str
+    ) -> str | None:
+        """The lowest version of virtual package `name` for which the specs solve (others unchanged)."""
+        current = next((vp for vp in vps if vp.name == name), None)
+        ladder = _ladder(name, text, current.version if current else None)
+        others = [vp for vp in vps if vp.name != name]
+        build = current.build if current else ("x86_64" if name == "__archspec" else "0")
+        for version in ladder:
+            if self._solves(specs, [*others, VirtualPackage(name=name, version=version, build=build)]):
+                return version
+        return None
+
+
+# Real release levels to try when searching for the smallest virtual-package change. They are release
+# numbers, not compatibility claims: each candidate is checked by actually solving.
+_LADDERS: Mapping[str, tuple[str, ...]] = {
+    "__cuda": ("10.2", "11.0", "11.2", "11.4", "11.8", "12.0", "12.2", "12.4", "12.6", "12.8", "12.9", "13.0", "13.1"),
+    "__glibc": ("2.17", "2.24", "2.26", "2.28", "2.31", "2.34", "2.35", "2.36", "2.39", "2.41"),
+    "__linux": ("3.10", "4.4", "4.18", "5.4", "5.15", "6.1", "6.8"),
+    "__cuda_arch": ("5.0", "6.0", "7.0", "7.5", "8.0", "8.6", "8.9", "9.0", "10.0", "12.0"),
+    "__unix": ("0",),
+    "__archspec": ("1",),
+}
+
+
+def _ladder(name: str, text: str, current: str | None) -> list[str]:
+    from packaging.version import InvalidVersion, Version
+
+    found = set(_LADDERS.get(name, ()))
+    for m in re.finditer(re.escape(name) + r"\s*(?:>=|==|>|=)?\s*([0-9][0-9.]*)", text):
+        found.add(m.group(1).rstrip("."))
+    versions: list[str] = []
+    for v in found:
+        try:
+            if current is None or Version(v) > Version(current) or name in {"__unix", "__archspec"}:
+                versions.append(v)
+        except InvalidVersion:
+            continue
+    return sorted(versions, key=lambda v: _vkey(v))
+
+
+def _solver_text(message: str) -> str:
+    lines = [ln.rstrip() for ln in message.splitlines() if ln.strip()]
+    if lines and lines[0].startswith("Cannot solve the request because of:"):
+        head = lines[0][len("Cannot solve the request because of:") :].strip()
+        lines = ([head] if head else []) + lines[1:]
+    return "\n".join(lines)
+
+
+def _blocking_diagnostic(name: str, now: str, needed: str, text: str, node: NodeFacts | None) -> Diagnostic:
+    label = node.label if node is not None else "the node"
+    evidence = [Evidence(fact=line, source="py-rattler solver") for line in text.splitlines()[:8]]
+    evidence.insert(0, Evidence(fact=f"{label}: {now}", source=(node.source if node else None) or "node facts"))
+    if name == "__cuda":
+        driver = _driver_for_cuda(needed)
+        cur_driver = node.driver.version if node is not None and node.driver else None
+        fix = f"a driver with CUDA >= {needed}" + (f" (NVIDIA driver >= {driver})" if driver else "")
+        msg = f"conda packages need {name} >= {needed}, but {label} has {now}" + (
+            f" (driver {cur_driver})" if cur_driver else ""
+        )
+        return make(
+            "RS102",
+            msg,
+            subject=name,
+            evidence=evidence,
+            hint=f"smallest change: {fix}; or pin an older CUDA build (cuda-version) or a CPU build",
+        )
+    if name == "__glibc":
+        return make(
+            "RS103",
+            f"conda packages need {name} >= {needed}, but {label} has {now}",
+            subject=name,
+            evidence=evidence,
+            hint=f"smallest change: an OS with glibc >= {needed}, or an older release built for the older glibc",
+        )
+    return make(
+        "RS104",
+        f"conda packages need {name} >= {needed}, but {label} has {now}",
+        subject=name,
+        evidence=evidence,
+        hint=f"smallest change: a node offering {name} >= {needed}",
+    )
+
+
+def _driver_for_cuda(cuda: str) -> str | None:
+    """The minimum driver for a CUDA level, from MATRIX's sourced table when it is available."""
+    try:
+        from envresolve import matrices
+    except ImportError:  # pragma: no cover - matrices is part of the package
+        return None
+    fn = getattr(matrices, "cuda_min_driver", None)
+    if fn is None:
+        return None
+    try:
+        value = fn(cuda)
+    except (EnvresolveError, KeyError, ValueError, LookupError):
+        return None
+    if value is None:
+        return None
+    return str(getattr(value, "value", value))
