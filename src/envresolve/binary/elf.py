@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import re
 import struct
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -31,7 +32,7 @@ from envresolve.binary.fatbin import FatbinScanner
 from envresolve.binary.model import CudaRuntimeLink, ElfFacts
 from envresolve.diagnostics import Diagnostic, make
 
-__all__ = ["is_elf_magic", "read_elf", "read_elf_file"]
+__all__ = ["COUNTERS", "is_elf_magic", "read_elf", "read_elf_file"]
 
 ELF_MAGIC = b"\x7fELF"
 
@@ -73,7 +74,7 @@ _MACHINES = {
 }
 
 PT_LOAD, PT_DYNAMIC = 1, 2
-PF_W = 2
+PF_X, PF_W = 1, 2
 DT_NULL, DT_NEEDED, DT_HASH, DT_STRTAB, DT_SYMTAB = 0, 1, 4, 5, 6
 DT_STRSZ, DT_SYMENT, DT_SONAME, DT_RPATH, DT_RUNPATH = 10, 11, 14, 15, 29
 DT_GNU_HASH = 0x6FFFFEF5
@@ -81,6 +82,8 @@ DT_VERSYM = 0x6FFFFFF0
 DT_VERDEF, DT_VERDEFNUM = 0x6FFFFFFC, 0x6FFFFFFD
 DT_VERNEED, DT_VERNEEDNUM = 0x6FFFFFFE, 0x6FFFFFFF
 _DT_ADDR = (DT_STRTAB, DT_SYMTAB, DT_HASH, DT_GNU_HASH, DT_VERSYM, DT_VERDEF, DT_VERNEED)
+#: process-wide counters (how often a second pass was needed); tests and benchmarks read them
+COUNTERS: Counter[str] = Counter()
 _CUDART_RE = re.compile(r"^libcudart\.so(?:\.(\d+))?")
 
 
@@ -326,7 +329,11 @@ class _Reader:
                 seg_start = max(seg_start, dend - DYNSEG_RETAIN)
                 self.windows.append(_Window(seg_start, dend))
                 self._dyn_end = dend
-        self.scan_ranges = [(o, o + fsz) for _va, _m, o, fsz, fl in lay.loads if not fl & PF_W and fsz]
+        # .nv_fatbin is read-only data. Linkers that separate code (GNU ld's default since 2.31, lld) put it
+        # in a read-only, non-executable PT_LOAD; older layouts put all read-only data in the R+X segment.
+        ro = [(o, o + fsz) for _va, _m, o, fsz, fl in lay.loads if not fl & PF_W and fsz]
+        ro_data = [(o, o + fsz) for _va, _m, o, fsz, fl in lay.loads if not fl & (PF_W | PF_X) and fsz]
+        self.scan_ranges = ro_data if len(ro_data) > 1 or (ro_data and len(ro) > len(ro_data)) else ro
         if not lay.loads:
             self.scan_ranges = [(0, 1 << 62)]
         self.scanner = FatbinScanner(subject=self.path, size=self.size, scan_ranges=self.scan_ranges)
@@ -361,7 +368,7 @@ class _Reader:
             if bytes_find(mv, CUDART_MARKER, lo - pos, hi - pos) >= 0:
                 self.cudart_marker = True
                 return
-        self._marker_tail = bytes(mv[-(len(CUDART_MARKER) - 1) :])
+        self._marker_tail = (self._marker_tail + bytes(mv[-(len(CUDART_MARKER) - 1) :]))[-(len(CUDART_MARKER) - 1) :]
 
     def _parse_dynamic(self) -> None:
         lay = self.layout
@@ -867,6 +874,7 @@ def read_elf(
                 )
                 break
             reader.passes += 1
+            COUNTERS["reopen_passes"] += 1
             extra.extend(_capture_pass(reopen(), missing))
     scanner = reader.scanner
     assert scanner is not None
