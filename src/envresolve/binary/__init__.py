@@ -86,20 +86,17 @@ def inspect(
     Findings (hostile members, tags that understate glibc needs) are diagnostics in the report;
     an input that cannot be read at all raises `InputError`.
     """
-    from envresolve.binary.wheel import DEFAULT_LIMITS
-
-    lim = limits or DEFAULT_LIMITS
     s = os.fspath(path_or_url)
     kind = artifact_kind(s)
     if kind == "url":
         from envresolve.binary.remote import inspect_url
 
-        return inspect_url(s, symbols=symbols, cache=cache, cache_root=cache_root, limits=lim, timeout=timeout)
+        return inspect_url(s, symbols=symbols, cache=cache, cache_root=cache_root, limits=limits, timeout=timeout)
     if kind == "directory":
         from envresolve.binary.prefix import prefix_report
 
-        return prefix_report(s, symbols=symbols, limits=lim)
-    return _inspect_file(s, kind, symbols=symbols, cache=cache, cache_root=cache_root, limits=lim)
+        return prefix_report(s, symbols=symbols, limits=limits)
+    return _inspect_file(s, kind, symbols=symbols, cache=cache, cache_root=cache_root, limits=limits)
 
 
 def _inspect_file(
@@ -109,10 +106,9 @@ def _inspect_file(
     symbols: bool,
     cache: bool,
     cache_root: str | os.PathLike[str] | None,
-    limits: Limits,
+    limits: Limits | None,
 ) -> ArtifactReport:
     from envresolve.binary.cache import ReportCache, sha256_file
-    from envresolve.binary.wheel import Cancelled
 
     try:
         st = os.stat(path)
@@ -126,6 +122,8 @@ def _inspect_file(
             hit = store.get(known, symbols=symbols)
             if hit is not None:
                 return hit.model_copy(update={"artifact": path})
+
+    from envresolve.binary.wheel import Cancelled
 
     # Cold: hash in a second thread while reading; a cache hit by content (same file elsewhere) cancels the read.
     cancel = threading.Event()
@@ -165,8 +163,11 @@ def _inspect_file(
 
 
 def _read_local(
-    path: str, kind: Kind, *, symbols: bool, limits: Limits, cancel: threading.Event | None
+    path: str, kind: Kind, *, symbols: bool, limits: Limits | None, cancel: threading.Event | None
 ) -> ArtifactReport:
+    from envresolve.binary.wheel import DEFAULT_LIMITS
+
+    limits = limits or DEFAULT_LIMITS
     if kind == "wheel":
         from envresolve.binary.wheel import FileSource, wheel_report
 

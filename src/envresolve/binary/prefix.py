@@ -95,10 +95,11 @@ def _opener(path: str) -> Callable[[], Iterator[bytes]]:
     return lambda: _fd_chunks(path)
 
 
-def prefix_report(root: str, *, symbols: bool = False, limits: Limits = DEFAULT_LIMITS) -> ArtifactReport:
+def prefix_report(root: str, *, symbols: bool = False, limits: Limits | None = None) -> ArtifactReport:
     """Inspect every ELF file in an installed environment or prefix directory."""
     from envresolve.binary.report import build_report
 
+    limits = limits or DEFAULT_LIMITS
     out = MemberScan()
     for e in walk_prefix(root):
         where = f"{root}:{e.rel}"

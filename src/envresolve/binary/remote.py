@@ -174,12 +174,13 @@ def inspect_url(
     symbols: bool = False,
     cache: bool = True,
     cache_root: str | os.PathLike[str] | None = None,
-    limits: Limits = DEFAULT_LIMITS,
+    limits: Limits | None = None,
     timeout: float = 30.0,
 ) -> ArtifactReport:
     """Inspect the wheel at `url` (http or https). Raises InputError (BN701) when it cannot be fetched."""
     from envresolve.binary.cache import ReportCache
 
+    limits = limits or DEFAULT_LIMITS
     req = _Request(url)
     store = ReportCache(cache_root) if cache else None
     m = _SHA_FRAGMENT.search(req.fragment)

@@ -8,20 +8,17 @@ members) yield BN5xx diagnostics and the reader moves on to the next member.
 
 from __future__ import annotations
 
-import io
 import itertools
 import os
 import re
 import struct
 import threading
 import types
-import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
-from typing import Any, Protocol
+from typing import Protocol
 
 from envresolve.binary.model import ArtifactReport, ElfFacts
 from envresolve.diagnostics import Diagnostic, make
@@ -146,40 +143,6 @@ class FileSource:
         self.close()
 
 
-class _SourceFile(io.RawIOBase):
-    """A seekable read-only file object over a ByteSource (what `zipfile` needs for the directory)."""
-
-    def __init__(self, source: ByteSource) -> None:
-        self._src = source
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        base = {0: 0, 1: self._pos, 2: self._src.size}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
-
-    def read(self, n: int | None = -1) -> bytes:
-        if n is None or n < 0:
-            n = self._src.size - self._pos
-        data = self._src.read_at(self._pos, n)
-        self._pos += len(data)
-        return data
-
-    def readinto(self, b: Any) -> int:
-        data = self.read(len(b))
-        b[: len(data)] = data
-        return len(data)
-
-
 @dataclass(frozen=True)
 class ZipMember:
     """One central directory entry."""
@@ -199,11 +162,11 @@ class ZipMember:
 
 def is_unsafe_path(name: str) -> bool:
     """True for absolute paths, drive letters, backslash paths and any `..` component."""
-    if not name or name.startswith(("/", "\\")) or "\x00" in name:
+    if not name or name[0] in "/\\" or "\x00" in name or name[1:2] == ":":
         return True
-    if len(name) > 1 and name[1] == ":":
-        return True
-    return any(part == ".." for part in re.split(r"[/\\]", name))
+    if ".." not in name:
+        return False
+    return any(part == ".." for part in name.replace("\\", "/").split("/"))
 
 
 def looks_like_shared_object(name: str) -> bool:
@@ -220,31 +183,111 @@ def worth_peeking(name: str) -> bool:
         return True
     if ".dist-info/" in name or name.startswith("info/"):
         return False
-    return PurePosixPath(base).suffix.lower() not in _TEXT_SUFFIXES
+    dot = base.rfind(".")
+    return dot <= 0 or base[dot:].lower() not in _TEXT_SUFFIXES
+
+
+_EOCD = struct.Struct("<4sHHHHIIH")
+_EOCD64_LOCATOR = struct.Struct("<4sIQI")
+_EOCD64 = struct.Struct("<4sQHHIIQQQQ")
+_CDIR = struct.Struct("<4sHHHHHHIIIHHHHHII")
+_U32, _U16 = 0xFFFFFFFF, 0xFFFF
+
+
+class _ZipError(ValueError):
+    pass
+
+
+def _parse_central_directory(source: ByteSource) -> list[ZipMember]:
+    """The central directory as ZipMembers (zip64 aware). Raises _ZipError when it cannot be found or parsed."""
+    size = source.size
+    if size < _EOCD.size:
+        raise _ZipError(f"{size} bytes is too short for a zip archive")
+    tail_len = min(size, _EOCD.size + 0xFFFF)
+    tail = source.read_at(size - tail_len, tail_len)
+    pos = tail.rfind(b"PK\x05\x06")
+    if pos < 0 or pos + _EOCD.size > len(tail):
+        raise _ZipError("no end of central directory record (truncated or not a zip file)")
+    _sig, _disk, _cd_disk, _n_disk, count, cd_size, cd_offset, _clen = _EOCD.unpack_from(tail, pos)
+    eocd_at = size - tail_len + pos
+    cd_end = eocd_at
+    if count == _U16 or cd_size == _U32 or cd_offset == _U32 or pos >= _EOCD64_LOCATOR.size:
+        loc_at = eocd_at - _EOCD64_LOCATOR.size
+        loc = source.read_at(loc_at, _EOCD64_LOCATOR.size) if loc_at >= 0 else b""
+        if len(loc) == _EOCD64_LOCATOR.size and loc[:4] == b"PK\x06\x07":
+            _s, _d, rec_at, _t = _EOCD64_LOCATOR.unpack(loc)
+            rec = source.read_at(rec_at, _EOCD64.size)
+            if len(rec) != _EOCD64.size or rec[:4] != b"PK\x06\x06":
+                raise _ZipError("zip64 end of central directory record is missing")
+            _s, _rs, _vm, _vn, _dn, _dc, _nd, count, cd_size, cd_offset = _EOCD64.unpack(rec)
+            cd_end = rec_at
+    # Bytes prepended to the archive shift every offset (as zipfile allows).
+    concat = cd_end - cd_size - cd_offset
+    if concat < 0 or cd_size > size:
+        raise _ZipError("central directory lies outside the file")
+    start = cd_offset + concat
+    data = source.read_at(start, cd_size)
+    if len(data) != cd_size:
+        raise _ZipError("central directory is truncated")
+    mv = memoryview(data)
+    members: list[ZipMember] = []
+    at = 0
+    unpack = _CDIR.unpack_from
+    while at + _CDIR.size <= cd_size:
+        (sig, _vm, _vn, flags, method, _t, _d, _crc, csize, usize, nlen, xlen, clen, _dk, _ia, _ea, offset) = unpack(
+            mv, at
+        )
+        if sig != b"PK\x01\x02":
+            raise _ZipError(f"bad central directory entry at offset {start + at}")
+        name_end = at + _CDIR.size + nlen
+        if name_end + xlen + clen > cd_size:
+            raise _ZipError("central directory entry runs past the directory")
+        raw_name = bytes(mv[at + _CDIR.size : name_end])
+        name = raw_name.decode("utf-8" if flags & 0x800 else "cp437", "replace")
+        if usize == _U32 or csize == _U32 or offset == _U32:
+            usize, csize, offset = _zip64_extra(mv[name_end : name_end + xlen], usize, csize, offset)
+        members.append(
+            ZipMember(
+                name=name,
+                header_offset=offset + concat,
+                compress_size=csize,
+                file_size=usize,
+                method=method,
+                flags=flags,
+                index=len(members),
+            )
+        )
+        at = name_end + xlen + clen
+    if len(members) != count and count != _U16:
+        raise _ZipError(f"central directory holds {len(members)} entries, the end record says {count}")
+    return members
+
+
+def _zip64_extra(extra: memoryview, usize: int, csize: int, offset: int) -> tuple[int, int, int]:
+    at = 0
+    while at + 4 <= len(extra):
+        tag, length = struct.unpack_from("<HH", extra, at)
+        body = extra[at + 4 : at + 4 + length]
+        if tag == 0x0001:
+            vals = [v[0] for v in struct.iter_unpack("<Q", body[: len(body) // 8 * 8])]
+            i = 0
+            if usize == _U32 and i < len(vals):
+                usize, i = vals[i], i + 1
+            if csize == _U32 and i < len(vals):
+                csize, i = vals[i], i + 1
+            if offset == _U32 and i < len(vals):
+                offset = vals[i]
+            break
+        at += 4 + length
+    return usize, csize, offset
 
 
 def list_zip_members(source: ByteSource, *, subject: str) -> tuple[list[ZipMember], list[Diagnostic]]:
     """Read the central directory. Raises nothing: a broken archive gives BN501 and no members."""
     try:
-        with zipfile.ZipFile(_SourceFile(source)) as zf:
-            infos = zf.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, struct.error, KeyError) as exc:
+        return _parse_central_directory(source), []
+    except (_ZipError, struct.error) as exc:
         return [], [make("BN501", f"not a readable zip archive: {exc}", subject=subject)]
-    except NotImplementedError as exc:
-        return [], [make("BN501", f"unsupported zip feature: {exc}", subject=subject)]
-    members = [
-        ZipMember(
-            name=i.filename,
-            header_offset=i.header_offset,
-            compress_size=i.compress_size,
-            file_size=i.file_size,
-            method=i.compress_type,
-            flags=i.flag_bits,
-            index=n,
-        )
-        for n, i in enumerate(infos)
-    ]
-    return members, []
 
 
 def vet_zip_members(
