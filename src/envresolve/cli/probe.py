@@ -57,8 +57,8 @@ def run(args: argparse.Namespace) -> int:
     from envresolve._atomic import atomic_write_text
     from envresolve.diagnostics import Diagnostic, Severity, sort_diagnostics
     from envresolve.diagnostics.render import render_text, to_json_obj
-    from envresolve.node import apply_conda_overrides, read_node
-    from envresolve.node.compare import compare_nodes
+    from envresolve.node import NodeFacts, apply_conda_overrides, read_node, read_nodes
+    from envresolve.node.compare import FactComparison, compare_nodes
     from envresolve.node.conda import OVERRIDE_VARS
     from envresolve.node.probe import probe_with_diagnostics
     from envresolve.node.profiles import load_profile, profile_names
@@ -75,46 +75,66 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
     diags: list[Diagnostic] = []
+    loaded: list[tuple[NodeFacts, list[Diagnostic]]]
     if args.node:
-        node, found = read_node(args.node)
+        loaded = read_nodes(args.node)
     else:
         result = probe_with_diagnostics()
-        node, found = result.node, result.diagnostics
-    diags += found
-    if not args.ignore_conda_overrides and any(v in os.environ for v in OVERRIDE_VARS):
-        node, found = apply_conda_overrides(node, os.environ)
+        loaded = [(result.node, result.diagnostics)]
+    nodes: list[NodeFacts] = []
+    for node, found in loaded:
         diags += found
+        if not args.ignore_conda_overrides and any(v in os.environ for v in OVERRIDE_VARS):
+            node, found = apply_conda_overrides(node, os.environ)
+            diags += found
+        nodes.append(node)
 
-    comparison = None
+    reference = None
+    comparisons: list[list[FactComparison]] = []
     if args.against:
         reference, found = read_node(args.against)
         diags += [d for d in found if d.severity is not Severity.INFO]
-        rows, found = compare_nodes(node, reference)
-        diags += found
-        comparison = (rows, reference)
+        for node in nodes:
+            rows, found = compare_nodes(node, reference)
+            diags += found
+            comparisons.append(rows)
 
+    several = len(nodes) > 1
     if args.format == "json":
-        if comparison is None:
-            text = node.to_json()
+        if reference is None:
+            text = nodes[0].to_json() if not several else _json([n.model_dump(mode="json") for n in nodes])
         else:
-            rows, reference = comparison
-            obj = {
-                "version": 1,
-                "node": node.model_dump(mode="json"),
-                "against": reference.model_dump(mode="json"),
-                "comparison": [{"fact": r.fact, "node": r.ours, "against": r.theirs, "result": r.status} for r in rows],
-                "diagnostics": [to_json_obj(d) for d in sort_diagnostics(diags)],
-            }
-            text = json.dumps(obj, indent=2, sort_keys=True) + "\n"
+            text = _json(
+                {
+                    "version": 1,
+                    "nodes" if several else "node": [n.model_dump(mode="json") for n in nodes]
+                    if several
+                    else nodes[0].model_dump(mode="json"),
+                    "against": reference.model_dump(mode="json"),
+                    "comparison": [
+                        [{"fact": r.fact, "node": r.ours, "against": r.theirs, "result": r.status} for r in rows]
+                        for rows in comparisons
+                    ]
+                    if several
+                    else [
+                        {"fact": r.fact, "node": r.ours, "against": r.theirs, "result": r.status}
+                        for r in comparisons[0]
+                    ],
+                    "diagnostics": [to_json_obj(d) for d in sort_diagnostics(diags)],
+                }
+            )
     elif args.format == "yaml":
-        text = render_node_yaml(node)
+        text = "---\n".join(render_node_yaml(n) for n in nodes)
     elif args.format == "conda-virtual-packages":
-        text = render_virtual_packages(node)
+        text = "\n".join((f"# {n.label}\n" if several else "") + render_virtual_packages(n) for n in nodes)
     else:
-        text = render_node_text(node)
-        if comparison is not None:
-            rows, reference = comparison
-            text += "\n" + render_comparison(rows, "this node", reference.label)
+        parts = []
+        for i, node in enumerate(nodes):
+            part = render_node_text(node)
+            if reference is not None:
+                part += "\n" + render_comparison(comparisons[i], "this node", reference.label)
+            parts.append(part)
+        text = "\n".join(parts)
     _emit(text, args.output, atomic_write_text)
 
     shown = [d for d in sort_diagnostics(diags) if not (args.quiet and d.severity is Severity.INFO)]
@@ -123,6 +143,10 @@ def run(args: argparse.Namespace) -> int:
     if args.fail_on_difference and any(d.code == "ND301" for d in diags):
         return 1
     return 0
+
+
+def _json(obj: Any) -> str:
+    return json.dumps(obj, indent=2, sort_keys=True) + "\n"
 
 
 def _emit(text: str, output: str | None, write: Any) -> None:

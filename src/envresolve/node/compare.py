@@ -28,7 +28,8 @@ class FactComparison:
 def _gpus(node: NodeFacts) -> str | None:
     if not node.gpus:
         return "none"
-    counts = Counter((g.name, g.compute_capability) for g in node.gpus)
+    # GFD labels spell the product with dashes ("NVIDIA-H100-80GB-HBM3"), NVML with spaces
+    counts = Counter((g.name.replace(" ", "-"), g.compute_capability) for g in node.gpus)
     return ", ".join(f"{n}x {name} (sm {cc})" for (name, cc), n in sorted(counts.items()))
 
 

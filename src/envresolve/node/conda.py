@@ -163,11 +163,9 @@ def _pkg_version(value: Any, name: str, origin: str) -> str:
     if isinstance(value, dict):
         value = value.get("version")
     if isinstance(value, bool) or value is None or isinstance(value, (list, dict)):
-        raise InputError(make("ND202", f"{origin}: {name} needs a version string", subject=origin))
+        raise InputError(make("ND202", f"{origin}: {name} needs a version string"))
     if isinstance(value, float):
-        raise InputError(
-            make("ND202", f"{origin}: quote the version of {name} (YAML read {value!r} as a number)", subject=origin)
-        )
+        raise InputError(make("ND202", f"{origin}: quote the version of {name} (YAML read {value!r} as a number)"))
     return str(value).strip()
 
 
@@ -175,22 +173,22 @@ def nodes_from_virtual_packages(obj: Any, *, origin: str) -> list[tuple[NodeFact
     """One node per `linux-*` subdir of a conda-lock virtual-packages file (`subdirs.<subdir>.packages`)."""
     subdirs = obj.get("subdirs") if isinstance(obj, dict) else None
     if not isinstance(subdirs, dict) or not subdirs:
-        raise InputError(make("ND202", f"{origin}: `subdirs` must map subdirs to their packages", subject=origin))
+        raise InputError(make("ND202", f"{origin}: `subdirs` must map subdirs to their packages"))
     out: list[tuple[NodeFacts, list[Diagnostic]]] = []
     for subdir, body in subdirs.items():
         if not isinstance(subdir, str) or not subdir.startswith("linux-"):
             continue
         arch = _SUBDIR_ARCH.get(subdir)
         if arch is None:
-            raise InputError(make("ND202", f"{origin}: subdir {subdir!r} is not supported", subject=origin))
+            raise InputError(make("ND202", f"{origin}: subdir {subdir!r} is not supported"))
         packages = body.get("packages") if isinstance(body, dict) else None
         if packages is None:
             packages = {}
         if not isinstance(packages, dict):
-            raise InputError(make("ND202", f"{origin}: subdirs.{subdir}.packages is not a mapping", subject=origin))
+            raise InputError(make("ND202", f"{origin}: subdirs.{subdir}.packages is not a mapping"))
         out.append((_node_from_packages(packages, arch, f"{origin}#{subdir}"), []))
     if not out:
-        raise InputError(make("ND202", f"{origin}: no linux-* subdir in `subdirs`", subject=origin))
+        raise InputError(make("ND202", f"{origin}: no linux-* subdir in `subdirs`"))
     return out
 
 
@@ -202,18 +200,18 @@ def _node_from_packages(packages: dict[Any, Any], arch: str, origin: str) -> Nod
         if name in {"__unix", "__linux", "__glibc", "__cuda", "__cuda_arch", "__archspec"}:
             version = _pkg_version(value, name, origin)
         else:
-            raise InputError(make("ND202", f"{origin}: {name!r} is not a Linux virtual package", subject=origin))
+            raise InputError(make("ND202", f"{origin}: {name!r} is not a Linux virtual package"))
         if name == "__glibc":
             if not _is_version(version):
-                raise InputError(make("ND202", f"{origin}: __glibc {version!r} is not a version", subject=origin))
+                raise InputError(make("ND202", f"{origin}: __glibc {version!r} is not a version"))
             fields["glibc"], prov["glibc"] = version, Provenance.DECLARED
         elif name == "__cuda":
             if not _is_version(version):
-                raise InputError(make("ND202", f"{origin}: __cuda {version!r} is not a version", subject=origin))
+                raise InputError(make("ND202", f"{origin}: __cuda {version!r} is not a version"))
             fields["driver"], prov["cuda"] = {"cuda": version}, Provenance.DECLARED
         elif name == "__cuda_arch":
             if not _CC.match(version):
-                raise InputError(make("ND202", f"{origin}: __cuda_arch {version!r} is not like 8.0", subject=origin))
+                raise InputError(make("ND202", f"{origin}: __cuda_arch {version!r} is not like 8.0"))
             fields["cuda_arch"], prov["cuda_arch"] = version, Provenance.DECLARED
         elif name == "__linux":
             fields["kernel"], prov["kernel"] = version, Provenance.DECLARED

@@ -31,18 +31,16 @@ def validation_message(exc: ValidationError, limit: int = 3) -> str:
 def facts_from_obj(obj: Any, *, origin: str) -> NodeFacts:
     """Validate a parsed facts file. Raises InputError: ND201 for a newer schema, ND202 for anything invalid."""
     if not isinstance(obj, dict):
-        raise InputError(make("ND202", f"{origin}: a node facts file holds one JSON/YAML object", subject=origin))
+        raise InputError(make("ND202", f"{origin}: a node facts file holds one JSON/YAML object"))
     version = obj.get("schema_version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise InputError(
-            make("ND202", f"{origin}: schema_version must be a positive integer, got {version!r}", subject=origin)
-        )
+        raise InputError(make("ND202", f"{origin}: schema_version must be a positive integer, got {version!r}"))
     if version > NODE_FACTS_SCHEMA_VERSION:
         raise InputError(
             make(
                 "ND201",
-                f"{origin} has node facts schema_version {version}; this envresolve reads up to "
-                f"{NODE_FACTS_SCHEMA_VERSION}",
+                f"node facts schema_version {version} is newer than this envresolve reads (up to "
+                f"{NODE_FACTS_SCHEMA_VERSION})",
                 subject=origin,
                 hint="upgrade envresolve, or probe the node again with this version",
             )
@@ -50,7 +48,5 @@ def facts_from_obj(obj: Any, *, origin: str) -> NodeFacts:
     try:
         node = NodeFacts.model_validate(obj)
     except ValidationError as exc:
-        raise InputError(
-            make("ND202", f"{origin} is not valid node facts: {validation_message(exc)}", subject=origin)
-        ) from None
+        raise InputError(make("ND202", f"{origin} is not valid node facts: {validation_message(exc)}")) from None
     return node if node.source else node.model_copy(update={"source": origin})

@@ -76,23 +76,23 @@ def is_kubernetes_obj(obj: Any) -> bool:
 def nodes_from_kubernetes(obj: Any, *, origin: str) -> list[tuple[NodeFacts, list[Diagnostic]]]:
     """Every Node in a `Node` or `List` manifest. Raises InputError (ND202) when the shape is wrong."""
     if not isinstance(obj, dict):
-        raise InputError(make("ND202", f"{origin}: a Kubernetes manifest is a mapping", subject=origin))
+        raise InputError(make("ND202", f"{origin}: a Kubernetes manifest is a mapping"))
     kind = obj.get("kind")
     if kind == "Node":
         return [node_from_manifest(obj, origin=origin)]
     if kind in {"List", "NodeList"}:
         items = obj.get("items")
         if not isinstance(items, list):
-            raise InputError(make("ND202", f"{origin}: a {kind} needs an `items` list", subject=origin))
+            raise InputError(make("ND202", f"{origin}: a {kind} needs an `items` list"))
         out = []
         for i, item in enumerate(items):
             if not isinstance(item, dict) or item.get("kind", "Node") != "Node":
-                raise InputError(make("ND202", f"{origin}: items[{i}] is not a Node", subject=origin))
+                raise InputError(make("ND202", f"{origin}: items[{i}] is not a Node"))
             out.append(node_from_manifest(item, origin=f"{origin}#items[{i}]"))
         if not out:
-            raise InputError(make("ND202", f"{origin}: the {kind} holds no Nodes", subject=origin))
+            raise InputError(make("ND202", f"{origin}: the {kind} holds no Nodes"))
         return out
-    raise InputError(make("ND202", f"{origin}: kind {kind!r} is not a Node or List", subject=origin))
+    raise InputError(make("ND202", f"{origin}: kind {kind!r} is not a Node or List"))
 
 
 def _labels(obj: dict[str, Any], origin: str) -> dict[str, str]:
@@ -100,18 +100,16 @@ def _labels(obj: dict[str, Any], origin: str) -> dict[str, str]:
     if meta is None:
         meta = {}
     if not isinstance(meta, dict):
-        raise InputError(make("ND202", f"{origin}: metadata is not a mapping", subject=origin))
+        raise InputError(make("ND202", f"{origin}: metadata is not a mapping"))
     labels = meta.get("labels", {})
     if labels is None:
         labels = {}
     if not isinstance(labels, dict):
-        raise InputError(make("ND202", f"{origin}: metadata.labels is not a mapping", subject=origin))
+        raise InputError(make("ND202", f"{origin}: metadata.labels is not a mapping"))
     out: dict[str, str] = {}
     for key, value in labels.items():
         if not isinstance(key, str) or isinstance(value, (dict, list)):
-            raise InputError(
-                make("ND202", f"{origin}: label {key!r} must map a string to a scalar value", subject=origin)
-            )
+            raise InputError(make("ND202", f"{origin}: label {key!r} must map a string to a scalar value"))
         # YAML turns `true` into True and `12` into 12; Kubernetes labels are strings.
         out[key] = ("true" if value else "false") if isinstance(value, bool) else "" if value is None else str(value)
     return out

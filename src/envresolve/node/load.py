@@ -62,7 +62,7 @@ def read_nodes(source: str | os.PathLike[str]) -> list[tuple[NodeFacts, list[Dia
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in _SUFFIXES and p.is_file())
         if not files:
-            raise InputError(make("ND203", f"directory {text} holds no .json/.yaml node files", subject=text))
+            raise InputError(make("ND203", f"directory {text} holds no .json/.yaml node files"))
         out: list[tuple[NodeFacts, list[Diagnostic]]] = []
         for f in files:
             out.extend(read_nodes(f))
@@ -78,22 +78,18 @@ def _read(path: Path) -> str:
     try:
         size = path.stat().st_size
         if size > MAX_NODE_FILE_BYTES:
-            raise InputError(
-                make(
-                    "ND202", f"{path} is {size} bytes; node files are at most {MAX_NODE_FILE_BYTES}", subject=str(path)
-                )
-            )
+            raise InputError(make("ND202", f"{path} is {size} bytes; node files are at most {MAX_NODE_FILE_BYTES}"))
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise InputError(make("GN101", f"{path}: no such file", subject=str(path))) from None
+        raise InputError(make("GN101", f"{path}: no such file")) from None
     except IsADirectoryError:
-        raise InputError(make("GN101", f"{path} is a directory", subject=str(path))) from None
+        raise InputError(make("GN101", f"{path} is a directory")) from None
     except PermissionError:
-        raise InputError(make("GN101", f"{path}: permission denied", subject=str(path))) from None
+        raise InputError(make("GN101", f"{path}: permission denied")) from None
     except UnicodeDecodeError:
-        raise InputError(make("ND202", f"{path} is not UTF-8 text", subject=str(path))) from None
+        raise InputError(make("ND202", f"{path} is not UTF-8 text")) from None
     except OSError as exc:
-        raise InputError(make("GN101", f"{path}: {exc.strerror or exc}", subject=str(path))) from None
+        raise InputError(make("GN101", f"{path}: {exc.strerror or exc}")) from None
 
 
 def _parse(text: str, origin: str) -> Any:
@@ -111,9 +107,7 @@ def _parse(text: str, origin: str) -> Any:
         if mark is not None:
             where = f" at line {mark.line + 1}, column {mark.column + 1}"
         problem = getattr(exc, "problem", None) or json_error or type(exc).__name__
-        raise InputError(
-            make("ND202", f"{origin} is not valid JSON or YAML{where}: {problem}", subject=origin)
-        ) from None
+        raise InputError(make("ND202", f"{origin} is not valid JSON or YAML{where}: {problem}")) from None
 
 
 def parse_node_text(text: str, *, origin: str) -> list[tuple[NodeFacts, list[Diagnostic]]]:
@@ -124,13 +118,13 @@ def parse_node_text(text: str, *, origin: str) -> list[tuple[NodeFacts, list[Dia
     if is_kubernetes_obj(obj):
         return [_with_inferred(node, diags) for node, diags in nodes_from_kubernetes(obj, origin=origin)]
     if isinstance(obj, dict) and obj.get("kind") is not None and "apiVersion" in obj:
-        raise InputError(make("ND202", f"{origin}: Kubernetes kind {obj.get('kind')!r} is not a Node", subject=origin))
+        raise InputError(make("ND202", f"{origin}: Kubernetes kind {obj.get('kind')!r} is not a Node"))
     if is_virtual_packages_obj(obj):
         return nodes_from_virtual_packages(obj, origin=origin)
     raise InputError(
         make(
             "ND203",
-            f"{origin} is not a node facts file, a Kubernetes Node or List, nor a virtual-packages file",
+            "not a node facts file, a Kubernetes Node or List, nor a conda virtual-packages file",
             subject=origin,
         )
     )
