@@ -1,0 +1,486 @@
+"""pydantic models of the matrix files, one per file kind. Frozen, no extra keys, versions as checked strings."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
+from pydantic import AfterValidator, BaseModel, ConfigDict, StrictStr, model_validator
+
+from envresolve.matrices.base import MatrixFile, MatrixRow
+
+__all__ = [
+    "AbiMatrix",
+    "ArchRow",
+    "BuildStringRow",
+    "CondaCudaRow",
+    "CondaNameRow",
+    "CondaNamesMatrix",
+    "CudaArchsMatrix",
+    "CudaDriverRow",
+    "CudaDriversMatrix",
+    "CudaPackagesMatrix",
+    "CudnnNcclMatrix",
+    "CudnnRow",
+    "DriverLibRow",
+    "FrameworkRow",
+    "FrameworksMatrix",
+    "GccRow",
+    "GpuRow",
+    "GpusMatrix",
+    "ManylinuxRow",
+    "MinorCompatRow",
+    "NcclRow",
+    "PypiCudaRow",
+    "PytorchMatrix",
+    "RuleRow",
+    "SonameRow",
+    "ToolkitArchRow",
+    "TorchRelease",
+    "TorchVariant",
+]
+
+_CC = re.compile(r"^[0-9]+\.[0-9]+$")
+_TARGET = re.compile(r"^[0-9]+\.[0-9]+[af]?$")
+_PCI = re.compile(r"^0x[0-9a-f]{4}$")
+
+
+def _version(v: str) -> str:
+    try:
+        Version(v)
+    except InvalidVersion:
+        raise ValueError(f"not a version: {v!r}") from None
+    return v
+
+
+def _cc(v: str) -> str:
+    if not _CC.match(v):
+        raise ValueError(f"compute capability must look like '9.0', got {v!r}")
+    return v
+
+
+def _target(v: str) -> str:
+    if not _TARGET.match(v):
+        raise ValueError(f"arch target must look like '9.0' or '9.0a', got {v!r}")
+    return v
+
+
+def _regex(v: str) -> str:
+    try:
+        re.compile(v)
+    except re.error as exc:
+        raise ValueError(f"bad pattern {v!r}: {exc}") from None
+    return v
+
+
+def _specifier(v: str) -> str:
+    try:
+        SpecifierSet(v)
+    except InvalidSpecifier:
+        raise ValueError(f"not a version specifier: {v!r}") from None
+    return v
+
+
+#: A version kept as the quoted string of the file, checked by PEP 440.
+Ver = Annotated[str, AfterValidator(_version)]
+#: A compute capability such as "8.6".
+CC = Annotated[str, AfterValidator(_cc)]
+#: A compute capability with an optional arch-specific / family suffix: "9.0", "9.0a", "10.0f".
+ArchTarget = Annotated[str, AfterValidator(_target)]
+Pattern = Annotated[str, AfterValidator(_regex)]
+Specifier = Annotated[str, AfterValidator(_specifier)]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RuleRow(MatrixRow):
+    """A sourced rule stated in words; the code that applies it cites this row."""
+
+    id: StrictStr
+    text: StrictStr
+
+
+# --- CUDA toolkit -> driver -------------------------------------------------------------------------------------
+
+
+class CudaDriverRow(MatrixRow):
+    """One CUDA toolkit release (GA or update) and the minimum Linux x86_64 driver it needs."""
+
+    cuda: Ver
+    update: int = 0
+    release: StrictStr
+    min_driver: Ver
+    branch: StrictStr | None = None
+
+
+class MinorCompatRow(MatrixRow):
+    """The minor-version-compatibility floor of one CUDA major; `below_driver` is where the range ends."""
+
+    major: int
+    min_driver: Ver
+    below_driver: Ver | None = None
+
+
+class CudaDriversMatrix(MatrixFile):
+    """`matrices/cuda_drivers.yaml`."""
+
+    kind: Literal["cuda-drivers"]
+    rows: tuple[CudaDriverRow, ...]
+    minor_version_compat: tuple[MinorCompatRow, ...]
+    minor_version_compat_limits: tuple[RuleRow, ...] = ()
+    forward_compat: tuple[RuleRow, ...] = ()
+
+    def _all_rows(self) -> list[MatrixRow]:
+        return [*self.rows, *self.minor_version_compat, *self.minor_version_compat_limits, *self.forward_compat]
+
+    @model_validator(mode="after")
+    def _unique(self) -> CudaDriversMatrix:
+        keys = [(r.cuda, r.update) for r in self.rows]
+        if len(keys) != len(set(keys)):
+            raise ValueError("duplicate (cuda, update) row")
+        majors = [r.major for r in self.minor_version_compat]
+        if len(majors) != len(set(majors)):
+            raise ValueError("duplicate minor_version_compat major")
+        return self
+
+
+# --- GPUs -------------------------------------------------------------------------------------------------------
+
+
+class GpuRow(MatrixRow):
+    """A GPU product and its compute capability."""
+
+    name: StrictStr
+    compute_capability: CC
+    segment: Literal["datacenter", "workstation", "consumer", "jetson"]
+    architecture: StrictStr
+    tegra: bool = False
+    aliases: tuple[StrictStr, ...] = ()
+    pci_device_ids: tuple[StrictStr, ...] = ()
+    pci_source: StrictStr | None = None
+
+    @model_validator(mode="after")
+    def _pci(self) -> GpuRow:
+        for pid in self.pci_device_ids:
+            if not _PCI.match(pid):
+                raise ValueError(f"{self.name}: PCI device id must look like 0x1eb8, got {pid!r}")
+        if self.pci_device_ids and not self.pci_source:
+            raise ValueError(f"{self.name}: PCI device ids need a pci_source")
+        return self
+
+    @property
+    def sm(self) -> int:
+        """Compute capability as an SM number: '8.6' -> 86."""
+        major, minor = self.compute_capability.split(".")
+        return int(major) * 10 + int(minor)
+
+
+class GpusMatrix(MatrixFile):
+    """`matrices/gpus.yaml`."""
+
+    kind: Literal["gpus"]
+    rows: tuple[GpuRow, ...]
+
+    @model_validator(mode="after")
+    def _pci_sources_known(self) -> GpusMatrix:
+        for row in self.rows:
+            if row.pci_source and row.pci_source not in self.sources:
+                raise ValueError(f"{row.name}: unknown pci_source {row.pci_source!r}")
+        return self
+
+
+# --- SM architectures, toolkits, SASS/PTX rules -----------------------------------------------------------------
+
+
+class ArchRow(MatrixRow):
+    """An SM architecture number (compute capability x 10)."""
+
+    sm: int
+    name: StrictStr
+    tegra: bool = False
+
+    @property
+    def compute_capability(self) -> str:
+        """'8.6' for sm 86."""
+        return f"{self.sm // 10}.{self.sm % 10}"
+
+
+class ToolkitArchRow(MatrixRow):
+    """What one CUDA toolkit can build SASS for; `arch_specific`/`family` list the SMs with `a`/`f` targets."""
+
+    cuda: Ver
+    sass: tuple[int, ...]
+    arch_specific: tuple[int, ...] = ()
+    family: tuple[int, ...] = ()
+    removed: tuple[int, ...] = ()
+    ptx_isa: Ver | None = None
+
+    @property
+    def first(self) -> int:
+        """Lowest SM it builds for."""
+        return min(self.sass)
+
+    @property
+    def last(self) -> int:
+        """Highest SM it builds for."""
+        return max(self.sass)
+
+
+class CudaArchsMatrix(MatrixFile):
+    """`matrices/cuda_archs.yaml`."""
+
+    kind: Literal["cuda-archs"]
+    archs: tuple[ArchRow, ...]
+    toolkits: tuple[ToolkitArchRow, ...]
+    rules: tuple[RuleRow, ...]
+
+    def _all_rows(self) -> list[MatrixRow]:
+        return [*self.archs, *self.toolkits, *self.rules]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CudaArchsMatrix:
+        known = {a.sm for a in self.archs}
+        for tk in self.toolkits:
+            for sm in (*tk.sass, *tk.arch_specific, *tk.family, *tk.removed):
+                if sm not in known:
+                    raise ValueError(f"toolkit {tk.cuda} names sm_{sm}, which is not in archs")
+            for sm in (*tk.arch_specific, *tk.family):
+                if sm not in tk.sass:
+                    raise ValueError(f"toolkit {tk.cuda}: sm_{sm} has an a/f target but no plain target")
+        return self
+
+
+# --- PyTorch ------------------------------------------------------------------------------------------------------
+
+
+class TorchVariant(MatrixRow):
+    """One CUDA variant of a PyTorch release (`+cu128`)."""
+
+    cuda: Ver
+    default_pypi: bool = False
+    archs: tuple[ArchTarget, ...]
+    ptx: tuple[ArchTarget, ...] = ()
+    cxx11_abi: bool | None = None
+    manylinux: StrictStr | None = None
+
+    @property
+    def tag(self) -> str:
+        """The local version tag: 'cu128' for CUDA 12.8."""
+        return "cu" + self.cuda.replace(".", "")
+
+
+class TorchRelease(MatrixRow):
+    """One PyTorch minor release (latest patch) and what its Linux x86_64 wheels are."""
+
+    version: Ver
+    latest_patch: Ver
+    python: tuple[Ver, ...]
+    manylinux: StrictStr
+    glibc: Ver
+    glibcxx: Ver | None = None
+    cxxabi: Ver | None = None
+    cxx11_abi: bool
+    cudnn: Ver | None = None
+    nccl: Ver | None = None
+    torchvision: Ver | None = None
+    torchaudio: Ver | None = None
+    variants: tuple[TorchVariant, ...]
+
+    @model_validator(mode="after")
+    def _one_default(self) -> TorchRelease:
+        defaults = [v for v in self.variants if v.default_pypi]
+        if len(defaults) != 1:
+            raise ValueError(f"torch {self.version}: exactly one variant must be the PyPI default")
+        return self
+
+    @property
+    def default_variant(self) -> TorchVariant:
+        """The variant PyPI serves without a local version tag."""
+        return next(v for v in self.variants if v.default_pypi)
+
+    def variant(self, cuda: str) -> TorchVariant | None:
+        """The variant for CUDA major.minor ('12.8'), if published."""
+        return next((v for v in self.variants if v.cuda == cuda), None)
+
+    def variant_cxx11(self, variant: TorchVariant) -> bool:
+        """The cxx11 ABI flag of a variant (variant override, else the release's)."""
+        return self.cxx11_abi if variant.cxx11_abi is None else variant.cxx11_abi
+
+
+class PytorchMatrix(MatrixFile):
+    """`matrices/pytorch.yaml`."""
+
+    kind: Literal["pytorch"]
+    rows: tuple[TorchRelease, ...]
+
+    def _all_rows(self) -> list[MatrixRow]:
+        return [*self.rows, *(v for r in self.rows for v in r.variants)]
+
+
+# --- packages that pin a CUDA version --------------------------------------------------------------------------
+
+
+class PypiCudaRow(MatrixRow):
+    """A PyPI name pattern and how to read the CUDA version off a matching package."""
+
+    pattern: Pattern
+    cuda_from: Literal["suffix", "version", "fixed"]
+    cuda_major: int | None = None
+
+    @model_validator(mode="after")
+    def _fixed_has_major(self) -> PypiCudaRow:
+        if self.cuda_from == "fixed" and self.cuda_major is None:
+            raise ValueError(f"{self.pattern}: cuda_from fixed needs cuda_major")
+        return self
+
+
+class CondaCudaRow(MatrixRow):
+    """A conda package whose version is a CUDA version."""
+
+    name: StrictStr
+    cuda_from: Literal["version"]
+
+
+class BuildStringRow(MatrixRow):
+    """A conda build-string pattern that names the CUDA version of a build."""
+
+    channel: StrictStr
+    pattern: Pattern
+
+
+class SonameRow(MatrixRow):
+    """A package (with `{major}` standing for the CUDA major) and a shared library it ships."""
+
+    package: StrictStr
+    soname: StrictStr
+
+
+class DriverLibRow(MatrixRow):
+    """A shared library the NVIDIA driver installs on the node."""
+
+    soname: StrictStr
+
+
+class CudaPackagesMatrix(MatrixFile):
+    """`matrices/cuda_packages.yaml`."""
+
+    kind: Literal["cuda-packages"]
+    pypi: tuple[PypiCudaRow, ...]
+    conda: tuple[CondaCudaRow, ...]
+    build_strings: tuple[BuildStringRow, ...]
+    sonames: tuple[SonameRow, ...]
+    driver_libs: tuple[DriverLibRow, ...]
+
+    def _all_rows(self) -> list[MatrixRow]:
+        return [*self.pypi, *self.conda, *self.build_strings, *self.sonames, *self.driver_libs]
+
+
+# --- ABI: manylinux, GCC ----------------------------------------------------------------------------------------
+
+
+class ManylinuxRow(MatrixRow):
+    """A manylinux tag and the glibc it stands for ('x.y' for the generic manylinux_x_y rule)."""
+
+    tag: StrictStr
+    glibc: StrictStr
+
+
+class GccRow(MatrixRow):
+    """A GCC release and the highest GLIBCXX_/CXXABI_ versions its libstdc++ defines."""
+
+    gcc: Ver
+    glibcxx: Ver
+    cxxabi: Ver
+
+
+class AbiMatrix(MatrixFile):
+    """`matrices/abi.yaml`."""
+
+    kind: Literal["abi"]
+    manylinux: tuple[ManylinuxRow, ...]
+    gcc: tuple[GccRow, ...]
+
+    def _all_rows(self) -> list[MatrixRow]:
+        return [*self.manylinux, *self.gcc]
+
+
+# --- cuDNN and NCCL ---------------------------------------------------------------------------------------------
+
+
+class CudnnRow(MatrixRow):
+    """A cuDNN minor release built for one CUDA major: the CUDA minors it supports and the driver floor."""
+
+    cudnn: Ver
+    cuda_major: int
+    cuda: tuple[Ver, ...]
+    min_driver: Ver
+
+
+class NcclRow(MatrixRow):
+    """How an NCCL package names the CUDA major it is built for."""
+
+    package: StrictStr
+    cuda_from: Literal["suffix", "depends"]
+
+
+class CudnnNcclMatrix(MatrixFile):
+    """`matrices/cudnn_nccl.yaml`."""
+
+    kind: Literal["cudnn-nccl"]
+    cudnn: tuple[CudnnRow, ...]
+    nccl: tuple[NcclRow, ...]
+
+    def _all_rows(self) -> list[MatrixRow]:
+        return [*self.cudnn, *self.nccl]
+
+
+# --- conda name -> PyPI name ------------------------------------------------------------------------------------
+
+
+class CondaNameRow(MatrixRow):
+    """A conda name and its PyPI project (None: no PyPI equivalent). `{major}` stands for the CUDA major."""
+
+    conda: StrictStr
+    pypi: StrictStr | None
+
+
+class DefaultNameRule(MatrixRow):
+    """The rule for every conda name not in the table."""
+
+    text: StrictStr
+
+
+class CondaNamesMatrix(MatrixFile):
+    """`matrices/conda_names.yaml`."""
+
+    kind: Literal["conda-names"]
+    rows: tuple[CondaNameRow, ...]
+    default_rule: DefaultNameRule
+
+    def _all_rows(self) -> list[MatrixRow]:
+        return [*self.rows, self.default_rule]
+
+
+# --- JAX, TensorFlow --------------------------------------------------------------------------------------------
+
+
+class FrameworkRow(MatrixRow):
+    """A framework package (version range) and the CUDA / cuDNN it needs."""
+
+    package: StrictStr
+    versions: Specifier
+    cuda: Ver
+    cuda_major: int
+    cudnn: Ver | None = None
+    python: Specifier | None = None
+
+
+class FrameworksMatrix(MatrixFile):
+    """`matrices/frameworks.yaml`."""
+
+    kind: Literal["frameworks"]
+    rows: tuple[FrameworkRow, ...]
