@@ -10,7 +10,8 @@ Built on `urllib` (no extra dependency). What it does for every request:
 - a clear error (RS402) on 401/403, RS401 when a host cannot be reached after the retries;
 - an HTTP cache for index pages in the user cache dir, honouring `Cache-Control: max-age` and revalidating
   with `ETag`/`Last-Modified`, so a warm run sends few or no requests;
-- `file://` URLs (a directory reads as its `index.html`, or as a generated listing of its files).
+- `file://` URLs (a directory reads as its `index.json` when JSON is accepted, else its `index.html`, else
+  as a generated listing of its files).
 
 Downloads resume with `Range` after a broken connection and are checked against a sha256.
 
@@ -408,9 +409,12 @@ class HttpClient:
     def _get_file(self, url: str, headers: Mapping[str, str]) -> Response:
         path = Path(urllib.request.url2pathname(urllib.parse.urlsplit(url).path))
         if path.is_dir():
-            index = path / "index.html"
-            if index.is_file():
-                path = index
+            as_json = path / "index.json"
+            as_html = path / "index.html"
+            if "json" in headers.get("Accept", "") and as_json.is_file():
+                path = as_json
+            elif as_html.is_file():
+                path = as_html
             else:
                 links = "".join(
                     f'<a href="{urllib.parse.quote(p.name)}">{p.name}</a>\n'

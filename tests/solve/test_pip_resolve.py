@@ -1,0 +1,219 @@
+"""resolve_pip against the synthetic index served over loopback (PEP 691 JSON and PEP 503 HTML)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from envresolve.errors import InputError
+from envresolve.node.facts import CpuFacts, DriverFacts, GpuFacts, NodeFacts
+from envresolve.solve.net import HttpClient
+from envresolve.solve.pip import PipResolution, PipResolutionError, node_tags, resolve_pip
+from envresolve.solve.pip.index import parse_html_page, parse_json_page
+from tests.fixtures.index.server import ROOT, IndexServer, Knobs
+
+SECRET = "t0ps3cret-token"
+
+NODE_235 = NodeFacts(
+    name="a100-535",
+    glibc="2.35",
+    driver=DriverFacts(version="535.104.05", cuda="12.2"),
+    gpus=(GpuFacts(index=0, name="NVIDIA A100-SXM4-80GB", compute_capability="8.0"),),
+)
+NODE_217 = NodeFacts(name="el7", glibc="2.17", driver=DriverFacts(version="535.104.05", cuda="12.2"))
+
+
+def _resolve(url: str, reqs: list[str], node: NodeFacts = NODE_235, **kw: object) -> PipResolution:
+    client = kw.pop("client", None) or HttpClient(timeout=5, retries=1, backoff=0.01, progress=False, environ={})
+    return resolve_pip(reqs, [node], python="3.11", index_urls=[url], client=client, use_cache=False, **kw)  # type: ignore[arg-type]
+
+
+def _versions(res: PipResolution) -> dict[str, str]:
+    return {p.name: p.version for p in res.packages}
+
+
+@pytest.mark.parametrize("mode", ["json", "html"])
+def test_resolves_over_json_and_html_pages(mode: str) -> None:
+    knobs = Knobs(mode=mode)
+    with IndexServer(knobs) as srv:
+        res = _resolve(srv.url + "/simple/", ["alpha[fancy]", "gamma"])
+    assert _versions(res) == {"alpha": "2.0", "beta": "1.0", "gamma": "1.0"}
+    alpha = res.find("alpha")
+    assert alpha is not None and alpha.extras == ("fancy",)
+    assert alpha.dependencies == ("beta", "gamma")
+    want = "application/vnd.pypi.simple.v1+json" if mode == "json" else "text/html"
+    assert any(p == "/simple/alpha/" for p, _s, _h in knobs.log)
+    assert want  # the server chose the page type from the mode; both parse to the same result
+
+
+def test_hashes_are_recorded_and_match_the_files() -> None:
+    with IndexServer() as srv:
+        res = _resolve(srv.url + "/simple/", ["alpha"])
+    for pkg in res.packages:
+        data = (ROOT / "files" / pkg.filename).read_bytes()
+        assert pkg.sha256 == hashlib.sha256(data).hexdigest()
+        assert pkg.url.startswith(srv.url)
+
+
+def test_pep658_metadata_used_when_offered_else_range_requests() -> None:
+    knobs = Knobs()
+    with IndexServer(knobs) as srv:
+        res = _resolve(srv.url + "/simple/", ["alpha==1.0", "gamma"])
+    sources = {p.name: p.metadata_source for p in res.packages}
+    assert sources == {"alpha": "range", "beta": "pep658", "gamma": "range"}
+    # the range path never downloaded a whole wheel: every request for it was a Range request
+    alpha = [h for p, _s, h in knobs.log if p == "/files/alpha-1.0-py3-none-any.whl"]
+    assert alpha and all("range" in h for h in alpha)
+    assert any(p.endswith("beta-1.0-py3-none-any.whl.metadata") for p, _s, _h in knobs.log)
+
+
+def test_no_range_support_falls_back_to_download() -> None:
+    with IndexServer(Knobs(ranges=False)) as srv:
+        res = _resolve(srv.url + "/simple/", ["gamma"])
+    assert res.packages[0].metadata_source == "download"
+
+
+def test_yanked_skipped_unless_pinned_exactly() -> None:
+    with IndexServer() as srv:
+        res = _resolve(srv.url + "/simple/", ["beta"])
+        pinned = _resolve(srv.url + "/simple/", ["beta==1.1"])
+    assert _versions(res) == {"beta": "1.0"}
+    assert any(r.reason == "yanked" and r.version == "1.1" for r in res.rejections)
+    assert _versions(pinned) == {"beta": "1.1"}
+    assert pinned.packages[0].yanked == "broken build"
+
+
+def test_requires_python_from_index_is_respected() -> None:
+    with IndexServer() as srv:
+        res = _resolve(srv.url + "/simple/", ["gamma"])
+    assert _versions(res) == {"gamma": "1.0"}  # gamma 2.0 needs Python >= 3.12
+
+
+def test_glibc_217_and_235_nodes_pick_different_wheels() -> None:
+    with IndexServer() as srv:
+        old = _resolve(srv.url + "/simple/", ["native"], NODE_217)
+        new = _resolve(srv.url + "/simple/", ["native"], NODE_235)
+    assert old.packages[0].filename == "native-1.0-cp311-cp311-manylinux_2_17_x86_64.whl"
+    assert new.packages[0].filename == "native-1.1-cp311-cp311-manylinux_2_28_x86_64.whl"
+
+
+def test_node_tags_are_explicit_for_the_target() -> None:
+    tags = [str(t) for t in node_tags([NODE_217], "3.11")]
+    assert tags[0] == "cp311-cp311-manylinux_2_17_x86_64"
+    assert "cp311-cp311-manylinux_2_28_x86_64" not in tags
+    assert "py3-none-any" in tags
+    arm = NodeFacts(name="gh200", glibc="2.39", cpu=CpuFacts(arch="aarch64"))
+    assert str(node_tags([arm], "3.12")[0]) == "cp312-cp312-manylinux_2_39_aarch64"
+    with pytest.raises(InputError) as err:
+        node_tags([arm, NODE_217], "3.11")
+    assert err.value.code == "RS207"
+
+
+def test_two_nodes_use_the_lowest_glibc() -> None:
+    with IndexServer() as srv:
+        res = resolve_pip(
+            ["native"], [NODE_235, NODE_217], python="3.11", index_urls=[srv.url + "/simple/"], use_cache=False
+        )
+    assert _versions(res) == {"native": "1.0"}
+
+
+def test_find_links_directory_and_index_together() -> None:
+    with IndexServer() as srv:
+        res = _resolve(srv.url + "/simple/", ["localpkg"], find_links=[str(ROOT / "findlinks")])
+    assert _versions(res) == {"localpkg": "0.3", "beta": "1.0"}
+    local = res.find("localpkg")
+    assert local is not None and local.metadata_source == "local"
+    assert local.sha256 == hashlib.sha256((ROOT / "findlinks" / local.filename).read_bytes()).hexdigest()
+
+
+def test_file_url_index_works_without_a_server() -> None:
+    res = resolve_pip(["alpha"], [NODE_235], python="3.11", index_urls=[(ROOT / "simple").as_uri()], use_cache=False)
+    assert _versions(res) == {"alpha": "2.0", "beta": "1.0"}
+
+
+def test_conda_installed_package_counts_as_installed() -> None:
+    with IndexServer() as srv:
+        res = _resolve(srv.url + "/simple/", ["alpha"], installed={"beta": "1.0"})
+    assert _versions(res) == {"alpha": "2.0"}
+    assert res.installed == (("beta", "1.0"),)
+
+
+def test_conflict_with_conda_package_is_reported_not_replaced() -> None:
+    with IndexServer() as srv, pytest.raises(PipResolutionError) as err:
+        _resolve(srv.url + "/simple/", ["alpha"], installed={"beta": "0.9"})
+    codes = [d.code for d in err.value.diagnostics]
+    assert "RS301" in codes
+    rs301 = next(d for d in err.value.diagnostics if d.code == "RS301")
+    assert "beta>=1.0" in rs301.message and "conda installs beta 0.9" in rs301.message
+    assert err.value.exit_status == 1
+
+
+def test_plain_conflict_is_rs201() -> None:
+    with IndexServer() as srv, pytest.raises(PipResolutionError) as err:
+        _resolve(srv.url + "/simple/", ["conflicty", "beta>=1.0"])
+    d = err.value.diagnostics[0]
+    assert d.code == "RS201"
+    assert "beta<1.0" in d.message and "conflicty 1.0" in d.message
+
+
+def test_sdist_only_project_is_rs203() -> None:
+    with IndexServer() as srv, pytest.raises(PipResolutionError) as err:
+        _resolve(srv.url + "/simple/", ["sdistonly"])
+    assert [d.code for d in err.value.diagnostics] == ["RS203"]
+
+
+def test_unknown_project_is_rs202() -> None:
+    with IndexServer() as srv, pytest.raises(PipResolutionError) as err:
+        _resolve(srv.url + "/simple/", ["no-such-project"])
+    assert [d.code for d in err.value.diagnostics] == ["RS202"]
+
+
+def test_credentials_never_reach_the_result() -> None:
+    with IndexServer(Knobs(auth=("alice", SECRET))) as srv:
+        url = srv.url.replace("http://", f"http://alice:{SECRET}@") + "/simple/"
+        res = _resolve(url, ["alpha"])
+        with pytest.raises(PipResolutionError) as err:
+            _resolve(url, ["no-such-project"])
+    dumped = res.model_dump_json()
+    assert SECRET not in dumped and "alice" not in dumped
+    assert SECRET not in str(err.value) and all(SECRET not in d.model_dump_json() for d in err.value.diagnostics)
+
+
+def test_auth_failure_surfaces_as_rs402() -> None:
+    with IndexServer(Knobs(auth=("alice", SECRET))) as srv, pytest.raises(InputError) as err:
+        _resolve(srv.url + "/simple/", ["alpha"])
+    assert err.value.code == "RS402"
+
+
+def test_warm_cache_sends_only_revalidations(tmp_path: Path) -> None:
+    knobs = Knobs(max_age=0)
+    with IndexServer(knobs) as srv:
+        index = [srv.url + "/simple/"]
+        cold = resolve_pip(["alpha==1.0"], [NODE_235], python="3.11", index_urls=index, cache_dir=tmp_path)
+        n_cold = len(knobs.log)
+        warm = resolve_pip(["alpha==1.0"], [NODE_235], python="3.11", index_urls=index, cache_dir=tmp_path)
+    strip = lambda r: [p.model_copy(update={"metadata_source": ""}) for p in r.packages]  # noqa: E731
+    assert strip(cold) == strip(warm)
+    warm_log = knobs.log[n_cold:]
+    assert warm_log and all(s == 304 for _p, s, _h in warm_log)  # pages revalidated, metadata from cache
+    assert {p.metadata_source for p in warm.packages} == {"cache"}
+
+
+def test_page_parsers_agree(tmp_path: Path) -> None:
+    page = ROOT / "simple" / "torch"
+    base = "http://127.0.0.1/simple/torch/"
+    html = parse_html_page((page / "index.html").read_bytes(), base, "idx")
+    js = parse_json_page((page / "index.json").read_bytes(), base, "idx")
+    key = lambda fs: sorted((f.filename, f.url, f.sha256, f.requires_python, f.yanked, f.metadata) for f in fs)  # noqa: E731
+    assert key(html) == key(js) and len(js) == 3
+
+
+def test_bad_index_page_is_rs206(tmp_path: Path) -> None:
+    bad = tmp_path / "simple" / "alpha"
+    bad.mkdir(parents=True)
+    (bad / "index.json").write_text("{not json")
+    with pytest.raises(InputError) as err:
+        resolve_pip(["alpha"], [NODE_235], python="3.11", index_urls=[(tmp_path / "simple").as_uri()], use_cache=False)
+    assert err.value.code == "RS206"
