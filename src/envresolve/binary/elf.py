@@ -807,6 +807,19 @@ def _capture_pass(chunks: Iterable[bytes], ranges: list[tuple[int, int]]) -> lis
     return windows
 
 
+def _widen(ranges: list[tuple[int, int]], lay: _Layout, total: int) -> list[tuple[int, int]]:
+    """Capture the rest of each missing table's segment too: the tables a lookup leads to next (hash buckets,
+    chains, symbols, versions) sit beside it, so one more pass usually reads them all."""
+    spans = sorted((o, max(o + n, min(lay.segment_end(o), o + CAPTURE_LIMIT // 2, total))) for o, n in ranges if n >= 0)
+    merged: list[list[int]] = []
+    for a, b in spans:
+        if merged and a <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    return [(a, b - a) for a, b in merged]
+
+
 def read_elf(
     chunks: Iterable[bytes],
     *,
@@ -862,6 +875,7 @@ def read_elf(
                 code = "BN102" if size is not None and total < size else "BN103"
                 reader.diag(code, f"a dynamic table ({o}+{n}) lies past the end of the file ({total} bytes)", f"{o}")
                 break
+            missing = _widen(missing, lay, total)
             want = sum(n for _o, n in missing)
             if want > CAPTURE_LIMIT:
                 reader.diag("BN110", f"dynamic tables need {want} more bytes, above the {CAPTURE_LIMIT} limit")
