@@ -23,25 +23,26 @@ _GPU_IDENTITY = {"index", "uuid", "memory_mib", "pci_device_id", "name"}
 
 
 def group_key(node: NodeFacts) -> str:
-    """The facts that decide a verdict, as a canonical string: everything except names, sources and GPU identity.
+    """The facts that decide a verdict, as a canonical string.
 
-    GPUs become a sorted multiset (eight H100s on one node and eight on another are the same), so per-device
-    names, UUIDs and memory sizes do not split groups.
+    Everything except names, sources, the kernel release and GPU identity: GPUs become the sorted set of their
+    distinct code-relevant facts (compute capability, MIG mode), so four H100s and eight H100s, or per-device
+    names, UUIDs and memory sizes, do not split groups.
     """
-    data: dict[str, Any] = node.model_dump(mode="json", exclude={"name", "source", "gpus"})
+    data: dict[str, Any] = node.model_dump(mode="json", exclude={"name": True, "source": True, "gpus": True})
+    data["os"].pop("kernel", None)
     data["gpus"] = sorted(
-        json.dumps({k: v for k, v in g.items() if k not in _GPU_IDENTITY}, sort_keys=True)
-        for g in (gpu.model_dump(mode="json") for gpu in node.gpus)
+        {
+            json.dumps({k: v for k, v in g.items() if k not in _GPU_IDENTITY}, sort_keys=True)
+            for g in (gpu.model_dump(mode="json") for gpu in node.gpus)
+        }
     )
     return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
 def display_facts(node: NodeFacts) -> dict[str, str]:
     """The facts shown in the table, as short strings (`-` when unknown)."""
-    ccs: dict[str, int] = {}
-    for g in node.gpus:
-        ccs[g.compute_capability] = ccs.get(g.compute_capability, 0) + 1
-    gpus = " ".join(f"{cc}x{n}" for cc, n in sorted(ccs.items(), key=lambda t: tuple(map(int, t[0].split("."))))) or "-"
+    gpus = ",".join(node.compute_capabilities) or "-"
     os_name = " ".join(p for p in (node.os.id, node.os.version_id) if p is not None) or "-"
     return {
         "arch": node.cpu.arch,

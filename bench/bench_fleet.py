@@ -1,0 +1,156 @@
+"""Fleet check benchmark: 10,000 Kubernetes Node manifests (GFD + NFD labels) in one `List`, one environment.
+
+Measures, separately:
+- load: `envresolve.node.load_nodes(LIST)` (parsing the manifest and turning labels into facts: NODE's part);
+- check: `envresolve.check.api.check_environment(env, nodes)` from recorded facts (grouping + the rules once per
+  group + the per-node verdicts: the figure the 2 s target is about);
+- render: the text table and the JSON report.
+
+The environment is a PyTorch-like set of packages with recorded binary facts (CUDA runtime, SASS/PTX targets,
+GLIBC/GLIBCXX needs), so the matrix rules have real work to do.
+
+Run: `.venv/bin/python bench/bench_fleet.py [--nodes 10000] [--repeat 3]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from envresolve.binary.model import ArtifactReport, CudaRuntimeLink, ElfFacts, FatbinEntry
+from envresolve.compat.model import Environment, Package
+
+DRIVERS = [("535.247.01", "12.2"), ("550.163.01", "12.4"), ("570.172.08", "12.8"), ("580.95.05", "13.0")]
+GPUS = [
+    ("NVIDIA-A100-SXM4-80GB", 8, 0, 81920),
+    ("NVIDIA-H100-80GB-HBM3", 9, 0, 81559),
+    ("NVIDIA-L4", 8, 9, 23034),
+    ("Tesla-T4", 7, 5, 15360),
+    ("NVIDIA-B200", 10, 0, 183359),
+]
+OSES = [("ubuntu", "20.04"), ("ubuntu", "22.04"), ("ubuntu", "24.04"), ("rhel", "8.10"), ("rhel", "9.4")]
+
+
+def node_manifest(i: int, rng: random.Random) -> dict[str, object]:
+    drv, cuda = rng.choice(DRIVERS)
+    product, major, minor, mem = rng.choice(GPUS)
+    os_id, os_ver = rng.choice(OSES)
+    count = rng.choice((1, 4, 8))
+    labels = {
+        "kubernetes.io/arch": "amd64",
+        "kubernetes.io/hostname": f"gpu-{i:05d}",
+        "nvidia.com/cuda.driver-version.full": drv,
+        "nvidia.com/cuda.runtime-version.full": cuda,
+        "nvidia.com/gpu.product": product,
+        "nvidia.com/gpu.compute.major": str(major),
+        "nvidia.com/gpu.compute.minor": str(minor),
+        "nvidia.com/gpu.memory": str(mem),
+        "nvidia.com/gpu.count": str(count),
+        "feature.node.kubernetes.io/system-os_release.ID": os_id,
+        "feature.node.kubernetes.io/system-os_release.VERSION_ID": os_ver,
+        "feature.node.kubernetes.io/kernel-version.full": f"5.15.0-{rng.randint(60, 140)}-generic",
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": f"gpu-{i:05d}", "labels": labels},
+        "status": {"capacity": {"nvidia.com/gpu": str(count)}, "nodeInfo": {"architecture": "amd64"}},
+    }
+
+
+def torch_like_environment() -> Environment:
+    """Packages with recorded binary facts, shaped like a CUDA 12.8 PyTorch install."""
+
+    def elf(path: str, glibc: str, glibcxx: str | None, sass: tuple[int, ...], ptx: int | None) -> ElfFacts:
+        needs = {"libc.so.6": (f"GLIBC_{glibc}",)}
+        if glibcxx:
+            needs["libstdc++.so.6"] = (f"GLIBCXX_{glibcxx}",)
+        fat = tuple(FatbinEntry(kind="sass", arch=f"sm_{s}", sm=s) for s in sass)
+        if ptx:
+            fat += (FatbinEntry(kind="ptx", arch=f"compute_{ptx}", sm=ptx),)
+        return ElfFacts(
+            path=path,
+            elf_class=64,
+            machine="x86_64",
+            needed=("libcudart.so.12", "libc.so.6", "libstdc++.so.6"),
+            version_needs=needs,
+            cuda_runtime=CudaRuntimeLink(mode="dynamic", major=12),
+            fatbin=fat,
+        )
+
+    def report(name: str, files: list[ElfFacts]) -> ArtifactReport:
+        return ArtifactReport(
+            artifact=name,
+            kind="wheel",
+            elf=tuple(files),
+            max_glibc="2.28",
+            max_glibcxx="3.4.22",
+            cuda_runtime_majors=(12,),
+            sass_archs=tuple(sorted({f.arch for e in files for f in e.fatbin if f.kind == "sass"})),
+            ptx_archs=tuple(sorted({f.arch for e in files for f in e.fatbin if f.kind == "ptx"})),
+        )
+
+    torch = report(
+        "torch-2.8.0+cu128-cp312-cp312-manylinux_2_28_x86_64.whl",
+        [elf("torch/lib/libtorch_cuda.so", "2.28", "3.4.22", (75, 80, 86, 90, 100, 120), 120)],
+    )
+    return Environment(
+        python="3.12.11",
+        packages=(
+            Package(name="torch", version="2.8.0+cu128", ecosystem="pypi", binary=torch),
+            Package(name="nvidia-cuda-runtime-cu12", version="12.8.90", ecosystem="pypi"),
+            Package(name="numpy", version="2.3.2", ecosystem="pypi"),
+            Package(name="python", version="3.12.11", ecosystem="conda", build="h9e4cc4f_0_cpython"),
+        ),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--nodes", type=int, default=10_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args(argv)
+
+    from envresolve.check.api import check_environment
+    from envresolve.check.fleet import render_table
+    from envresolve.node import load_nodes
+
+    rng = random.Random(20261123)
+    doc = {"apiVersion": "v1", "kind": "List", "items": [node_manifest(i, rng) for i in range(args.nodes)]}
+    env = torch_like_environment()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "nodes.json"
+        path.write_text(json.dumps(doc), encoding="utf-8")
+        size_mb = path.stat().st_size / 1e6
+        loads, checks, renders = [], [], []
+        for _ in range(args.repeat):
+            t0 = time.perf_counter()
+            nodes = load_nodes(path)
+            t1 = time.perf_counter()
+            report = check_environment(env, nodes, subject="torch-cu128.lock")
+            t2 = time.perf_counter()
+            render_table(report)
+            report.to_json()
+            t3 = time.perf_counter()
+            loads.append(t1 - t0)
+            checks.append(t2 - t1)
+            renders.append(t3 - t2)
+    s = report.summary
+    print(f"nodes: {s.nodes} ({size_mb:.1f} MB List as JSON), groups: {s.groups}, nodes that run: {s.nodes_ok}")
+    print(f"load_nodes (parse + labels -> facts): median {statistics.median(loads):.3f} s")
+    print(f"check from recorded facts:            median {statistics.median(checks):.3f} s  (target < 2 s)")
+    print(f"render table + JSON:                  median {statistics.median(renders):.3f} s")
+    print(
+        f"total:                                median {statistics.median(map(sum, zip(loads, checks, renders, strict=True))):.3f} s"
+    )
+    return 0 if statistics.median(checks) < 2.0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
