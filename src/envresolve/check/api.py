@@ -174,7 +174,7 @@ def check_spec(
     if isinstance(spec, (str, os.PathLike)):
         from envresolve.specs import load_spec
 
-        specs = list(load_spec(spec))
+        specs = list(load_spec(Path(spec)))
     else:
         specs = [spec]
     reports = []

@@ -16,7 +16,6 @@ machine's cache and directories (`LiveSystem`, built at the edge by `live_system
 from __future__ import annotations
 
 import os
-import struct
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +36,6 @@ __all__ = [
     "SystemLib",
     "SystemLibraries",
     "live_system",
-    "parse_ld_so_cache",
 ]
 
 #: sonames glibc itself provides: any glibc-based node has them
@@ -115,18 +113,32 @@ class RecordedSystem(SystemLibraries):
 
 
 class LiveSystem(SystemLibraries):
-    """This machine's ldconfig cache and default directories, read under `root`."""
+    """This machine's ldconfig cache and default directories.
+
+    The cache is parsed with NODE's reader (`envresolve.node.libstdcxx.parse_ld_so_cache`), which keeps only the
+    entries for this architecture; the default directories are its `STANDARD_DIRS`.
+    """
 
     exhaustive = True
 
-    def __init__(self, cache: dict[str, list[str]], default_dirs: tuple[str, ...], lib_dir: str = "lib64") -> None:
+    def __init__(self, cache: bytes, arch: str, default_dirs: tuple[str, ...], lib_dir: str = "lib64") -> None:
         self.cache = cache
+        self.arch = arch
         self.default_dirs = default_dirs
         self._lib_dir = lib_dir
         self.headers = HeaderCache()
+        self._paths: dict[str, list[str]] = {}
+
+    def cached(self, soname: str) -> list[str]:
+        """The paths the ldconfig cache maps `soname` to, in cache order."""
+        if soname not in self._paths:
+            from envresolve.node.libstdcxx import parse_ld_so_cache
+
+            self._paths[soname] = parse_ld_so_cache(self.cache, soname, self.arch)
+        return self._paths[soname]
 
     def find(self, soname: str, elf_class: int, machine: str) -> SystemLib | None:
-        for path in self.cache.get(soname, ()):
+        for path in self.cached(soname):
             if self.headers.compatible(path, elf_class, machine):
                 return SystemLib(soname, path, "ld.so.cache")
         for d in self.default_dirs:
@@ -145,49 +157,21 @@ def _lib_dir_name(os_id: str | None, arch: str) -> str:
     return "lib64"
 
 
-def parse_ld_so_cache(data: bytes) -> dict[str, list[str]]:
-    """soname -> paths, in cache order, from `/etc/ld.so.cache` (the `glibc-ld.so.cache1.1` format)."""
-    magic = b"glibc-ld.so.cache1.1"
-    start = data.find(magic)
-    if start < 0:
-        return {}
-    out: dict[str, list[str]] = {}
-    if len(data) < start + 48:
-        return out
-    (nlibs,) = struct.unpack_from("<I", data, start + 20)
-    entry = struct.Struct("<iIIIQ")
-    base = start + 48
-
-    def cstr(off: int) -> str:
-        end = data.find(b"\0", off)
-        return data[off : end if end >= 0 else len(data)].decode("utf-8", "surrogateescape")
-
-    for i in range(nlibs):
-        off = base + i * entry.size
-        if off + entry.size > len(data):
-            break
-        _flags, key, value, _osv, _hwcap = entry.unpack_from(data, off)
-        # offsets in the new format are relative to the start of the new-format header
-        k, v = cstr(start + key), cstr(start + value)
-        out.setdefault(k, []).append(v)
-    return out
-
-
 def live_system(root: str = "/", *, machine: str | None = None) -> LiveSystem:
     """Read this machine's loader configuration. This is probing: only the CLI/API edge calls it."""
     import platform
 
+    from envresolve.node.libstdcxx import STANDARD_DIRS
+
     arch = machine or platform.machine()
     try:
-        cache = parse_ld_so_cache(Path(root, "etc/ld.so.cache").read_bytes())
+        cache = Path(root, "etc/ld.so.cache").read_bytes()
     except OSError:
-        cache = {}
-    multiarch = f"{arch}-linux-gnu"
+        cache = b""
     dirs = tuple(
-        os.path.join(root, d)
-        for d in (f"lib/{multiarch}", f"usr/lib/{multiarch}", "lib64", "usr/lib64", "lib", "usr/lib")
-        if os.path.isdir(os.path.join(root, d))
+        os.path.join(root, d.lstrip("/")) for d in STANDARD_DIRS.get(arch, ("/lib64", "/usr/lib64", "/lib", "/usr/lib"))
     )
+    dirs = tuple(d for d in dirs if os.path.isdir(d))
     os_id = None
     try:
         for line in Path(root, "etc/os-release").read_text(encoding="utf-8").splitlines():
@@ -195,7 +179,7 @@ def live_system(root: str = "/", *, machine: str | None = None) -> LiveSystem:
                 os_id = line[3:].strip().strip('"')
     except OSError:
         pass
-    return LiveSystem(cache, dirs, _lib_dir_name(os_id, arch))
+    return LiveSystem(cache, arch, dirs, _lib_dir_name(os_id, arch))
 
 
 class HeaderCache:
