@@ -29,7 +29,7 @@ def _new_cache(entries: list[tuple[int, str, str]]) -> bytes:
         offsets.append((k, v))
     out = b"glibc-ld.so.cache1.1" + struct.pack("<IIB3xI12x", len(entries), len(strings), 2, 0)
     assert len(out) == header
-    for (flags, _k, _v), (k, v) in zip(entries, offsets):
+    for (flags, _k, _v), (k, v) in zip(entries, offsets, strict=True):
         out += struct.pack("<iIIIQ", flags, k, v, 0, 0)
     return out + strings
 
@@ -91,7 +91,7 @@ def test_version_definitions_of_non_elf_and_missing(tmp_path: Path) -> None:
     bogus.write_bytes(b"\x7fELF" + b"\0" * 10)
     with pytest.raises(ValueError, match="ELF"):
         version_definitions(bogus)
-    with pytest.raises(OSError):
+    with pytest.raises(FileNotFoundError):
         version_definitions(tmp_path / "missing.so")
 
 

@@ -120,7 +120,7 @@ def test_fallback_to_proc_and_nvidia_smi(tmp_path: Path) -> None:
     proc = tmp_path / "proc/driver/nvidia"
     proc.mkdir(parents=True)
     (proc / "version").write_text(
-        "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  580.65.06  Release Build  (dvs-builder@U16-I3-B03-4-3)\n"
+        "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  580.65.06  Release Build  (dvs-builder@U16)\n"
         "GCC version:  gcc version 13.3.0 (Ubuntu 13.3.0-6ubuntu2~24.04)\n"
     )
     query = (
