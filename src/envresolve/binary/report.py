@@ -114,7 +114,11 @@ def build_report(
         diags.append(
             make(
                 "BN601",
-                f"platform tag {platform_tag} promises glibc {tag_glibc}, but members need GLIBC_{max_glibc}",
+                (
+                    f"package depends on __glibc >={tag_glibc}, but members need GLIBC_{max_glibc}"
+                    if kind == "conda"
+                    else f"platform tag {platform_tag} promises glibc {tag_glibc}, but members need GLIBC_{max_glibc}"
+                ),
                 subject=artifact,
                 evidence=[*evidence, f"platform tag: {platform_tag}"],
                 hint=f"treat this artifact as needing glibc >= {max_glibc}",

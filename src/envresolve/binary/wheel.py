@@ -8,7 +8,6 @@ members) yield BN5xx diagnostics and the reader moves on to the next member.
 
 from __future__ import annotations
 
-import itertools
 import os
 import re
 import struct
@@ -323,10 +322,11 @@ def vet_zip_members(
     # Overlapping data ranges: each member's local header + data must end before the next begins.
     ordered = sorted(keep, key=lambda m: (m.header_offset, m.index))
     bad: set[int] = set()
-    for prev, cur in itertools.pairwise(ordered):
-        if cur.header_offset < prev.header_offset + _LOCAL_HEADER.size + len(prev.name.encode()) + prev.compress_size:
-            if cur.file_size == 0 and cur.compress_size == 0 and cur.header_offset > prev.header_offset:
-                continue
+    prev: ZipMember | None = None
+    for cur in ordered:
+        if prev is not None and cur.header_offset < (
+            prev.header_offset + _LOCAL_HEADER.size + len(prev.name.encode()) + prev.compress_size
+        ):
             bad.add(cur.index)
             diags.append(
                 make(
@@ -336,6 +336,8 @@ def vet_zip_members(
                     evidence=[f"{cur.name} starts at {cur.header_offset}, inside {prev.name} at {prev.header_offset}"],
                 )
             )
+            continue  # a flagged member is not the reference for the next one
+        prev = cur
     if bad:
         keep = [m for m in keep if m.index not in bad]
     return keep, diags
@@ -508,8 +510,8 @@ class MemberScan:
     metadata: dict[str, bytes] = field(default_factory=dict)
 
 
-def peek_member(source: ByteSource, m: ZipMember, start: int) -> bytes:
-    """The first 4 uncompressed bytes, reading as little compressed input as possible."""
+def peek_member(source: ByteSource, m: ZipMember, start: int) -> bytes | None:
+    """The first 4 uncompressed bytes, reading as little compressed input as possible; None if it will not inflate."""
     if m.method == _STORED:
         return source.read_at(start, min(4, m.compress_size))
     n = 256
@@ -518,7 +520,7 @@ def peek_member(source: ByteSource, m: ZipMember, start: int) -> bytes:
         try:
             out = _inflate_mod.decompressobj(-15).decompress(raw, 4)
         except _INFLATE_ERRORS:
-            return b""
+            return None
         if len(out) >= 4 or n >= m.compress_size or n >= 1 << 16:
             return bytes(out[:4])
         n *= 16
@@ -591,6 +593,9 @@ def scan_zip(
             )
             continue
         head = peek_member(source, m, start)
+        if head is None:
+            out.diagnostics.append(make("BN508", f"{m.name}: broken deflate data at its start", subject=where))
+            continue
         if head != ELF_MAGIC:
             if is_so:
                 out.diagnostics.append(make("BN505", f"{m.name} is named like a shared object, not ELF", subject=where))
