@@ -182,7 +182,13 @@ class DynObject:
         return self.sections[sec.link]
 
     def info(self) -> DynInfo:
-        """Dynamic section and version facts."""
+        """Dynamic section and version facts (read once, then remembered)."""
+        cached: DynInfo | None = getattr(self, "_info", None)
+        if cached is None:
+            cached = self._info = self._read_info()
+        return cached
+
+    def _read_info(self) -> DynInfo:
         soname: str | None = None
         needed: list[str] = []
         rpath: list[str] = []

@@ -499,6 +499,8 @@ class _Scanner:
             if u.version and u.file:
                 target = by_name.get(u.file)
                 lib = self.libs.get(target.path) if target is not None and target.path else None
+                if lib is not None and u.version not in lib.info().version_defs:
+                    continue  # the whole version is missing: CK103 says so once for the object
                 if lib is not None and not lib.exports(u.name, u.version):
                     missing.append(f"{u.name}@{u.version} (from {u.file})")
                 continue
