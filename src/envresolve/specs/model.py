@@ -36,6 +36,9 @@ class CondaDependency(_Frozen):
     raw: str = Field(description="the text as written")
     channel: str | None = None
     location: Location | None = None
+    added_by: str | None = Field(
+        default=None, description="set when a tool adds the dependency (e.g. the BaizeAI conda loader), not the user"
+    )
 
 
 class PipRequirement(_Frozen):
@@ -52,6 +55,9 @@ class PipRequirement(_Frozen):
     hashes: tuple[str, ...] = ()
     constraint: bool = Field(default=False, description="from a -c file: limits versions, installs nothing")
     location: Location | None = None
+    index: str | None = Field(
+        default=None, description="the one index this requirement must come from (pixi `index = ...`), masked"
+    )
 
 
 class IndexUrl(_Frozen):
@@ -90,3 +96,10 @@ class EnvSpec(_Frozen):
         default=True, description="pip runs after conda with no joint resolution (the BaizeAI loader's behaviour)"
     )
     diagnostics: tuple[Diagnostic, ...] = Field(default=(), description="non-fatal findings made while loading")
+    origin: str | None = Field(
+        default=None, description="which part of the file: 'Dataset ns/name', 'pixi environment cuda', ..."
+    )
+    gpu_type: str | None = Field(
+        default=None, description="BaizeAI `gpuType` option (nvidia-gpu, nvidia-vgpu, metax-gpu)"
+    )
+    location: Location | None = Field(default=None, description="where the environment is declared")

@@ -1,0 +1,628 @@
+"""Static lint checks (no network) on the environment a spec really builds, optionally against a node.
+
+Every fact about packages, CUDA and drivers comes from the matrices (`envresolve.matrices`), cited in the
+finding's evidence; this module only reads the spec and applies the rules.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+from rattler import MatchSpec
+
+from envresolve import matrices as mx
+from envresolve.diagnostics import Diagnostic, Evidence, Location, Severity, make
+from envresolve.specs.model import CondaDependency, EnvSpec, PipRequirement
+
+if TYPE_CHECKING:
+    from envresolve.node.facts import GpuFacts, NodeFacts
+
+__all__ = ["CudaClaim", "check_spec", "cuda_claims"]
+
+_CU_INDEX = re.compile(r"(?:^|/)cu(?P<major>1[0-9]|[7-9])(?P<minor>[0-9])(?:/|$)")
+_CU_LOCAL = re.compile(r"^cu(?P<major>1[0-9]|[7-9])(?P<minor>[0-9])$")
+_EXACT = re.compile(r"^(?:==)?(?P<v>[0-9]+(?:\.[0-9]+)*)(?:\.\*)?$")
+_RANGE_MAJOR = re.compile(r"^>=(?P<lo>[0-9]+)(?:\.0)*,<(?P<hi>[0-9]+)(?:\.0)*(?:a0)?$")
+_JAX_GUIDE = (
+    "JAX installation guide: `pip install jax` is CPU-only on Linux; NVIDIA GPUs need `jax[cuda12]` or `jax[cuda13]`"
+)
+
+
+@dataclass(frozen=True)
+class CudaClaim:
+    """A CUDA version the spec pins, and what pins it."""
+
+    cuda: str  # "12" or "12.1"
+    what: str
+    ecosystem: Literal["conda", "pypi"]
+    package: str
+    kind: Literal["runtime", "framework"]
+    location: Location | None
+    evidence: Evidence | None = None
+    torch_version: str | None = None
+
+    @property
+    def major(self) -> int:
+        return int(self.cuda.split(".")[0])
+
+    @property
+    def has_minor(self) -> bool:
+        return "." in self.cuda
+
+
+def _where(loc: Location | None) -> str | None:
+    return str(loc) if loc else None
+
+
+def _conda_version(dep: CondaDependency) -> str | None:
+    """The single version (or major) a conda spec pins, if it pins one."""
+    try:
+        ms = MatchSpec(dep.spec, strict=True)
+    except Exception:  # specs were validated at load time; be defensive anyway
+        return None
+    if ms.version is None:
+        return None
+    text = str(ms.version).replace(" ", "")
+    m = _EXACT.match(text)
+    if m:
+        return m.group("v")
+    m = _RANGE_MAJOR.match(text)
+    if m and int(m.group("hi")) == int(m.group("lo")) + 1:
+        return m.group("lo")
+    return None
+
+
+def _pip_pinned(req: PipRequirement) -> str | None:
+    m = re.fullmatch(r"===?(?P<v>[^,;\s]+)", req.specifier.strip())
+    return m.group("v") if m else None
+
+
+def _indexes_for(spec: EnvSpec, req: PipRequirement) -> list[tuple[str, Location | None]]:
+    if req.index:
+        return [(req.index, req.location)]
+    return [(i.display, i.location) for i in spec.indexes if i.kind in ("index-url", "extra-index-url")]
+
+
+def cuda_claims(spec: EnvSpec) -> list[CudaClaim]:
+    """Every CUDA version the spec pins: conda CUDA packages and builds, pip CUDA wheels, torch variants."""
+    claims: list[CudaClaim] = []
+    for dep in spec.conda:
+        version = _conda_version(dep)
+        if version is not None:
+            probe = version if "." in version else f"{version}.0"
+            hit = mx.cuda_of_package_name(dep.name, probe, "conda")
+            if hit is not None:
+                cuda = hit[0] if "." in version else version
+                claims.append(
+                    CudaClaim(
+                        cuda=cuda,
+                        what=f"conda {dep.raw}",
+                        ecosystem="conda",
+                        package=dep.name,
+                        kind="runtime",
+                        location=dep.location,
+                        evidence=hit[1].evidence(f"{dep.name} {version} pins CUDA {cuda}"),
+                    )
+                )
+                continue
+        try:
+            build = MatchSpec(dep.spec, strict=True).build
+        except Exception:
+            build = None
+        if build and not any(c in build for c in "*?"):
+            hit = mx.cuda_of_build_string(build)
+            if hit is not None:
+                claims.append(
+                    CudaClaim(
+                        cuda=hit[0],
+                        what=f"conda {dep.raw}",
+                        ecosystem="conda",
+                        package=dep.name,
+                        kind="framework",
+                        location=dep.location,
+                        evidence=hit[1].evidence(f"build {build} is CUDA {hit[0]}"),
+                    )
+                )
+    for req in spec.pip:
+        if req.constraint or not req.name:
+            continue
+        pinned = _pip_pinned(req)
+        if pinned:
+            hit = mx.cuda_of_package_name(req.name, pinned.split("+")[0], "pypi")
+            if hit is not None:
+                claims.append(
+                    CudaClaim(
+                        cuda=hit[0],
+                        what=f"pip {req.raw}",
+                        ecosystem="pypi",
+                        package=req.name,
+                        kind="runtime",
+                        location=req.location,
+                        evidence=hit[1].evidence(f"{req.name} {pinned} is built for CUDA {hit[0]}"),
+                    )
+                )
+                continue
+        elif mx.cuda_of_package_name(req.name, "0", "pypi") is not None:
+            hit = mx.cuda_of_package_name(req.name, "0", "pypi")
+            if hit is not None and "." not in hit[0]:
+                claims.append(
+                    CudaClaim(
+                        cuda=hit[0],
+                        what=f"pip {req.raw}",
+                        ecosystem="pypi",
+                        package=req.name,
+                        kind="runtime",
+                        location=req.location,
+                        evidence=hit[1].evidence(f"{req.name} is built for CUDA {hit[0]}"),
+                    )
+                )
+            continue
+        local = pinned.split("+", 1)[1] if pinned and "+" in pinned else None
+        if local:
+            m = _CU_LOCAL.match(local)
+            if m:
+                claims.append(
+                    CudaClaim(
+                        cuda=f"{m['major']}.{m['minor']}",
+                        what=f"pip {req.raw}",
+                        ecosystem="pypi",
+                        package=req.name,
+                        kind="framework",
+                        location=req.location,
+                        evidence=Evidence(fact=f"local version +{local} names CUDA {m['major']}.{m['minor']}"),
+                        torch_version=pinned if req.name == "torch" else None,
+                    )
+                )
+            continue
+        if req.name != "torch":
+            continue
+        for url, where in _indexes_for(spec, req):
+            m = _CU_INDEX.search(url.split("?")[0].rstrip("/") + "/")
+            if m:
+                claims.append(
+                    CudaClaim(
+                        cuda=f"{m['major']}.{m['minor']}",
+                        what=f"pip {req.raw} from {url}",
+                        ecosystem="pypi",
+                        package=req.name,
+                        kind="framework",
+                        location=req.location,
+                        evidence=Evidence(
+                            fact=f"the index {url} serves CUDA {m['major']}.{m['minor']} builds", source=_where(where)
+                        ),
+                        torch_version=pinned,
+                    )
+                )
+                break
+    return claims
+
+
+# -- checks without a node ------------------------------------------------------------------------------------
+def _variant_conflicts(claims: list[CudaClaim]) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    conda = [c for c in claims if c.ecosystem == "conda"]
+    pip_fw = [c for c in claims if c.ecosystem == "pypi" and c.kind == "framework"]
+    for p in pip_fw:
+        for c in conda:
+            if _differs(c, p):
+                out.append(
+                    make(
+                        "SP201",
+                        f"{p.what} is built for CUDA {p.cuda}, but {c.what} pins CUDA {c.cuda}; pip installs after "
+                        "conda with no joint resolution, so both end up in the environment",
+                        subject=p.package,
+                        location=p.location,
+                        evidence=[e for e in (p.evidence, c.evidence) if e]
+                        + [Evidence(fact=f"{c.what} is at {c.location}")],
+                        hint=f"use the cu{c.cuda.replace('.', '')} torch build, or pin CUDA {p.cuda} on the conda side",
+                    )
+                )
+                break
+    # conda pins that disagree with each other (cudatoolkit is handled as a second runtime below)
+    split = [c for c in conda if c.kind == "runtime" and c.package != "cudatoolkit"]
+    for a, b in itertools.pairwise(split):
+        if _differs(a, b):
+            out.append(
+                make(
+                    "SP201",
+                    f"{b.what} pins CUDA {b.cuda} but {a.what} pins CUDA {a.cuda}: no environment satisfies both",
+                    subject=b.package,
+                    location=b.location,
+                    evidence=[e for e in (a.evidence, b.evidence) if e],
+                )
+            )
+    return out
+
+
+def _differs(a: CudaClaim, b: CudaClaim) -> bool:
+    if a.major != b.major:
+        return True
+    return a.has_minor and b.has_minor and a.cuda != b.cuda
+
+
+def _two_runtimes(claims: list[CudaClaim]) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    runtime = [c for c in claims if c.kind == "runtime"]
+    toolkit = [c for c in runtime if c.ecosystem == "conda" and c.package == "cudatoolkit"]
+    others = [c for c in runtime if c.ecosystem == "conda" and c.package != "cudatoolkit"]
+    pip_rt = [c for c in runtime if c.ecosystem == "pypi"]
+    pairs: list[tuple[CudaClaim, CudaClaim]] = []
+    if toolkit and others:
+        pairs.append((toolkit[0], others[0]))
+    conda_rt = toolkit[:1] + others[:1]
+    if conda_rt and pip_rt:
+        pairs.append((conda_rt[0], pip_rt[0]))
+    for a, b in pairs:
+        severity = Severity.ERROR if a.major != b.major else Severity.WARNING
+        out.append(
+            make(
+                "SP211",
+                f"two CUDA runtimes: {a.what} (CUDA {a.cuda}) and {b.what} (CUDA {b.cuda})"
+                + ("" if a.major != b.major else "; same major, but two copies of the libraries"),
+                severity=severity,
+                subject=b.package,
+                location=b.location,
+                evidence=[e for e in (a.evidence, b.evidence) if e] + [Evidence(fact=f"{a.what} is at {a.location}")],
+                hint="keep one CUDA packaging: cudatoolkit (CUDA 11 and older) or cuda-version/cuda-* (CUDA 12+)",
+            )
+        )
+    return out
+
+
+def _python_support(spec: EnvSpec) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    py = spec.python or ""
+    m = re.fullmatch(r"(?:==)?(?P<maj>[0-9]+)\.(?P<min>[0-9]+)(?:\.[0-9]+)?(?:\.\*)?", py.strip())
+    if not m:
+        return out
+    mm = f"{m['maj']}.{m['min']}"
+    for req in spec.pip:
+        if req.name != "torch" or req.constraint:
+            continue
+        pinned = _pip_pinned(req)
+        if not pinned:
+            continue
+        rel = mx.torch_release(pinned)
+        if rel is None:
+            continue
+        if mm not in rel.row.python:
+            out.append(
+                make(
+                    "SP203",
+                    f"torch {pinned} has no wheels for Python {mm} (it supports {', '.join(rel.row.python)})",
+                    subject="torch",
+                    location=req.location,
+                    evidence=[rel.evidence(f"torch {rel.row.version} supports Python {', '.join(rel.row.python)}")],
+                    hint="pick a torch release that supports this Python, or change the Python version",
+                )
+            )
+    return out
+
+
+def _declared_cuda(spec: EnvSpec, claims: list[CudaClaim]) -> list[Diagnostic]:
+    declared = spec.system_requirements.cuda
+    if not declared:
+        return []
+    try:
+        dv = Version(declared)
+    except InvalidVersion:
+        return []
+    out: list[Diagnostic] = []
+    for c in claims:
+        try:
+            cv = Version(c.cuda)
+        except InvalidVersion:
+            continue
+        if cv.release[0] > dv.release[0] or (c.has_minor and "." in declared and cv > dv):
+            out.append(
+                make(
+                    "SP205",
+                    f"{c.what} asks for CUDA {c.cuda} but the spec declares CUDA {declared} as its system requirement",
+                    severity=Severity.ERROR if cv.release[0] != dv.release[0] else None,
+                    subject=c.package,
+                    location=c.location,
+                    evidence=[Evidence(fact=f"declared cuda = {declared}", source=_where(spec.location))]
+                    + ([c.evidence] if c.evidence else []),
+                    hint=f"raise the declared cuda to {c.cuda}, or pin CUDA {declared}",
+                )
+            )
+    return out
+
+
+def _shadows(spec: EnvSpec) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    conda_by_pypi: dict[str, tuple[CondaDependency, mx.Sourced[mx.MatrixRow]]] = {}
+    for dep in spec.conda:
+        if dep.name == "python":
+            continue
+        pypi, src = mx.conda_to_pypi(dep.name)
+        if pypi:
+            conda_by_pypi.setdefault(str(canonicalize_name(pypi)), (dep, src))
+    for req in spec.pip:
+        if req.constraint or not req.name:
+            continue
+        hit = conda_by_pypi.get(str(canonicalize_name(req.name)))
+        if hit is None:
+            continue
+        dep, src = hit
+        origin = f" (added by the {dep.added_by})" if dep.added_by else ""
+        out.append(
+            make(
+                "SP210",
+                f"pip installs {req.name} over conda's {dep.name}{origin}; pip runs after conda with no joint "
+                "resolution and overwrites its files",
+                subject=req.name,
+                location=req.location,
+                evidence=[
+                    src.evidence(f"conda {dep.name} is PyPI {req.name}"),
+                    Evidence(fact=f"conda {dep.raw}", source=_where(dep.location)),
+                ],
+                hint=f"install {req.name} from one side only",
+            )
+        )
+    return out
+
+
+def _ambiguous_gpu_names() -> dict[str, str]:
+    """conda names that exist as CPU and GPU builds: those with a `-gpu`/`-cpu` selector of the same PyPI project."""
+    rows = mx.conda_names_matrix().rows
+    out: dict[str, str] = {}
+    for row in rows:
+        for suffix in ("-gpu", "-cpu"):
+            if row.conda.endswith(suffix) and row.pypi:
+                base = row.conda[: -len(suffix)]
+                pypi, _src = mx.conda_to_pypi(base)
+                if pypi and canonicalize_name(pypi) == canonicalize_name(row.pypi):
+                    out[base] = row.pypi
+    return out
+
+
+def _cpu_fallback(spec: EnvSpec, claims: list[CudaClaim], node: NodeFacts | None) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    ambiguous = _ambiguous_gpu_names()
+    names = {d.name for d in spec.conda}
+    has_cuda_pin = any(c.ecosystem == "conda" for c in claims)
+    for dep in spec.conda:
+        if dep.name not in ambiguous or dep.added_by:
+            continue
+        if has_cuda_pin or f"{dep.name}-gpu" in names or f"{dep.name}-cpu" in names or "cuda" in dep.spec:
+            continue
+        pypi, src = mx.conda_to_pypi(f"{dep.name}-gpu")
+        out.append(
+            make(
+                "SP212",
+                f"{dep.raw!r} does not say CPU or CUDA: the solver may pick a CPU build "
+                "(and will wherever __cuda is missing)",
+                subject=dep.name,
+                location=dep.location,
+                evidence=[src.evidence(f"{dep.name}-gpu selects the CUDA build of {pypi}")],
+                hint=f"add {dep.name}-gpu, a CUDA pin (cuda-version / pytorch-cuda) or a `*cuda*` build string",
+            )
+        )
+    pip_names = {r.name for r in spec.pip}
+    for req in spec.pip:
+        if req.name == "jax" and not any("cuda" in e for e in req.extras):
+            if any(n.startswith("jax-cuda") for n in pip_names):
+                continue
+            out.append(
+                make(
+                    "SP212",
+                    f"{req.raw!r} installs the CPU-only jaxlib",
+                    subject="jax",
+                    location=req.location,
+                    evidence=[Evidence(fact=_JAX_GUIDE)],
+                    hint="use jax[cuda12] (or jax[cuda13])",
+                )
+            )
+        if req.name == "torch" and node is not None and node.gpus:
+            pinned = _pip_pinned(req) or ""
+            cpu_index = next(
+                (u for u, _w in _indexes_for(spec, req) if re.search(r"/cpu/?$", u.split("?")[0])),
+                None,
+            )
+            if pinned.endswith("+cpu") or cpu_index:
+                why = f"from {cpu_index}" if cpu_index else "pinned +cpu"
+                out.append(
+                    make(
+                        "SP212",
+                        f"torch is the CPU build ({why}) but the node has {len(node.gpus)} GPU(s)",
+                        subject="torch",
+                        location=req.location,
+                        evidence=[Evidence(fact=f"node GPUs: {', '.join(g.name for g in node.gpus)}")],
+                    )
+                )
+    return out
+
+
+# -- checks against a node ------------------------------------------------------------------------------------
+def _driver(spec: EnvSpec, claims: list[CudaClaim], node: NodeFacts) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    if not claims:
+        return out
+    if node.driver is None:
+        c = claims[0]
+        out.append(
+            make(
+                "SP202",
+                f"{c.what} needs CUDA {c.cuda}, but the node has no NVIDIA driver"
+                + ("" if node.gpus else " and no GPU"),
+                subject=c.package,
+                location=c.location,
+                evidence=[Evidence(fact=f"node {node.label}: no driver", source=node.source)],
+            )
+        )
+        return out
+    driver = node.driver_version
+    node_cuda = node.cuda_driver_version
+    seen: set[tuple[str, str]] = set()
+    for c in claims:
+        key = (c.cuda, str(c.location))
+        if key in seen:
+            continue
+        seen.add(key)
+        cuda_mm = c.cuda if c.has_minor else f"{c.cuda}.0"
+        need = mx.cuda_min_driver(cuda_mm)
+        node_ev = Evidence(
+            fact=f"node {node.label}: driver {node.driver.version}"
+            + (f" (CUDA {node.driver.cuda})" if node.driver.cuda else ""),
+            source=node.source,
+        )
+        if need is not None and driver is not None:
+            min_driver = Version(need.row.min_driver)
+            if driver >= min_driver:
+                continue
+            floor = mx.minor_compat_floor(c.major)
+            evidence = [need.evidence(f"CUDA {cuda_mm} needs driver >= {need.row.min_driver}"), node_ev]
+            if floor is not None and driver >= Version(floor.row.min_driver):
+                limits = mx.rule("no-newer-ptx-jit")
+                out.append(
+                    make(
+                        "SP202",
+                        f"{c.what} needs driver >= {need.row.min_driver} for CUDA {cuda_mm}; driver "
+                        f"{node.driver.version} runs it only under minor-version compatibility",
+                        severity=Severity.WARNING,
+                        subject=c.package,
+                        location=c.location,
+                        evidence=[
+                            *evidence,
+                            floor.evidence(f"CUDA {c.major}.x minor-version compatibility from {floor.row.min_driver}"),
+                            limits.evidence(limits.row.text),
+                        ],
+                        hint=f"upgrade the driver to >= {need.row.min_driver} to lift the limits",
+                    )
+                )
+            else:
+                out.append(
+                    make(
+                        "SP202",
+                        f"{c.what} needs driver >= {need.row.min_driver} (CUDA {cuda_mm}); the node has "
+                        f"{node.driver.version}",
+                        subject=c.package,
+                        location=c.location,
+                        evidence=evidence,
+                        hint=f"upgrade the driver to >= {need.row.min_driver}, or pin a CUDA the driver supports"
+                        + (f" (<= {node.driver.cuda})" if node.driver.cuda else ""),
+                    )
+                )
+        elif node_cuda is not None:
+            cv = Version(cuda_mm)
+            if cv <= node_cuda:
+                continue
+            same_major = cv.release[0] == node_cuda.release[0]
+            out.append(
+                make(
+                    "SP202",
+                    f"{c.what} needs CUDA {cuda_mm}; the node's driver supports CUDA {node.driver.cuda}"
+                    + (" (minor-version compatibility only)" if same_major else ""),
+                    severity=Severity.WARNING if same_major else None,
+                    subject=c.package,
+                    location=c.location,
+                    evidence=[node_ev],
+                )
+            )
+    return out
+
+
+def _runs_on(arch: str, gpu: GpuFacts, *, ptx: bool) -> bool:
+    """Whether code for `arch` ('8.0', '9.0a', '10.0f') runs on the GPU (rules sass-same-major, ptx-jit, ...)."""
+    suffix = arch[-1] if arch[-1] in "af" else ""
+    cc = arch.rstrip("af")
+    a_major, a_minor = (int(x) for x in cc.split("."))
+    d_major, d_minor = (int(x) for x in gpu.compute_capability.split("."))
+    if suffix == "a":
+        return (a_major, a_minor) == (d_major, d_minor)
+    if ptx:
+        return (d_major, d_minor) >= (a_major, a_minor)
+    row = mx.gpu_by_name(gpu.name)
+    if row is not None and row.row.tegra:
+        return (a_major, a_minor) == (d_major, d_minor)
+    return a_major == d_major and d_minor >= a_minor
+
+
+def _torch_on_gpus(claims: list[CudaClaim], node: NodeFacts) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    for c in claims:
+        if c.package != "torch" or c.kind != "framework" or not c.torch_version or not node.gpus:
+            continue
+        version = c.torch_version.split("+", 1)[0]
+        var = mx.torch_variant(version, c.cuda)
+        rel = mx.torch_release(version)
+        if rel is None:
+            continue
+        if var is None:
+            have = ", ".join(v.cuda for v in rel.row.variants)
+            out.append(
+                make(
+                    "SP204",
+                    f"torch {rel.row.version} has no CUDA {c.cuda} build (it has CUDA {have})",
+                    subject="torch",
+                    location=c.location,
+                    evidence=[rel.evidence(f"torch {rel.row.version} variants: CUDA {have}")],
+                )
+            )
+            continue
+        sass = mx.rule("sass-same-major")
+        jit = mx.rule("ptx-jit")
+        for gpu in node.gpus:
+            if any(_runs_on(a, gpu, ptx=False) for a in var.row.archs):
+                continue
+            if any(_runs_on(a, gpu, ptx=True) for a in var.row.ptx):
+                out.append(
+                    make(
+                        "SP204",
+                        f"torch {version}+cu{c.cuda.replace('.', '')} has no SASS for {gpu.name} "
+                        f"(compute capability {gpu.compute_capability}); only PTX, JIT-compiled at first launch",
+                        severity=Severity.WARNING,
+                        subject="torch",
+                        location=c.location,
+                        evidence=[
+                            var.evidence(f"SASS {', '.join(var.row.archs)}; PTX {', '.join(var.row.ptx) or 'none'}"),
+                            jit.evidence(jit.row.text),
+                        ],
+                    )
+                )
+                continue
+            out.append(
+                make(
+                    "SP204",
+                    f"torch {version}+cu{c.cuda.replace('.', '')} has no kernels for GPU {gpu.index} {gpu.name} "
+                    f"(compute capability {gpu.compute_capability})",
+                    subject="torch",
+                    location=c.location,
+                    evidence=[
+                        var.evidence(f"SASS {', '.join(var.row.archs)}; PTX {', '.join(var.row.ptx) or 'none'}"),
+                        sass.evidence(sass.row.text),
+                    ],
+                    hint="pick a torch release / CUDA variant that still builds for this GPU",
+                )
+            )
+    return out
+
+
+def check_spec(spec: EnvSpec, node: NodeFacts | None) -> list[Diagnostic]:
+    """Every lint check on one spec; node-dependent checks run only when a node is given."""
+    claims = cuda_claims(spec)
+    out: list[Diagnostic] = []
+    out += _variant_conflicts(claims)
+    out += _two_runtimes(claims)
+    out += _python_support(spec)
+    out += _declared_cuda(spec, claims)
+    out += _shadows(spec)
+    out += _cpu_fallback(spec, claims, node)
+    if node is not None and not _node_is_other_platform(spec, node):
+        out += _driver(spec, claims, node)
+        out += _torch_on_gpus(claims, node)
+    return out
+
+
+def _node_is_other_platform(spec: EnvSpec, node: NodeFacts) -> bool:
+    """A spec that lists platforms but none for the node's OS/arch does not run there (pixi CPU vs CUDA envs...)."""
+    if not spec.platforms:
+        return False
+    arch = {"x86_64": "64", "aarch64": "aarch64", "ppc64le": "ppc64le"}[node.cpu.arch]
+    return f"linux-{arch}" not in spec.platforms

@@ -1,0 +1,80 @@
+"""`lint(paths, nodes)`: load every spec, collect structural findings, run the static checks per node."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from envresolve.diagnostics import Diagnostic, make, sort_diagnostics
+from envresolve.errors import InputError
+from envresolve.specs.load import SPEC_SUFFIXES, load_file
+
+if TYPE_CHECKING:
+    from envresolve.node.facts import NodeFacts
+
+__all__ = ["iter_spec_files", "lint"]
+
+
+def iter_spec_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
+    """The files to lint: files as given, directories walked (sorted) for spec-looking files.
+
+    Raises `InputError` (GN101) for a path that does not exist.
+    """
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            for child in sorted(p.rglob("*")):
+                if child.is_file() and child.suffix.lower() in SPEC_SUFFIXES and not _hidden(child, p):
+                    yield child
+        elif p.exists():
+            yield p
+        else:
+            raise InputError(make("GN101", f"{p} does not exist", subject=str(p)))
+
+
+def _hidden(child: Path, root: Path) -> bool:
+    return any(part.startswith(".") for part in child.relative_to(root).parts)
+
+
+def lint(
+    paths: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
+    nodes: Sequence[NodeFacts] = (),
+    *,
+    env: Mapping[str, str] | None = None,
+) -> list[Diagnostic]:
+    """Lint spec files against zero or more target nodes; findings sorted worst first.
+
+    Structural findings are reported once per file. The checks run once without a node, or, with nodes,
+    once per node, and each finding then names its node (`Diagnostic.node`). `env` is the mapping used to
+    expand `${VAR}` in requirements files (pip's rule). Raises `InputError` (GN101) for a missing path.
+    """
+    from envresolve.specs.checks import check_spec
+
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    files = list(iter_spec_files(paths))
+    out: list[Diagnostic] = []
+    for file in files:
+        res = load_file(file, env=env)
+        out.extend(res.diagnostics)
+        for spec in res.specs:
+            out.extend(spec.diagnostics)
+            if nodes:
+                for node in nodes:
+                    out.extend(d.with_node(node.label) for d in check_spec(spec, node))
+            else:
+                out.extend(check_spec(spec, None))
+    return sort_diagnostics(_unique(out))
+
+
+def _unique(diags: list[Diagnostic]) -> list[Diagnostic]:
+    seen: set[str] = set()
+    out: list[Diagnostic] = []
+    for d in diags:
+        key = d.model_dump_json()
+        if key not in seen:
+            seen.add(key)
+            out.append(d)
+    return out

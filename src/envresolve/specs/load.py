@@ -1,0 +1,171 @@
+"""Format sniffing and the one entry point that turns a file into `EnvSpec`s."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from envresolve.diagnostics import Diagnostic, Location, Severity, make
+from envresolve.errors import InputError
+from envresolve.specs._text import read_spec_text
+from envresolve.specs._yaml import YNode, compose_documents
+from envresolve.specs.dataset import is_dataset_stream, load_dataset_manifest
+from envresolve.specs.environment_yml import load_environment_yml
+from envresolve.specs.model import EnvSpec
+from envresolve.specs.pixi import load_pixi
+from envresolve.specs.requirements import RequirementsParser
+
+__all__ = ["SPEC_SUFFIXES", "LoadResult", "load_file", "load_spec", "sniff_yaml"]
+
+#: file suffixes a directory walk picks up
+SPEC_SUFFIXES = (".yaml", ".yml", ".txt", ".in", ".toml")
+
+
+@dataclass
+class LoadResult:
+    """Specs found in one file, plus findings that belong to the file rather than to one spec."""
+
+    path: str
+    format: str | None = None
+    specs: list[EnvSpec] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+def sniff_yaml(docs: list[YNode | None]) -> str | None:
+    """'dataset', 'environment-yml', 'conda-lock-virtual-packages' or None for a parsed YAML stream."""
+    if is_dataset_stream(docs):
+        return "dataset"
+    first = next((d for d in docs if d is not None), None)
+    if first is None or not first.is_map:
+        return None
+    keys = {k.value for k, _ in first.pairs if k.is_scalar}
+    if "subdirs" in keys and not keys & {"dependencies", "channels"}:
+        return "conda-lock-virtual-packages"
+    if keys & {"dependencies", "channels"} or keys == {"name"}:
+        return "environment-yml"
+    return None
+
+
+def load_file(path: str | Path, *, env: Mapping[str, str] | None = None) -> LoadResult:
+    """Load one file in whichever format it is. Unreadable files raise `InputError` (GN101); malformed
+    content (SP1xx) is returned as diagnostics so that lint can report every file."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError(make("GN101", f"{p} does not exist", subject=str(p)))
+    if p.is_dir():
+        raise InputError(make("GN101", f"{p} is a directory, not a spec file", subject=str(p)))
+    result = LoadResult(path=str(p))
+    try:
+        text = read_spec_text(p)
+        _dispatch(p, text, env, result)
+    except InputError as exc:
+        if any(d.code == "GN101" for d in exc.diagnostics):
+            raise
+        result.diagnostics.extend(exc.diagnostics)
+    return result
+
+
+def _dispatch(p: Path, text: str, env: Mapping[str, str] | None, result: LoadResult) -> None:
+    name, suffix = p.name.lower(), p.suffix.lower()
+    file = str(p)
+    if suffix == ".toml":
+        result.format = "pixi"
+        if name == "pyproject.toml" and "[tool.pixi" not in text:
+            result.diagnostics.append(
+                make(
+                    "SP107",
+                    f"{file} has no [tool.pixi] table; nothing to lint",
+                    severity=Severity.INFO,
+                    subject=file,
+                    location=Location(file=file),
+                )
+            )
+            return
+        result.specs = load_pixi(p, text, env=env)
+        return
+    if suffix in (".txt", ".in") or "requirements" in name or "constraints" in name:
+        result.format = "requirements-txt"
+        res = RequirementsParser(env=env).parse_file(p)
+        diags = list(res.diagnostics)
+        if not res.pip:
+            diags.append(
+                make(
+                    "SP112",
+                    "the requirements file declares no packages",
+                    subject=file,
+                    location=Location(file=file, line=1),
+                )
+            )
+        result.specs = [
+            EnvSpec(
+                name=None,
+                source=file,
+                format="requirements-txt",
+                pip=tuple(res.pip),
+                indexes=tuple(res.indexes),
+                diagnostics=tuple(diags),
+                location=Location(file=file, line=1),
+            )
+        ]
+        return
+    if name in ("pixi.lock", "conda-lock.yml", "conda-lock.yaml") or name.endswith((".conda-lock.yml", "__pixi.lock")):
+        result.format = "lock"
+        result.diagnostics.append(
+            make(
+                "SP107",
+                f"{file} is a lock file, not a spec; lint checks the spec it was made from",
+                severity=Severity.INFO,
+                subject=file,
+                location=Location(file=file, line=1),
+            )
+        )
+        return
+    if suffix in (".yaml", ".yml", ".json"):
+        docs, warnings = compose_documents(text, file)
+        kind = sniff_yaml(docs)
+        result.format = kind
+        if kind == "dataset":
+            result.specs, diags = load_dataset_manifest(p, text, env=env, docs=docs)
+            result.diagnostics += warnings + diags
+            return
+        if kind == "environment-yml":
+            result.specs = load_environment_yml(p, text, env=env)
+            return
+        if kind == "conda-lock-virtual-packages":
+            result.diagnostics.append(
+                make(
+                    "SP107",
+                    f"{file} is a conda-lock virtual-package file: node facts, not an environment",
+                    severity=Severity.INFO,
+                    subject=file,
+                    location=Location(file=file, line=1),
+                    hint=f"pass it as a node: envresolve lint SPEC --node {file}",
+                )
+            )
+            return
+    raise InputError(
+        make(
+            "SP107",
+            f"{file} is not a Dataset manifest, environment.yml, requirements file or pixi manifest",
+            subject=file,
+            location=Location(file=file, line=1),
+        )
+    )
+
+
+def load_spec(path: str | Path, *, env: Mapping[str, str] | None = None) -> list[EnvSpec]:
+    """Every environment a spec file declares, as it will really be built.
+
+    A Dataset manifest can hold several CONDA Datasets (multi-document YAML, `List` objects); a pixi manifest
+    gives one spec per environment (and per Linux platform where they differ). Non-fatal findings are in each
+    `EnvSpec.diagnostics`. Raises `InputError` when the file cannot be read or parsed at all (GN101, SP1xx).
+    """
+    res = load_file(path, env=env)
+    errors = [d for d in res.diagnostics if d.severity is Severity.ERROR]
+    if errors and not res.specs:
+        raise InputError(errors)
+    if res.diagnostics and res.specs:
+        first = res.specs[0]
+        res.specs[0] = first.model_copy(update={"diagnostics": (*res.diagnostics, *first.diagnostics)})
+    return res.specs
