@@ -70,7 +70,10 @@ _NFD_FLAGS = {
 
 def is_kubernetes_obj(obj: Any) -> bool:
     """True for a Kubernetes `Node` or `List`/`NodeList` object."""
-    return isinstance(obj, dict) and obj.get("kind") in {"Node", "List", "NodeList"} and "apiVersion" in obj
+    if not isinstance(obj, dict) or "apiVersion" not in obj:
+        return False
+    kind = obj.get("kind")
+    return isinstance(kind, str) and kind in {"Node", "List", "NodeList"}
 
 
 def nodes_from_kubernetes(obj: Any, *, origin: str) -> list[tuple[NodeFacts, list[Diagnostic]]]:
