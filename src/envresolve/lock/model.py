@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from envresolve.binary.model import ArtifactReport
 from envresolve.diagnostics import Diagnostic
 from envresolve.node.facts import NodeFacts
 from envresolve.solve.conda import CondaPackage, VirtualPackage
@@ -50,6 +51,7 @@ class LockedCondaPackage(CondaPackage):
     """A conda package in the lock: its repodata facts plus its binary verdict."""
 
     verdict: BinaryVerdict
+    binary: ArtifactReport | None = Field(default=None, description="binary facts recorded at lock time (check)")
 
 
 class LockedPipPackage(_Frozen):
@@ -65,6 +67,7 @@ class LockedPipPackage(_Frozen):
     requires_dist: tuple[str, ...] = ()
     requires_python: str | None = None
     verdict: BinaryVerdict
+    binary: ArtifactReport | None = Field(default=None, description="binary facts recorded at lock time (check)")
 
 
 class LockedNode(_Frozen):
