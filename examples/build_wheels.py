@@ -2,7 +2,8 @@
 
 `examples/wheels/metadata.json` holds, for every file, the real name, version, file name (hence tags),
 Requires-Python and Requires-Dist, read from PyPI with `pip install --dry-run --report` (see its `origin`).
-This script writes one small wheel per entry into `examples/wheels/`, byte-for-byte reproducibly (fixed zip
+This script writes one small wheel per entry into `examples/wheels/` and a static PEP 503 index over them into
+`examples/index/` (one `index.html` per project, links with `#sha256=`), byte-for-byte reproducibly (fixed zip
 timestamps, sorted members). The wheels contain no code: envresolve only locks, it never installs them. Their
 sha256 differs from the real files' (`real_sha256` keeps the real one for reference).
 
@@ -21,6 +22,7 @@ import zipfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent / "wheels"
+INDEX = Path(__file__).resolve().parent / "index"
 EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
@@ -65,11 +67,35 @@ def build_wheel(entry: dict[str, object]) -> tuple[str, bytes]:
     return filename, buf.getvalue()
 
 
+def simple_pages(data: dict[str, object], wanted: dict[str, bytes]) -> dict[str, bytes]:
+    """A static PEP 503 index over the wheels: `index/<project>/index.html`, links with sha256 fragments."""
+    import html
+    import re
+
+    projects: dict[str, list[str]] = {}
+    for e in data["wheels"]:  # type: ignore[attr-defined]
+        key = re.sub(r"[-_.]+", "-", str(e["name"])).lower()
+        projects.setdefault(key, []).append(str(e["filename"]))
+    pages: dict[str, bytes] = {}
+    for key, files in sorted(projects.items()):
+        links = []
+        for fn in sorted(files):
+            digest = hashlib.sha256(wanted[fn]).hexdigest()
+            links.append(f'<a href="../../wheels/{html.escape(fn)}#sha256={digest}">{html.escape(fn)}</a><br/>')
+        body = "<!DOCTYPE html>\n<html><body>\n" + "\n".join(links) + "\n</body></html>\n"
+        pages[f"{key}/index.html"] = body.encode()
+    root = "".join(f'<a href="{k}/">{k}</a><br/>\n' for k in sorted(projects))
+    pages["index.html"] = ("<!DOCTYPE html>\n<html><body>\n" + root + "</body></html>\n").encode()
+    return pages
+
+
 def main(argv: list[str]) -> int:
     data = json.loads((HERE / "metadata.json").read_text(encoding="utf-8"))
     wanted = dict(build_wheel(e) for e in data["wheels"])
+    pages = simple_pages(data, wanted)
     if "--check" in argv:
         bad = [n for n, b in wanted.items() if not (HERE / n).is_file() or (HERE / n).read_bytes() != b]
+        bad += [f"index/{n}" for n, b in pages.items() if not (INDEX / n).is_file() or (INDEX / n).read_bytes() != b]
         extra = sorted(p.name for p in HERE.glob("*.whl") if p.name not in wanted)
         for n in bad + extra:
             print(f"out of date: {n}", file=sys.stderr)
@@ -79,6 +105,9 @@ def main(argv: list[str]) -> int:
             old.unlink()
     for name, blob in wanted.items():
         (HERE / name).write_bytes(blob)
+    for name, blob in pages.items():
+        (INDEX / name).parent.mkdir(parents=True, exist_ok=True)
+        (INDEX / name).write_bytes(blob)
     print(f"wrote {len(wanted)} wheels to {HERE}")
     return 0
 

@@ -501,7 +501,9 @@ def _ladder(name: str, text: str, current: str | None) -> list[str]:
 
     found = set(_LADDERS.get(name, ()))
     for m in re.finditer(re.escape(name) + r"\s*(?:>=|==|>|=)?\s*([0-9][0-9.]*)", text):
-        found.add(m.group(1).rstrip("."))
+        v = m.group(1).rstrip(".")
+        if not any(_vkey(v) == _vkey(x) for x in found):
+            found.add(v)
     versions: list[str] = []
     for v in found:
         try:
@@ -525,9 +527,11 @@ def _blocking_diagnostic(name: str, now: str, needed: str, text: str, node: Node
     evidence = [Evidence(fact=line, source="py-rattler solver") for line in text.splitlines()[:8]]
     evidence.insert(0, Evidence(fact=f"{label}: {now}", source=(node.source if node else None) or "node facts"))
     if name == "__cuda":
-        driver = _driver_for_cuda(needed)
+        found = _driver_for_cuda(needed)
         cur_driver = node.driver.version if node is not None and node.driver else None
-        fix = f"a driver with CUDA >= {needed}" + (f" (NVIDIA driver >= {driver})" if driver else "")
+        fix = f"a driver with CUDA >= {needed}" + (f" (NVIDIA driver >= {found[0]})" if found else "")
+        if found:
+            evidence.append(Evidence(fact=f"CUDA {needed} needs driver >= {found[0]}", source=found[1]))
         msg = f"conda packages need {name} >= {needed}, but {label} has {now}" + (
             f" (driver {cur_driver})" if cur_driver else ""
         )
@@ -555,19 +559,14 @@ def _blocking_diagnostic(name: str, now: str, needed: str, text: str, node: Node
     )
 
 
-def _driver_for_cuda(cuda: str) -> str | None:
-    """The minimum driver for a CUDA level, from MATRIX's sourced table when it is available."""
+def _driver_for_cuda(cuda: str) -> tuple[str, str] | None:
+    """(minimum driver, citation) for a CUDA level, from MATRIX's sourced driver table."""
+    from envresolve.matrices import cuda_min_driver
+
     try:
-        from envresolve import matrices
-    except ImportError:  # pragma: no cover - matrices is part of the package
-        return None
-    fn = getattr(matrices, "cuda_min_driver", None)
-    if fn is None:
-        return None
-    try:
-        value = fn(cuda)
+        found = cuda_min_driver(cuda)
     except (EnvresolveError, KeyError, ValueError, LookupError):
         return None
-    if value is None:
+    if found is None:
         return None
-    return str(getattr(value, "value", value))
+    return str(found.row.min_driver), found.citation

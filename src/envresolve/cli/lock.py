@@ -1,0 +1,223 @@
+"""`envresolve lock SPEC --node SOURCE...`: resolve a conda + pip spec for the target node(s) and write a lock.
+
+Conda is solved with py-rattler for the nodes' virtual packages, pip with a GPU-aware resolver, and every
+compatibility rule runs on the result for every node. One lock is written when it is valid for all nodes;
+otherwise the output says which node prevents it, the fact that blocks it and the smallest change.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from envresolve.solve.combine import Resolution
+    from envresolve.specs.model import EnvSpec
+
+__all__ = ["configure_parser", "run"]
+
+EXPORTS = ("pylock", "pixi", "explicit", "requirements")
+
+
+def configure_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "lock",
+        help="resolve a spec for target nodes and write a lockfile",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=(
+            "examples:\n"
+            "  envresolve lock environment.yml --node h100-driver580\n"
+            "  envresolve lock dataset.yaml --node a100-driver535 --node h100-driver580 --export pylock,pixi\n"
+            "  envresolve lock dataset.yaml --node node.json --explain --format json\n"
+            "\nexit status: 0 locked, 1 no solution (or a rule fails) for a node, 2 bad input"
+        ),
+    )
+    p.add_argument("spec", metavar="SPEC", help="Dataset manifest, environment.yml, requirements.txt or pixi manifest")
+    p.add_argument(
+        "--node",
+        metavar="SOURCE",
+        action="append",
+        default=[],
+        help="target node: facts file, Kubernetes Node/List manifest, or bundled profile name (repeatable)",
+    )
+    p.add_argument("--env", metavar="NAME", help="which environment of SPEC, when it declares several")
+    p.add_argument("-o", "--output", metavar="LOCK", default="envresolve.lock", help="lock path (envresolve.lock)")
+    p.add_argument(
+        "--export",
+        metavar="FORMAT",
+        action="append",
+        default=[],
+        help=f"also write an export next to the lock: {', '.join(EXPORTS)} (repeatable or comma-separated)",
+    )
+    p.add_argument("--explain", action="store_true", help='print "why not X" lines for rejected candidates')
+    p.add_argument("--offline", action="store_true", help="use only cached repodata/index pages and local files")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
+    p.add_argument("--channel-alias", metavar="URL", help="base URL (or directory) for bare conda channel names")
+    p.add_argument(
+        "--mirror",
+        metavar="NAME=URL",
+        action="append",
+        default=[],
+        help="replace a conda channel (name or URL prefix) by a mirror URL or directory (repeatable)",
+    )
+    p.add_argument(
+        "--index-url",
+        metavar="URL",
+        action="append",
+        default=[],
+        help="pip index URL or local PEP 503 directory replacing the spec's indexes (repeatable)",
+    )
+    p.add_argument("--find-links", metavar="DIR", action="append", default=[], help="extra pip find-links location")
+    p.add_argument(
+        "--no-notebook-packages",
+        action="store_true",
+        help="leave out ipykernel, nb_conda_kernels and notebook, which the BaizeAI conda loader adds",
+    )
+    p.add_argument("--no-sharded", action="store_true", help="do not use sharded conda repodata")
+    p.add_argument("--cache-dir", metavar="DIR", help="repodata cache directory")
+    p.set_defaults(run=run)
+
+
+def _exports(values: list[str]) -> list[str]:
+    from envresolve.diagnostics import make
+    from envresolve.errors import InputError
+
+    out: list[str] = []
+    for v in values:
+        for part in v.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            if part not in EXPORTS:
+                raise InputError(make("GN104", f"unknown export format: {part}", hint=f"one of: {', '.join(EXPORTS)}"))
+            if part not in out:
+                out.append(part)
+    return out
+
+
+def _mirrors(values: list[str]) -> dict[str, str]:
+    from envresolve.diagnostics import make
+    from envresolve.errors import InputError
+
+    out: dict[str, str] = {}
+    for v in values:
+        name, sep, url = v.partition("=")
+        if not sep or not name.strip() or not url.strip():
+            raise InputError(make("GN104", f"--mirror wants NAME=URL, got: {v}"))
+        out[name.strip()] = url.strip()
+    return out
+
+
+def _pick_spec(specs: list[EnvSpec], wanted: str | None, path: str) -> EnvSpec:
+    from envresolve.diagnostics import make
+    from envresolve.errors import InputError
+
+    if wanted:
+        for s in specs:
+            if wanted in {s.name, getattr(s, "origin", None)}:
+                return s
+        names = ", ".join(str(s.name) for s in specs)
+        raise InputError(make("GN104", f"no environment {wanted!r} in {path}", hint=f"one of: {names}"))
+    if len(specs) != 1:
+        names = ", ".join(str(s.name) for s in specs)
+        raise InputError(
+            make("GN104", f"{path} declares {len(specs)} environments", hint=f"pick one with --env: {names}")
+        )
+    return specs[0]
+
+
+def run(args: argparse.Namespace) -> int:
+    from envresolve.diagnostics import Severity, make
+    from envresolve.diagnostics.render import render_text
+    from envresolve.errors import InputError
+    from envresolve.lock import write
+    from envresolve.lock.export import EXPORT_FILE_NAMES, write_export
+    from envresolve.node import load_nodes
+    from envresolve.solve.combine import ResolveSettings, resolve
+    from envresolve.solve.conda import CondaSettings
+    from envresolve.specs import load_spec
+
+    exports = _exports(args.export)
+    if not args.node:
+        raise InputError(make("GN104", "no target node: give --node SOURCE (a facts file or a profile name)"))
+    specs = load_spec(args.spec)
+    spec = _pick_spec(specs, args.env, args.spec)
+    spec_errors = [d for d in spec.diagnostics if d.severity is Severity.ERROR]
+    if spec_errors:
+        raise InputError(spec_errors)
+    nodes = [n for source in args.node for n in load_nodes(source)]
+    settings = ResolveSettings(
+        conda=CondaSettings(
+            channel_alias=args.channel_alias,
+            mirrors=_mirrors(args.mirror),
+            cache_dir=args.cache_dir,
+            sharded=not args.no_sharded,
+        ),
+        index_urls=tuple(args.index_url),
+        find_links=tuple(str(Path(f).resolve()) if "://" not in f else f for f in args.find_links),
+        notebook_packages=not args.no_notebook_packages,
+    )
+    result = resolve(spec, nodes, offline=args.offline, explain=args.explain, settings=settings)
+    written: list[str] = []
+    export_diags = []
+    if result.ok and result.lock is not None:
+        out = Path(args.output)
+        write(result.lock, out)
+        written.append(str(out))
+        for fmt in exports:
+            target = out.parent / EXPORT_FILE_NAMES[fmt]
+            export_diags.extend(write_export(result.lock, fmt, target))
+            written.append(str(target))
+    if args.format == "json":
+        import json
+
+        obj = json.loads(result.to_json())
+        obj["written"] = written
+        obj["export_diagnostics"] = [d.model_dump(mode="json") for d in export_diags]
+        text = json.dumps(obj, indent=2, sort_keys=True) + "\n"
+        sys.stdout.write(text)
+    else:
+        sys.stdout.write(render_result(result, spec, written, explain=args.explain))
+        if export_diags:
+            sys.stdout.write(render_text(export_diags) + "\n")
+    return 0 if result.ok else 1
+
+
+def render_result(result: Resolution, spec: EnvSpec, written: list[str], *, explain: bool) -> str:
+    """The text report: one verdict line per node, the findings, then "why not" lines and written files."""
+    from envresolve.diagnostics import Severity
+    from envresolve.diagnostics.render import render_text
+
+    lines = []
+    where = getattr(spec, "origin", None) or spec.name or spec.format
+    lines.append(f"lock {spec.source} ({where}) for {len(result.nodes)} node(s):")
+    for o in result.nodes:
+        if o.ok:
+            lines.append(
+                f"  PASS {o.node}: python {o.python or '-'}, {o.conda_packages} conda + {o.pip_packages} pip packages"
+            )
+        else:
+            lines.append(f"  FAIL {o.node}: {o.blocking}")
+            if o.hint:
+                lines.append(f"       hint: {o.hint}")
+    shown = [d for d in result.diagnostics if explain or d.severity is not Severity.INFO]
+    if shown:
+        lines.append("")
+        lines.append(render_text(shown).rstrip("\n"))
+    if explain:
+        lines.append("")
+        if result.why_not:
+            lines.append("rejected candidates:")
+            lines.extend(f"  {w.line()}" for w in result.why_not)
+        else:
+            lines.append("rejected candidates: none")
+    lines.append("")
+    if result.ok:
+        lines.append("locked: one lock valid for every node")
+        lines.extend(f"wrote {w}" for w in written)
+    else:
+        lines.append("not locked: no lock is valid for every node")
+    return "\n".join(lines) + "\n"

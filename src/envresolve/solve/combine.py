@@ -1,0 +1,573 @@
+"""Conda first, then pip, then every compatibility rule, for one or several target nodes.
+
+`resolve(spec, nodes)` returns a `Resolution`: a lock valid for every node, or per-node outcomes that say which
+node prevents a common lock, the fact that blocks it, and the smallest change that would unblock it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from packaging.utils import canonicalize_name
+from pydantic import BaseModel, ConfigDict, Field
+
+from envresolve._version import __version__
+from envresolve.diagnostics import Diagnostic, Severity, has_errors, make, sort_diagnostics
+from envresolve.errors import InputError
+from envresolve.lock.model import BinaryVerdict, Lock
+from envresolve.solve.conda import (
+    CondaPackage,
+    CondaSettings,
+    CondaSolution,
+    CondaSolver,
+    VirtualPackage,
+    common_virtual_packages,
+    node_virtual_packages,
+)
+
+if TYPE_CHECKING:
+    from envresolve.binary.model import ArtifactReport
+    from envresolve.compat.model import Environment, Package
+    from envresolve.node.facts import NodeFacts
+    from envresolve.solve.pip import PipResolution
+    from envresolve.specs.model import EnvSpec
+
+__all__ = ["NodeOutcome", "Resolution", "ResolveSettings", "WhyNot", "resolve", "spec_digest"]
+
+#: what the BaizeAI conda loader adds for notebooks (SPEC marks them `added_by`); `--no-notebook-packages` drops them
+NOTEBOOK_PACKAGES = frozenset({"ipykernel", "nb_conda_kernels", "notebook"})
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ResolveSettings(_Frozen):
+    """Knobs of a resolution that are not part of the spec."""
+
+    conda: CondaSettings = Field(default_factory=CondaSettings)
+    index_urls: tuple[str, ...] = Field(default=(), description="replace the spec's pip indexes (may hold secrets)")
+    find_links: tuple[str, ...] = Field(default=(), description="extra find-links locations")
+    notebook_packages: bool = Field(
+        default=True, description="keep the notebook packages the Dataset loader adds (ipykernel, ...)"
+    )
+    pip_cache_dir: str | None = None
+    inspect_cache: bool = Field(default=True, description="use cached `envresolve inspect` reports for verdicts")
+
+
+class WhyNot(_Frozen):
+    """A rejected candidate and the reason ("why not X")."""
+
+    name: str
+    version: str
+    reason: str
+    code: str
+    message: str
+    node: str | None = None
+
+    def line(self) -> str:
+        """The `--explain` line."""
+        where = f" [{self.node}]" if self.node else ""
+        return f"why not {self.name} {self.version}{where}: {self.message} ({self.reason}, {self.code})"
+
+
+class NodeOutcome(_Frozen):
+    """What happened for one node."""
+
+    node: str
+    ok: bool
+    conda_packages: int = 0
+    pip_packages: int = 0
+    python: str | None = None
+    blocking: str | None = Field(default=None, description="the first error: the fact that blocks this node")
+    hint: str | None = Field(default=None, description="the smallest change that would unblock it, when known")
+    diagnostics: tuple[Diagnostic, ...] = ()
+
+
+class Resolution(_Frozen):
+    """The result of `resolve`. JSON-serialisable (an operator can put it in a custom resource's status)."""
+
+    ok: bool
+    lock: Lock | None = Field(default=None, description="one lock valid for every node; None when there is none")
+    nodes: tuple[NodeOutcome, ...] = ()
+    why_not: tuple[WhyNot, ...] = ()
+    diagnostics: tuple[Diagnostic, ...] = ()
+
+    def to_json(self) -> str:
+        """Stable JSON (sorted keys)."""
+        return json.dumps(self.model_dump(mode="json", by_alias=True), indent=2, sort_keys=True) + "\n"
+
+
+# ------------------------------------------------------------------------------------------ helpers
+
+
+def spec_digest(spec: EnvSpec) -> str:
+    """sha256 of what the spec asks for (not where it was read from, nor line numbers)."""
+    content = {
+        "name": spec.name,
+        "format": spec.format,
+        "channels": [c.name for c in spec.channels],
+        "conda": [d.spec for d in spec.conda],
+        "pip": [r.requirement for r in spec.pip],
+        "indexes": [(i.kind, i.display) for i in spec.indexes],
+        "python": spec.python,
+        "platforms": list(spec.platforms),
+        "system_requirements": spec.system_requirements.model_dump(mode="json"),
+    }
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
+def _conda_specs(spec: EnvSpec, settings: ResolveSettings) -> list[str]:
+    out: list[str] = []
+    for dep in spec.conda:
+        if not settings.notebook_packages and getattr(dep, "added_by", None) and dep.name in NOTEBOOK_PACKAGES:
+            continue
+        out.append(dep.spec)
+    if spec.python and out and not any(d.name == "python" for d in spec.conda):
+        py = spec.python.strip()
+        out.append(f"python {py}.*" if py[:1].isdigit() and py.count(".") == 1 else f"python {py}")
+    return out
+
+
+def _spec_dir(spec: EnvSpec) -> str:
+    src = Path(spec.source)
+    return str(src.parent if src.suffix or src.is_file() else src)
+
+
+def _pypi_installed(conda: Sequence[CondaPackage]) -> dict[str, str]:
+    """The Python packages conda installs, under their PyPI names (MATRIX's conda-names table)."""
+    from envresolve.matrices import conda_to_pypi
+
+    cuda_major = None
+    for p in conda:
+        if p.name == "cuda-version":
+            cuda_major = int(p.version.split(".")[0])
+    out: dict[str, str] = {}
+    for p in conda:
+        if p.name == "python":
+            continue
+        pypi, src = conda_to_pypi(p.name, cuda_major)
+        if pypi is None:
+            continue
+        if src.derived and not p.depends_on_python:
+            continue  # the default rule applies to Python packages only
+        out[str(canonicalize_name(pypi))] = p.version
+    return out
+
+
+def _conda_env_packages(conda: Sequence[CondaPackage]) -> list[Package]:
+    from envresolve.compat.model import Package
+
+    return [
+        Package(
+            name=p.name,
+            version=p.version,
+            ecosystem="conda",
+            build=p.build,
+            channel=p.channel,
+            subdir=p.subdir,
+            url=p.url,
+            depends=p.depends,
+        )
+        for p in conda
+    ]
+
+
+def _report_cache() -> Any:
+    try:
+        from envresolve.binary.cache import ReportCache
+    except ImportError:  # pragma: no cover - part of the package
+        return None
+    return ReportCache()
+
+
+def _cached_report(cache: Any, sha256: str | None) -> ArtifactReport | None:
+    if cache is None or not sha256:
+        return None
+    report: ArtifactReport | None = cache.get(sha256, symbols=False)
+    return report
+
+
+# --------------------------------------------------------------------------------------- the attempt
+
+
+class _Attempt(_Frozen):
+    conda: CondaSolution | None = None
+    pip: Any = None  # PipResolution; kept Any so the model builds without importing the pip side
+    environment: Any = None  # compat Environment
+    diagnostics: tuple[Diagnostic, ...] = ()
+    why_not: tuple[WhyNot, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not has_errors(self.diagnostics)
+
+
+def _attempt(
+    spec: EnvSpec,
+    nodes: Sequence[NodeFacts],
+    vps: Sequence[VirtualPackage],
+    solver: CondaSolver | None,
+    conda_specs: Sequence[str],
+    settings: ResolveSettings,
+    *,
+    offline: bool,
+    label: str | None,
+) -> _Attempt:
+    """One conda + pip + rules pass for `nodes` (all of them must accept the result)."""
+    from envresolve.compat.model import Environment
+    from envresolve.solve.pip import PipResolutionError, indexes_from_spec, resolve_pip
+
+    diags: list[Diagnostic] = []
+    conda = None
+    if solver is not None and conda_specs:
+        only = nodes[0] if len(nodes) == 1 else None
+        conda = solver.solve(conda_specs, vps, node=only)
+        diags.extend(d if d.node or label is None else d.with_node(label) for d in conda.diagnostics)
+        if not conda.ok:
+            return _Attempt(conda=conda, diagnostics=tuple(diags))
+    python = (conda.python if conda else None) or spec.python
+    conda_pkgs = conda.packages if conda else ()
+    env = Environment(packages=tuple(_conda_env_packages(conda_pkgs)), python=python)
+    pip = None
+    why: list[WhyNot] = []
+    if spec.pip:
+        if not python:
+            raise InputError(
+                make(
+                    "GN104",
+                    "the spec has pip requirements but no Python version (no conda python, no pythonVersion)",
+                    hint="add python to the conda dependencies or set the spec's Python version",
+                )
+            )
+        index_urls, find_links = indexes_from_spec(spec)
+        if settings.index_urls:
+            index_urls = [_abs_url(u) for u in settings.index_urls]
+        find_links = [_abs_link(f, spec) for f in [*find_links, *settings.find_links]]
+        if getattr(spec, "no_index", False):
+            index_urls = []
+        cache = _report_cache() if settings.inspect_cache else None
+        try:
+            pip = resolve_pip(
+                list(spec.pip),
+                list(nodes),
+                python=python,
+                index_urls=index_urls,
+                find_links=find_links,
+                installed=_pypi_installed(conda_pkgs),
+                env=env,
+                binary_facts=(lambda c: _cached_report(cache, c.sha256)) if cache is not None else None,
+                cache_dir=Path(settings.pip_cache_dir) if settings.pip_cache_dir else None,
+                offline=offline,
+            )
+        except PipResolutionError as exc:
+            why = [_why(r) for r in exc.rejections]
+            diags.extend(d if d.node or label is None else d.with_node(label) for d in exc.diagnostics)
+            return _Attempt(conda=conda, diagnostics=tuple(diags), why_not=tuple(why))
+        why = [_why(r) for r in pip.rejections]
+        diags.extend(d for d in pip.diagnostics if d.code != "RS204")  # rejections are reported as why-not
+        env = Environment(packages=env.packages + tuple(_pip_env_packages(pip)), python=python)
+    for node in nodes:
+        diags.extend(d.with_node(node.label) for d in _evaluate(env, node))
+    return _Attempt(conda=conda, pip=pip, environment=env, diagnostics=tuple(diags), why_not=tuple(why))
+
+
+def _abs_url(location: str) -> str:
+    """An index given as a local directory (relative to the working directory) becomes a file:// URL."""
+    if "://" in location:
+        return location
+    return Path(location).expanduser().resolve().as_uri()
+
+
+def _abs_link(link: str, spec: EnvSpec) -> str:
+    if "://" in link:
+        return link
+    p = Path(link).expanduser()
+    if not p.is_absolute():
+        p = Path(_spec_dir(spec)) / p
+    return str(p.resolve())
+
+
+def _why(r: Any) -> WhyNot:
+    return WhyNot(name=r.name, version=r.version, reason=r.reason, code=r.code, message=r.message, node=r.node)
+
+
+def _pip_env_packages(pip: PipResolution) -> list[Package]:
+    from envresolve.compat.model import Package
+
+    return [
+        Package(
+            name=p.name,
+            version=p.version,
+            ecosystem="pypi",
+            channel=p.index,
+            url=p.url,
+            depends=p.requires_dist,
+        )
+        for p in pip.packages
+    ]
+
+
+def _evaluate(env: Environment, node: NodeFacts) -> list[Diagnostic]:
+    """MATRIX's rules over the final environment for one node."""
+    from envresolve import compat
+
+    evaluate = getattr(compat, "evaluate", None)
+    if evaluate is None:
+        return [
+            make(
+                "LK104",
+                "compatibility rules are not available in this build; verdicts rest on the resolvers only",
+                severity=Severity.WARNING,
+            )
+        ]
+    result: list[Diagnostic] = evaluate(env, node)
+    return result
+
+
+# ------------------------------------------------------------------------------------------ resolve
+
+
+def resolve(
+    spec: EnvSpec,
+    nodes: Sequence[NodeFacts],
+    *,
+    offline: bool = False,
+    explain: bool = False,
+    settings: ResolveSettings | None = None,
+) -> Resolution:
+    """Resolve `spec` for every node: conda (py-rattler), then pip (GPU-aware), then every compatibility rule.
+
+    With several nodes, the conda solve uses the weakest virtual packages of all nodes and the pip resolver must
+    find candidates every node accepts; when that fails, each node is resolved on its own so the result names
+    the node (and its fact) that prevents a common lock. `explain` keeps the "why not" list of rejected
+    candidates in the result (always computed; dropped from the result otherwise to keep it small).
+
+    Raises `InputError` for unreadable channels/indexes, bad MatchSpecs, or no nodes.
+    """
+    if not nodes:
+        raise InputError(make("GN104", "at least one target node is needed (--node)"))
+    settings = settings or ResolveSettings()
+    conda_settings = settings.conda.model_copy(
+        update={"offline": offline or settings.conda.offline, "base_dir": settings.conda.base_dir or _spec_dir(spec)}
+    )
+    settings = settings.model_copy(update={"conda": conda_settings})
+    conda_specs = _conda_specs(spec, settings)
+    channels = [c.name for c in spec.channels] or (["conda-forge"] if conda_specs else [])
+    solver = CondaSolver(channels, conda_settings) if conda_specs else None
+    per_node_vps = [node_virtual_packages(n) for n in nodes]
+    names = _node_names(nodes)
+    spec_notes = [d for d in spec.diagnostics if d.severity is not Severity.INFO]
+
+    if len(nodes) == 1:
+        att = _attempt(spec, nodes, per_node_vps[0], solver, conda_specs, settings, offline=offline, label=names[0])
+        outcome = _outcome(names[0], att)
+        return _finish(spec, nodes, per_node_vps, att, [outcome], spec_notes, explain, settings)
+
+    common = common_virtual_packages(per_node_vps)
+    att = _attempt(spec, nodes, common, solver, conda_specs, settings, offline=offline, label=None)
+    if att.ok:
+        outcomes = [_outcome(n, att, node_only=True) for n in names]
+        return _finish(spec, nodes, per_node_vps, att, outcomes, spec_notes, explain, settings)
+    # no common lock: which node prevents it?
+    outcomes = []
+    why: list[WhyNot] = list(att.why_not)
+    singles = []
+    for node, vps, name in zip(nodes, per_node_vps, names, strict=True):
+        single = _attempt(spec, [node], vps, solver, conda_specs, settings, offline=offline, label=name)
+        singles.append(single)
+        outcomes.append(_outcome(name, single))
+        why.extend(single.why_not)
+    failing = [o for o in outcomes if not o.ok]
+    diags: list[Diagnostic] = []
+    if failing:
+        for o in failing:
+            diags.append(
+                make(
+                    "RS109",
+                    f"no lock for all nodes: {o.node} prevents it: {o.blocking}",
+                    subject=o.node,
+                    node=o.node,
+                    hint=o.hint or "lock for the other nodes without this one",
+                )
+            )
+    else:
+        diags.append(
+            make(
+                "RS109",
+                "every node can be locked on its own, but no single set of packages suits all of them",
+                evidence=[d.message for d in att.diagnostics if d.severity is Severity.ERROR][:6],
+                hint="lock per node group (one `envresolve lock` per node kind)",
+            )
+        )
+    all_diags = [*spec_notes, *diags, *(d for s in singles for d in s.diagnostics)]
+    return Resolution(
+        ok=False,
+        nodes=tuple(outcomes),
+        why_not=tuple(_dedupe_why(why)) if explain else (),
+        diagnostics=tuple(sort_diagnostics(_dedupe(all_diags))),
+    )
+
+
+def _node_names(nodes: Sequence[NodeFacts]) -> list[str]:
+    names: list[str] = []
+    for i, n in enumerate(nodes):
+        name = n.label
+        if name in names:
+            name = f"{name}#{i + 1}"
+        names.append(name)
+    return names
+
+
+def _outcome(name: str, att: _Attempt, *, node_only: bool = False) -> NodeOutcome:
+    mine = [d for d in att.diagnostics if d.node in (None, name)] if node_only else list(att.diagnostics)
+    errors = [d for d in sort_diagnostics(mine) if d.severity is Severity.ERROR]
+    first = errors[0] if errors else None
+    return NodeOutcome(
+        node=name,
+        ok=first is None,
+        conda_packages=len(att.conda.packages) if att.conda else 0,
+        pip_packages=len(att.pip.packages) if att.pip is not None else 0,
+        python=(att.conda.python if att.conda else None) or (att.pip.python if att.pip is not None else None),
+        blocking=f"{first.code} {first.message}" if first else None,
+        hint=first.hint if first else None,
+        diagnostics=tuple(sort_diagnostics(mine)),
+    )
+
+
+def _dedupe(diags: Sequence[Diagnostic]) -> list[Diagnostic]:
+    seen: set[str] = set()
+    out: list[Diagnostic] = []
+    for d in diags:
+        key = d.model_dump_json()
+        if key not in seen:
+            seen.add(key)
+            out.append(d)
+    return out
+
+
+def _dedupe_why(why: Sequence[WhyNot]) -> list[WhyNot]:
+    return sorted({w.line(): w for w in why}.values(), key=lambda w: w.line())
+
+
+def _finish(
+    spec: EnvSpec,
+    nodes: Sequence[NodeFacts],
+    per_node_vps: Sequence[Sequence[VirtualPackage]],
+    att: _Attempt,
+    outcomes: list[NodeOutcome],
+    spec_notes: list[Diagnostic],
+    explain: bool,
+    settings: ResolveSettings,
+) -> Resolution:
+    diags = sort_diagnostics(_dedupe([*spec_notes, *att.diagnostics]))
+    why = tuple(_dedupe_why(att.why_not)) if explain else ()
+    if not att.ok:
+        return Resolution(ok=False, nodes=tuple(outcomes), why_not=why, diagnostics=tuple(diags))
+    lock = _build_lock(spec, nodes, per_node_vps, att, diags, settings)
+    return Resolution(ok=True, lock=lock, nodes=tuple(outcomes), why_not=why, diagnostics=tuple(diags))
+
+
+# --------------------------------------------------------------------------------------------- lock
+
+
+def _verdict(name: str, diags: Sequence[Diagnostic], report: ArtifactReport | None) -> BinaryVerdict:
+    mine = [d for d in diags if d.subject and _subject_name(d.subject) == name]
+    bad = [d for d in mine if d.severity is Severity.ERROR]
+    if bad:
+        return BinaryVerdict(
+            status="incompatible",
+            basis="binary" if report else "metadata",
+            reason=bad[0].message,
+            codes=tuple(sorted({d.code for d in bad})),
+        )
+    if report is not None:
+        return BinaryVerdict(
+            status="compatible", basis="binary", reason="binary facts (cached inspect report) pass every rule"
+        )
+    return BinaryVerdict(
+        status="not-inspected",
+        basis="metadata",
+        reason="artefact not downloaded (a lock reads index metadata only); metadata passes every rule",
+    )
+
+
+def _subject_name(subject: str) -> str:
+    for sep in ("==", " ", "="):
+        subject = subject.split(sep)[0]
+    return str(canonicalize_name(subject)) if subject else subject
+
+
+def _matrix_digests() -> dict[str, str]:
+    try:
+        from envresolve.matrices import matrices_dir
+    except ImportError:  # pragma: no cover
+        return {}
+    root = Path(matrices_dir())
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()[:16] for p in sorted(root.glob("*.yaml"))}
+
+
+def _build_lock(
+    spec: EnvSpec,
+    nodes: Sequence[NodeFacts],
+    per_node_vps: Sequence[Sequence[VirtualPackage]],
+    att: _Attempt,
+    diags: Sequence[Diagnostic],
+    settings: ResolveSettings,
+) -> Lock:
+    from envresolve._redact import redact_url
+    from envresolve.lock.model import Lock, LockedCondaPackage, LockedNode, LockedPipPackage, SpecRef, node_fingerprint
+
+    cache = _report_cache() if settings.inspect_cache else None
+    conda = att.conda.packages if att.conda else ()
+    locked_conda = tuple(
+        LockedCondaPackage(
+            **p.model_dump(),
+            verdict=_verdict(str(canonicalize_name(p.name)), diags, _cached_report(cache, p.sha256)),
+            binary=_cached_report(cache, p.sha256),
+        )
+        for p in conda
+    )
+    locked_pip: list[LockedPipPackage] = []
+    if att.pip is not None:
+        for q in att.pip.packages:
+            locked_pip.append(
+                LockedPipPackage(
+                    name=q.name,
+                    version=q.version,
+                    filename=q.filename,
+                    url=redact_url(q.url),
+                    sha256=q.sha256,
+                    index=redact_url(q.index) if q.index else None,
+                    requires_dist=q.requires_dist,
+                    requires_python=q.requires_python,
+                    verdict=_verdict(q.name, diags, _cached_report(cache, q.sha256)),
+                    binary=_cached_report(cache, q.sha256),
+                )
+            )
+    src = Path(spec.source)
+    shown = spec.source if not src.is_absolute() else src.name
+    names = _node_names(nodes)
+    locked_nodes = tuple(
+        LockedNode(name=name, fingerprint=node_fingerprint(n), facts=n, virtual_packages=tuple(v))
+        for name, n, v in zip(names, nodes, per_node_vps, strict=True)
+    )
+    python = (att.conda.python if att.conda else None) or (att.pip.python if att.pip is not None else None)
+    indexes = sorted({p.index for p in locked_pip if p.index})
+    return Lock(
+        **{"created-by": f"envresolve {__version__}"},
+        spec=SpecRef(source=shown, name=spec.name, format=spec.format, digest=spec_digest(spec)),
+        platform=settings.conda.subdir,
+        python=python,
+        channels=att.conda.channels if att.conda else (),
+        indexes=tuple(indexes),
+        matrices=_matrix_digests(),
+        nodes=locked_nodes,
+        conda=locked_conda,
+        pip=tuple(locked_pip),
+        diagnostics=tuple(d for d in diags if d.code != "RS204"),
+    )
