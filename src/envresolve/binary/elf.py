@@ -134,6 +134,7 @@ class _Layout:
     phentsize: int
     loads: list[tuple[int, int, int, int, int]] = field(default_factory=list)  # (vaddr, memsz, off, filesz, flags)
     dynamic: tuple[int, int] | None = None  # (offset, size)
+    ph_rejected: bool = False  # the program header table was unusable (already diagnosed)
 
     @property
     def end(self) -> str:
@@ -208,7 +209,7 @@ class _Reader:
                 f"program header table at offset {lay.phoff} lies beyond the first {HEAD_LIMIT} bytes; not read",
                 f"e_phoff {lay.phoff}",
             )
-            lay.phnum, ph_end = 0, 0
+            lay.phnum, ph_end, lay.ph_rejected = 0, 0, True
         pull(ph_end)
         if len(head) < ph_end:
             self.diag(
@@ -273,19 +274,26 @@ class _Reader:
                 f"program header entry size {phentsize}, expected {want_ent} for ELF{self.layout.cls}",
                 f"e_phentsize {phentsize}",
             )
-            self.layout.phnum = 0
+            self.layout.phnum, self.layout.ph_rejected = 0, True
             return True
         if phnum > MAX_PHNUM:
             self.diag("BN104", f"{phnum} program headers declared; reading none", f"e_phnum {phnum}")
-            self.layout.phnum = 0
+            self.layout.phnum, self.layout.ph_rejected = 0, True
             return True
         if self.size is not None and phoff + phnum * phentsize > self.size:
+            if phoff < self.size:  # starts inside, ends outside: the file was cut
+                self.diag(
+                    "BN102",
+                    f"the file ends ({self.size} bytes) inside its program header table ({phoff}+{phnum * phentsize})",
+                    f"e_phoff {phoff}",
+                )
+                return False
             self.diag(
                 "BN103",
                 f"program header table at {phoff} (+{phnum * phentsize}) lies outside the file of {self.size} bytes",
                 f"e_phoff {phoff}",
             )
-            self.layout.phnum = 0
+            self.layout.phnum, self.layout.ph_rejected = 0, True
         return True
 
     def _parse_phdrs(self, data: bytes) -> None:
@@ -315,12 +323,14 @@ class _Reader:
             doff, dsz = lay.dynamic
             dend = doff + dsz
             if self.size is not None and dend > self.size:
+                # segments that end past the file's end mean the file was cut; otherwise the header lies
+                cut = lay.load_end() > self.size or doff < self.size
                 self.diag(
-                    "BN103",
-                    f"PT_DYNAMIC ({doff}+{dsz}) lies outside the file of {self.size} bytes",
+                    "BN102" if cut else "BN103",
+                    f"PT_DYNAMIC ({doff}+{dsz}) lies past the end of the file of {self.size} bytes",
                     f"p_offset {doff}",
                 )
-                lay.dynamic = None
+                lay.dynamic, lay.ph_rejected = None, True
             else:
                 seg_start = doff
                 for _va, _m, o, fsz, _f in lay.loads:
@@ -578,28 +588,41 @@ def _resolve(
     return facts, res.missing
 
 
+def _next(reader: _Reader, what: str, rel: int, nxt: int, rec_size: int, wrap: bool) -> int | None:
+    """The relative offset of the next record, or None to stop. ELF32 loaders add `*_next` with 32-bit
+    wrap-around, so a large value steps backwards: that is how a table can loop."""
+    if nxt == 0:
+        return None
+    if wrap and nxt >= 1 << 31:
+        nxt -= 1 << 32
+    if 0 <= nxt < rec_size:
+        reader.diag("BN105", f"{what} record at +{rel} points {nxt} bytes ahead, into itself", what)
+        return None
+    return rel + nxt
+
+
 def _linked(
-    reader: _Reader, what: str, data: memoryview, count: int, rec_size: int, e: str
+    reader: _Reader, what: str, data: memoryview, count: int, rec_size: int, e: str, wrap: bool
 ) -> Iterator[tuple[int, memoryview]]:
     """Yield (relative offset, record) for up to `count` records of a `*_next` linked table, with loop checks."""
     if count > MAX_VERSION_RECORDS:
         reader.diag("BN104", f"{what} count {count} is larger than {MAX_VERSION_RECORDS}; reading that many", what)
         count = MAX_VERSION_RECORDS
-    rel = 0
+    rel: int | None = 0
     seen: set[int] = set()
     for _ in range(count):
+        assert rel is not None
         if rel in seen:
             reader.diag("BN105", f"{what} record at +{rel} is reached twice: the table loops", what)
             return
         seen.add(rel)
-        if rel + rec_size > len(data):
+        if rel < 0 or rel + rec_size > len(data):
             reader.diag("BN103", f"{what} record at +{rel} lies outside its segment", what)
             return
         yield rel, data[rel : rel + rec_size]
-        nxt = struct.unpack_from(e + "I", data, rel + rec_size - 4)[0]
-        if nxt == 0:
+        rel = _next(reader, what, rel, struct.unpack_from(e + "I", data, rel + rec_size - 4)[0], rec_size, wrap)
+        if rel is None:
             return
-        rel += nxt
 
 
 def _aux_chain(
@@ -611,10 +634,12 @@ def _aux_chain(
     next_at: int,
     what: str,
     e: str,
+    wrap: bool,
 ) -> Iterator[memoryview]:
-    rel = first
+    rel: int | None = first
     seen: set[int] = set()
     for _ in range(min(count, MAX_VERSION_RECORDS)):
+        assert rel is not None
         if rel in seen:
             reader.diag("BN105", f"{what} auxiliary record at +{rel} is reached twice: the table loops", what)
             return
@@ -623,10 +648,9 @@ def _aux_chain(
             reader.diag("BN103", f"{what} auxiliary record at +{rel} lies outside its segment", what)
             return
         yield data[rel : rel + rec_size]
-        nxt = struct.unpack_from(e + "I", data, rel + next_at)[0]
-        if nxt == 0:
+        rel = _next(reader, what, rel, struct.unpack_from(e + "I", data, rel + next_at)[0], rec_size, wrap)
+        if rel is None:
             return
-        rel += nxt
 
 
 def _verneed(
@@ -639,11 +663,11 @@ def _verneed(
     try:
         base = res.off("DT_VERNEED", dyn[DT_VERNEED], 16)
         whole = res.get_avail(base, 16, min(lay.segment_end(base) - base, TABLE_SPAN))
-        for rel, rec in _linked(reader, "DT_VERNEED", whole, num, 16, e):
+        for rel, rec in _linked(reader, "DT_VERNEED", whole, num, 16, e, lay.cls == 32):
             _ver, cnt, file_idx, aux, _next = struct.unpack_from(e + "HHIII", rec)
             lib = _string(reader, blob, file_idx, "vn_file") or "?"
             names = facts.version_needs.setdefault(lib, [])
-            for a in _aux_chain(reader, whole, rel + aux, cnt, 16, 12, "DT_VERNEED", e):
+            for a in _aux_chain(reader, whole, rel + aux, cnt, 16, 12, "DT_VERNEED", e, lay.cls == 32):
                 _h, _flags, other, name_idx, _n = struct.unpack_from(e + "IHHII", a)
                 name = _string(reader, blob, name_idx, "vna_name")
                 if name is not None:
@@ -666,11 +690,11 @@ def _verdef(
     try:
         base = res.off("DT_VERDEF", dyn[DT_VERDEF], 20)
         whole = res.get_avail(base, 20, min(lay.segment_end(base) - base, TABLE_SPAN))
-        for rel, rec in _linked(reader, "DT_VERDEF", whole, num, 20, e):
+        for rel, rec in _linked(reader, "DT_VERDEF", whole, num, 20, e, lay.cls == 32):
             _ver, flags, ndx, cnt, _h, aux, _next = struct.unpack_from(e + "HHHHIII", rec)
             if cnt == 0:
                 continue
-            for a in _aux_chain(reader, whole, rel + aux, 1, 8, 4, "DT_VERDEF", e):
+            for a in _aux_chain(reader, whole, rel + aux, 1, 8, 4, "DT_VERDEF", e, lay.cls == 32):
                 name = _string(reader, blob, struct.unpack_from(e + "I", a)[0], "vda_name")
                 if name is None:
                     continue
@@ -844,7 +868,7 @@ def read_elf(
     if size is not None and total < size:
         reader.diag("BN102", f"the stream ended after {total} of {size} bytes", f"declared size {size}")
     if lay.dynamic is None:
-        if lay.phnum:
+        if not lay.ph_rejected:
             reader.diag("BN107", "no PT_DYNAMIC: not a dynamically linked object", f"{lay.phnum} program headers")
     elif reader.dyn_entries is None:
         doff, dsz = lay.dynamic

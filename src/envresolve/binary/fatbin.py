@@ -111,12 +111,12 @@ class FatbinScanner:
         subject: str,
         size: int | None = None,
         scan_ranges: Iterable[tuple[int, int]] | None = None,
-        max_entries: int = MAX_ENTRIES,
+        max_entries: int | None = None,
     ) -> None:
         self.subject = subject
         self.size = size
         self.ranges = sorted(scan_ranges) if scan_ranges is not None else None
-        self.max_entries = max_entries
+        self.max_entries = MAX_ENTRIES if max_entries is None else max_entries
         self.entries: list[FatbinEntry] = []
         self.diagnostics: list[Diagnostic] = []
         self.containers = 0
@@ -316,7 +316,7 @@ def parse_fatbin(data: bytes, *, subject: str = "<fatbin>") -> tuple[list[Fatbin
     """List the entries of a fatbinary blob (a `.fatbin` file or an `.nv_fatbin` section's bytes).
 
     Unlike the stream scanner, this expects a container at offset 0 and reports a wrong magic or an
-    unknown container version (BN152) instead of skipping it.
+    unknown container version (BN152) instead of skipping it; containers after the first are found as in a stream.
     """
     if len(data) < _HEADER.size:
         return [], [make("BN150", f"{len(data)} bytes are too few for a fatbinary header", subject=subject)]
