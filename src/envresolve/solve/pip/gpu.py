@@ -5,16 +5,17 @@ A candidate's CUDA requirement is read from, in this order of strength (the high
 - a `+cuXYZ` local version (`2.1.0+cu121` -> 12.1);
 - the index it came from, when a path segment is `cuXYZ` (a `.../whl/cu128` index -> 12.8);
 - its own name and version when it is an NVIDIA CUDA component (`nvidia-cuda-runtime-cu12 12.8.90` -> 12.8,
-  CUDA 13's unsuffixed `nvidia-cuda-runtime 13.0.96` -> 13.0);
-- its `Requires-Dist` on NVIDIA CUDA components (`nvidia-cublas-cu12==12.1.3.1` -> 12.1,
-  `nvidia-cudnn-cu13` -> 13.0).
+  CUDA 13's unsuffixed `nvidia-cuda-runtime 13.0.96` -> 13.0, `nvidia-cudnn-cu12` -> 12);
+- its `Requires-Dist` on NVIDIA CUDA components (`nvidia-cuda-runtime-cu12==12.1.105` -> 12.1,
+  `nvidia-cudnn-cu13` -> 13).
 
-Only components whose version follows the CUDA toolkit's (runtime, nvrtc, cupti, nvjitlink, nvtx, cublas,
-nvcc, cccl; and the `cuda-toolkit` meta package) give a minor version; any other `-cuNN` suffix gives NN.0.
+Which package names pin CUDA, and whether their version or their suffix says the level, is the
+`cuda_packages.yaml` matrix (`envresolve.matrices.cuda_of_package_name`).
 
-The driver rule (which CUDA levels a driver runs) is `envresolve.compat`'s; the binary facts (SASS/PTX,
-glibc, GLIBCXX, cxx11 ABI) are judged by `envresolve.compat.candidate_verdict`. This module only gathers
-the facts and turns verdicts into `Rejection`s.
+Which CUDA levels a driver runs comes from `cuda_drivers.yaml` (the CUDA-to-driver table, minor-version
+compatibility floors); the binary facts (SASS/PTX, glibc, GLIBCXX, cxx11 ABI) are judged by
+`envresolve.compat.candidate_verdict` when MATRIX's rules provide it. This module gathers the facts and
+turns verdicts into `Rejection`s.
 """
 
 from __future__ import annotations
@@ -32,24 +33,22 @@ from envresolve.solve.pip.model import CandidateInfo, CudaNeed, Rejection
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
+    from envresolve.binary.model import ArtifactReport
     from envresolve.compat.model import Environment
     from envresolve.node.facts import NodeFacts
     from envresolve.solve.pip.model import CandidateFilter, RejectionReason
 
 __all__ = [
     "binary_facts_filter",
+    "companion_pairing",
     "cuda_driver_filter",
     "cuda_from_label",
     "cuda_need",
+    "cxx_abi_of",
     "default_filters",
     "local_variant",
+    "torch_cxx_abi",
 ]
-
-_NVIDIA = re.compile(r"^nvidia-(?P<comp>[a-z0-9-]+?)(?:-cu(?P<major>\d+))?$")
-# CUDA components whose package version is the CUDA toolkit version (X.Y.patch).
-_TOOLKIT_VERSIONED = frozenset(
-    {"cuda-runtime", "cuda-nvrtc", "cuda-cupti", "nvjitlink", "nvtx", "cublas", "cuda-nvcc", "cuda-cccl"}
-)
 
 
 def cuda_from_label(label: str) -> Version | None:
@@ -86,22 +85,18 @@ def _min_version(req: Requirement) -> Version | None:
     return best
 
 
-def _component_need(name: str, version: Version | None) -> Version | None:
-    """The CUDA level an NVIDIA component at `version` (or any version, None) means, if it is one."""
-    m = _NVIDIA.match(canonicalize_name(name))
-    if m is None:
-        if canonicalize_name(name) == "cuda-toolkit" and version is not None and len(version.release) >= 2:
-            return Version(f"{version.release[0]}.{version.release[1]}")
+def _component_need(name: str, version: Version | None) -> tuple[Version, str] | None:
+    """The CUDA level an NVIDIA component means (matrix `cuda_packages.yaml`), with the row's citation."""
+    from envresolve.matrices import cuda_of_package_name
+
+    found = cuda_of_package_name(name, str(version) if version is not None else "", "pypi")
+    if found is None:
         return None
-    comp, major = m.group("comp"), m.group("major")
-    if major is not None:
-        if comp in _TOOLKIT_VERSIONED and version is not None and version.release[0] == int(major):
-            return Version(f"{version.release[0]}.{version.release[1] if len(version.release) > 1 else 0}")
-        return Version(f"{int(major)}.0")
-    # CUDA 13 dropped the -cuNN suffix for toolkit components: the version says the level.
-    if comp in _TOOLKIT_VERSIONED and version is not None and version.release[0] >= 13:
-        return Version(f"{version.release[0]}.{version.release[1] if len(version.release) > 1 else 0}")
-    return None
+    level, row = found
+    try:
+        return Version(level), row.citation
+    except InvalidVersion:
+        return None
 
 
 def cuda_need(
@@ -133,7 +128,7 @@ def cuda_need(
     except InvalidVersion:
         own = None
     if own is not None:
-        found.append((own, f"{canonicalize_name(name)} {version} is a CUDA {own} component"))
+        found.append((own[0], f"{canonicalize_name(name)} {version} is a CUDA {own[0]} component"))
     for line in requires_dist:
         try:
             req = Requirement(line)
@@ -147,75 +142,88 @@ def cuda_need(
                 pass
         need = _component_need(req.name, _min_version(req))
         if need is not None:
-            found.append((need, f"dependency {line.split(';')[0].strip()}"))
+            found.append((need[0], f"dependency {line.split(';')[0].strip()}"))
     if not found:
         return None
-    best = max(found, key=lambda t: t[0])
-    return CudaNeed(version=f"{best[0].major}.{best[0].minor}", source=best[1])
-
-
-def _driver_level(node: NodeFacts) -> Version | None:
-    if node.driver is None:
-        return None
-    if node.driver.cuda:
-        return Version(node.driver.cuda)
-    return None
+    # The most precise of the highest: 12.8 beats 12 (a suffix only says the major).
+    best = max(found, key=lambda t: (t[0], len(t[0].release)))
+    level = ".".join(str(p) for p in best[0].release[:2])
+    return CudaNeed(version=level, source=best[1])
 
 
 def cuda_driver_filter(candidate: CandidateInfo, node: NodeFacts, env: Environment) -> list[Rejection]:
     """Reject a candidate whose CUDA need is above what the node's driver runs.
 
-    The judgement is `envresolve.compat`'s CUDA-vs-driver rule: across CUDA majors a driver never runs a
-    newer major; within a major, minor-version compatibility applies (CUDA 11 and later), so a 12.8 build
-    runs on a driver at CUDA 12.2. A node without an NVIDIA driver is not judged: CUDA wheels install and
+    A driver runs CUDA X.Y when its own CUDA level is at least X.Y (or, with only a driver version known,
+    when it is at least X.Y's minimum driver in `cuda_drivers.yaml`), or through minor-version
+    compatibility: inside major X, any driver at or above X's floor (`minor_version_compat`). A newer major
+    always needs that major's driver. A node without an NVIDIA driver is not judged: CUDA wheels install and
     import there (they fall back to the CPU), so nothing is rejected.
     """
-    if candidate.cuda is None:
-        return []
-    level = _driver_level(node)
-    if level is None:
+    if candidate.cuda is None or node.driver is None:
         return []
     need = Version(candidate.cuda.version)
-    runs, why = _driver_runs(need, level, node)
-    if runs:
+    verdict = driver_runs(need, node)
+    if verdict is None or verdict[0]:
         return []
-    driver = node.driver.version if node.driver and node.driver.version else "unknown"
+    _ok, why, evidence = verdict
+    driver = node.driver.version or "unknown"
+    level = node.driver.cuda or "unknown"
     return [
         Rejection(
             name=candidate.name,
             version=candidate.version,
             reason="cuda-driver",
             code="RS204",
-            message=(
-                f"needs CUDA {need} ({candidate.cuda.source}); the driver {driver} supports CUDA {level}"
-                + (f": {why}" if why else "")
-            ),
+            message=f"needs CUDA {need} ({candidate.cuda.source}); the driver {driver} supports CUDA {level}: {why}",
             node=node.label,
             filename=candidate.filename,
             evidence=(
                 Evidence(fact=f"CUDA {need} needed", source=candidate.cuda.source),
                 Evidence(fact=f"driver {driver}, CUDA {level}", source=node.source or node.label),
+                *evidence,
             ),
         )
     ]
 
 
-def _driver_runs(need: Version, level: Version, node: NodeFacts) -> tuple[bool, str]:
-    """Does a driver at CUDA `level` run code built for CUDA `need`? Delegates to compat when it knows."""
-    try:
-        from envresolve.compat import cuda_runtime_supported  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        cuda_runtime_supported = None
-    if cuda_runtime_supported is not None:
-        verdict = cuda_runtime_supported(str(need), node)
-        if isinstance(verdict, tuple):
-            return bool(verdict[0]), str(verdict[1])
-        return bool(verdict), ""
-    if need.major > level.major:
-        return False, f"a CUDA {level.major} driver cannot run CUDA {need.major} code"
-    if need.major == level.major and need > level and need.major < 11:
-        return False, "minor-version compatibility starts with CUDA 11"
-    return True, ""
+def driver_runs(need: Version, node: NodeFacts) -> tuple[bool, str, list[Evidence]] | None:
+    """Does the node's driver run code built for CUDA `need`? (ok, why, evidence); None when unknown."""
+    from envresolve.matrices import cuda_min_driver, minor_compat_floor, rule
+
+    level = node.cuda_driver_version
+    driver = node.driver_version
+    mm = Version(f"{need.major}.{need.minor}")
+    if level is not None and Version(f"{level.major}.{level.minor}") >= mm:
+        return True, "", []
+    ga = cuda_min_driver(str(mm))
+    if driver is not None and ga is not None and driver >= Version(ga.row.min_driver):
+        return True, "", []
+    floor = minor_compat_floor(need.major)
+    if floor is not None:
+        if driver is not None and driver >= Version(floor.row.min_driver):
+            return (
+                True,
+                "",
+                [
+                    floor.evidence(
+                        f"minor-version compatibility: CUDA {need.major}.x runs on driver >= {floor.row.min_driver}"
+                    )
+                ],
+            )
+        if driver is None and level is not None and level.major == need.major:
+            return True, "", [floor.evidence(f"minor-version compatibility inside CUDA {need.major}")]
+    if level is None and driver is None:
+        return None
+    evidence: list[Evidence] = []
+    if ga is not None:
+        evidence.append(ga.evidence(f"CUDA {mm} needs driver >= {ga.row.min_driver}"))
+    if level is not None and level.major < need.major:
+        same_major = rule("same-major-only")
+        evidence.append(same_major.evidence(same_major.row.text))
+        return False, f"a CUDA {level.major} driver cannot run CUDA {need.major} code", evidence
+    floor_text = f" (minor-version floor {floor.row.min_driver})" if floor is not None else ""
+    return False, f"the driver is below CUDA {mm}'s minimum{floor_text}", evidence
 
 
 _CP_REASONS: dict[str, RejectionReason] = {
@@ -267,6 +275,48 @@ def binary_facts_filter(candidate: CandidateInfo, node: NodeFacts, env: Environm
             )
         )
     return out
+
+
+def companion_pairing(name: str, version: str) -> tuple[str, str, str] | None:
+    """(anchor, specifier, citation) a torch companion needs: `torchaudio 2.11.0` -> ('torch', '==2.11.*', ...).
+
+    The pairing is the `torchvision`/`torchaudio` column of `pytorch.yaml`; None for other packages or
+    releases the matrix does not list.
+    """
+    cname = canonicalize_name(name)
+    if cname not in ("torchvision", "torchaudio"):
+        return None
+    from envresolve.matrices import pytorch_matrix
+
+    try:
+        v = Version(version)
+    except InvalidVersion:
+        return None
+    m = pytorch_matrix()
+    for row in m.rows:
+        comp = getattr(row, cname)
+        if comp is None:
+            continue
+        cv = Version(str(comp))
+        if (cv.major, cv.minor) == (v.major, v.minor):
+            return "torch", f"=={row.version}.*", m.cite(row)
+    return None
+
+
+def cxx_abi_of(report: ArtifactReport) -> str | None:
+    """'cxx11' or 'pre-cxx11' when every C++ object of a report agrees, else None."""
+    abis = {e.cxx_abi for e in report.elf if e.cxx_abi in ("cxx11", "pre-cxx11")}
+    return abis.pop() if len(abis) == 1 else None
+
+
+def torch_cxx_abi(version: str) -> str | None:
+    """The cxx11 ABI of a torch release's PyPI wheels (`pytorch.yaml`), or None when not listed."""
+    from envresolve.matrices import torch_release
+
+    rel = torch_release(version)
+    if rel is None:
+        return None
+    return "cxx11" if rel.row.cxx11_abi else "pre-cxx11"
 
 
 def default_filters() -> list[CandidateFilter]:

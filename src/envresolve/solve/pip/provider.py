@@ -25,9 +25,16 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 from resolvelib import AbstractProvider, BaseReporter
 
-from envresolve.diagnostics import Diagnostic, Severity, make
+from envresolve.diagnostics import Diagnostic, Evidence, Severity, make
 from envresolve.errors import InputError
-from envresolve.solve.pip.gpu import cuda_need, local_variant, run_filters
+from envresolve.solve.pip.gpu import (
+    companion_pairing,
+    cuda_need,
+    cxx_abi_of,
+    local_variant,
+    run_filters,
+    torch_cxx_abi,
+)
 from envresolve.solve.pip.model import CandidateInfo, Rejection
 
 if TYPE_CHECKING:
@@ -53,6 +60,8 @@ class Req:
     parent: str | None = None  # "name version" of the candidate that asked, None for the user
     text: str = ""
     variant: str | None = None
+    pairing: str | None = None  # the matrix citation when this is a companion pairing (torchaudio -> torch)
+    cxx_abi: str | None = None  # the ABI the requiring candidate's binaries use
 
     @property
     def identifier(self) -> str:
@@ -64,6 +73,8 @@ class Req:
         what = self.text or f"{self.identifier}{self.specifier}"
         if self.variant:
             what += f" (a +{self.variant} build)"
+        if self.cxx_abi:
+            what += f" (a {self.cxx_abi} ABI build)"
         return f"{what} (from {self.parent or 'the spec'})"
 
 
@@ -243,10 +254,17 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
             candidate.version, prereleases=True
         ):
             return False
-        if requirement.variant is not None and not candidate.installed and candidate.version.local is not None:
-            # Two local-label builds pair only when the labels agree (+cu121 with +cu121); a build with no
-            # label (an NVIDIA component, a plain PyPI upload) is not judged.
-            return candidate.version.local == requirement.variant
+        if candidate.installed:
+            return True
+        # Two local-label builds pair only when the labels agree (+cu121 with +cu121); a build with no
+        # label (an NVIDIA component, a plain PyPI upload) is not judged.
+        local = candidate.version.local
+        if requirement.variant is not None and local is not None and local != requirement.variant:
+            return False
+        if requirement.cxx_abi is not None:
+            abi = torch_cxx_abi(str(candidate.version)) if candidate.name == "torch" else None
+            if abi is not None and abi != requirement.cxx_abi:
+                return False
         return True
 
     def get_dependencies(self, candidate: Candidate) -> list[Req]:
@@ -285,10 +303,29 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
             deps.append(dep)
             if variant and any(s.operator in ("==", "===") for s in req.specifier):
                 deps.append(Req(dep.name, req.specifier, parent=parent, text=dep.text, variant=variant))
+        deps.extend(self._pairings(candidate, parent, {d.name for d in deps}))
         self._prefetch_pages(d.name for d in deps)
         return deps
 
     # -- helpers -------------------------------------------------------------------------------------
+
+    def _pairings(self, candidate: Candidate, parent: str, dep_names: set[str]) -> list[Req]:
+        """Companion requirements: the torch release a torchvision/torchaudio pairs with, and its C++ ABI."""
+        out: list[Req] = []
+        if candidate.extras:
+            return out
+        pairing = companion_pairing(candidate.name, str(candidate.version))
+        if pairing is not None:
+            anchor, spec, cite = pairing
+            out.append(
+                Req(NormalizedName(anchor), SpecifierSet(spec), parent=parent, text=f"{anchor}{spec}", pairing=cite)
+            )
+        if "torch" in dep_names or pairing is not None:
+            info = self.info(candidate)
+            abi = cxx_abi_of(info.binary) if info.binary is not None else None
+            if abi is not None:
+                out.append(Req(NormalizedName("torch"), SpecifierSet(), parent=parent, text="torch", cxx_abi=abi))
+        return out
 
     def _applies(self, req: Requirement, extras: frozenset[str]) -> bool:
         if req.marker is None:
@@ -373,9 +410,21 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
         return out
 
     def _record_unpaired(self, reqs: Sequence[Req], candidate: Candidate) -> None:
-        """Record a companion mismatch for each pairing requirement `candidate` fails."""
+        """Record a companion or ABI mismatch for each pairing requirement `candidate` fails."""
         for req in reqs:
-            if req.variant is None or self.is_satisfied_by(req, candidate):
+            if (req.variant is None and req.cxx_abi is None) or self.is_satisfied_by(req, candidate):
+                continue
+            if req.cxx_abi is not None:
+                self._record(
+                    Rejection(
+                        name=candidate.name,
+                        version=str(candidate.version),
+                        reason="cxx-abi",
+                        code="RS204",
+                        message=f"{req.parent} is built with the {req.cxx_abi} C++ ABI; this torch is not",
+                        filename=candidate.dist.filename if candidate.dist else None,
+                    )
+                )
                 continue
             got = f"+{candidate.version.local}"
             self._record(
@@ -477,4 +526,24 @@ class PipReporter(BaseReporter[Req, Candidate, str]):
         self.provider = provider
 
     def rejecting_candidate(self, criterion: Any, candidate: Candidate) -> None:
-        self.provider._record_unpaired([i.requirement for i in criterion.information], candidate)
+        infos = list(criterion.information)
+        self.provider._record_unpaired([i.requirement for i in infos], candidate)
+        for info in infos:
+            req: Req = info.requirement
+            if req.pairing is not None and info.parent == candidate:
+                self.provider._record(
+                    Rejection(
+                        name=candidate.name,
+                        version=str(candidate.version),
+                        reason="companion",
+                        code="RS204",
+                        message=f"pairs only with {req.name}{req.specifier}, which cannot be chosen here",
+                        filename=candidate.dist.filename if candidate.dist else None,
+                        evidence=(
+                            Evidence(
+                                fact=f"{candidate.name} {candidate.version} pairs with {req.name}{req.specifier}",
+                                source=req.pairing,
+                            ),
+                        ),
+                    )
+                )

@@ -368,13 +368,8 @@ def _smallest_change(
 
 
 def _min_driver(cuda: Version) -> str | None:
-    """The minimum driver for a CUDA level, from the matrices when they can say (None otherwise)."""
-    try:
-        from envresolve.matrices import cuda_min_driver  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return None
-    try:
-        value = cuda_min_driver(f"{cuda.major}.{cuda.minor}")
-    except Exception:
-        return None
-    return str(value) if value else None
+    """The minimum driver for a CUDA level (`cuda_drivers.yaml`), or None without a row."""
+    from envresolve.matrices import cuda_min_driver
+
+    row = cuda_min_driver(f"{cuda.major}.{cuda.minor}")
+    return row.row.min_driver if row is not None else None
