@@ -16,6 +16,7 @@ __all__ = [
     "NodeFacts",
     "__version__",
     "load_node",
+    "load_nodes",
     "probe",
 ]
 
@@ -24,6 +25,7 @@ _LAZY = {
     "EnvresolveError": "envresolve.errors",
     "NodeFacts": "envresolve.node.facts",
     "load_node": "envresolve.node",
+    "load_nodes": "envresolve.node",
     "probe": "envresolve.node",
 }
 
