@@ -33,8 +33,8 @@ from envresolve.errors import InputError
 
 __all__ = ["HttpRangeSource", "inspect_url"]
 
-_BLOCK = 256 << 10
-_MAX_BLOCKS = 64
+_BLOCK = 32 << 10  # small: a peek needs ~300 bytes at each member start
+_MAX_BLOCKS = 256
 _CHUNK = 1 << 20
 _TAIL = 256 << 10
 _USER_AGENT = "envresolve-inspect"
