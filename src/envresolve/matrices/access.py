@@ -65,6 +65,7 @@ __all__ = [
     "pytorch_matrix",
     "rule",
     "soname_providers",
+    "system_libs",
     "toolkit_archs",
     "torch_release",
     "torch_variant",
@@ -399,6 +400,12 @@ def soname_providers(soname: str) -> Iterator[tuple[str, int | None, Sourced[Mat
 
 
 _CUDA_MAJORS: tuple[int, ...] = (11, 12, 13)
+
+
+@cache
+def system_libs() -> frozenset[str]:
+    """Sonames every manylinux-compatible node provides (glibc's libraries, libstdc++, libgcc_s, ...)."""
+    return frozenset(r.soname for r in abi_matrix().system_libs)
 
 
 @cache

@@ -37,6 +37,7 @@ __all__ = [
     "PytorchMatrix",
     "RuleRow",
     "SonameRow",
+    "SystemLibRow",
     "ToolkitArchRow",
     "TorchRelease",
     "TorchVariant",
@@ -397,15 +398,22 @@ class GccRow(MatrixRow):
     cxxabi: Ver
 
 
+class SystemLibRow(MatrixRow):
+    """A library every manylinux-compatible node provides."""
+
+    soname: StrictStr
+
+
 class AbiMatrix(MatrixFile):
     """`matrices/abi.yaml`."""
 
     kind: Literal["abi"]
     manylinux: tuple[ManylinuxRow, ...]
     gcc: tuple[GccRow, ...]
+    system_libs: tuple[SystemLibRow, ...] = ()
 
     def _all_rows(self) -> list[MatrixRow]:
-        return [*self.manylinux, *self.gcc]
+        return [*self.manylinux, *self.gcc, *self.system_libs]
 
 
 # --- cuDNN and NCCL ---------------------------------------------------------------------------------------------

@@ -1,0 +1,130 @@
+"""Driver rules: is the node's driver new enough for the environment's CUDA runtimes (CP101, CP102, CP103)."""
+
+from __future__ import annotations
+
+from packaging.version import Version
+
+from envresolve.compat.common import emit, pkg_label
+from envresolve.compat.facts import CudaClaim, env_cuda_claims
+from envresolve.compat.model import Environment
+from envresolve.diagnostics import Diagnostic, Evidence
+from envresolve.matrices import cuda_min_driver, minor_compat_floor, rule
+from envresolve.node.facts import NodeFacts
+
+__all__ = ["check_driver"]
+
+
+def _needs(env: Environment) -> dict[int, CudaClaim]:
+    """Per CUDA major, the claim that needs the newest driver (a major.minor beats a bare major)."""
+    best: dict[int, CudaClaim] = {}
+    for claim in env_cuda_claims(env):
+        cur = best.get(claim.major)
+        key = (claim.minor is not None, claim.minor or 0)
+        if cur is None or key > (cur.minor is not None, cur.minor or 0):
+            best[claim.major] = claim
+    return best
+
+
+def check_driver(env: Environment, node: NodeFacts) -> list[Diagnostic]:
+    """CP101/CP102/CP103: the driver against every CUDA major the environment brings."""
+    needs = _needs(env)
+    if not needs:
+        return []
+    out: list[Diagnostic] = []
+    if node.driver is None:
+        if node.gpus:
+            claim = max(needs.values(), key=lambda c: c.major)
+            out.append(
+                emit(
+                    "CP103",
+                    f"no NVIDIA driver on the node, but {pkg_label(claim.package)} needs CUDA {claim.version}",
+                    subject=claim.package.name,
+                    evidence=[claim.evidence, Evidence(fact="node facts list GPUs but no driver", source=node.source)],
+                    hint="install the NVIDIA driver (and check that the container runtime exposes it)",
+                    node=node,
+                )
+            )
+        return out
+    driver = node.driver_version
+    if driver is None:
+        return out
+    node_ev = Evidence(fact=f"node driver {node.driver.version}", source=node.source)
+    for major, claim in sorted(needs.items()):
+        out.extend(_check_one(claim, major, driver, node.driver.version, node_ev, node))
+    return out
+
+
+def _check_one(
+    claim: CudaClaim, major: int, driver: Version, driver_text: str, node_ev: Evidence, node: NodeFacts
+) -> list[Diagnostic]:
+    label = pkg_label(claim.package)
+    floor = minor_compat_floor(major)
+    exact = cuda_min_driver(claim.version) if claim.minor is not None else None
+    if exact is not None and driver >= Version(exact.row.min_driver):
+        return []
+    if floor is None:
+        return [
+            emit(
+                "CP101",
+                f"no driver data for CUDA major {major} ({label}); cannot tell whether driver {driver_text} runs it",
+                subject=claim.package.name,
+                evidence=[claim.evidence, node_ev, Evidence(fact=f"no matrix row for CUDA {major}.x", unsure=True)],
+                hint="check the CUDA release notes for the driver this CUDA major needs",
+                node=node,
+            )
+        ]
+    floor_v = Version(floor.row.min_driver)
+    if driver < floor_v:
+        target = exact.row.min_driver if exact else floor.row.min_driver
+        ev = [
+            claim.evidence,
+            node_ev,
+            floor.evidence(f"CUDA {major}.x minor-version compatibility needs >= {floor.row.min_driver}"),
+        ]
+        if exact:
+            ev.insert(1, exact.evidence(f"{exact.row.release} needs driver >= {exact.row.min_driver}"))
+        return [
+            emit(
+                "CP101",
+                f"{label} needs CUDA {claim.version}: driver >= {target} (>= {floor.row.min_driver} under "
+                f"minor-version compatibility); the node has {driver_text}",
+                subject=claim.package.name,
+                evidence=ev,
+                hint=f"upgrade the driver to >= {target}",
+                node=node,
+            )
+        ]
+    if exact is None:
+        if claim.minor is None:
+            return []  # a bare major above the floor runs
+        return [
+            emit(
+                "CP102",
+                f"{label} needs CUDA {claim.version}, which has no row in the driver matrix; driver {driver_text} "
+                f"is above the CUDA {major}.x floor {floor.row.min_driver}, so it runs at most under minor-version "
+                "compatibility",
+                subject=claim.package.name,
+                evidence=[claim.evidence, node_ev, floor.evidence(f"CUDA {major}.x floor {floor.row.min_driver}")],
+                hint="check the CUDA release notes for this release's driver",
+                node=node,
+            )
+        ]
+    limits = [rule("no-newer-ptx-jit"), rule("new-features-unavailable")]
+    return [
+        emit(
+            "CP102",
+            f"{label} needs CUDA {claim.version} (driver >= {exact.row.min_driver}); driver {driver_text} runs it "
+            f"only under minor-version compatibility (floor {floor.row.min_driver}): no JIT of PTX newer than the "
+            "driver, no APIs newer than the driver's CUDA version",
+            subject=claim.package.name,
+            evidence=[
+                claim.evidence,
+                exact.evidence(f"{exact.row.release} needs driver >= {exact.row.min_driver}"),
+                node_ev,
+                floor.evidence(f"CUDA {major}.x minor-version compatibility from {floor.row.min_driver}"),
+                *(lim.evidence(lim.row.text) for lim in limits),
+            ],
+            hint=f"upgrade the driver to >= {exact.row.min_driver} to lift these limits",
+            node=node,
+        )
+    ]

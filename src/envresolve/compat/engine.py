@@ -1,0 +1,61 @@
+"""The rule engine: every rule over an environment, and the candidate-level verdict the resolvers use."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from packaging.utils import canonicalize_name
+
+from envresolve.compat.cudalibs import check_cudnn, check_mixed_majors, check_nccl
+from envresolve.compat.driver import check_driver
+from envresolve.compat.kernels import check_kernels
+from envresolve.compat.libs import check_glibc, check_libstdcxx, check_needed
+from envresolve.compat.model import Environment, Package
+from envresolve.compat.torch import check_companions, check_cxx11_abi, check_python
+from envresolve.diagnostics import Diagnostic, sort_diagnostics
+from envresolve.node.facts import NodeFacts
+
+__all__ = ["RULES", "Rule", "candidate_verdict", "evaluate"]
+
+#: A rule: pure function of the environment and the node facts.
+Rule = Callable[[Environment, NodeFacts], list[Diagnostic]]
+
+#: name -> rule, in report order
+RULES: dict[str, Rule] = {
+    "driver": check_driver,
+    "kernels": check_kernels,
+    "glibc": check_glibc,
+    "libstdcxx": check_libstdcxx,
+    "needed": check_needed,
+    "cxx11-abi": check_cxx11_abi,
+    "companions": check_companions,
+    "mixed-cuda-majors": check_mixed_majors,
+    "cudnn": check_cudnn,
+    "nccl": check_nccl,
+    "python": check_python,
+}
+
+
+def evaluate(env: Environment, node: NodeFacts, *, rules: dict[str, Rule] | None = None) -> list[Diagnostic]:
+    """Run every rule (or the given ones) and return the findings, worst first."""
+    out: list[Diagnostic] = []
+    for fn in (rules or RULES).values():
+        out.extend(fn(env, node))
+    return sort_diagnostics(out)
+
+
+def _key(d: Diagnostic) -> tuple[str, str | None, str]:
+    return d.code, d.subject, d.message
+
+
+def candidate_verdict(pkg: Package, node: NodeFacts, chosen: Environment) -> list[Diagnostic]:
+    """What goes wrong if `pkg` joins the packages already chosen (replacing one of the same name and ecosystem).
+
+    Returns only the findings the candidate introduces; a resolver rejects the candidate when any is an error.
+    """
+    name = canonicalize_name(pkg.name)
+    rest = tuple(p for p in chosen.packages if not (canonicalize_name(p.name) == name and p.ecosystem == pkg.ecosystem))
+    without = chosen.model_copy(update={"packages": rest})
+    with_pkg = chosen.model_copy(update={"packages": (*rest, pkg)})
+    before = {_key(d) for d in evaluate(without, node)}
+    return [d for d in evaluate(with_pkg, node) if _key(d) not in before]
