@@ -45,12 +45,11 @@ def check_driver(env: Environment, node: NodeFacts) -> list[Diagnostic]:
                 )
             )
         return out
-    driver = node.driver_version
-    if driver is None:
-        return out
-    node_ev = Evidence(fact=f"node driver {node.driver.version}", source=node.source)
+    text = node.driver.version
+    driver = Version(text)
+    node_ev = Evidence(fact=f"node driver {text}", source=node.source)
     for major, claim in sorted(needs.items()):
-        out.extend(_check_one(claim, major, driver, node.driver.version, node_ev, node))
+        out.extend(_check_one(claim, major, driver, text, node_ev, node))
     return out
 
 
