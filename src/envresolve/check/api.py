@@ -19,7 +19,7 @@ from envresolve.check.lockview import environment_from_lock
 from envresolve.check.prefix import scan_prefix
 from envresolve.check.report import Report
 from envresolve.compat.model import Environment
-from envresolve.diagnostics import Diagnostic, make
+from envresolve.diagnostics import Diagnostic, Severity, make
 from envresolve.errors import InputError
 from envresolve.node.facts import NodeFacts
 
@@ -35,10 +35,22 @@ Rules = Callable[[Environment, NodeFacts], list[Diagnostic]]
 _NODE_INDEPENDENT = {"CK106", "CK108", "CK111"}
 
 
+#: MATRIX rules an installed prefix answers better: the loader emulation resolves every DT_NEEDED entry (CK101)
+#: and finds which libstdc++ copy really loads (CK104, CK105), where these rules reason from package metadata
+_SUPERSEDED_IN_PREFIX = frozenset({"libstdcxx", "needed"})
+
+
 def _default_rules() -> Rules:
     from envresolve.compat import evaluate
 
-    return evaluate  # type: ignore[no-any-return]
+    return evaluate
+
+
+def _prefix_rules() -> Rules:
+    from envresolve.compat import RULES, evaluate
+
+    kept = {name: rule for name, rule in RULES.items() if name not in _SUPERSEDED_IN_PREFIX}
+    return lambda env, node: evaluate(env, node, rules=kept)
 
 
 def nodes_from(node: NodeInput) -> tuple[list[NodeFacts], bool]:
@@ -108,8 +120,10 @@ def check_prefix(
     """Check an installed environment. `live=True` reads this machine's ldconfig cache for the node side.
 
     The prefix is scanned once per group of nodes with identical facts; file-level findings are reported once.
+    The matrix rules run on the installed packages, except those the loader emulation answers precisely
+    (library resolution and the libstdc++ that loads).
     """
-    evaluate = rules or _default_rules()
+    evaluate = rules or _prefix_rules()
     if not nodes:
         raise InputError(make("CK112", "no node to check against"))
     cache: dict[str, list[Diagnostic]] = {}
@@ -163,11 +177,16 @@ def _is_lock_file(path: Path) -> bool:
 
 
 def check_spec(
-    spec: str | os.PathLike[str] | EnvSpec, nodes: Sequence[NodeFacts], *, rules: Rules | None = None
+    spec: str | os.PathLike[str] | EnvSpec,
+    nodes: Sequence[NodeFacts],
+    *,
+    offline: bool = False,
+    rules: Rules | None = None,
 ) -> list[Report]:
     """Resolve each environment of a spec for the nodes (`envresolve.solve.resolve`), then check the result.
 
-    A spec that does not resolve gives a report whose every node `does-not-run`, with the resolver's findings.
+    When one lock serves every node, that lock is checked like a lockfile. When there is none, each node's verdict
+    is the resolver's outcome for it (its blocking fact and findings).
     """
     from envresolve.solve import resolve
 
@@ -180,26 +199,38 @@ def check_spec(
     reports = []
     for s in specs:
         subject = f"{s.source}{f' ({s.name})' if s.name else ''}"
-        try:
-            resolution = resolve(s, list(nodes))
-        except InputError:
-            raise
-        except Exception as exc:
-            from envresolve.errors import EnvresolveError
-
-            if not isinstance(exc, EnvresolveError):
-                raise
+        resolution = resolve(s, list(nodes), offline=offline)
+        extra = [d for d in resolution.diagnostics if d.severity is not Severity.INFO]
+        if resolution.lock is not None:
+            env, notes = environment_from_lock(resolution.lock)
             reports.append(
-                check_environment(Environment(), nodes, subject=subject, kind="spec", diagnostics=exc.diagnostics)
+                check_environment(env, nodes, subject=subject, kind="spec", diagnostics=[*notes, *extra], rules=rules)
             )
             continue
-        lock = getattr(resolution, "lock", None) or resolution
-        env, notes = environment_from_lock(lock)
-        extra = [d for d in getattr(resolution, "diagnostics", ()) if isinstance(d, Diagnostic)]
         reports.append(
-            check_environment(env, nodes, subject=subject, kind="spec", diagnostics=[*notes, *extra], rules=rules)
+            check_fleet(list(nodes), _outcomes(resolution, nodes, extra), subject=subject, kind="spec", packages=0)
         )
     return reports
+
+
+def _outcomes(
+    resolution: Any, nodes: Sequence[NodeFacts], extra: list[Diagnostic]
+) -> Callable[[NodeFacts], list[Diagnostic]]:
+    """Per-node findings of a resolution that found no common lock: each node's own outcome."""
+    outcomes = list(resolution.nodes)
+    by_name = {o.node: o for o in outcomes}
+    positional = len(outcomes) == len(nodes)
+
+    def outcome_of(node: NodeFacts) -> list[Diagnostic]:
+        o = outcomes[list(nodes).index(node)] if positional else by_name.get(node.label)
+        if o is None:
+            return list(extra) or [make("CK112", f"the resolver reported nothing for {node.label}")]
+        found = list(o.diagnostics)
+        if not o.ok and not any(d.severity is Severity.ERROR for d in found):
+            found = [*extra, *found]
+        return found
+
+    return outcome_of
 
 
 def check(
