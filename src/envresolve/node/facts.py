@@ -146,7 +146,7 @@ class NodeFacts(_Frozen):
     )
     provenance: dict[str, Provenance] = Field(
         default_factory=dict,
-        description="fact name (os, kernel, cpu, glibc, libstdcxx, driver, cuda, gpus, cuda_arch) -> where it came from",
+        description="fact (os, kernel, cpu, glibc, libstdcxx, driver, cuda, gpus, cuda_arch) -> where it came from",
     )
 
     @property
