@@ -46,6 +46,8 @@ def check_driver(env: Environment, node: NodeFacts) -> list[Diagnostic]:
             )
         return out
     text = node.driver.version
+    if text is None:
+        return _check_by_level(needs, node)
     driver = Version(text)
     node_ev = Evidence(fact=f"node driver {text}", source=node.source)
     for major, claim in sorted(needs.items()):
@@ -127,3 +129,48 @@ def _check_one(
             node=node,
         )
     ]
+
+
+def _check_by_level(needs: dict[int, CudaClaim], node: NodeFacts) -> list[Diagnostic]:
+    """Without a driver version, compare against the driver's CUDA level (e.g. a Kubernetes label) only."""
+    level = node.cuda_driver_version
+    if level is None or node.driver is None:
+        return []
+    lv = (*level.release, 0)
+    node_ev = Evidence(
+        fact=f"node driver supports CUDA {node.driver.cuda} (driver version unknown)", source=node.source
+    )
+    out: list[Diagnostic] = []
+    for major, claim in sorted(needs.items()):
+        label = pkg_label(claim.package)
+        if major > lv[0]:
+            floor = minor_compat_floor(major)
+            hint = f"upgrade the driver to >= {floor.row.min_driver}" if floor else "upgrade the driver"
+            ev = [claim.evidence, node_ev] + (
+                [floor.evidence(f"CUDA {major}.x needs >= {floor.row.min_driver}")] if floor else []
+            )
+            out.append(
+                emit(
+                    "CP101",
+                    f"{label} needs CUDA {claim.version}, the node's driver supports CUDA {node.driver.cuda}",
+                    subject=claim.package.name,
+                    evidence=ev,
+                    hint=hint,
+                    node=node,
+                )
+            )
+        elif major == lv[0] and claim.minor is not None and claim.minor > lv[1]:
+            exact = cuda_min_driver(claim.version)
+            lim = rule("no-newer-ptx-jit")
+            out.append(
+                emit(
+                    "CP102",
+                    f"{label} needs CUDA {claim.version}, the node's driver supports CUDA {node.driver.cuda}: it runs "
+                    "only under minor-version compatibility (no JIT of newer PTX, no newer APIs)",
+                    subject=claim.package.name,
+                    evidence=[claim.evidence, node_ev, lim.evidence(lim.row.text)],
+                    hint=f"upgrade the driver to >= {exact.row.min_driver}" if exact else "upgrade the driver",
+                    node=node,
+                )
+            )
+    return out
