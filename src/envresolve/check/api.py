@@ -181,12 +181,14 @@ def check_spec(
     nodes: Sequence[NodeFacts],
     *,
     offline: bool = False,
+    settings: Any = None,
     rules: Rules | None = None,
 ) -> list[Report]:
     """Resolve each environment of a spec for the nodes (`envresolve.solve.resolve`), then check the result.
 
     When one lock serves every node, that lock is checked like a lockfile. When there is none, each node's verdict
-    is the resolver's outcome for it (its blocking fact and findings).
+    is the resolver's outcome for it (its blocking fact and findings). `settings` is a
+    `envresolve.solve.ResolveSettings`, passed through.
     """
     from envresolve.solve import resolve
 
@@ -199,7 +201,7 @@ def check_spec(
     reports = []
     for s in specs:
         subject = f"{s.source}{f' ({s.name})' if s.name else ''}"
-        resolution = resolve(s, list(nodes), offline=offline)
+        resolution = resolve(s, list(nodes), offline=offline, settings=settings)
         extra = [d for d in resolution.diagnostics if d.severity is not Severity.INFO]
         if resolution.lock is not None:
             env, notes = environment_from_lock(resolution.lock)

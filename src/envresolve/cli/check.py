@@ -56,6 +56,19 @@ def configure_parser(sub: Any) -> None:
         metavar="PATH",
         help="where the prefix is mounted at run time, when it is checked at another path",
     )
+    p.add_argument("--offline", action="store_true", help="SPEC: resolve from cached/local channels and indexes only")
+    p.add_argument(
+        "--no-notebook-packages",
+        action="store_true",
+        help="SPEC: leave out the notebook packages a Dataset's conda loader adds (ipykernel, ...)",
+    )
+    p.add_argument(
+        "--index-url",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="SPEC: pip index (URL or local directory) used instead of the spec's; may repeat",
+    )
     p.set_defaults(run=run)
 
 
@@ -106,7 +119,18 @@ def run(args: argparse.Namespace) -> int:
 
             reports = [check_lock(read(path), nodes, subject=str(path))]
         else:
-            reports = check_spec(path, nodes)
-    for report in reports:
-        sys.stdout.write(render(report, args.format, color=color))
+            from envresolve.solve import ResolveSettings
+
+            settings = ResolveSettings(
+                notebook_packages=not args.no_notebook_packages, index_urls=tuple(args.index_url)
+            )
+            reports = check_spec(path, nodes, offline=args.offline, settings=settings)
+    if len(reports) > 1 and args.format == "json":
+        import json
+
+        body = {"reports": [json.loads(r.to_json()) for r in reports]}
+        sys.stdout.write(json.dumps(body, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    else:
+        for report in reports:
+            sys.stdout.write(render(report, args.format, color=color))
     return EXIT_OK if all(r.ok for r in reports) else EXIT_FINDINGS
