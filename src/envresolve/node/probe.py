@@ -118,7 +118,10 @@ class PynvmlAdapter:
 
 
 def probe() -> NodeFacts:
-    """Probe this machine. Never raises for a missing GPU or driver: that is a node without GPUs."""
+    """Probe this machine. Never raises for a missing GPU or driver: that is a node without GPUs.
+
+    Raises `ProbeError` (ND109) only on a CPU architecture node facts cannot name.
+    """
     return probe_with_diagnostics().node
 
 
@@ -205,7 +208,12 @@ def _os(root: Path, diags: list[Diagnostic]) -> OsFacts:
 
 
 def _cpu(root: Path) -> CpuFacts:
-    arch = _ARCH.get(platform.machine().lower(), "x86_64")
+    machine = platform.machine()
+    arch = _ARCH.get(machine.lower())
+    if arch is None:
+        from envresolve.errors import ProbeError
+
+        raise ProbeError(make("ND109", f"cannot describe a {machine or 'unknown'} machine", subject="cpu"))
     level = None
     if arch == "x86_64":
         text = _read(root / "proc/cpuinfo")

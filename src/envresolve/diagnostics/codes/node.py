@@ -112,6 +112,19 @@ CODES: tuple[CodeInfo, ...] = (
         ),
     ),
     CodeInfo(
+        code="ND109",
+        name="unsupported-architecture",
+        category=NODE,
+        severity=ERROR,
+        summary="This machine's CPU architecture is not one envresolve describes (x86_64, aarch64, ppc64le).",
+        explanation=(
+            "Node facts name the CPU architecture the way conda subdirs and wheel tags do; only x86_64, "
+            "aarch64 and ppc64le have NVIDIA CUDA drivers on Linux. The probe stops (exit status 3) instead "
+            "of describing the machine as something it is not. Describe the target node with a facts file or "
+            "a profile instead."
+        ),
+    ),
+    CodeInfo(
         code="ND201",
         name="facts-schema-too-new",
         category=NODE,
