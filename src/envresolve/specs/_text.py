@@ -37,7 +37,7 @@ def read_spec_text(path: str | Path, *, max_bytes: int | None = None) -> str:
         raise InputError(
             make(
                 "SP101",
-                f"{p} is larger than the {limit} byte limit for spec files",
+                f"the file is larger than the {limit} byte limit for spec files",
                 subject=str(p),
                 location=Location(file=str(p)),
                 hint="set ENVRESOLVE_MAX_SPEC_BYTES to raise the limit if the file is genuine",
@@ -53,7 +53,7 @@ def decode_spec_bytes(data: bytes, file: str) -> str:
             raise InputError(
                 make(
                     "SP103",
-                    f"{file} is encoded as {name}; spec files must be UTF-8",
+                    f"the file is encoded as {name}; spec files must be UTF-8",
                     subject=file,
                     location=Location(file=file, line=1, column=1),
                     hint=f"convert it, e.g. `iconv -f {name} -t UTF-8`",
@@ -67,7 +67,7 @@ def decode_spec_bytes(data: bytes, file: str) -> str:
         raise InputError(
             make(
                 "SP102",
-                f"{file} contains NUL bytes: it is binary data, not a spec file",
+                "the file contains NUL bytes: it is binary data, not a spec file",
                 subject=file,
                 location=Location(file=file, line=line),
             )
@@ -82,7 +82,7 @@ def decode_spec_bytes(data: bytes, file: str) -> str:
             raise InputError(
                 make(
                     "SP103",
-                    f"{file} is not UTF-8 (byte 0x{data[exc.start]:02x}); it looks like Latin-1 or another "
+                    f"the file is not UTF-8 (byte 0x{data[exc.start]:02x}); it looks like Latin-1 or another "
                     "8-bit encoding",
                     subject=file,
                     location=where,
@@ -90,14 +90,14 @@ def decode_spec_bytes(data: bytes, file: str) -> str:
                 )
             ) from None
         raise InputError(
-            make("SP102", f"{file} is not text: invalid UTF-8 at byte {exc.start}", subject=file, location=where)
+            make("SP102", f"the file is not text: invalid UTF-8 at byte {exc.start}", subject=file, location=where)
         ) from None
     bad = sum(1 for ch in text[:65536] if ord(ch) < 32 and ch not in "\t\n\r\f")
     if bad > 8:
         raise InputError(
             make(
                 "SP102",
-                f"{file} is not text: it contains {bad} control characters",
+                f"the file is not text: it contains {bad} control characters",
                 subject=file,
                 location=Location(file=file),
             )

@@ -250,4 +250,6 @@ def _documents(events: Iterator[Any], file: str, warnings: list[Diagnostic]) -> 
             pnode.pairs.append((key, node))
             pnode.size += key.size + node.size
         if pnode.size > MAX_EXPANDED:
-            raise _error("SP105", f"YAML aliases expand to more than {MAX_EXPANDED} nodes (an alias bomb?)", file, None)
+            raise _error(
+                "SP105", f"YAML aliases expand to more than {MAX_EXPANDED} nodes (an alias bomb?)", file, ev.start_mark
+            )

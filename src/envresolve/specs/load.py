@@ -75,7 +75,7 @@ def _dispatch(p: Path, text: str, env: Mapping[str, str] | None, result: LoadRes
             result.diagnostics.append(
                 make(
                     "SP107",
-                    f"{file} has no [tool.pixi] table; nothing to lint",
+                    "no [tool.pixi] table; nothing to lint",
                     severity=Severity.INFO,
                     subject=file,
                     location=Location(file=file),
@@ -114,7 +114,7 @@ def _dispatch(p: Path, text: str, env: Mapping[str, str] | None, result: LoadRes
         result.diagnostics.append(
             make(
                 "SP107",
-                f"{file} is a lock file, not a spec; lint checks the spec it was made from",
+                "a lock file, not a spec; lint checks the spec it was made from",
                 severity=Severity.INFO,
                 subject=file,
                 location=Location(file=file, line=1),
@@ -136,7 +136,7 @@ def _dispatch(p: Path, text: str, env: Mapping[str, str] | None, result: LoadRes
             result.diagnostics.append(
                 make(
                     "SP107",
-                    f"{file} is a conda-lock virtual-package file: node facts, not an environment",
+                    "a conda-lock virtual-package file: node facts, not an environment",
                     severity=Severity.INFO,
                     subject=file,
                     location=Location(file=file, line=1),
@@ -147,7 +147,7 @@ def _dispatch(p: Path, text: str, env: Mapping[str, str] | None, result: LoadRes
     raise InputError(
         make(
             "SP107",
-            f"{file} is not a Dataset manifest, environment.yml, requirements file or pixi manifest",
+            "not a Dataset manifest, environment.yml, requirements file or pixi manifest",
             subject=file,
             location=Location(file=file, line=1),
         )

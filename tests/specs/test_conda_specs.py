@@ -1,0 +1,53 @@
+"""conda dependency strings -> MatchSpecs py-rattler's strict parser accepts."""
+
+from __future__ import annotations
+
+import pytest
+from rattler import MatchSpec
+
+from envresolve.specs.conda import parse_conda_dependency, translate_conda_spec
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("pytorch 1.11.0", "pytorch ==1.11.0"),  # conda's exact pin; strict py-rattler rejects it as written
+        ("numpy 1.2.3 py310_0", "numpy ==1.2.3 py310_0"),
+        ("python=3.10.14=hb885b13_0", "python ==3.10.14 hb885b13_0"),
+        ("pytorch=1.12.*", "pytorch 1.12.*"),
+        ("pytorch::pytorch=1.12.*", "pytorch::pytorch 1.12.*"),
+        ("pytorch-cuda=11.8", "pytorch-cuda 11.8.*"),
+        ("blas[build=mkl]", 'blas[build="mkl"]'),
+        ("cudatoolkit >=11,<12", "cudatoolkit >=11,<12"),
+        ("python >= 3.8", "python >=3.8"),
+        ("numpy==1.*", "numpy 1.*"),
+        ("nvidia/label/cuda-12.1.0::cuda", "nvidia/label/cuda-12.1.0::cuda"),
+    ],
+)
+def test_translation_is_accepted_by_strict_rattler(raw: str, expected: str) -> None:
+    out = translate_conda_spec(raw)
+    assert out == expected
+    MatchSpec(out, strict=True)
+
+
+def test_untranslated_forms_are_rejected_by_strict_rattler() -> None:
+    # the reason the translation exists: py-rattler 0.28's strict parser refuses conda's historic forms
+    for raw in ("pytorch 1.11.0", "python=3.10.14=hb885b13_0"):
+        with pytest.raises(Exception):  # noqa: B017,PT011 - rattler's own exception type
+            MatchSpec(raw, strict=True)
+
+
+@pytest.mark.parametrize("raw", ["python=", "foo bar baz qux", "", ">=1.0"])
+def test_invalid_specs_give_sp120(raw: str) -> None:
+    dep, diags = parse_conda_dependency(raw, None)
+    assert dep is None
+    assert [d.code for d in diags] == ["SP120"]
+
+
+def test_channel_and_name_and_masked_credentials() -> None:
+    dep, diags = parse_conda_dependency("https://alice:pw@conda.example.invalid/ch::cuda", None)
+    assert not diags and dep is not None
+    assert dep.name == "cuda"
+    assert "pw" not in dep.spec and "pw" not in dep.raw and "pw" not in (dep.channel or "")
+    dep, _ = parse_conda_dependency("pytorch::pytorch-cuda=11.8", None)
+    assert dep is not None and (dep.name, dep.channel) == ("pytorch-cuda", "pytorch")
