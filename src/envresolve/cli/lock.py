@@ -43,6 +43,9 @@ def configure_parser(sub: Any) -> None:
         default=[],
         help="target node: facts file, Kubernetes Node/List manifest, or bundled profile name (repeatable)",
     )
+    p.add_argument(
+        "--python", metavar="VERSION", help="Python version for specs that do not fix one (requirements.txt)"
+    )
     p.add_argument("--env", metavar="NAME", help="which environment of SPEC, when it declares several")
     p.add_argument("-o", "--output", metavar="LOCK", default="envresolve.lock", help="lock path (envresolve.lock)")
     p.add_argument(
@@ -145,6 +148,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(make("GN104", "no target node: give --node SOURCE (a facts file or a profile name)"))
     specs = load_spec(args.spec)
     spec = _pick_spec(specs, args.env, args.spec)
+    if args.python:
+        spec = spec.model_copy(update={"python": args.python})
     spec_errors = [d for d in spec.diagnostics if d.severity is Severity.ERROR]
     if spec_errors:
         raise InputError(spec_errors)

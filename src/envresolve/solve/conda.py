@@ -186,7 +186,7 @@ def translate_matchspec(text: str) -> tuple[str, Diagnostic | None]:
     >>> translate_matchspec("pytorch 2.3.0")[0]
     'pytorch ==2.3.0'
     >>> translate_matchspec("python=3.10.14=hb885b13_0")[0]
-    'python=3.10.14=hb885b13_0'
+    'python ==3.10.14 hb885b13_0'
 
     Raises `InputError` (RS106) when the text is not a MatchSpec at all.
     """

@@ -1,0 +1,147 @@
+"""The conda side: real py-rattler solves over the demo channel (examples/channel, trimmed from real
+conda-forge records; see examples/README.md)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from envresolve.errors import InputError
+from envresolve.node import load_node
+from envresolve.solve.conda import (
+    CondaPackage,
+    CondaSettings,
+    CondaSolver,
+    VirtualPackage,
+    common_virtual_packages,
+    node_virtual_packages,
+    translate_matchspec,
+)
+from tests.conftest import REPO
+
+CHANNEL = REPO / "examples" / "channel"
+CF = CHANNEL / "conda-forge"
+SPECS = ["python 3.12.*", "cuda-version 12.*", "cuda-cudart"]
+
+
+def vps(**kw: str) -> list[VirtualPackage]:
+    base = {"__glibc": "2.35", "__linux": "5.15", "__unix": "0", "__cuda": "12.4"}
+    base.update(kw)
+    return [VirtualPackage(name=n, version=v) for n, v in base.items() if v != "-"]
+
+
+@pytest.fixture
+def solver(tmp_path: Path) -> CondaSolver:
+    return CondaSolver([str(CF)], CondaSettings(cache_dir=str(tmp_path / "cache")))
+
+
+def test_exact_pin_is_translated() -> None:
+    fixed, note = translate_matchspec("pytorch 2.3.0")
+    assert fixed == "pytorch ==2.3.0"
+    assert note is not None and note.code == "RS107"
+    assert translate_matchspec("python=3.10.14=hb885b13_0") == ("python ==3.10.14 hb885b13_0", None)
+    assert translate_matchspec("cudatoolkit >=11,<12")[1] is None
+
+
+def test_bad_matchspec_is_an_input_error() -> None:
+    with pytest.raises(InputError) as exc:
+        translate_matchspec("numpy >>>1")
+    assert exc.value.code == "RS106"
+
+
+def test_solves_real_records(solver: CondaSolver) -> None:
+    sol = solver.solve([*SPECS, "numpy 2.1.1"], vps())
+    assert sol.ok, sol.diagnostics
+    names = [p.name for p in sol.packages]
+    assert names == sorted(names)
+    assert sol.python is not None and sol.python.startswith("3.12.")
+    cv = next(p for p in sol.packages if p.name == "cuda-version")
+    assert cv.version.startswith("12.")
+    numpy = next(p for p in sol.packages if p.name == "numpy")
+    assert numpy.version == "2.1.1" and numpy.sha256 and len(numpy.sha256) == 64
+    assert numpy.url.startswith("file://") and numpy.url.endswith(numpy.file_name)
+    assert numpy.depends_on_python
+
+
+def test_record_round_trip(solver: CondaSolver) -> None:
+    sol = solver.solve(SPECS, vps())
+    for p in sol.packages:
+        assert CondaPackage.from_record(p.to_record()) == p
+
+
+def test_driver_too_old_names_fact_and_smallest_driver(solver: CondaSolver) -> None:
+    node = load_node("v100-driver470")
+    sol = solver.solve(SPECS, node_virtual_packages(node), node=node)
+    assert not sol.ok and not sol.packages
+    d = sol.diagnostics[-1]
+    assert d.code == "RS102"
+    assert "__cuda >= 12.0" in d.message and "11.4" in d.message and "470.82.01" in d.message
+    assert d.hint is not None and "525.60.13" in d.hint  # CUDA 12.0 GA driver, from the matrix
+
+
+def test_no_cuda_at_all(solver: CondaSolver) -> None:
+    # cuda-version only *constrains* __cuda: a CPU node may install it; a package that *depends* on __cuda may not
+    assert solver.solve(SPECS, vps(__cuda="-")).ok
+    sol = solver.solve(["python 3.12.*", "__cuda"], vps(__cuda="-"))
+    assert [d.code for d in sol.diagnostics] == ["RS102"]
+    assert "no __cuda" in sol.diagnostics[0].message
+
+
+def test_glibc_too_old(solver: CondaSolver) -> None:
+    sol = solver.solve(SPECS, vps(__glibc="2.12"))
+    assert [d.code for d in sol.diagnostics] == ["RS103"]
+    assert "__glibc >= 2.17" in sol.diagnostics[0].message
+
+
+def test_missing_version_reports_solver_explanation(solver: CondaSolver) -> None:
+    sol = solver.solve(["python 3.11.*"], vps())
+    assert [d.code for d in sol.diagnostics] == ["RS101"]
+    assert "python 3.11" in sol.diagnostics[0].message
+    assert any(e.source == "py-rattler solver" for e in sol.diagnostics[0].evidence)
+
+
+def test_channel_alias_and_mirror(tmp_path: Path) -> None:
+    alias = CondaSolver(["conda-forge"], CondaSettings(channel_alias=str(CHANNEL), cache_dir=str(tmp_path)))
+    assert alias.channel_urls == (CF.resolve().as_uri(),)
+    assert alias.solve(SPECS, vps()).ok
+    mirror = CondaSolver(["conda-forge"], CondaSettings(mirrors={"conda-forge": str(CF)}, cache_dir=str(tmp_path)))
+    assert mirror.channel_urls == (CF.resolve().as_uri(),)
+    assert mirror.solve(SPECS, vps()).ok
+    prefix = CondaSettings(mirrors={"https://mirror.invalid/": CHANNEL.as_uri()})
+    assert CondaSolver(["https://mirror.invalid/conda-forge"], prefix).channel_urls == (CF.resolve().as_uri(),)
+
+
+def test_relative_channel_uses_base_dir(tmp_path: Path) -> None:
+    s = CondaSolver(["./channel/conda-forge"], CondaSettings(base_dir=str(REPO / "examples"), cache_dir=str(tmp_path)))
+    assert s.solve(SPECS, vps()).ok
+
+
+def test_offline_without_cache_is_a_clear_error(tmp_path: Path) -> None:
+    s = CondaSolver(["conda-forge"], CondaSettings(offline=True, cache_dir=str(tmp_path / "empty")))
+    with pytest.raises(InputError) as exc:
+        s.solve(["python"], vps())
+    assert exc.value.code == "RS105"
+    assert "--offline" in (exc.value.diagnostics[0].hint or "")
+
+
+def test_local_channel_without_noarch(tmp_path: Path) -> None:
+    ch = tmp_path / "only64"
+    (ch / "linux-64").mkdir(parents=True)
+    data = json.loads((CF / "linux-64" / "repodata.json").read_text())
+    shutil.copy(CF / "linux-64" / "repodata.json", ch / "linux-64" / "repodata.json")
+    assert data["packages.conda"]
+    s = CondaSolver([str(ch)], CondaSettings(cache_dir=str(tmp_path / "c")))
+    sol = s.solve(["libzlib"], vps())
+    assert sol.ok, sol.diagnostics
+
+
+def test_common_virtual_packages_take_the_weakest() -> None:
+    a = node_virtual_packages(load_node("a100-driver535"))
+    h = node_virtual_packages(load_node("h100-driver580"))
+    cpu = node_virtual_packages(load_node("cpu-only"))
+    common = {vp.name: vp.version for vp in common_virtual_packages([a, h])}
+    assert common["__cuda"] == "12.2" and common["__glibc"] == "2.35" and common["__cuda_arch"] == "8.0"
+    assert "__cuda" not in {vp.name for vp in common_virtual_packages([h, cpu])}
