@@ -61,7 +61,7 @@ def test_row_without_source_fails(name: str) -> None:
     obj = read_matrix_obj(matrices_dir() / name)
     key = next(k for k in ("rows", "archs", "pypi", "manylinux", "cudnn") if k in obj)
     del obj[key][0]["source"]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="source"):
         model.model_validate(obj)
 
 
