@@ -21,6 +21,7 @@ from envresolve.matrices import (
     torch_release,
     torch_variant,
 )
+from envresolve.matrices.base import Confidence
 
 __all__ = [
     "CudaClaim",
@@ -216,7 +217,9 @@ def device_code(pkg: Package) -> DeviceCode | None:
             f"{label} (cu{var.row.cuda.replace('.', '')}) ships SASS {_fmt(set(sass_t))} and PTX "
             f"{_fmt(set(ptx_t)) or 'none'} (derived from the matrix: no binary facts)"
         )
-        return DeviceCode(pkg, sass_t, ptx_t, var.evidence(fact), derived=True, ptx_toolkit=var.row.cuda)
+        archs_unsure = var.row.archs_confidence is Confidence.UNSURE
+        ev = var.evidence(fact, unsure=archs_unsure)
+        return DeviceCode(pkg, sass_t, ptx_t, ev, derived=True, ptx_toolkit=var.row.cuda)
     return None
 
 
@@ -252,7 +255,7 @@ def glibc_need(pkg: Package) -> tuple[str, Evidence] | None:
         rel = torch_release(pkg.version)
         if rel is not None:
             fact = f"{label} wheels ({rel.row.manylinux}) need glibc {rel.row.glibc} (derived from the matrix)"
-            return rel.row.glibc, rel.evidence(fact)
+            return rel.row.glibc, rel.evidence(fact, unsure=rel.row.glibc_confidence is Confidence.UNSURE)
     tag = wheel_platform_tag(pkg)
     if tag:
         got = manylinux_glibc(tag)

@@ -93,13 +93,15 @@ class Sourced(Generic[R]):
         """True when the row is marked unsure."""
         return self.row.confidence is Confidence.UNSURE
 
-    def evidence(self, fact: str) -> Evidence:
-        """Evidence for a diagnostic: the fact, this row's citation, and the unsure flag."""
-        if self.unsure and self.row.note:
+    def evidence(self, fact: str, *, unsure: bool = False) -> Evidence:
+        """Evidence for a diagnostic: the fact, this row's citation, and the unsure flag (the row's, or `unsure`
+        when the fact rests on a field the row marks unsure)."""
+        flag = self.unsure or unsure
+        if flag and self.row.note:
             fact = f"{fact} (unsure: {self.row.note})"
-        elif self.unsure:
+        elif flag:
             fact = f"{fact} (unsure)"
-        return Evidence(fact=fact, source=self.citation, unsure=self.unsure)
+        return Evidence(fact=fact, source=self.citation, unsure=flag)
 
 
 #: file name -> model, for validation, schema export and the consistency checks.

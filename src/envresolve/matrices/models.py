@@ -9,7 +9,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 from pydantic import AfterValidator, BaseModel, ConfigDict, StrictStr, model_validator
 
-from envresolve.matrices.base import MatrixFile, MatrixRow
+from envresolve.matrices.base import Confidence, MatrixFile, MatrixRow
 
 __all__ = [
     "AbiMatrix",
@@ -267,6 +267,7 @@ class TorchVariant(MatrixRow):
     ptx: tuple[ArchTarget, ...] = ()
     cxx11_abi: bool | None = None
     manylinux: StrictStr | None = None
+    archs_confidence: Confidence = Confidence.CONFIRMED
 
     @property
     def tag(self) -> str:
@@ -290,6 +291,7 @@ class TorchRelease(MatrixRow):
     torchvision: Ver | None = None
     torchaudio: Ver | None = None
     variants: tuple[TorchVariant, ...]
+    glibc_confidence: Confidence = Confidence.CONFIRMED
 
     @model_validator(mode="after")
     def _one_default(self) -> TorchRelease:
