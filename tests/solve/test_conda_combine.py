@@ -11,8 +11,8 @@ from envresolve.errors import InputError
 from envresolve.node import load_node
 from envresolve.solve import Resolution, resolve
 from envresolve.solve.combine import spec_digest
-from envresolve.specs.model import CondaDependency, EnvSpec
 from envresolve.specs import load_spec
+from envresolve.specs.model import CondaDependency, EnvSpec
 from tests.lock.conftest import DEMO, demo_resolve, demo_settings
 
 
