@@ -1,0 +1,164 @@
+"""Each lint check with a failing and a passing input. Facts come from the real matrices."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from envresolve.diagnostics import Diagnostic, Severity
+from envresolve.node.facts import DriverFacts, GpuFacts, NodeFacts
+from envresolve.specs import lint
+
+
+def node(driver: str | None, cuda: str | None, cc: str = "8.0", name: str = "NVIDIA A100-SXM4-80GB") -> NodeFacts:
+    gpus = (GpuFacts(index=0, name=name, compute_capability=cc),) if driver else ()
+    drv = DriverFacts(version=driver, cuda=cuda) if driver else None
+    return NodeFacts(name=f"node-{driver or 'cpu'}", driver=drv, gpus=gpus)
+
+
+def run(tmp_path: Path, name: str, text: str, nodes: list[NodeFacts] | None = None) -> list[Diagnostic]:
+    p = tmp_path / name
+    p.write_text(text)
+    return lint([p], nodes or [], env={})
+
+
+def codes(diags: list[Diagnostic], code: str) -> list[Diagnostic]:
+    return [d for d in diags if d.code == code]
+
+
+ENV = "channels: [pytorch, nvidia, conda-forge]\ndependencies:\n{deps}"
+
+
+def env(*deps: str) -> str:
+    return ENV.format(deps="".join(f"  - {d}\n" for d in deps))
+
+
+def test_sp201_conda_cuda_vs_pip_torch_index(tmp_path: Path) -> None:
+    bad = env(
+        "python=3.11",
+        "pytorch-cuda=11.8",
+        "pip:",
+        "    - --extra-index-url https://download.pytorch.org/whl/cu121",
+        "    - torch==2.3.1",
+    )
+    bad = bad.replace("  - pip:\n  -     - ", "  - pip:\n    - ").replace("\n  -     - ", "\n    - ")
+    (d,) = codes(run(tmp_path, "environment.yml", bad), "SP201")
+    assert d.severity is Severity.ERROR and d.location is not None and d.location.line == 7
+    assert "CUDA 12.1" in d.message and "CUDA 11.8" in d.message
+    good = bad.replace("cu121", "cu118")
+    assert not codes(run(tmp_path, "environment.yml", good), "SP201")
+
+
+def test_sp202_cuda_runtime_vs_node_driver(tmp_path: Path) -> None:
+    spec = env("python=3.9", "cudatoolkit=11.3")
+    old = node("418.226.00", "10.1", cc="7.0", name="Tesla V100-SXM2-16GB")
+    (d,) = codes(run(tmp_path, "environment.yml", spec, [old]), "SP202")
+    assert d.severity is Severity.ERROR and d.node == "node-418.226.00" and d.location and d.location.line == 4
+    assert any("465.19.01" in e.fact or "CUDA 11.3" in e.fact for e in d.evidence)
+    # minor-version compatibility: a warning that states its limits
+    mvc = node("470.256.02", "11.4", cc="7.0", name="Tesla V100-SXM2-16GB")
+    (w,) = codes(run(tmp_path, "environment.yml", env("cudatoolkit=11.8"), [mvc]), "SP202")
+    assert w.severity is Severity.WARNING and any("PTX" in e.fact for e in w.evidence)
+    assert not codes(run(tmp_path, "environment.yml", spec, [node("535.183.01", "12.2")]), "SP202")
+    # a CPU-only node cannot run a CUDA spec at all
+    assert codes(run(tmp_path, "environment.yml", spec, [node(None, None)]), "SP202")
+
+
+def test_sp203_torch_vs_python(tmp_path: Path) -> None:
+    bad = env("python=3.12", "pip", "pip:") + "    - torch==2.0.1\n"
+    (d,) = codes(run(tmp_path, "environment.yml", bad), "SP203")
+    assert d.location is not None and d.location.line == 6 and "3.12" in d.message
+    assert d.evidence and d.evidence[0].source and "PyPI" in d.evidence[0].source
+    assert not codes(run(tmp_path, "environment.yml", bad.replace("python=3.12", "python=3.11")), "SP203")
+
+
+def test_sp204_torch_variant_vs_gpu(tmp_path: Path) -> None:
+    req = "--extra-index-url https://download.pytorch.org/whl/cu130\ntorch==2.9.0+cu130\n"
+    pascal = node("580.65.06", "13.0", cc="6.1", name="NVIDIA GeForce GTX 1080")
+    (d,) = codes(run(tmp_path, "requirements.txt", req, [pascal]), "SP204")
+    assert d.severity is Severity.ERROR and "GTX 1080" in d.message and d.location and d.location.line == 2
+    h100 = node("580.65.06", "13.0", cc="9.0", name="NVIDIA H100 80GB HBM3")
+    assert not codes(run(tmp_path, "requirements.txt", req, [h100]), "SP204")
+    # a variant the release never had
+    (v,) = codes(run(tmp_path, "requirements.txt", "torch==2.3.1+cu128\n", [h100]), "SP204")
+    assert "no CUDA 12.8 build" in v.message
+
+
+def test_sp205_declared_cuda(tmp_path: Path) -> None:
+    pixi = (
+        '[workspace]\nname = "x"\nchannels = ["conda-forge"]\nplatforms = ["linux-64"]\n'
+        '[system-requirements]\ncuda = "12.0"\n[dependencies]\npytorch-gpu = "*"\ncuda-version = "12.6.*"\n'
+    )
+    (d,) = codes(run(tmp_path, "pixi.toml", pixi), "SP205")
+    assert d.severity is Severity.WARNING and d.location and d.location.line == 9
+    assert not codes(run(tmp_path, "pixi.toml", pixi.replace("12.6.*", "12.0.*")), "SP205")
+
+
+def test_sp210_pip_shadows_conda(tmp_path: Path) -> None:
+    bad = env("pytorch=2.1", "pip", "pip:") + "    - torch==2.1.2\n"
+    (d,) = codes(run(tmp_path, "environment.yml", bad), "SP210")
+    assert d.location and d.location.line == 6 and any("torch" in e.fact for e in d.evidence)
+    assert not codes(run(tmp_path, "environment.yml", bad.replace("torch==2.1.2", "requests==2.32.3")), "SP210")
+
+
+def test_sp211_two_cuda_runtimes(tmp_path: Path) -> None:
+    (d,) = codes(run(tmp_path, "environment.yml", env("cudatoolkit=11.7", "cuda-version=12.1")), "SP211")
+    assert d.severity is Severity.ERROR
+    mixed = env("cudatoolkit=11.8", "pip", "pip:") + "    - nvidia-cuda-runtime-cu12==12.1.105\n"
+    (m,) = codes(run(tmp_path, "environment.yml", mixed), "SP211")
+    assert m.severity is Severity.ERROR and m.location and m.location.line == 6
+    (w,) = codes(run(tmp_path, "environment.yml", env("cudatoolkit=11.7", "pytorch-cuda=11.7")), "SP211")
+    assert w.severity is Severity.WARNING
+    assert not codes(run(tmp_path, "environment.yml", env("cuda-version=12.1", "pytorch-cuda=12.1")), "SP211")
+
+
+def test_sp212_cpu_fallback(tmp_path: Path) -> None:
+    (d,) = codes(run(tmp_path, "environment.yml", env("pytorch::pytorch=1.12.*")), "SP212")
+    assert d.location and d.location.line == 3
+    assert not codes(run(tmp_path, "environment.yml", env("pytorch::pytorch=1.12.*", "pytorch-cuda=11.7")), "SP212")
+    assert not codes(run(tmp_path, "environment.yml", env("pytorch-gpu")), "SP212")
+    (j,) = codes(run(tmp_path, "requirements.txt", "jax==0.4.30\n"), "SP212")
+    assert j.location and j.location.line == 1
+    assert not codes(run(tmp_path, "requirements.txt", "jax[cuda12]==0.4.30\n"), "SP212")
+    gpu = node("580.65.06", "13.0", cc="9.0", name="NVIDIA H100 80GB HBM3")
+    cpu_index = "--index-url https://download.pytorch.org/whl/cpu\ntorch==2.9.0\n"
+    assert codes(run(tmp_path, "requirements.txt", cpu_index, [gpu]), "SP212")
+    assert not codes(run(tmp_path, "requirements.txt", cpu_index), "SP212")
+
+
+def test_sp220_credentials_masked(tmp_path: Path) -> None:
+    diags = run(
+        tmp_path, "requirements.txt", "--extra-index-url https://alice:hunter2@pypi.example.invalid/simple\nnumpy\n"
+    )
+    (d,) = codes(diags, "SP220")
+    assert d.category.value == "security" and "hunter2" not in d.model_dump_json()
+    ok = "--extra-index-url https://${PIP_USER}:${PIP_TOKEN}@pypi.example.invalid/simple\nnumpy\n"
+    assert not codes(run(tmp_path, "requirements.txt", ok), "SP220")
+
+
+def test_sp124_missing_include(tmp_path: Path) -> None:
+    (d,) = codes(run(tmp_path, "requirements.txt", "-c constraints.txt\nnumpy\n"), "SP124")
+    assert d.location and d.location.line == 1
+    (tmp_path / "constraints.txt").write_text("numpy<2\n")
+    assert not codes(run(tmp_path, "requirements.txt", "-c constraints.txt\nnumpy\n"), "SP124")
+
+
+def test_every_check_runs_per_node_and_names_it(tmp_path: Path) -> None:
+    spec = env("python=3.9", "cudatoolkit=11.3")
+    a, b = node("418.226.00", "10.1", cc="7.0", name="Tesla V100-SXM2-16GB"), node("419.0.0", "10.1")
+    found = codes(run(tmp_path, "environment.yml", spec, [a, b]), "SP202")
+    assert sorted(d.node or "" for d in found) == ["node-418.226.00", "node-419.0.0"]
+
+
+@pytest.mark.parametrize("fmt", ["pixi.toml", "requirements.txt", "environment.yml"])
+def test_clean_specs_have_no_findings(tmp_path: Path, fmt: str) -> None:
+    text = {
+        "pixi.toml": (
+            '[workspace]\nname = "x"\nchannels = ["conda-forge"]\nplatforms = ["linux-64"]\n'
+            '[dependencies]\nnumpy = ">=2"\n'
+        ),
+        "requirements.txt": "numpy>=2\n",
+        "environment.yml": env("numpy>=2"),
+    }[fmt]
+    assert run(tmp_path, fmt, text, [node("580.65.06", "13.0")]) == []
