@@ -15,12 +15,14 @@ __all__ = [
     "EnvresolveError",
     "NodeFacts",
     "__version__",
+    "check",
     "load_node",
     "load_nodes",
     "probe",
 ]
 
 _LAZY = {
+    "check": "envresolve.check.api",
     "Diagnostic": "envresolve.diagnostics",
     "EnvresolveError": "envresolve.errors",
     "NodeFacts": "envresolve.node.facts",
