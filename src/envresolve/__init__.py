@@ -15,14 +15,18 @@ __all__ = [
     "EnvresolveError",
     "NodeFacts",
     "__version__",
+    "candidate_verdict",
     "check",
+    "evaluate",
     "load_node",
     "load_nodes",
     "probe",
 ]
 
 _LAZY = {
+    "candidate_verdict": "envresolve.compat",
     "check": "envresolve.check.api",
+    "evaluate": "envresolve.compat",
     "Diagnostic": "envresolve.diagnostics",
     "EnvresolveError": "envresolve.errors",
     "NodeFacts": "envresolve.node.facts",
