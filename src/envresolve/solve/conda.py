@@ -9,6 +9,7 @@ it on disk, uses sharded repodata where a channel offers it, and in offline mode
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import re
 import threading
@@ -46,6 +47,11 @@ DEFAULT_SUBDIR = "linux-64"
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _masked(url: str) -> str:
+    # most URLs carry nothing to mask; skip the parse for them (this runs once per solved record)
+    return redact_url(url) if ("@" in url or "?" in url) else url
 
 
 class CondaSettings(_Frozen):
@@ -98,23 +104,25 @@ class CondaPackage(_Frozen):
 
     @classmethod
     def from_record(cls, record: RepoDataRecord) -> CondaPackage:
-        """Copy the facts of a py-rattler record."""
+        """Copy the facts of a py-rattler record (trusted data: built without re-validation)."""
         noarch = record.noarch
         noarch_kind = None
         if noarch is not None and noarch.none is False:
             noarch_kind = "python" if noarch.python else "generic"
         ts = record.timestamp
-        return cls(
+        channel, url = str(record.channel or ""), str(record.url)
+        sha256, md5 = record.sha256, record.md5
+        return cls.model_construct(
             name=record.name.normalized,
             version=str(record.version),
             build=str(record.build),
             build_number=int(record.build_number),
-            channel=redact_url(str(record.channel or "")),
+            channel=_masked(channel),
             subdir=str(record.subdir),
             file_name=str(record.file_name),
-            url=redact_url(str(record.url)),
-            sha256=record.sha256.hex() if record.sha256 else None,
-            md5=record.md5.hex() if record.md5 else None,
+            url=_masked(url),
+            sha256=sha256.hex() if sha256 else None,
+            md5=md5.hex() if md5 else None,
             size=record.size,
             depends=tuple(record.depends),
             constrains=tuple(record.constrains),
@@ -178,6 +186,7 @@ _MISSING_RANGE = "missing range specifier"
 _BARE_PIN = re.compile(r"^(?P<name>[^\s=<>!~\[]+)\s+(?P<version>[0-9][^\s,|<>=!*]*)(?P<rest>(\s+\S+)?)\s*$")
 
 
+@functools.lru_cache(maxsize=4096)
 def translate_matchspec(text: str) -> tuple[str, Diagnostic | None]:
     """A MatchSpec string py-rattler's strict parser accepts, plus an info diagnostic when it had to be rewritten.
 
@@ -312,20 +321,27 @@ def channel_url(name: str, settings: CondaSettings) -> str:
     return name  # py-rattler expands bare names with its default alias
 
 
-class _Loop:
-    """One private event loop in a thread, so sync callers work inside or outside a running loop."""
+def _run(coro: Any) -> Any:
+    """Run a coroutine from sync code: `asyncio.run` normally; inside a running event loop (an operator's),
+    in a helper thread so that loop is not blocked re-entrantly."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    box: dict[str, Any] = {}
 
-    _lock = threading.Lock()
-    _loop: asyncio.AbstractEventLoop | None = None
+    def target() -> None:
+        try:
+            box["value"] = asyncio.run(coro)
+        except BaseException as exc:  # re-raised in the caller's thread
+            box["error"] = exc
 
-    @classmethod
-    def run(cls, coro: Any) -> Any:
-        with cls._lock:
-            if cls._loop is None:
-                loop = asyncio.new_event_loop()
-                threading.Thread(target=loop.run_forever, name="envresolve-conda", daemon=True).start()
-                cls._loop = loop
-        return asyncio.run_coroutine_threadsafe(coro, cls._loop).result()
+    t = threading.Thread(target=target, name="envresolve-conda", daemon=True)
+    t.start()
+    t.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
 
 
 class CondaSolver:
@@ -343,6 +359,7 @@ class CondaSolver:
         )
         self._gateway: Gateway = Gateway(cache_dir=cache, default_config=config, show_progress=False)
         self._channels = [self._channel(url) for url in self.channel_urls]
+        self._subdirs = self._platforms()
 
     def _channel(self, url: str) -> Any:
         from rattler import Channel, ChannelConfig
@@ -370,14 +387,14 @@ class CondaSolver:
             self._channels,
             list(specs),
             gateway=self._gateway,
-            platforms=self._platforms(),
+            platforms=self._subdirs,
             virtual_packages=_to_rattler(vps),
             timeout=timedelta(seconds=self.settings.timeout_s),
         )
 
     def solve_records(self, specs: Sequence[str], vps: Sequence[VirtualPackage]) -> list[RepoDataRecord]:
         """Bare solve: py-rattler records, or py-rattler's exception."""
-        return list(_Loop.run(self._solve(specs, vps)))
+        return list(_run(self._solve(specs, vps)))
 
     def solve(
         self, specs: Sequence[str], vps: Sequence[VirtualPackage], *, node: NodeFacts | None = None
