@@ -87,8 +87,8 @@ def _check_one(
         return [
             emit(
                 "CP101",
-                f"{label} needs CUDA {claim.version}: driver >= {target} (>= {floor.row.min_driver} under "
-                f"minor-version compatibility); the node has {driver_text}",
+                f"{label} needs CUDA {claim.version}: driver >= {target}{_under(target, floor.row.min_driver)}; "
+                f"the node has {driver_text}",
                 subject=claim.package.name,
                 evidence=ev,
                 hint=f"upgrade the driver to >= {target}",
@@ -174,3 +174,7 @@ def _check_by_level(needs: dict[int, CudaClaim], node: NodeFacts) -> list[Diagno
                 )
             )
     return out
+
+
+def _under(target: str, floor: str) -> str:
+    return "" if target == floor else f" (>= {floor} under minor-version compatibility)"

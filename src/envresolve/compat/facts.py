@@ -202,7 +202,8 @@ def device_code(pkg: Package) -> DeviceCode | None:
                 if t:
                     ptx.add(t)
         if sass or ptx:
-            fact = f"{label} carries SASS {_fmt(sass)} and PTX {_fmt(ptx) or 'none'} (binary facts of {rep.artifact})"
+            ptx_text = _fmt(ptx, "compute_") or "none"
+            fact = f"{label} carries SASS {_fmt(sass)} and PTX {ptx_text} (binary facts of {rep.artifact})"
             toolkit = max(toolkits, key=lambda t: mm(t) or (0, 0)) if toolkits else None
             return DeviceCode(
                 pkg, tuple(sorted(sass)), tuple(sorted(ptx)), Evidence(fact=fact), derived=False, ptx_toolkit=toolkit
@@ -215,7 +216,7 @@ def device_code(pkg: Package) -> DeviceCode | None:
         ptx_t = tuple(sorted(t for t in (_parse_target(a) for a in var.row.ptx) if t))
         fact = (
             f"{label} (cu{var.row.cuda.replace('.', '')}) ships SASS {_fmt(set(sass_t))} and PTX "
-            f"{_fmt(set(ptx_t)) or 'none'} (derived from the matrix: no binary facts)"
+            f"{_fmt(set(ptx_t), 'compute_') or 'none'} (derived from the matrix: no binary facts)"
         )
         archs_unsure = var.row.archs_confidence is Confidence.UNSURE
         ev = var.evidence(fact, unsure=archs_unsure)
@@ -223,8 +224,8 @@ def device_code(pkg: Package) -> DeviceCode | None:
     return None
 
 
-def _fmt(targets: set[tuple[int, str]] | frozenset[tuple[int, str]]) -> str:
-    return ", ".join(f"sm_{sm}{v}" for sm, v in sorted(targets))
+def _fmt(targets: set[tuple[int, str]] | frozenset[tuple[int, str]], prefix: str = "sm_") -> str:
+    return ", ".join(f"{prefix}{sm}{v}" for sm, v in sorted(targets))
 
 
 # --- glibc ----------------------------------------------------------------------------------------------------

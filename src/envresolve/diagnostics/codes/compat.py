@@ -29,10 +29,12 @@ CODES: tuple[CodeInfo, ...] = (
             "pytorch-cuda), a torch local tag such as +cu128, or the binaries' libcudart soname." + _UNSURE
         ),
         example=(
-            "node: driver 535.104.05 (CUDA 12.2); env: torch 2.9.1+cu130 (CUDA 13.0)\n"
-            "error CP101: CUDA 13.0 needs driver >= 580.65.06 (580.65.06 under minor-version compatibility); "
+            "node: driver 535.104.05 (CUDA 12.2); env: torch 2.9.1+cu130\n"
+            "error[CP101 driver-too-old-for-cuda] torch: torch 2.9.1+cu130 needs CUDA 13.0: driver >= 580.65.06; "
             "the node has 535.104.05\n"
-            "  hint: upgrade the driver to >= 580.65.06, or pick a cu12x build of torch"
+            "  evidence: CUDA 13.0 GA needs driver >= 580.65.06 (source: NVIDIA CUDA Toolkit 13.2 Update 2 Release "
+            "Notes, Table 3 ...)\n"
+            "  hint: upgrade the driver to >= 580.65.06"
         ),
     ),
     CodeInfo(
@@ -50,9 +52,10 @@ CODES: tuple[CodeInfo, ...] = (
         ),
         example=(
             "node: driver 550.54.15 (CUDA 12.4); env: nvidia-cuda-runtime-cu12 12.8.90\n"
-            "warning CP102: CUDA 12.8 runs on driver 550.54.15 only under minor-version compatibility "
-            "(floor 525.60.13): no JIT of PTX newer than the driver, no APIs newer than CUDA 12.4\n"
-            "  hint: upgrade the driver to >= 570.26 to lift the limits"
+            "warning[CP102 driver-minor-version-compat] nvidia-cuda-runtime-cu12: nvidia-cuda-runtime-cu12 12.8.90 "
+            "needs CUDA 12.8 (driver >= 570.26); driver 550.54.15 runs it only under minor-version compatibility "
+            "(floor 525.60.13): no JIT of PTX newer than the driver, no APIs newer than the driver's CUDA version\n"
+            "  hint: upgrade the driver to >= 570.26 to lift these limits"
         ),
     ),
     CodeInfo(
@@ -65,7 +68,11 @@ CODES: tuple[CodeInfo, ...] = (
             "The node facts list GPUs but no driver version, so libcuda.so.1 will not load and every CUDA "
             "runtime in the environment fails to initialise."
         ),
-        example="node: 1 GPU, no driver; env: torch 2.8.0 (CUDA 12.8)\nerror CP103: no NVIDIA driver on the node",
+        example=(
+            "node: 1 GPU, no driver; env: torch 2.8.0\n"
+            "error[CP103 no-driver-for-cuda] torch: no NVIDIA driver on the node, but torch 2.8.0 needs CUDA 12.8\n"
+            "  hint: install the NVIDIA driver (and check that the container runtime exposes it)"
+        ),
     ),
     CodeInfo(
         code="CP110",
@@ -83,8 +90,11 @@ CODES: tuple[CodeInfo, ...] = (
             "models every GPU is checked and the message names the failing one." + _UNSURE
         ),
         example=(
-            "node: GPU 0 Tesla P100 (6.0); env: torch 2.8.0+cu128 (SASS 7.0-12.0, no PTX)\n"
-            "error CP110: torch 2.8.0+cu128 has no kernel for GPU 0 (Tesla P100-PCIE-16GB, compute capability 6.0)\n"
+            "node: GPU 0 NVIDIA A100-SXM4-80GB (8.0), GPU 1 Tesla P100-PCIE-16GB (6.0); env: torch 2.8.0+cu128\n"
+            "error[CP110 no-kernel-for-gpu] torch: torch 2.8.0+cu128 has no kernel for GPU 1 (Tesla "
+            "P100-PCIE-16GB, compute capability 6.0): no SASS for sm_60 and no usable PTX\n"
+            "  evidence: torch 2.8.0+cu128 (cu128) ships SASS sm_70, ..., sm_120 and PTX none (derived from the "
+            "matrix: no binary facts)\n"
             "  hint: torch 2.8.0 cu126 still ships sm_60 kernels"
         ),
     ),
@@ -101,9 +111,10 @@ CODES: tuple[CodeInfo, ...] = (
             + _UNSURE
         ),
         example=(
-            "node: GPU 0 NVIDIA GB10 (12.1), driver CUDA 13.0; env: torch 2.8.0+cu129 (PTX 12.0)\n"
-            "warning CP111: torch 2.8.0+cu129 runs on GPU 0 (NVIDIA GB10, compute capability 12.1) only by "
-            "JIT-compiling compute_120 PTX"
+            "node: GPU 0 Jetson T5000 (11.0); env: cupy-cuda12x 14.2.0 (SASS sm_50..sm_120, PTX compute_100)\n"
+            "warning[CP111 ptx-only-for-gpu] cupy-cuda12x: unsure: cupy-cuda12x 14.2.0 runs on GPU 0 (Jetson "
+            "T5000, compute capability 11.0) only by JIT-compiling compute_100 PTX at first launch\n"
+            "  hint: expect a slow first launch; a build with SASS for this GPU avoids it"
         ),
     ),
     CodeInfo(
@@ -119,9 +130,9 @@ CODES: tuple[CodeInfo, ...] = (
             "the matrix row of the package; wheel tags can understate the real need." + _UNSURE
         ),
         example=(
-            "node: CentOS 7, glibc 2.17; env: torch 2.13.0 (needs GLIBC_2.28)\n"
-            "error CP120: torch 2.13.0 needs glibc >= 2.28, the node has 2.17\n"
-            "  hint: use a node (or container base image) with glibc >= 2.28"
+            "node: glibc 2.17; env: torch 2.13.0\n"
+            "error[CP120 glibc-too-old] torch: torch 2.13.0 needs glibc >= 2.28, the node has 2.17\n"
+            "  hint: use a node (or container base image) with glibc >= 2.28, or an older build of torch"
         ),
     ),
     CodeInfo(
@@ -136,9 +147,11 @@ CODES: tuple[CodeInfo, ...] = (
             "table) if it ships one, else the node's system libstdc++." + _UNSURE
         ),
         example=(
-            "node: libstdc++ GLIBCXX_3.4.19; env: torch 2.13.0 (needs GLIBCXX_3.4.22)\n"
-            "error CP121: torch 2.13.0 needs GLIBCXX_3.4.22, the node's libstdc++ provides up to GLIBCXX_3.4.19\n"
-            "  hint: add libstdcxx-ng >= 6.1.0 to the environment or use a newer node image"
+            "node: libstdc++ GLIBCXX_3.4.19; env: torch 2.13.0\n"
+            "error[CP121 glibcxx-too-old] torch: torch 2.13.0 needs GLIBCXX_3.4.22, the libstdc++ that will load "
+            "provides up to GLIBCXX_3.4.19\n"
+            "  hint: add libstdcxx-ng >= 6.1.0 (GCC 6.1.0 defines GLIBCXX_3.4.22) to the environment, or use a node "
+            "image with a newer libstdc++"
         ),
     ),
     CodeInfo(
@@ -149,8 +162,11 @@ CODES: tuple[CodeInfo, ...] = (
         summary="A binary needs a CXXABI_ version the libstdc++ that will load does not define.",
         explanation=("Same as CP121 for the CXXABI_ version namespace (C++ runtime ABI: exceptions, RTTI)." + _UNSURE),
         example=(
-            "node: libstdc++ CXXABI_1.3.7; env: a package needing CXXABI_1.3.11\n"
-            "error CP122: ... needs CXXABI_1.3.11, the libstdc++ that loads provides up to CXXABI_1.3.7"
+            "node: libstdc++ CXXABI_1.3.7; env: torch 2.13.0\n"
+            "error[CP122 cxxabi-too-old] torch: torch 2.13.0 needs CXXABI_1.3.11, the libstdc++ that will load "
+            "provides up to CXXABI_1.3.7\n"
+            "  hint: add libstdcxx-ng >= 7.1.0 (GCC 7.1.0 defines CXXABI_1.3.11) to the environment, or use a node "
+            "image with a newer libstdc++"
         ),
     ),
     CodeInfo(
@@ -169,10 +185,12 @@ CODES: tuple[CodeInfo, ...] = (
             "inventory the node's system libraries."
         ),
         example=(
-            "env: bitsandbytes (libbitsandbytes_cuda118.so needs libcudart.so.11.0), nvidia-cuda-runtime-cu12\n"
-            "error CP130: libcudart.so.11.0 needed by libbitsandbytes_cuda118.so is provided by nothing in the "
-            "environment or on the node\n"
-            "  hint: add nvidia-cuda-runtime-cu11 or use the package's CUDA 12 build"
+            "env: bitsandbytes 0.50.2 (libbitsandbytes_cuda126.so needs libcudart.so.12, libcublas.so.12), "
+            "nvidia-cuda-runtime-cu12\n"
+            "error[CP130 needed-library-missing] bitsandbytes: libcublas.so.12 needed by "
+            "libbitsandbytes_cuda126.so of bitsandbytes 0.50.2 is provided by nothing in the environment or on the "
+            "node\n"
+            "  hint: add nvidia-cublas-cu12 to the environment"
         ),
     ),
     CodeInfo(
@@ -188,9 +206,11 @@ CODES: tuple[CodeInfo, ...] = (
             "extension's ABI comes from its binary facts; torch's from its binary facts or the matrix." + _UNSURE
         ),
         example=(
-            "env: torch 2.7.1 (cxx11 ABI), flash-attn built with _GLIBCXX_USE_CXX11_ABI=0\n"
-            "error CP140: flash-attn uses the pre-cxx11 ABI, torch 2.7.1 the cxx11 ABI\n"
-            "  hint: install a flash-attn build marked cxx11abiTRUE"
+            "env: torch 2.7.1, myext 1.0 (built with _GLIBCXX_USE_CXX11_ABI=0)\n"
+            "error[CP140 cxx11-abi-mismatch] myext: myext 1.0 uses the pre-cxx11 ABI, torch 2.7.1 the cxx11 ABI: "
+            "it will fail to load with undefined C++ symbols\n"
+            "  hint: install a build of myext made with _GLIBCXX_USE_CXX11_ABI=1 (often tagged cxx11abiTRUE), or "
+            "rebuild it against this torch"
         ),
     ),
     CodeInfo(
@@ -206,7 +226,8 @@ CODES: tuple[CodeInfo, ...] = (
         ),
         example=(
             "env: torch 2.8.0, torchvision 0.22.1\n"
-            "error CP150: torchvision 0.22.1 pairs with torch 2.7, the environment has torch 2.8.0\n"
+            "error[CP150 torch-companion-mismatch] torchvision: torchvision 0.22.1 pairs with torch 2.7, the "
+            "environment has torch 2.8.0\n"
             "  hint: use torchvision 0.23 with torch 2.8"
         ),
     ),
@@ -223,9 +244,10 @@ CODES: tuple[CodeInfo, ...] = (
             + _UNSURE
         ),
         example=(
-            "env: torch 2.13.0 (CUDA 13), nvidia-cudnn-cu12 9.10.2.21\n"
-            "error CP160: the environment mixes CUDA 12 (nvidia-cudnn-cu12) and CUDA 13 (torch)\n"
-            "  hint: pick one CUDA major for all packages, e.g. torch 2.13.0+cu126 with the -cu12 wheels"
+            "env: torch 2.13.0 (PyPI default: CUDA 13.0), nvidia-cudnn-cu12 9.10.2.21\n"
+            "error[CP160 mixed-cuda-majors] the environment mixes CUDA 12 (nvidia-cudnn-cu12) and CUDA 13 (torch)\n"
+            "  hint: pick one CUDA major for every package: e.g. move everything to CUDA 13 (as torch) or pin the "
+            "CUDA 12 builds throughout"
         ),
     ),
     CodeInfo(
@@ -239,9 +261,10 @@ CODES: tuple[CodeInfo, ...] = (
             "(cuDNN Support Matrix)." + _UNSURE
         ),
         example=(
-            "env: nvidia-cudnn-cu12 9.10.2.21, CUDA runtime 13.0\n"
-            "error CP170: cuDNN 9.10 for CUDA 12 does not support CUDA 13.0\n"
-            "  hint: use nvidia-cudnn-cu13"
+            "env: nvidia-cuda-runtime 13.0.48, nvidia-cudnn-cu12 9.10.2.21\n"
+            "error[CP170 cudnn-cuda-mismatch] nvidia-cudnn-cu12: nvidia-cudnn-cu12 9.10.2.21 (cuDNN 9.10 for CUDA "
+            "12) does not support the environment's CUDA 13.0\n"
+            "  hint: use nvidia-cudnn-cu13 (a cuDNN build for CUDA 13.0)"
         ),
     ),
     CodeInfo(
@@ -255,8 +278,9 @@ CODES: tuple[CodeInfo, ...] = (
             "cuda-version; a build for another major needs that major's runtime." + _UNSURE
         ),
         example=(
-            "env: nvidia-nccl-cu12 2.27.5, CUDA runtime 13.0\n"
-            "error CP171: nvidia-nccl-cu12 is built for CUDA 12, the environment's CUDA runtime is 13.0\n"
+            "env: torch 2.13.0, nvidia-nccl-cu12 2.27.5\n"
+            "error[CP171 nccl-cuda-mismatch] nvidia-nccl-cu12: nvidia-nccl-cu12 2.27.5 is built for CUDA 12, the "
+            "environment's CUDA runtime is 13.0\n"
             "  hint: use nvidia-nccl-cu13"
         ),
     ),
@@ -273,8 +297,9 @@ CODES: tuple[CodeInfo, ...] = (
         ),
         example=(
             "env: python 3.9.19, torch 2.9.1\n"
-            "error CP180: torch 2.9 supports Python 3.10, 3.11, 3.12, 3.13, 3.14; the environment has 3.9.19\n"
-            "  hint: use Python 3.10-3.14, or torch 2.8 for Python 3.9"
+            "error[CP180 python-version-unsupported] torch: torch 2.9 supports Python 3.10, 3.11, 3.12, 3.13, "
+            "3.14; the environment has 3.9.19\n"
+            "  hint: use Python 3.10-3.14, or torch 2.8.0 for Python 3.9"
         ),
     ),
 )
