@@ -13,7 +13,9 @@ from envresolve._version import __version__
 __all__ = [
     "Diagnostic",
     "EnvresolveError",
+    "Lock",
     "NodeFacts",
+    "Resolution",
     "__version__",
     "candidate_verdict",
     "check",
@@ -21,6 +23,7 @@ __all__ = [
     "load_node",
     "load_nodes",
     "probe",
+    "resolve",
 ]
 
 _LAZY = {
@@ -33,6 +36,9 @@ _LAZY = {
     "load_node": "envresolve.node",
     "load_nodes": "envresolve.node",
     "probe": "envresolve.node",
+    "Lock": "envresolve.lock",
+    "Resolution": "envresolve.solve",
+    "resolve": "envresolve.solve",
 }
 
 
