@@ -43,9 +43,10 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from base64 import b64encode
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from envresolve._atomic import atomic_write_bytes
 from envresolve._redact import redact_text, redact_url
@@ -53,7 +54,7 @@ from envresolve.diagnostics import Diagnostic, Evidence, make
 from envresolve.errors import InputError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Mapping
 
 __all__ = [
     "Credentials",
@@ -145,6 +146,91 @@ def _is_tty() -> bool:
         return False
 
 
+class _Resp:
+    """A response being read: status, lower-case headers, the final URL, and the body stream."""
+
+    def __init__(self, status: int, headers: dict[str, str], url: str, fp: Any, done: Callable[[bool], None]) -> None:
+        self.status = status
+        self.headers = headers
+        self.url = url
+        self._fp = fp
+        self._done = done
+
+    def read(self, n: int = -1) -> bytes:
+        data: bytes = self._fp.read() if n < 0 else self._fp.read(n)
+        return data
+
+    def close(self, *, reusable: bool = True) -> None:
+        """Finish: a fully read response gives its connection back to the pool."""
+        try:
+            self._fp.close()
+        finally:
+            self._done(reusable)
+
+
+class _Pool:
+    """Keep-alive connections, one set per thread (http.client connections are not thread-safe).
+
+    urllib opens a new TCP + TLS connection for every request; with keep-alive a warm request costs one
+    round trip instead of three.
+    """
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._local = threading.local()
+        self._ssl = ssl.create_default_context()
+
+    def _conns(self) -> dict[tuple[str, str, int], http.client.HTTPConnection]:
+        conns: dict[tuple[str, str, int], http.client.HTTPConnection] | None = getattr(self._local, "conns", None)
+        if conns is None:
+            conns = {}
+            self._local.conns = conns
+        return conns
+
+    def open(self, url: str, headers: Mapping[str, str]) -> _Resp:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        key = (parts.scheme, host, port)
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        conns = self._conns()
+        for fresh in (False, True):
+            conn = None if fresh else conns.pop(key, None)
+            reused = conn is not None
+            if conn is None:
+                if parts.scheme == "https":
+                    conn = http.client.HTTPSConnection(host, port, timeout=self.timeout, context=self._ssl)
+                else:
+                    conn = http.client.HTTPConnection(host, port, timeout=self.timeout)
+            try:
+                conn.request("GET", path, headers=dict(headers))
+                resp = conn.getresponse()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                conn.close()
+                if reused:
+                    continue  # the server closed an idle keep-alive connection: one fresh try, not a retry
+                raise
+            except BaseException:
+                conn.close()
+                raise
+
+            def done(reusable: bool, conn: http.client.HTTPConnection = conn, resp: Any = resp) -> None:
+                if reusable and not resp.will_close and resp.isclosed():
+                    conns[key] = conn
+                else:
+                    conn.close()
+
+            hdrs = {k.lower(): v for k, v in resp.getheaders()}
+            return _Resp(resp.status, hdrs, url, resp, done)
+        raise http.client.HTTPException("connection failed")  # pragma: no cover - the loop always returns
+
+
+def _proxied(url: str, proxies: Mapping[str, str]) -> bool:
+    """True when the environment routes this URL through a proxy (then urllib, which speaks to proxies, sends it)."""
+    parts = urllib.parse.urlsplit(url)
+    return parts.scheme in proxies and not urllib.request.proxy_bypass(parts.hostname or "")
+
+
 class HttpClient:
     """A small, thread-safe HTTP client with retries, credentials, a page cache and resumable downloads.
 
@@ -179,8 +265,9 @@ class HttpClient:
         self._host_creds: dict[str, Credentials | None] = {}
         self._trusted: set[str] = set()
         self._lock = threading.Lock()
-        # Redirects are followed; `Authorization` is added as an unredirected header, so it never follows one.
-        self._opener = urllib.request.build_opener()
+        self._pool = _Pool(timeout)
+        self._proxies = urllib.request.getproxies()
+        self._opener = urllib.request.build_opener()  # only through a proxy (the pool speaks directly)
         self.requests = 0  # network requests actually sent (for tests and the benchmark)
 
     # -- credentials ---------------------------------------------------------------------------------
@@ -319,43 +406,54 @@ class HttpClient:
         rng = f"bytes=-{end}" if start is None else f"bytes={start}-{'' if end is None else end}"
         return self.get(url, headers={"Range": rng}, ok_statuses=frozenset({200, 206}))
 
+    def _open(self, url: str, headers: Mapping[str, str], creds: Credentials | None) -> _Resp:
+        """Send one GET, following redirects (credentials never follow one to another host)."""
+        with self._lock:
+            self.requests += 1
+        current = url
+        for _hop in range(10):
+            hdrs = dict(headers)
+            if creds is not None and _netloc(current) == _netloc(url):
+                hdrs["Authorization"] = creds.header()
+            if _proxied(current, self._proxies):
+                resp = self._open_urllib(current, hdrs)
+            else:
+                resp = self._pool.open(current, hdrs)
+            location = resp.headers.get("location")
+            if resp.status in (301, 302, 303, 307, 308) and location:
+                resp.read()
+                resp.close()
+                current = urllib.parse.urljoin(current, location)
+                continue
+            resp.url = strip_credentials(current)[0]
+            return resp
+        raise http.client.HTTPException(f"too many redirects from {redact_url(url)}")
+
+    def _open_urllib(self, url: str, headers: Mapping[str, str]) -> _Resp:
+        auth = headers.get("Authorization")
+        req = urllib.request.Request(url, headers={k: v for k, v in headers.items() if k != "Authorization"})
+        if auth:
+            req.add_unredirected_header("Authorization", auth)
+        try:
+            fh = self._opener.open(req, timeout=self.timeout)
+        except urllib.error.HTTPError as exc:
+            hdrs = {k.lower(): v for k, v in (exc.headers or {}).items()}
+            return _Resp(exc.code, hdrs, url, exc, lambda _r: None)
+        hdrs = {k.lower(): v for k, v in fh.headers.items()}
+        return _Resp(fh.status, hdrs, strip_credentials(fh.geturl())[0], fh, lambda _r: None)
+
     def _request(self, url: str, headers: Mapping[str, str], *, ok_statuses: frozenset[int]) -> Response:
         creds = self._credentials(url)
         attempt = 0
         while True:
-            req = urllib.request.Request(url, headers=dict(headers))
-            if creds is not None:
-                req.add_unredirected_header("Authorization", creds.header())
             try:
-                with self._lock:
-                    self.requests += 1
-                with self._opener.open(req, timeout=self.timeout) as fh:
-                    body = fh.read()
-                    status = fh.status
-                    resp_headers = {k.lower(): v for k, v in fh.headers.items()}
-                    final = strip_credentials(fh.geturl())[0]
-            except urllib.error.HTTPError as exc:
-                status = exc.code
-                resp_headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
-                with contextlib.suppress(Exception):
-                    exc.read()
-                exc.close()
-                if status in (401, 403):
-                    raise NetError(self._auth_error(url, status, creds)) from None
-                if status in _RETRY_STATUS and attempt < self.retries:
-                    attempt += 1
-                    self._sleep(attempt, resp_headers.get("retry-after"))
-                    continue
-                if status in ok_statuses:
-                    return Response(strip_credentials(url)[0], status, resp_headers, b"")
-                raise NetError(
-                    make(
-                        "RS404",
-                        f"HTTP {status} from {redact_url(url)}",
-                        subject=redact_url(url),
-                        evidence=[f"after {attempt + 1} attempt(s)"],
-                    )
-                ) from None
+                resp = self._open(url, headers, creds)
+                try:
+                    body = resp.read()
+                except BaseException:
+                    resp.close(reusable=False)
+                    raise
+                resp.close()
             except (urllib.error.URLError, OSError, http.client.HTTPException, ssl.SSLError) as exc:
                 if attempt < self.retries:
                     attempt += 1
@@ -375,9 +473,23 @@ class HttpClient:
                         hint="check the index URL and the network, or use --offline with a warm cache",
                     )
                 ) from None
+            status = resp.status
+            if status in (401, 403):
+                raise NetError(self._auth_error(url, status, creds))
+            if status in _RETRY_STATUS and status not in ok_statuses and attempt < self.retries:
+                attempt += 1
+                self._sleep(attempt, resp.headers.get("retry-after"))
+                continue
             if status not in ok_statuses:
-                raise NetError(make("RS404", f"HTTP {status} from {redact_url(url)}", subject=redact_url(url)))
-            return Response(final, status, resp_headers, body)
+                raise NetError(
+                    make(
+                        "RS404",
+                        f"HTTP {status} from {redact_url(url)}",
+                        subject=redact_url(url),
+                        evidence=[f"after {attempt + 1} attempt(s)"],
+                    )
+                )
+            return Response(resp.url, status, resp.headers, body)
 
     def _auth_error(self, url: str, status: int, creds: Credentials | None) -> Diagnostic:
         host = urllib.parse.urlsplit(url).hostname or ""
@@ -480,46 +592,37 @@ class HttpClient:
                 hdrs = {"User-Agent": _USER_AGENT}
                 if have:
                     hdrs["Range"] = f"bytes={have}-"
-                req = urllib.request.Request(clean, headers=hdrs)
-                if creds is not None:
-                    req.add_unredirected_header("Authorization", creds.header())
                 try:
-                    with self._lock:
-                        self.requests += 1
-                    with self._opener.open(req, timeout=self.timeout) as fh:
-                        if have and fh.status != 206:  # server ignored Range: start over
-                            out.seek(0)
-                            out.truncate()
-                            digest = hashlib.sha256()
-                            have = 0
-                        length = fh.headers.get("Content-Length")
-                        if total is None and length and length.isdigit():
-                            total = have + int(length)
-                        while True:
-                            chunk = fh.read(1 << 16)
-                            if not chunk:
-                                break
-                            out.write(chunk)
-                            digest.update(chunk)
-                            have += len(chunk)
-                            if show:
-                                show(have, total)
-                    if total is not None and have < total:
-                        raise http.client.IncompleteRead(b"", total - have)
-                    break
-                except urllib.error.HTTPError as exc:
-                    exc.close()
-                    if exc.code in (401, 403):
-                        part.unlink(missing_ok=True)
-                        raise NetError(self._auth_error(clean, exc.code, creds)) from None
-                    if exc.code in _RETRY_STATUS and attempt < self.retries:
-                        attempt += 1
-                        self._sleep(attempt, None)
-                        continue
-                    part.unlink(missing_ok=True)
-                    raise NetError(
-                        make("RS404", f"HTTP {exc.code} from {redact_url(clean)}", subject=redact_url(clean))
-                    ) from None
+                    fh = self._open(clean, hdrs, creds)
+                    status = fh.status
+                    if status in (401, 403) or status in _RETRY_STATUS or status not in (200, 206):
+                        fh.close(reusable=False)
+                    else:
+                        try:
+                            if have and status != 206:  # server ignored Range: start over
+                                out.seek(0)
+                                out.truncate()
+                                digest = hashlib.sha256()
+                                have = 0
+                            length = fh.headers.get("content-length")
+                            if total is None and length and length.isdigit():
+                                total = have + int(length)
+                            while True:
+                                chunk = fh.read(1 << 16)
+                                if not chunk:
+                                    break
+                                out.write(chunk)
+                                digest.update(chunk)
+                                have += len(chunk)
+                                if show:
+                                    show(have, total)
+                        except BaseException:
+                            fh.close(reusable=False)
+                            raise
+                        fh.close()
+                        if total is not None and have < total:
+                            raise http.client.IncompleteRead(b"", total - have)
+                        break
                 except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
                     if attempt < self.retries:
                         attempt += 1
@@ -530,6 +633,15 @@ class HttpClient:
                     raise NetError(
                         make("RS401", f"download of {redact_url(clean)} failed: {reason}", subject=redact_url(clean))
                     ) from None
+                if status in (401, 403):
+                    part.unlink(missing_ok=True)
+                    raise NetError(self._auth_error(clean, status, creds))
+                if status in _RETRY_STATUS and attempt < self.retries:
+                    attempt += 1
+                    self._sleep(attempt, None)
+                    continue
+                part.unlink(missing_ok=True)
+                raise NetError(make("RS404", f"HTTP {status} from {redact_url(clean)}", subject=redact_url(clean)))
         if self.progress and on_progress is None:
             sys.stderr.write("\n")
         try:

@@ -64,6 +64,17 @@ class DistFile:
         return h.lower() if h else None
 
 
+def _tags_ok(filename: str, accept: frozenset[str] | None) -> bool:
+    """Cheap string test: does a wheel file name carry any acceptable tag? (before the costly full parse)."""
+    if accept is None or not filename.endswith(".whl"):
+        return True
+    parts = filename[:-4].split("-")
+    if len(parts) < 5:
+        return False
+    py, abi, plat = parts[-3:]
+    return any(f"{x}-{y}-{z}" in accept for x in py.split(".") for y in abi.split(".") for z in plat.split("."))
+
+
 def _make_file(
     filename: str,
     url: str,
@@ -127,8 +138,11 @@ def _split_fragment(url: str) -> tuple[str, dict[str, str]]:
     return base, hashes
 
 
-def parse_json_page(body: bytes, page_url: str, index: str) -> list[DistFile]:
-    """Files of a PEP 691 JSON project page. Raises ValueError on a page that is not one."""
+def parse_json_page(body: bytes, page_url: str, index: str, accept: frozenset[str] | None = None) -> list[DistFile]:
+    """Files of a PEP 691 JSON project page. Raises ValueError on a page that is not one.
+
+    With `accept` (tag strings), wheels with none of those tags are dropped before they are parsed.
+    """
     data = json.loads(body)
     if not isinstance(data, dict) or not isinstance(data.get("files"), list):
         raise ValueError("not a PEP 691 project page")
@@ -138,6 +152,8 @@ def parse_json_page(body: bytes, page_url: str, index: str) -> list[DistFile]:
     out: list[DistFile] = []
     for f in data["files"]:
         if not isinstance(f, dict) or not isinstance(f.get("filename"), str) or not isinstance(f.get("url"), str):
+            continue
+        if not _tags_ok(f["filename"], accept):
             continue
         url, frag_hashes = _split_fragment(urllib.parse.urljoin(page_url, f["url"]))
         raw_hashes = f.get("hashes")
@@ -171,7 +187,7 @@ class _LinkParser(HTMLParser):
             self.links.append(dict(attrs))
 
 
-def parse_html_page(body: bytes, page_url: str, index: str) -> list[DistFile]:
+def parse_html_page(body: bytes, page_url: str, index: str, accept: frozenset[str] | None = None) -> list[DistFile]:
     """Files of a PEP 503 HTML project page (or a find-links page), with PEP 592/658/714 attributes."""
     parser = _LinkParser()
     parser.feed(body.decode("utf-8", errors="replace"))
@@ -183,6 +199,8 @@ def parse_html_page(body: bytes, page_url: str, index: str) -> list[DistFile]:
             continue
         url, hashes = _split_fragment(urllib.parse.urljoin(base, href))
         filename = urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1])
+        if not _tags_ok(filename, accept):
+            continue
         meta = attrs.get("data-core-metadata", attrs.get("data-dist-info-metadata"))
         if meta is None and ("data-core-metadata" in attrs or "data-dist-info-metadata" in attrs):
             meta = "true"  # attribute present without a value
@@ -213,9 +231,11 @@ class PackageFinder:
         index_urls: Sequence[str],
         find_links: Sequence[str] = (),
         *,
+        tags: Iterable[object] | None = None,
         workers: int = 16,
     ) -> None:
         self.client = client
+        self.accept = frozenset(str(t) for t in tags) if tags is not None else None
         self.index_urls = [client.trust_host(u) for u in index_urls]
         self.find_links = [client.trust_host(u) if "://" in u else u for u in find_links]
         self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="envresolve-pip")
@@ -266,9 +286,9 @@ class PackageFinder:
                 if resp.content_type.startswith("application/vnd.pypi.simple.v1+json") or (
                     resp.content_type == "application/json"
                 ):
-                    out.extend(parse_json_page(resp.body, resp.url, index))
+                    out.extend(parse_json_page(resp.body, resp.url, index, self.accept))
                 elif "html" in resp.content_type or not resp.content_type:
-                    out.extend(parse_html_page(resp.body, resp.url, index))
+                    out.extend(parse_html_page(resp.body, resp.url, index, self.accept))
                 else:
                     raise ValueError(f"unexpected content type {resp.content_type!r}")
             except (ValueError, UnicodeDecodeError) as exc:
@@ -300,12 +320,12 @@ class PackageFinder:
                 path = Path(urllib.parse.unquote(parts.path))
             if path is not None and path.is_dir():
                 for p in sorted(path.iterdir()):
-                    if p.is_file():
+                    if p.is_file() and _tags_ok(p.name, self.accept):
                         df = _make_file(p.name, p.resolve().as_uri(), str(path), local_path=p.resolve())
                         if df is not None:
                             out.append(df)
                 continue
             url = path.resolve().as_uri() if path is not None else loc
             resp = self.client.get(url, headers={"Accept": "text/html"}, cache=True)
-            out.extend(parse_html_page(resp.body, resp.url, redact_url(loc)))
+            out.extend(parse_html_page(resp.body, resp.url, redact_url(loc), self.accept))
         return out

@@ -13,6 +13,7 @@ build, when it has a local label, to carry the same one; resolvelib then backtra
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -149,6 +150,7 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
         self._lock = threading.Lock()
         self._entries: dict[str, list[_Entry]] = {}
         self._judged: dict[tuple[str, Version], list[Rejection]] = {}
+        self._verdicts: dict[tuple[str, Version], list[Rejection]] = {}
         self._infos: dict[tuple[str, Version], CandidateInfo] = {}
         self.rejections: dict[tuple[str, str, str, str | None], Rejection] = {}
         self.not_found: set[str] = set()
@@ -370,16 +372,30 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
         return info
 
     def _judge(self, candidate: Candidate) -> list[Rejection]:
+        """The candidate's rejections (empty: offer it), recorded for the 'why not' log."""
+        key = (candidate.name, candidate.version)
+        out = self._verdict(candidate)
+        with self._lock:
+            fresh = key not in self._judged
+            self._judged[key] = out
+        if fresh:
+            for r in out:
+                self._record(r)
+        return out
+
+    def _verdict(self, candidate: Candidate) -> list[Rejection]:
+        """The candidate's rejections, computed once and not recorded (prefetching asks too)."""
         key = (candidate.name, candidate.version)
         with self._lock:
-            if key in self._judged:
-                return self._judged[key]
+            if key in self._verdicts:
+                return self._verdicts[key]
         try:
             md = self.metadata(candidate)
         except InputError as exc:
             if exc.code != "RS205":
                 raise
-            self.findings.extend(d.model_copy(update={"severity": Severity.WARNING}) for d in exc.diagnostics)
+            with self._lock:
+                self.findings.extend(d.model_copy(update={"severity": Severity.WARNING}) for d in exc.diagnostics)
             out: list[Rejection] = [
                 Rejection(
                     name=candidate.name,
@@ -403,11 +419,9 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
                 ]
             else:
                 out = run_filters(self.filters, self.info(candidate), self.nodes, self.env)
-        for r in out:
-            self._record(r)
         with self._lock:
-            self._judged[key] = out
-        return out
+            self._verdicts.setdefault(key, out)
+            return self._verdicts[key]
 
     def _record_unpaired(self, reqs: Sequence[Req], candidate: Candidate) -> None:
         """Record a companion or ABI mismatch for each pairing requirement `candidate` fails."""
@@ -487,12 +501,28 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
             self._meta_pool.submit(self._prefetch_newest, NormalizedName(n))
 
     def _prefetch_newest(self, name: NormalizedName) -> None:
+        """Fetch the page and the newest wheel's metadata of `name`, then go on with its dependencies.
+
+        Speculative: the resolver will most likely pin the newest release, so its dependencies' pages and
+        metadata are fetched in parallel long before the resolver asks for them.
+        """
         try:
             entries = self._entries_for(name)
-            for e in entries[:1]:
-                self.fetcher.get(e.dist)
-        except Exception:
-            pass
+            if not entries:
+                return
+            newest = Candidate(name, entries[0].version, dist=entries[0].dist)
+            md = self.fetcher.get(newest.dist)  # type: ignore[arg-type]
+            if self._verdict(newest):
+                return  # the node rules it out: its dependencies are not worth fetching yet
+        except Exception:  # a prefetch is only a hint; the real fetch reports errors
+            return
+        names: list[str] = []
+        for line in md.requires_dist:
+            with contextlib.suppress(Exception):
+                req = Requirement(line)
+                if self._applies(req, frozenset()):
+                    names.append(canonicalize_name(req.name))
+        self._prefetch_pages(names)
 
     def _prefetch_metadata(self, entries: Sequence[_Entry]) -> None:
         for e in entries:
@@ -512,6 +542,7 @@ def _is_version(text: str) -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=4096)
 def _python_ok(spec: str, python: Version) -> bool:
     try:
         return SpecifierSet(spec).contains(python, prereleases=True)

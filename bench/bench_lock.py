@@ -1,0 +1,144 @@
+"""Benchmark: resolve the project's example pip set with envresolve and with `uv pip compile`, cold and warm.
+
+The set is `transformers==4.35.0`, `torch`, `torchaudio`, `torchvision` for Python 3.11. envresolve resolves it for
+a bundled node profile (GPU-aware: CUDA needs, companions); uv resolves it for `x86_64-manylinux_2_28`
+(`--python-platform x86_64-manylinux_2_28 --python-version 3.11`), which knows the platform and not the GPU.
+Each run is a fresh process (imports included, as for uv's CLI). Each tool gets its own cache directory:
+"cold" starts from an empty one, "warm" runs again on the filled one (median of `--repeat` runs).
+
+Needs the network (PyPI). uv is installed from PyPI into `bench/_work/venv` on the first run (it is a tool for
+the benchmark, not a dependency of envresolve).
+
+    .venv/bin/python bench/bench_lock.py [--profile a100-driver535] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+WORK = HERE / "_work"
+EXAMPLE = ["transformers==4.35.0", "torch", "torchaudio", "torchvision"]
+
+_RUNNER = """
+import json, sys, time
+from pathlib import Path
+t0 = time.perf_counter()
+from envresolve.node import load_node
+from envresolve.solve.pip import resolve_pip
+from envresolve.solve.net import HttpClient
+cache = Path(sys.argv[1])
+client = HttpClient(cache_dir=cache, progress=False)
+res = resolve_pip(json.loads(sys.argv[3]), [load_node(sys.argv[2])], python="3.11", cache_dir=cache, client=client)
+print(json.dumps({
+    "seconds": time.perf_counter() - t0,
+    "requests": client.requests,
+    "packages": {p.name: p.version for p in res.packages},
+    "rejections": len(res.rejections),
+    "metadata": sorted({p.metadata_source for p in res.packages}),
+}))
+"""
+
+
+def _uv() -> Path:
+    uv = WORK / "venv" / "bin" / "uv"
+    if not uv.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(WORK / "venv")], check=True)
+        subprocess.run([str(WORK / "venv" / "bin" / "pip"), "install", "-q", "uv"], check=True)
+    return uv
+
+
+def run_envresolve(cache: Path, profile: str) -> dict[str, object]:
+    t0 = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "-c", _RUNNER, str(cache), profile, json.dumps(EXAMPLE)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
+    result["wall"] = time.perf_counter() - t0
+    return result
+
+
+def run_uv(uv: Path, cache: Path, reqs: Path) -> dict[str, object]:
+    t0 = time.perf_counter()
+    out = subprocess.run(
+        [
+            str(uv),
+            "pip",
+            "compile",
+            str(reqs),
+            "--python-platform",
+            "x86_64-manylinux_2_28",
+            "--python-version",
+            "3.11",
+            "--cache-dir",
+            str(cache),
+            "--no-header",
+            "--no-annotate",
+            "--quiet",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    wall = time.perf_counter() - t0
+    pins = dict(line.split("==", 1) for line in out.stdout.splitlines() if "==" in line and not line.startswith("#"))
+    return {"wall": wall, "packages": pins}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--profile", default="a100-driver535", help="bundled node profile for envresolve")
+    ap.add_argument("--repeat", type=int, default=3, help="warm runs per tool (median reported)")
+    args = ap.parse_args(argv)
+
+    WORK.mkdir(parents=True, exist_ok=True)
+    uv = _uv()
+    version = subprocess.run([str(uv), "--version"], capture_output=True, text=True, check=True).stdout.strip()
+    reqs = WORK / "requirements.in"
+    reqs.write_text("\n".join(EXAMPLE) + "\n")
+    er_cache, uv_cache = WORK / "cache-envresolve", WORK / "cache-uv"
+    for d in (er_cache, uv_cache):
+        shutil.rmtree(d, ignore_errors=True)
+
+    er_cold = run_envresolve(er_cache, args.profile)
+    uv_cold = run_uv(uv, uv_cache, reqs)
+    er_warm = [run_envresolve(er_cache, args.profile) for _ in range(args.repeat)]
+    uv_warm = [run_uv(uv, uv_cache, reqs) for _ in range(args.repeat)]
+
+    def med(runs: list[dict[str, object]]) -> float:
+        return statistics.median(float(r["wall"]) for r in runs)  # type: ignore[arg-type]
+
+    rows = [
+        ("cold", float(er_cold["wall"]), float(uv_cold["wall"])),  # type: ignore[arg-type]
+        ("warm", med(er_warm), med(uv_warm)),
+    ]
+    print(f"# lock benchmark: {' '.join(EXAMPLE)} (Python 3.11)")
+    print(f"envresolve: resolve_pip for node profile {args.profile}; {version}: --python-platform x86_64-manylinux_2_28")
+    print(f"{'run':<6} {'envresolve s':>13} {'uv s':>8} {'ratio':>7}")
+    for name, er, u in rows:
+        print(f"{name:<6} {er:>13.2f} {u:>8.2f} {er / u:>6.2f}x")
+    er_pk: dict[str, str] = er_warm[-1]["packages"]  # type: ignore[assignment]
+    uv_pk: dict[str, str] = uv_warm[-1]["packages"]  # type: ignore[assignment]
+    print(
+        f"envresolve: {len(er_pk)} packages, torch {er_pk.get('torch')}, {er_warm[-1]['rejections']} rejections, "
+        f"metadata {er_cold['metadata']} cold / {er_warm[-1]['metadata']} warm, "
+        f"{er_cold['requests']} requests cold / {er_warm[-1]['requests']} warm"
+    )
+    print(f"uv:         {len(uv_pk)} packages, torch {uv_pk.get('torch')}")
+    target = rows[1][1] / rows[1][2]
+    print(f"warm ratio {target:.2f}x (target <= 1.5x): {'met' if target <= 1.5 else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
