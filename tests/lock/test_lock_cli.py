@@ -105,3 +105,15 @@ def test_missing_spec_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     code = main(["lock", str(tmp_path / "missing.yaml"), "--node", "h100-driver580"])
     _, err = capsys.readouterr()
     assert code == 2 and "GN101" in err
+
+
+def test_demo_wheels_and_index_match_their_script() -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "build_wheels.py"), "--check"], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
