@@ -23,6 +23,7 @@ class FactComparison:
     ours: str | None
     theirs: str | None
     status: Status
+    note: str = ""
 
 
 def _gpus(node: NodeFacts) -> str | None:
@@ -60,18 +61,18 @@ _VERSIONED = {"glibc", "glibcxx", "cxxabi", "driver", "cuda", "min compute capab
 
 
 def _direction(fact: str, ours: str, theirs: str) -> str:
-    """' (older here)' / ' (newer here)' for version facts; what a reader needs to judge a difference."""
+    """'older here' / 'newer here' / 'missing here' for version facts: what a reader needs to judge a difference."""
     from packaging.version import InvalidVersion, Version
 
     if fact not in _VERSIONED:
         return ""
     if "none" in (ours, theirs):
-        return " (missing here)" if ours == "none" else " (absent there)"
+        return "missing here" if ours == "none" else "absent there"
     try:
         older = Version(ours) < Version(theirs)
     except InvalidVersion:
         return ""
-    return " (older here: what runs there may not run here)" if older else " (newer here)"
+    return "older here" if older else "newer here"
 
 
 def compare_nodes(ours: NodeFacts, theirs: NodeFacts) -> tuple[list[FactComparison], list[Diagnostic]]:
@@ -82,6 +83,7 @@ def compare_nodes(ours: NodeFacts, theirs: NodeFacts) -> tuple[list[FactComparis
     label = theirs.label
     for fact in a:
         x, y = a[fact], b[fact]
+        note = ""
         if x is None or y is None:
             status: Status = "unknown"
             if x is not None or y is not None:
@@ -93,10 +95,12 @@ def compare_nodes(ours: NodeFacts, theirs: NodeFacts) -> tuple[list[FactComparis
             status = "match"
         else:
             status = "differs"
+            note = _direction(fact, x, y)
+            why = {"older here": ": what runs there may not run here"}.get(note, "")
             diags.append(
                 make(
                     "ND301",
-                    f"this node has {x}, {label} has {y}{_direction(fact, x, y)}",
+                    f"this node has {x}, {label} has {y}" + (f" ({note}{why})" if note else ""),
                     subject=fact,
                     node=ours.label,
                     evidence=[
@@ -105,5 +109,7 @@ def compare_nodes(ours: NodeFacts, theirs: NodeFacts) -> tuple[list[FactComparis
                     ],
                 )
             )
-        rows.append(FactComparison(fact=fact, ours=x, theirs=y, status=status))
+        rows.append(
+            FactComparison(fact=fact, ours=x, theirs=y, status=status, note=note if status == "differs" else "")
+        )
     return rows, diags

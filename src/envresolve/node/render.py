@@ -93,7 +93,7 @@ def render_virtual_packages(node: NodeFacts) -> str:
 
 def render_comparison(rows: Sequence[FactComparison], ours: str, theirs: str) -> str:
     """Per-fact match/differs/unknown lines."""
-    table = [(r.fact, r.ours or "?", r.theirs or "?", r.status) for r in rows]
+    table = [(r.fact, r.ours or "?", r.theirs or "?", f"{r.status} ({r.note})" if r.note else r.status) for r in rows]
     lines = _table(table, ("fact", ours, theirs, "result"))
     n = sum(r.status == "differs" for r in rows)
     lines += ["", f"{n} fact(s) differ from {theirs}" if n else f"no differences from {theirs}"]
