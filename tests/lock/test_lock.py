@@ -153,3 +153,17 @@ def test_credentials_never_reach_the_lock(lock: Lock) -> None:
     leaky = lock.model_copy(update={"channels": ("https://alice:s3cret@conda.example/private",)})
     text = dumps(leaky)
     assert "s3cret" not in text and "alice" not in text
+
+
+def test_stale_lock_detected(lock: Lock, demo_spec: EnvSpec) -> None:
+    from envresolve.lock import stale
+    from envresolve.node import load_node
+    from envresolve.specs.model import CondaDependency
+
+    assert stale(lock, spec=demo_spec, nodes=[load_node("a100-driver535"), load_node("h100-driver580")]) == []
+    edited = demo_spec.model_copy(
+        update={"conda": (*demo_spec.conda, CondaDependency(name="zstd", spec="zstd", raw="zstd"))}
+    )
+    found = stale(lock, spec=edited, nodes=[load_node("v100-driver470")])
+    assert [d.code for d in found] == ["LK101", "LK101"]
+    assert found[1].node == "v100-driver470"

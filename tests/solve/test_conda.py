@@ -145,3 +145,32 @@ def test_common_virtual_packages_take_the_weakest() -> None:
     common = {vp.name: vp.version for vp in common_virtual_packages([a, h])}
     assert common["__cuda"] == "12.2" and common["__glibc"] == "2.35" and common["__cuda_arch"] == "8.0"
     assert "__cuda" not in {vp.name for vp in common_virtual_packages([h, cpu])}
+
+
+def test_http_channel_then_offline_from_cache(tmp_path: Path) -> None:
+    """A channel served over loopback HTTP is fetched and cached; offline mode then solves from the cache alone."""
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(CHANNEL))
+    handler.log_message = lambda *a, **k: None  # type: ignore[attr-defined]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.timeout = 5
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/conda-forge"
+    cache = str(tmp_path / "cache")
+    try:
+        online = CondaSolver([url], CondaSettings(cache_dir=cache)).solve(SPECS, vps())
+        assert online.ok, online.diagnostics
+        assert all(p.url.startswith(url) for p in online.packages)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    offline = CondaSolver([url], CondaSettings(cache_dir=cache, offline=True)).solve(SPECS, vps())
+    assert offline.ok, offline.diagnostics
+    assert [p.file_name for p in offline.packages] == [p.file_name for p in online.packages]
+    with pytest.raises(InputError):
+        CondaSolver([url], CondaSettings(cache_dir=str(tmp_path / "other"), offline=True)).solve(SPECS, vps())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from envresolve.lock.io import DEFAULT_LOCK_NAME, dumps, loads, read, write
+from envresolve.lock.io import DEFAULT_LOCK_NAME, dumps, loads, read, stale, write
 from envresolve.lock.model import (
     LOCK_VERSION,
     BinaryVerdict,
@@ -27,5 +27,6 @@ __all__ = [
     "loads",
     "node_fingerprint",
     "read",
+    "stale",
     "write",
 ]

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from envresolve._atomic import atomic_write_text
 from envresolve._redact import redact_text
-from envresolve.diagnostics import make, sort_diagnostics
+from envresolve.diagnostics import Diagnostic, make, sort_diagnostics
 from envresolve.errors import InputError
 from envresolve.lock.model import LOCK_VERSION, Lock
 
-__all__ = ["DEFAULT_LOCK_NAME", "canonical", "dumps", "loads", "read", "write"]
+if TYPE_CHECKING:
+    from envresolve.node.facts import NodeFacts
+    from envresolve.specs.model import EnvSpec
+
+__all__ = ["DEFAULT_LOCK_NAME", "canonical", "dumps", "loads", "read", "stale", "write"]
 
 DEFAULT_LOCK_NAME = "envresolve.lock"
 
@@ -80,3 +85,38 @@ def read(path: str | os.PathLike[str]) -> Lock:
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(make("GN101", f"cannot read lock {p}: {getattr(exc, 'strerror', None) or exc}")) from None
     return loads(text, source=str(p))
+
+
+def stale(lock: Lock, *, spec: EnvSpec | None = None, nodes: Sequence[NodeFacts] = ()) -> list[Diagnostic]:
+    """LK101 findings when `spec` (an `EnvSpec`) or `nodes` (`NodeFacts`) differ from what the lock was made for.
+
+    A node counts as known when its fingerprint matches one of the lock's nodes (its name may differ).
+    """
+    from envresolve.lock.model import node_fingerprint
+    from envresolve.solve.combine import spec_digest
+
+    out: list[Diagnostic] = []
+    if spec is not None and spec_digest(spec) != lock.spec.digest:
+        out.append(
+            make(
+                "LK101",
+                f"the lock was made from another version of the spec: {lock.spec.source}",
+                subject=lock.spec.source,
+                evidence=[f"lock digest {lock.spec.digest[:12]}, spec digest {spec_digest(spec)[:12]}"],
+                hint="lock again with envresolve lock",
+            )
+        )
+    known = {n.fingerprint: n.name for n in lock.nodes}
+    for node in nodes:
+        if node_fingerprint(node) not in known:
+            out.append(
+                make(
+                    "LK101",
+                    f"the lock was not made for this node's facts: {node.label}",
+                    subject=node.label,
+                    node=node.label,
+                    evidence=[f"locked for: {', '.join(sorted(known.values()))}"],
+                    hint=f"lock again with --node for {node.label}, or run envresolve check against it",
+                )
+            )
+    return out
