@@ -61,20 +61,23 @@ def ensure_auditwheel() -> Path:
     return exe
 
 
-def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, int]:
-    """(wall seconds, peak RSS in MB, exit status) of one process, via /usr/bin/time."""
+def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int, int]:
+    """(wall seconds, CPU seconds (user+sys), peak RSS in MB, exit status) of one process, via /usr/bin/time.
+
+    CPU seconds are reported beside wall time because a shared machine's load distorts wall time.
+    """
     with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
         started = time.perf_counter()
         proc = subprocess.run(
-            ["/usr/bin/time", "-o", tf.name, "-f", "%M", *cmd],
+            ["/usr/bin/time", "-o", tf.name, "-f", "%M %U %S", *cmd],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             check=False,
         )
         wall = time.perf_counter() - started
-        rss_kb = int(Path(tf.name).read_text().strip().splitlines()[-1])
-    return wall, rss_kb // 1024, proc.returncode
+        rss_kb, user, system = Path(tf.name).read_text().strip().splitlines()[-1].split()
+    return wall, float(user) + float(system), int(rss_kb) // 1024, proc.returncode
 
 
 def in_process_cached(wheel: Path, cache_dir: str) -> tuple[float, float]:
@@ -147,25 +150,29 @@ def main(argv: list[str] | None = None) -> int:
     for wheel in wheels:
         cache = tempfile.mkdtemp(prefix="envresolve-bench-cache-")
         env = {**os.environ, "ENVRESOLVE_CACHE_DIR": cache}
-        cold, cold_rss, rc = timed([*ENVRESOLVE, "inspect", "--format", "json", str(wheel)], env)
-        cached, cached_rss, _ = timed([*ENVRESOLVE, "inspect", "--format", "json", str(wheel)], env)
+        cold, cold_cpu, cold_rss, rc = timed([*ENVRESOLVE, "inspect", "--format", "json", str(wheel)], env)
+        cached, cached_cpu, cached_rss, _ = timed([*ENVRESOLVE, "inspect", "--format", "json", str(wheel)], env)
         first, median = in_process_cached(wheel, cache)
         shutil.rmtree(cache, ignore_errors=True)
         row = {
             "wheel": wheel.name,
             "size_mb": round(wheel.stat().st_size / 1e6, 1),
             "envresolve_cold_s": round(cold, 3),
+            "envresolve_cold_cpu_s": round(cold_cpu, 2),
             "envresolve_cold_rss_mb": cold_rss,
             "envresolve_exit": rc,
             "envresolve_cached_cli_s": round(cached, 3),
+            "envresolve_cached_cli_cpu_s": round(cached_cpu, 2),
             "envresolve_cached_cli_rss_mb": cached_rss,
             "cached_inspect_first_ms": round(first * 1000, 1),
             "cached_inspect_ms": round(median * 1000, 2),
         }
         if aw is not None:
-            aw_s, aw_rss, aw_rc = timed([str(aw), "show", str(wheel)])
-            row.update(auditwheel_s=round(aw_s, 2), auditwheel_rss_mb=aw_rss, auditwheel_exit=aw_rc)
+            aw_s, aw_cpu, aw_rss, aw_rc = timed([str(aw), "show", str(wheel)])
+            row.update(auditwheel_s=round(aw_s, 2), auditwheel_cpu_s=round(aw_cpu, 2), auditwheel_rss_mb=aw_rss)
+            row["auditwheel_exit"] = aw_rc
             row["ratio_cold"] = round(aw_s / cold, 1)
+            row["ratio_cold_cpu"] = round(aw_cpu / max(cold_cpu, 0.01), 1)
             row["ratio_cached_cli"] = round(aw_s / cached, 1)
         if args.compare_inflate:
             row.update({f"inflate_{k}_s": round(v, 3) for k, v in compare_inflate(wheel).items()})
@@ -175,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     head = f"{'wheel':<58} {'MB':>6} {'cold s':>7} {'cached s':>8} {'in-proc ms':>10} {'RSS MB':>6}"
     if aw is not None:
-        head += f" {'auditwheel s':>12} {'x cold':>7} {'x cached':>8}"
+        head += f" {'auditwheel s':>12} {'x cold':>7} {'x cold cpu':>10} {'x cached':>8}"
     print(head)
     for r in rows:
         line = (
@@ -183,7 +190,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['cached_inspect_ms']:>10} {max(r['envresolve_cold_rss_mb'], r['envresolve_cached_cli_rss_mb']):>6}"
         )
         if aw is not None:
-            line += f" {r['auditwheel_s']:>12} {r['ratio_cold']:>7} {r['ratio_cached_cli']:>8}"
+            line += (
+                f" {r['auditwheel_s']:>12} {r['ratio_cold']:>7} {r['ratio_cold_cpu']:>10} {r['ratio_cached_cli']:>8}"
+            )
         print(line)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")

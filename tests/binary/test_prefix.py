@@ -108,7 +108,7 @@ def test_hundred_thousand_files_bounded_memory(tmp_path: Path) -> None:
         sub = root / "lib" / f"d{d:03}"
         sub.mkdir(parents=True)
         for f in range(1000):
-            (sub / f"m{f}.py").touch()
+            os.close(os.open(sub / f"m{f}.py", os.O_CREAT | os.O_WRONLY, 0o644))
     (root / "lib" / "libalpha.so.1").write_bytes(build.ALPHA)
     started = time.perf_counter()
     tracemalloc.start()

@@ -19,6 +19,7 @@ from envresolve.binary.model import max_version
 TORCH = Path("/opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl")
 
 
+@pytest.mark.slow  # 1.5-2 s on an idle 2-core machine, more under load
 @pytest.mark.skipif(not TORCH.is_file(), reason="the PyTorch CPU wheel is not in /opt/wheels")
 def test_torch_cpu_wheel(tmp_path: Path) -> None:
     r = inspect(TORCH, cache=False)
