@@ -271,13 +271,23 @@ def test_cp130_src_build_cuda_all_provided_passes() -> None:
     assert check_needed(e, node()) == []
 
 
-def test_cp130_src_repodata_cf_cuda11_soname_is_unsure() -> None:
-    _, citation = cite(cuda_packages_matrix(), lambda r: r.package == "cudatoolkit", rows="sonames")
-    e = env(_bnb("libcudart.so.11.0"), pypi("nvidia-cuda-runtime-cu12", "12.6.77"))
-    diags = check_needed(e, node())
+def test_cp130_src_wheel_listing_libcudart_11_0_next_to_cuda12_fails() -> None:
+    row, citation = cite(cuda_packages_matrix(), lambda r: r.soname == "libcudart.so.11.0", rows="sonames")
+    assert row.source == "wheel-listing"
+    so = elf("bitsandbytes/libbitsandbytes_cuda118.so", needed=("libcudart.so.11.0", "libcuda.so.1"))
+    bnb = pypi("bitsandbytes", "0.50.2", binary=report("bitsandbytes-0.50.2.whl", so))
+    diags = check_needed(env(bnb, pypi("nvidia-cuda-runtime-cu12", "12.6.77")), node())
     assert codes(diags) == ["CP130"] and citation in sources(diags[0])
-    assert diags[0].severity is Severity.WARNING and diags[0].message.startswith("unsure:")
-    assert check_needed(env(_bnb("libcudart.so.11.0"), conda("cudatoolkit", "11.8.0")), node()) == []
+    d = diags[0]
+    assert d.severity is Severity.ERROR and "libcudart.so.11.0 needed by libbitsandbytes_cuda118.so" in d.message
+    assert d.hint is not None and "nvidia-cuda-runtime-cu11" in d.hint and "CUDA 12" in d.hint
+
+
+def test_cp130_src_wheel_listing_cuda11_runtime_present_passes() -> None:
+    so = elf("bitsandbytes/libbitsandbytes_cuda118.so", needed=("libcudart.so.11.0",))
+    bnb = pypi("bitsandbytes", "0.50.2", binary=report("bitsandbytes-0.50.2.whl", so))
+    assert check_needed(env(bnb, pypi("nvidia-cuda-runtime-cu11", "11.8.89")), node()) == []
+    assert check_needed(env(bnb, conda("cudatoolkit", "11.8.0")), node()) == []
 
 
 def test_cp130_non_cuda_unknown_library_is_a_warning() -> None:

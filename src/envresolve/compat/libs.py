@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import posixpath
+import re
 
 from packaging.utils import canonicalize_name
 from packaging.version import Version
@@ -197,7 +198,8 @@ def _missing(
         names = sorted({name for name, _, _ in providers})
         ev.append(providers[0][2].evidence(f"{lib} is shipped by {', '.join(names)}"))
         hint = f"add {' or '.join(names)} to the environment"
-        if cuda is not None and all(m is not None and m != cuda.major for _, m, _ in providers):
+        majors = [m if m is not None else _suffix_major(name) for name, m, _ in providers]
+        if cuda is not None and all(m is not None and m != cuda.major for m in majors):
             hint += f", or use a build of {pkg.name} for the environment's CUDA {cuda.major}"
         severity = None
     elif lib.startswith(_CUDA_LIB_PREFIXES):
@@ -218,3 +220,8 @@ def _missing(
         node=node,
         severity=severity,
     )
+
+
+def _suffix_major(name: str) -> int | None:
+    match = re.search(r"-cu(1[0-9])$", name)
+    return int(match.group(1)) if match else None

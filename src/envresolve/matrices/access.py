@@ -394,7 +394,7 @@ def soname_providers(soname: str) -> Iterator[tuple[str, int | None, Sourced[Mat
     m = cuda_packages_matrix()
     for row in m.sonames:
         templated = "{major}" in row.package or "{major}" in row.soname
-        majors: tuple[int | None, ...] = _CUDA_MAJORS if templated else (None,)
+        majors: tuple[int | None, ...] = (row.majors or _CUDA_MAJORS) if templated else (None,)
         for major in majors:
             fill = {"major": major} if major is not None else {}
             if row.soname.format(**fill) == soname:

@@ -356,10 +356,12 @@ class BuildStringRow(MatrixRow):
 
 
 class SonameRow(MatrixRow):
-    """A package (with `{major}` standing for the CUDA major) and a shared library it ships."""
+    """A package (with `{major}` standing for the CUDA major) and a shared library it ships; `majors` lists the
+    CUDA majors the template was read for."""
 
     package: StrictStr
     soname: StrictStr
+    majors: tuple[int, ...] = ()
 
 
 class DriverLibRow(MatrixRow):
