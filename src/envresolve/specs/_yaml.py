@@ -8,6 +8,7 @@ of every alias graph without expanding it. Every node keeps its 0-based line and
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,13 @@ _RESOLVER = yaml.resolver.Resolver()
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
 
 _SCALAR, _SEQ, _MAP = "scalar", "seq", "map"
+_STR = "tag:yaml.org,2002:str"
+
+
+@functools.lru_cache(maxsize=4096)
+def _resolve_plain(value: str) -> str:
+    """YAML 1.1 implicit tag of a plain scalar (PyYAML's resolver), cached: manifests repeat their values."""
+    return str(_RESOLVER.resolve(yaml.ScalarNode, value, (True, False)))  # type: ignore[no-untyped-call]
 
 
 @dataclass(eq=False)
@@ -178,12 +186,10 @@ def _documents(events: Iterator[Any], file: str, warnings: list[Diagnostic]) -> 
             node = target
         elif isinstance(ev, yaml.ScalarEvent):
             tag = ev.tag
-            if tag is None or tag == "!":
-                tag = (
-                    str(_RESOLVER.resolve(yaml.ScalarNode, ev.value, ev.implicit))  # type: ignore[no-untyped-call]
-                    if tag is None
-                    else "tag:yaml.org,2002:str"
-                )
+            if tag == "!" or (tag is None and ev.style):  # quoted and block scalars are strings
+                tag = _STR
+            elif tag is None:
+                tag = _resolve_plain(ev.value)
             node = YNode(
                 kind=_SCALAR,
                 tag=tag,

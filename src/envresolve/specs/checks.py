@@ -6,10 +6,11 @@ finding's evidence; this module only reads the spec and applies the rules.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -59,15 +60,22 @@ def _where(loc: Location | None) -> str | None:
     return str(loc) if loc else None
 
 
+@functools.lru_cache(maxsize=8192)
+def _spec_parts(spec: str) -> tuple[str | None, str | None]:
+    """(version, build) of a MatchSpec string, cached (manifests repeat their specs)."""
+    try:
+        ms = MatchSpec(spec, strict=True)
+    except Exception:  # specs were validated at load time; be defensive anyway
+        return None, None
+    return (str(ms.version) if ms.version is not None else None), ms.build
+
+
 def _conda_version(dep: CondaDependency) -> str | None:
     """The single version (or major) a conda spec pins, if it pins one."""
-    try:
-        ms = MatchSpec(dep.spec, strict=True)
-    except Exception:  # specs were validated at load time; be defensive anyway
+    version, _build = _spec_parts(dep.spec)
+    if version is None:
         return None
-    if ms.version is None:
-        return None
-    text = str(ms.version).replace(" ", "")
+    text = version.replace(" ", "")
     m = _EXACT.match(text)
     if m:
         return m.group("v")
@@ -95,7 +103,7 @@ def cuda_claims(spec: EnvSpec) -> list[CudaClaim]:
         version = _conda_version(dep)
         if version is not None:
             probe = version if "." in version else f"{version}.0"
-            hit = mx.cuda_of_package_name(dep.name, probe, "conda")
+            hit = _cuda_of(dep.name, probe, "conda")
             if hit is not None:
                 cuda = hit[0] if "." in version else version
                 claims.append(
@@ -110,10 +118,7 @@ def cuda_claims(spec: EnvSpec) -> list[CudaClaim]:
                     )
                 )
                 continue
-        try:
-            build = MatchSpec(dep.spec, strict=True).build
-        except Exception:
-            build = None
+        build = _spec_parts(dep.spec)[1]
         if build and not any(c in build for c in "*?"):
             hit = mx.cuda_of_build_string(build)
             if hit is not None:
@@ -133,7 +138,7 @@ def cuda_claims(spec: EnvSpec) -> list[CudaClaim]:
             continue
         pinned = _pip_pinned(req)
         if pinned:
-            hit = mx.cuda_of_package_name(req.name, pinned.split("+")[0], "pypi")
+            hit = _cuda_of(req.name, pinned.split("+")[0], "pypi")
             if hit is not None:
                 claims.append(
                     CudaClaim(
@@ -147,8 +152,8 @@ def cuda_claims(spec: EnvSpec) -> list[CudaClaim]:
                     )
                 )
                 continue
-        elif mx.cuda_of_package_name(req.name, "0", "pypi") is not None:
-            hit = mx.cuda_of_package_name(req.name, "0", "pypi")
+        elif _cuda_of(req.name, "0", "pypi") is not None:
+            hit = _cuda_of(req.name, "0", "pypi")
             if hit is not None and "." not in hit[0]:
                 claims.append(
                     CudaClaim(
@@ -200,6 +205,22 @@ def cuda_claims(spec: EnvSpec) -> list[CudaClaim]:
                 )
                 break
     return claims
+
+
+@functools.lru_cache(maxsize=1024)
+def _min_driver(cuda: str) -> mx.Sourced[Any] | None:
+    return mx.cuda_min_driver(cuda)
+
+
+@functools.lru_cache(maxsize=1024)
+def _cuda_of(name: str, version: str, ecosystem: str) -> tuple[str, mx.Sourced[Any]] | None:
+    return mx.cuda_of_package_name(name, version, ecosystem)
+
+
+@functools.lru_cache(maxsize=1024)
+def _tegra(gpu_name: str) -> bool:
+    row = mx.gpu_by_name(gpu_name)
+    return row is not None and row.row.tegra
 
 
 # -- checks without a node ------------------------------------------------------------------------------------
@@ -466,7 +487,7 @@ def _driver(spec: EnvSpec, claims: list[CudaClaim], node: NodeFacts) -> list[Dia
             continue
         seen.add(key)
         cuda_mm = c.cuda if c.has_minor else f"{c.cuda}.0"
-        need = mx.cuda_min_driver(cuda_mm)
+        need = _min_driver(cuda_mm)
         node_ev = Evidence(
             fact=f"node {node.label}: driver {node.driver.version}"
             + (f" (CUDA {node.driver.cuda})" if node.driver.cuda else ""),
@@ -538,8 +559,7 @@ def _runs_on(arch: str, gpu: GpuFacts, *, ptx: bool) -> bool:
         return (a_major, a_minor) == (d_major, d_minor)
     if ptx:
         return (d_major, d_minor) >= (a_major, a_minor)
-    row = mx.gpu_by_name(gpu.name)
-    if row is not None and row.row.tegra:
+    if _tegra(gpu.name):
         return (a_major, a_minor) == (d_major, d_minor)
     return a_major == d_major and d_minor >= a_minor
 
@@ -568,7 +588,8 @@ def _torch_on_gpus(claims: list[CudaClaim], node: NodeFacts) -> list[Diagnostic]
             continue
         sass = mx.rule("sass-same-major")
         jit = mx.rule("ptx-jit")
-        for gpu in node.gpus:
+        distinct = {(g.name, g.compute_capability): g for g in node.gpus}
+        for gpu in distinct.values():
             if any(_runs_on(a, gpu, ptx=False) for a in var.row.archs):
                 continue
             if any(_runs_on(a, gpu, ptx=True) for a in var.row.ptx):

@@ -15,6 +15,7 @@ strict parser to accept the result, so `CondaDependency.spec` is always a string
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 
 from rattler import MatchSpec
@@ -85,33 +86,43 @@ def _name_of(ms: MatchSpec, spec: str) -> str:
     return head.split("::")[-1]
 
 
-def parse_conda_dependency(
-    raw: str, location: Location | None, *, added_by: str | None = None
-) -> tuple[CondaDependency | None, list[Diagnostic]]:
-    """One conda dependency; an SP120 diagnostic (and None) when it is not a valid spec."""
-    shown = redact_url(raw) if "://" in raw else raw
+@functools.lru_cache(maxsize=8192)
+def _parse_cached(raw: str) -> tuple[str, str, str | None] | str:
+    """(masked spec, name, channel) of a conda spec string, or the parse error as a string. Cached."""
     try:
         spec = translate_conda_spec(raw)
         ms = _strict(spec)
     except ValueError as exc:
-        return None, [
-            make(
-                "SP120",
-                f"not a valid conda match spec: {shown!r} ({exc})",
-                subject=shown,
-                location=location,
-                hint="conda specs look like `name`, `name=1.2`, `name >=1.2,<2`, `name 1.2.3 build`, `chan::name=1.2`",
-            )
-        ]
+        return str(exc)
     name = _name_of(ms, spec)
     channel = None
     if ms.channel is not None:
         channel = redact_url(str(ms.channel.base_url)) if "://" in raw else str(ms.channel.name or ms.channel.base_url)
     if "://" in spec:
         spec = redact_text(spec)
+    return spec, name.split("::")[-1], channel
+
+
+def parse_conda_dependency(
+    raw: str, location: Location | None, *, added_by: str | None = None
+) -> tuple[CondaDependency | None, list[Diagnostic]]:
+    """One conda dependency; an SP120 diagnostic (and None) when it is not a valid spec."""
+    shown = redact_url(raw) if "://" in raw else raw
+    parsed = _parse_cached(raw)
+    if isinstance(parsed, str):
+        return None, [
+            make(
+                "SP120",
+                f"not a valid conda match spec: {shown!r} ({parsed})",
+                subject=shown,
+                location=location,
+                hint="conda specs look like `name`, `name=1.2`, `name >=1.2,<2`, `name 1.2.3 build`, `chan::name=1.2`",
+            )
+        ]
+    spec, name, channel = parsed
     return (
         CondaDependency(
-            name=name.split("::")[-1],
+            name=name,
             spec=spec,
             raw=shown,
             channel=channel,

@@ -9,6 +9,7 @@ editables (`-e`), local paths, line continuations and comments.
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 from collections.abc import Mapping
@@ -560,10 +561,9 @@ def _parse_requirement(
             editable=editable,
             location=location,
         )
-    try:
-        req = Requirement(text)
-    except InvalidRequirement as exc:
-        reason = str(exc).splitlines()[0]
+    req = _requirement(text)
+    if isinstance(req, str):
+        reason = req
         diags.append(
             make(
                 "SP121",
@@ -589,6 +589,15 @@ def _parse_requirement(
         editable=editable,
         location=location,
     )
+
+
+@functools.lru_cache(maxsize=8192)
+def _requirement(text: str) -> Requirement | str:
+    """packaging's parse of a PEP 508 string (cached), or the first line of its error."""
+    try:
+        return Requirement(text)
+    except InvalidRequirement as exc:
+        return str(exc).splitlines()[0]
 
 
 def _is_path(text: str) -> bool:

@@ -1,0 +1,135 @@
+"""Benchmark: lint 1,000 BaizeAI Dataset manifests (target: under 5 s).
+
+Generates the manifests into a temporary directory from a CONDA Dataset template (embedded environment.yml and
+requirements.txt, with per-file variations), then times
+
+- `envresolve.specs.lint(paths)` in process, without a node and against one GFD-labelled Node;
+- the `envresolve lint DIR --format json` command line (process start included);
+- the anchor: PyYAML's C `safe_load_all` of the same files plus the embedded YAML, the parsing floor any YAML
+  linter pays.
+
+Usage: `python bench/bench_lint.py [--count N] [--repeat R]`. Prints a table with the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+NODE = ROOT / "tests" / "fixtures" / "specs" / "nodes" / "a100-driver535.yaml"
+
+TEMPLATE = """\
+apiVersion: dataset.baizeai.io/v1alpha1
+kind: Dataset
+metadata:
+  name: env-{i}
+  namespace: team-{team}
+spec:
+  dataSyncRound: 1
+  mountOptions:
+    uid: 1000
+    gid: 1000
+    mode: "0774"
+  source:
+    type: CONDA
+    uri: conda://env-{i}?python={py}
+    options:
+      name: env-{i}
+      pythonVersion: "{py}"
+      gpuType: nvidia-gpu
+      pipIndexUrl: https://pypi.org/simple
+      condaEnvironmentYml: |
+        channels:
+          - conda-forge
+        dependencies:
+          - numpy=1.26
+          - pandas >=2.1,<3
+          - pyarrow
+          - scipy 1.13.1
+          - cuda-version={cuda}
+      pipRequirementsTxt: |
+        --extra-index-url https://download.pytorch.org/whl/cu{cu}
+        torch=={torch}+cu{cu}
+        transformers==4.41.2
+        accelerate>=0.30
+        datasets; python_version >= "3.9"
+  volumeClaimTemplate:
+    spec:
+      resources:
+        requests:
+          storage: 20Gi
+"""
+VARIANTS = [("3.10", "12.1", "121", "2.3.1"), ("3.11", "12.4", "124", "2.5.1"), ("3.12", "12.6", "126", "2.7.1")]
+
+
+def generate(directory: Path, count: int) -> list[Path]:
+    paths = []
+    for i in range(count):
+        py, cuda, cu, torch = VARIANTS[i % len(VARIANTS)]
+        p = directory / f"dataset-{i:04d}.yaml"
+        p.write_text(TEMPLATE.format(i=i, team=i % 7, py=py, cuda=cuda, cu=cu, torch=torch))
+        paths.append(p)
+    return paths
+
+
+def best(fn: object, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()  # type: ignore[operator]
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args(argv)
+
+    from envresolve.node import load_nodes
+    from envresolve.specs import lint
+
+    nodes = load_nodes(NODE)
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = generate(Path(tmp), args.count)
+        lint(paths[:3])  # warm the caches (matrices, imports) once, as a long-running CI job would
+
+        def anchor() -> None:
+            loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+            for p in paths:
+                for doc in yaml.load_all(p.read_text(), Loader=loader):
+                    yaml.load(doc["spec"]["source"]["options"]["condaEnvironmentYml"], Loader=loader)
+
+        results: list[tuple[str, float]] = []
+        diags: list[object] = []
+
+        def run_plain() -> None:
+            diags[:] = lint(paths)
+
+        results.append(("lint (no node)", best(run_plain, args.repeat)))
+        n_plain = len(diags)
+        results.append(("lint --node (1 GFD node)", best(lambda: lint(paths, nodes), args.repeat)))
+        cmd = [sys.executable, "-m", "envresolve", "lint", tmp, "--node", str(NODE), "--format", "json"]
+        results.append(("CLI lint DIR --node --format json", best(lambda: subprocess.run(cmd, capture_output=True), 1)))
+        anchor_t = best(anchor, args.repeat)
+        results.append(("anchor: PyYAML CSafeLoader load only", anchor_t))
+
+    print(f"{args.count} Dataset manifests ({n_plain} findings without a node), best of {args.repeat}")
+    print(f"{'what':<40} {'seconds':>8} {'per file':>10} {'x anchor':>9}")
+    for name, t in results:
+        print(f"{name:<40} {t:8.3f} {t / args.count * 1000:8.2f}ms {t / anchor_t:8.1f}x")
+    ok = results[1][1] < 5.0
+    print("target: lint of 1,000 manifests under 5 s:", "met" if ok else "NOT met")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
