@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import lzma
 import shutil
+import struct
 import subprocess
 from pathlib import Path
 
@@ -185,8 +186,14 @@ def test_static_cudart_has_no_libcudart_needed(static_so: Path) -> None:
     assert facts.fatbin  # device code registered by the runtime linked inside
 
 
-@pytest.mark.parametrize("chunk", [1, 7, 64, 4096, 1 << 20])
-@pytest.mark.parametrize("name", ["libcuda_mixed.so", "libpatched.so", "libversioned.so.1", "libcuda_static.so"])
+_SMALL = ["libcuda_mixed.so", "libpatched.so", "libversioned.so.1"]
+
+
+@pytest.mark.parametrize(
+    ("name", "chunk"),
+    [(n, c) for n in _SMALL for c in (1, 7, 64, 4096, 1 << 20)]
+    + [("libcuda_static.so", c) for c in (61, 4096, 1 << 20)],  # 700 kB: byte-sized chunks would only be slow
+)
 def test_chunking_does_not_change_the_answer(name: str, chunk: int, static_so: Path) -> None:
     data = fixture_path(name, static_so).read_bytes()
     whole, _ = read_elf([data], path=name, size=len(data), symbols=True, reopen=lambda: [data])
@@ -196,11 +203,13 @@ def test_chunking_does_not_change_the_answer(name: str, chunk: int, static_so: P
     assert pieces == whole
 
 
-def test_patchelf_moved_tables_are_read_in_one_pass() -> None:
-    """patchelf put .dynstr after the original segments and before .dynamic; .dynsym in another new segment."""
+@pytest.mark.parametrize("chunk", [64, 1 << 20])
+def test_patchelf_moved_tables_are_read_in_one_pass(chunk: int) -> None:
+    """patchelf put .dynstr after the original segments, in the segment of .dynamic; .dynsym in another one."""
     data = (BIN / "libpatched.so").read_bytes()
     before = COUNTERS["reopen_passes"]
-    facts, diags = read_elf([data], path="libpatched.so", size=len(data))
+    chunks = [data[i : i + chunk] for i in range(0, len(data), chunk)]
+    facts, diags = read_elf(chunks, path="libpatched.so", size=len(data))
     assert diags == []
     assert facts is not None
     assert "libz.so.1" in facts.needed
@@ -220,14 +229,54 @@ def test_tables_outside_the_kept_windows_use_a_second_pass(monkeypatch: pytest.M
         return [data[i : i + 100] for i in range(0, len(data), 100)]
 
     before = COUNTERS["reopen_passes"]
-    facts, diags = read_elf([data], path="libplain.so.1", size=len(data), symbols=True, reopen=reopen)
+    chunks = [data[i : i + 256] for i in range(0, len(data), 256)]
+    facts, diags = read_elf(chunks, path="libplain.so.1", size=len(data), symbols=True, reopen=reopen)
     assert diags == []
     assert facts is not None and facts.needs("GLIBC") == "2.2.5" and facts.soname == "libplain.so.1"
     assert opened and COUNTERS["reopen_passes"] > before
     # without a way to reopen: the facts that need those bytes are unknown, and BN108 says so
-    facts, diags = read_elf([data], path="libplain.so.1", size=len(data))
+    facts, diags = read_elf(chunks, path="libplain.so.1", size=len(data))
     assert facts is not None and facts.needed == ()
     assert [d.code for d in diags] == ["BN108"]
+
+
+def test_symbols_behind_the_kept_windows_need_a_second_pass() -> None:
+    """libpatched.so has .dynsym in a segment of its own before PT_DYNAMIC: without reopen, BN108."""
+    data = (BIN / "libpatched.so").read_bytes()
+    chunks = [data[i : i + 64] for i in range(0, len(data), 64)]
+    facts, diags = read_elf(chunks, path="p.so", size=len(data), symbols=True)
+    assert [d.code for d in diags] == ["BN108"]
+    assert facts is not None and "libz.so.1" in facts.needed  # names and versions are still read
+    assert facts.defined_symbols is None
+    facts, diags = read_elf(chunks, path="p.so", size=len(data), symbols=True, reopen=lambda: chunks)
+    assert diags == [] and facts is not None and "plain_hypot" in (facts.defined_symbols or ())
+
+
+def _elf64_strtab_after_dynamic() -> bytes:
+    """A minimal ELF64 object laid out like torch's _C.so: .dynstr after .dynamic (patchelf)."""
+    dynstr = b"\0libfoo.so.1\0libbar.so\0$ORIGIN/x\0"
+    dyn_off, str_off, size = 0x100, 0x1000, 0x1100
+    buf = bytearray(size)
+    ident = b"\x7fELF" + bytes([2, 1, 1]) + bytes(9)
+    struct.pack_into("<16sHHIQQQIHHHHHH", buf, 0, ident, 3, 62, 1, 0, 64, 0, 0, 64, 56, 2, 64, 0, 0)
+    struct.pack_into("<IIQQQQQQ", buf, 64, 1, 6, 0, 0, 0, size, size, 0x1000)  # PT_LOAD, RW, whole file
+    struct.pack_into("<IIQQQQQQ", buf, 120, 2, 6, dyn_off, dyn_off, dyn_off, 16 * 5, 16 * 5, 8)  # PT_DYNAMIC
+    for i, (t, v) in enumerate([(1, 1), (1, 13), (5, str_off), (10, len(dynstr)), (29, 23)]):
+        struct.pack_into("<QQ", buf, dyn_off + 16 * i, t, v)
+    buf[str_off : str_off + len(dynstr)] = dynstr
+    return bytes(buf)
+
+
+@pytest.mark.parametrize("chunk", [16, 100, 4096, 1 << 20])
+def test_tables_after_the_dynamic_section_are_captured_on_the_way(chunk: int) -> None:
+    data = _elf64_strtab_after_dynamic()
+    before = COUNTERS["reopen_passes"]
+    chunks = [data[i : i + chunk] for i in range(0, len(data), chunk)]
+    facts, diags = read_elf(iter(chunks), path="c.so", size=len(data))
+    assert diags == [], diags
+    assert facts is not None
+    assert facts.needed == ("libfoo.so.1", "libbar.so") and facts.runpath == ("$ORIGIN/x",)
+    assert COUNTERS["reopen_passes"] == before
 
 
 def test_is_elf_magic() -> None:

@@ -362,7 +362,12 @@ class _Reader:
             self._find_marker(mv, pos)
         self.pos = pos + n
         if self.dyn_entries is None and 0 <= self._dyn_end <= self.pos:
-            self._parse_dynamic()
+            # tables from the start of this chunk on can still be captured: the chunk is in hand
+            kept = len(self.windows)
+            self._parse_dynamic(pos)
+            for w in self.windows[kept:]:
+                if w.start < pos + n and w.end > pos:
+                    w.take(pos, mv)
 
     def _find_marker(self, mv: memoryview, pos: int) -> None:
         n = len(mv)
@@ -380,7 +385,7 @@ class _Reader:
                 return
         self._marker_tail = (self._marker_tail + bytes(mv[-(len(CUDART_MARKER) - 1) :]))[-(len(CUDART_MARKER) - 1) :]
 
-    def _parse_dynamic(self) -> None:
+    def _parse_dynamic(self, threshold: int) -> None:
         lay = self.layout
         assert lay is not None and lay.dynamic is not None
         doff, dsz = lay.dynamic
@@ -401,9 +406,9 @@ class _Reader:
             if tag == DT_NULL:
                 break
             self.dyn_entries.append((tag, val))
-        self._plan_captures()
+        self._plan_captures(threshold)
 
-    def _plan_captures(self) -> None:
+    def _plan_captures(self, threshold: int) -> None:
         """Tables that lie later in the file (patchelf moves .dynstr to the end): capture them on the way."""
         lay = self.layout
         assert lay is not None and self.dyn_entries is not None
@@ -418,7 +423,7 @@ class _Reader:
             if tag not in dyn:
                 continue
             off = lay.to_off(dyn[tag], 1)
-            if off is None or off < self.pos:
+            if off is None or off < threshold:
                 continue
             if tag == DT_STRTAB:
                 length = min(dyn.get(DT_STRSZ, 0), MAX_STRTAB)
