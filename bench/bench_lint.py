@@ -44,7 +44,7 @@ spec:
       name: env-{i}
       pythonVersion: "{py}"
       gpuType: nvidia-gpu
-      pipIndexUrl: https://pypi.org/simple
+      pipIndexUrl: https://pypi-mirror.example.invalid/simple
       condaEnvironmentYml: |
         channels:
           - conda-forge
@@ -55,7 +55,7 @@ spec:
           - scipy 1.13.1
           - cuda-version={cuda}
       pipRequirementsTxt: |
-        --extra-index-url https://download.pytorch.org/whl/cu{cu}
+        --extra-index-url https://torch-index.example.invalid/whl/cu{cu}
         torch=={torch}+cu{cu}
         transformers==4.41.2
         accelerate>=0.30

@@ -32,7 +32,7 @@ _REQ_PIECES = [
     "-c constraints.txt",
     "-e .",
     "-e git+https://github.com/x/y.git#egg=y",
-    "--extra-index-url https://download.pytorch.org/whl/cu118",
+    "--extra-index-url https://torch-index.example.invalid/whl/cu118",
     "--index-url https://u:p@pypi.example.invalid/simple",
     "--hash=sha256:abc",
     "${TOKEN}",
@@ -100,7 +100,7 @@ conda_options = st.fixed_dictionaries(
         "name": st.sampled_from(["env", ""]) | text,
         "pythonVersion": st.sampled_from(["3.11", "3.10", "x"]) | option_value,
         "gpuType": st.sampled_from(["nvidia-gpu", "metax-gpu", "amd"]),
-        "pipIndexUrl": st.sampled_from(["https://pypi.org/simple", "http://u:p@m.example.invalid/s", "nope"]),
+        "pipIndexUrl": st.sampled_from(["https://pypi-mirror.example.invalid/simple", "http://u:p@m.example.invalid/s", "nope"]),
         "pipExtraIndexUrl": st.sampled_from(["https://a.example.invalid/s https://b.example.invalid/s", ""]),
         "condaEnvironmentYml": environment.map(lambda e: yaml.safe_dump(e)) | text,
         "pipRequirementsTxt": requirements,
@@ -128,7 +128,7 @@ pixi = st.builds(
         + "".join(f'"{k}" = "{v}"\n' for k, v in deps)
         + "[pypi-dependencies]\n"
         + "".join(
-            f'"{k}" = {{ version = "{v}",\n index = "https://download.pytorch.org/whl/cu124" }}\n' for k, v in pypi
+            f'"{k}" = {{ version = "{v}",\n index = "https://torch-index.example.invalid/whl/cu124" }}\n' for k, v in pypi
         )
     ),
     st.lists(

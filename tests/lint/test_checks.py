@@ -39,7 +39,7 @@ def test_sp201_conda_cuda_vs_pip_torch_index(tmp_path: Path) -> None:
         "python=3.11",
         "pytorch-cuda=11.8",
         "pip:",
-        "    - --extra-index-url https://download.pytorch.org/whl/cu121",
+        "    - --extra-index-url https://torch-index.example.invalid/whl/cu121",
         "    - torch==2.3.1",
     )
     bad = bad.replace("  - pip:\n  -     - ", "  - pip:\n    - ").replace("\n  -     - ", "\n    - ")
@@ -74,7 +74,7 @@ def test_sp203_torch_vs_python(tmp_path: Path) -> None:
 
 
 def test_sp204_torch_variant_vs_gpu(tmp_path: Path) -> None:
-    req = "--extra-index-url https://download.pytorch.org/whl/cu130\ntorch==2.9.0+cu130\n"
+    req = "--extra-index-url https://torch-index.example.invalid/whl/cu130\ntorch==2.9.0+cu130\n"
     pascal = node("580.65.06", "13.0", cc="6.1", name="NVIDIA GeForce GTX 1080")
     (d,) = codes(run(tmp_path, "requirements.txt", req, [pascal]), "SP204")
     assert d.severity is Severity.ERROR and "GTX 1080" in d.message and d.location and d.location.line == 2
@@ -122,7 +122,7 @@ def test_sp212_cpu_fallback(tmp_path: Path) -> None:
     assert j.location and j.location.line == 1
     assert not codes(run(tmp_path, "requirements.txt", "jax[cuda12]==0.4.30\n"), "SP212")
     gpu = node("580.65.06", "13.0", cc="9.0", name="NVIDIA H100 80GB HBM3")
-    cpu_index = "--index-url https://download.pytorch.org/whl/cpu\ntorch==2.9.0\n"
+    cpu_index = "--index-url https://torch-index.example.invalid/whl/cpu\ntorch==2.9.0\n"
     assert codes(run(tmp_path, "requirements.txt", cpu_index, [gpu]), "SP212")
     assert not codes(run(tmp_path, "requirements.txt", cpu_index), "SP212")
 

@@ -32,8 +32,8 @@ def test_crd_form_models_what_the_loader_builds() -> None:
     torch = next(r for r in spec.pip if r.name == "torch")
     assert torch.location is not None and (torch.location.line, torch.location.column) == (31, 9)
     assert [(i.kind, i.display) for i in spec.indexes] == [
-        ("index-url", "https://pypi.org/simple"),
-        ("extra-index-url", "https://download.pytorch.org/whl/cu121"),
+        ("index-url", "https://pypi-mirror.example.invalid/simple"),
+        ("extra-index-url", "https://torch-index.example.invalid/whl/cu121"),
     ]
     assert spec.diagnostics == ()
 

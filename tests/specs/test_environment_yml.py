@@ -20,7 +20,7 @@ def test_environment_yml_model(tmp_path: Path) -> None:
         "  - cudatoolkit=11.8=h4ba93d1_13\n"
         "  - pip\n"
         "  - pip:\n"
-        "    - --extra-index-url https://download.pytorch.org/whl/cu118\n"
+        "    - --extra-index-url https://torch-index.example.invalid/whl/cu118\n"
         "    - transformers==4.41.2\n"
         "    - -e git+https://github.com/CompVis/taming-transformers.git@master#egg=taming-transformers\n"
     )
@@ -38,7 +38,7 @@ def test_environment_yml_model(tmp_path: Path) -> None:
     assert [d.location.line for d in spec.conda if d.location] == [7, 8, 9, 10, 11]
     assert [r.name for r in spec.pip] == ["transformers", "taming-transformers"]
     assert spec.pip[0].location is not None and (spec.pip[0].location.line, spec.pip[0].location.column) == (14, 7)
-    assert [i.display for i in spec.indexes] == ["https://download.pytorch.org/whl/cu118"]
+    assert [i.display for i in spec.indexes] == ["https://torch-index.example.invalid/whl/cu118"]
     assert spec.diagnostics == ()
 
 

@@ -27,9 +27,9 @@ def test_toml_1_1_file_is_read_with_an_info() -> None:
     cuda, cpu = specs
     assert cuda.system_requirements.cuda == "12.0" and cpu.system_requirements.cuda is None
     torch = next(r for r in cuda.pip if r.name == "torch")
-    assert torch.index == "https://download.pytorch.org/whl/cu124" and torch.specifier == ">=2.5.1"
+    assert torch.index and torch.index.endswith("/whl/cu124") and torch.specifier == ">=2.5.1"
     assert torch.location is not None and torch.location.line == 18
-    assert next(r for r in cpu.pip if r.name == "torch").index == "https://download.pytorch.org/whl/cpu"
+    assert (next(r for r in cpu.pip if r.name == "torch").index or "").endswith("/whl/cpu")
     assert [d.code for d in cuda.diagnostics] == ["SP108"]
 
 

@@ -23,7 +23,7 @@ def test_full_syntax(tmp_path: Path) -> None:
         "requirements.txt",
         "# a comment\n"
         "--index-url https://pypi.example.invalid/simple\n"
-        "--extra-index-url https://download.pytorch.org/whl/cu121\n"
+        "--extra-index-url https://torch-index.example.invalid/whl/cu121\n"
         "-f https://data.example.invalid/wheels/\n"
         "-r sub/common.txt\n"
         "-c sub/constraints.txt\n"
@@ -55,7 +55,7 @@ def test_full_syntax(tmp_path: Path) -> None:
     kinds = [(i.kind, i.display) for i in res.indexes]
     assert kinds[:3] == [
         ("index-url", "https://pypi.example.invalid/simple"),
-        ("extra-index-url", "https://download.pytorch.org/whl/cu121"),
+        ("extra-index-url", "https://torch-index.example.invalid/whl/cu121"),
         ("find-links", "https://data.example.invalid/wheels/"),
     ]
     private = res.indexes[3]

@@ -481,7 +481,7 @@ CODES: tuple[CodeInfo, ...] = (
             "built for CUDA 12.1 beside CUDA 11.8 libraries. Pin one CUDA version everywhere."
         ),
         example=(
-            "- pytorch-cuda=11.8\n- pip:\n  - --extra-index-url https://download.pytorch.org/whl/cu121\n"
+            "- pytorch-cuda=11.8\n- pip:\n  - --extra-index-url https://torch-index.example.invalid/whl/cu121\n"
             "  - torch==2.3.1"
         ),
     ),
