@@ -70,9 +70,12 @@ def mm(s: str | None) -> tuple[int, int] | None:
     return rel[0], rel[1]
 
 
-def gpu_label(gpu: GpuFacts) -> str:
-    """'GPU 1 (Tesla P100-PCIE-16GB, compute capability 6.0)'."""
-    return f"GPU {gpu.index} ({gpu.name}, compute capability {gpu.compute_capability})"
+def gpu_label(*gpus: GpuFacts) -> str:
+    """'GPU 1 (Tesla P100-PCIE-16GB, compute capability 6.0)', or 'GPUs 0, 1 (...)' for identical GPUs."""
+    first = gpus[0]
+    idx = ", ".join(str(g.index) for g in gpus)
+    noun = "GPU" if len(gpus) == 1 else "GPUs"
+    return f"{noun} {idx} ({first.name}, compute capability {first.compute_capability})"
 
 
 def pkg_label(pkg: Package) -> str:

@@ -208,6 +208,19 @@ def device_code(pkg: Package) -> DeviceCode | None:
             return DeviceCode(
                 pkg, tuple(sorted(sass)), tuple(sorted(ptx)), Evidence(fact=fact), derived=False, ptx_toolkit=toolkit
             )
+    conda_build = pkg.ecosystem == "conda" and pkg.name == "pytorch" and pkg.build and pkg.build.startswith("py")
+    if conda_build and pkg.build:
+        built = cuda_of_build_string(pkg.build)
+        var = torch_variant(pkg.version, built[0]) if built else None
+        if var is None:
+            return None
+        sass_c = tuple(sorted(t for t in (_parse_target(a) for a in var.row.archs) if t))
+        ptx_c = tuple(sorted(t for t in (_parse_target(a) for a in var.row.ptx) if t))
+        fact = (
+            f"{label}: the pip wheels of this CUDA variant ship SASS {_fmt(set(sass_c))}; the pytorch-channel conda "
+            "build is assumed to match (derived from the matrix)"
+        )
+        return DeviceCode(pkg, sass_c, ptx_c, var.evidence(fact, unsure=True), derived=True, ptx_toolkit=var.row.cuda)
     if str(canonicalize_name(pkg.name)) in TORCH_NAMES and pkg.ecosystem == "pypi":
         var = torch_variant(pkg.version)
         if var is None:

@@ -49,27 +49,33 @@ def _is_tegra_gpu(gpu: GpuFacts) -> bool:
 
 
 def check_kernels(env: Environment, node: NodeFacts) -> list[Diagnostic]:
-    """CP110/CP111 for every package with known device code and every GPU of the node."""
+    """CP110/CP111 for every package with known device code and every GPU model of the node.
+
+    Identical GPUs (same name and compute capability) are checked once and named together."""
     if not node.gpus:
         return []
+    groups: dict[tuple[str, str], list[GpuFacts]] = {}
+    for gpu in node.gpus:
+        groups.setdefault((gpu.name, gpu.compute_capability), []).append(gpu)
     out: list[Diagnostic] = []
     for pkg in env.packages:
         code = device_code(pkg)
         if code is None:
             continue
-        for gpu in node.gpus:
-            out.extend(_check_gpu(code, gpu, node))
+        for gpus in groups.values():
+            out.extend(_check_gpu(code, gpus, node))
     return out
 
 
-def _check_gpu(code: DeviceCode, gpu: GpuFacts, node: NodeFacts) -> list[Diagnostic]:
+def _check_gpu(code: DeviceCode, gpus: list[GpuFacts], node: NodeFacts) -> list[Diagnostic]:
     pkg = code.package
+    gpu = gpus[0]
     tegra = _is_tegra_gpu(gpu)
     dev = gpu.sm
     if any(sass_runs(sm, v, dev, device_tegra=tegra) for sm, v in code.sass):
         return []
     label = pkg_label(pkg)
-    where = gpu_label(gpu)
+    where = gpu_label(*gpus)
     sass_rule = rule("sass-tegra" if tegra else "sass-same-major")
     ev = [code.evidence, Evidence(fact=f"{where} (node facts)", source=node.source)]
     ev.append(sass_rule.evidence(sass_rule.row.text))
@@ -124,11 +130,11 @@ def _hint(pkg: Package, gpu: GpuFacts) -> str | None:
         return None
     want = gpu.sm
     base = mm(pkg.version)
-    releases = sorted(pytorch_matrix().rows, key=lambda r: Version(r.version), reverse=True)
-    # same release first, then the newest older release
-    ordered = [r for r in releases if mm(r.version) == base] + [
-        r for r in releases if base is None or (mm(r.version) or (0, 0)) < base
-    ]
+    releases = sorted(pytorch_matrix().rows, key=lambda r: Version(r.version))
+    index = {mm(r.version): i for i, r in enumerate(releases)}
+    here = index.get(base, len(releases))
+    # the same release first, then the nearest releases (newer first on ties)
+    ordered = sorted(releases, key=lambda r: (abs(index[mm(r.version)] - here), -index[mm(r.version)]))
     for rel in ordered:
         for var in sorted(rel.variants, key=lambda v: Version(v.cuda), reverse=True):
             sass = [_split(a) for a in var.archs]
