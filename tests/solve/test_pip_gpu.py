@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
+from pathlib import Path
 
 import pytest
 
+from envresolve.binary.cache import ReportCache
+from envresolve.binary.model import ArtifactReport
 from envresolve.compat.model import Environment
 from envresolve.node.facts import DriverFacts, GpuFacts, NodeFacts
 from envresolve.solve.pip import CandidateInfo, PipResolutionError, Rejection, cuda_need, resolve_pip
-from envresolve.solve.pip.gpu import cuda_driver_filter, cuda_from_label, default_filters
-from tests.fixtures.index.server import IndexServer
+from envresolve.solve.pip.gpu import cached_binary_facts, cuda_driver_filter, cuda_from_label, default_filters
+from tests.fixtures.index.server import ROOT, IndexServer
 
 A100_535 = NodeFacts(
     name="a100-535",
@@ -140,8 +144,6 @@ def test_custom_candidate_filter_hook_sees_nodes_and_backtracks() -> None:
 
 
 def test_binary_facts_hook_feeds_the_filters() -> None:
-    from envresolve.binary.model import ArtifactReport
-
     looked_up: list[str] = []
 
     def facts(info: CandidateInfo) -> ArtifactReport | None:
@@ -175,3 +177,16 @@ def test_binary_facts_hook_feeds_the_filters() -> None:
     assert "torch" in looked_up
     assert {r.reason for r in err.value.rejections} == {"glibc"}
     assert "rejected (glibc)" in err.value.diagnostics[0].message
+
+
+def test_cached_binary_facts_reject_a_wheel_without_kernels_for_the_gpu(tmp_path: Path) -> None:
+    """A report in the inspection cache (no SASS for sm_90, no PTX) rules torch 2.5.0 out on an H100."""
+    wheel = ROOT / "files" / "torch-2.5.0+cu130-cp311-cp311-manylinux_2_28_x86_64.whl"
+    sha = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    report = ArtifactReport(artifact=wheel.name, kind="wheel", sha256=sha, sass_archs=("sm_100",), ptx_archs=())
+    ReportCache(tmp_path).put(sha, report, symbols=False)
+    with IndexServer() as srv:
+        res = _resolve(srv.url, ["torch"], [H100_580], binary_facts=cached_binary_facts(tmp_path))
+    assert res.find("torch").version == "2.4.0+cu121"  # type: ignore[union-attr]
+    rej = next(r for r in res.rejections if r.name == "torch")
+    assert rej.reason == "gpu-arch" and rej.code.startswith("CP") and "sm_90" in rej.message

@@ -20,6 +20,8 @@ turns verdicts into `Rejection`s.
 
 from __future__ import annotations
 
+import functools
+import os
 import re
 from typing import TYPE_CHECKING
 
@@ -31,7 +33,7 @@ from envresolve.diagnostics import Evidence, Severity
 from envresolve.solve.pip.model import CandidateInfo, CudaNeed, Rejection
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Callable, Iterable, Sequence
 
     from envresolve.binary.model import ArtifactReport
     from envresolve.compat.model import Environment
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "binary_facts_filter",
+    "cached_binary_facts",
     "companion_pairing",
     "cuda_driver_filter",
     "cuda_from_label",
@@ -49,6 +52,15 @@ __all__ = [
     "local_variant",
     "torch_cxx_abi",
 ]
+
+
+@functools.lru_cache(maxsize=8192)
+def parse_requirement(line: str) -> Requirement | None:
+    """A Requires-Dist line as a `Requirement` (memoised: the same lines come back for every candidate), or None."""
+    try:
+        return Requirement(line)
+    except InvalidRequirement:
+        return None
 
 
 def cuda_from_label(label: str) -> Version | None:
@@ -130,9 +142,8 @@ def cuda_need(
     if own is not None:
         found.append((own[0], f"{canonicalize_name(name)} {version} is a CUDA {own[0]} component"))
     for line in requires_dist:
-        try:
-            req = Requirement(line)
-        except InvalidRequirement:
+        req = parse_requirement(line)
+        if req is None:
             continue
         if req.marker is not None and markers is not None:
             try:
@@ -239,14 +250,12 @@ _CP_REASONS: dict[str, RejectionReason] = {
 def binary_facts_filter(candidate: CandidateInfo, node: NodeFacts, env: Environment) -> list[Rejection]:
     """Reject a candidate whose known binary facts fail the node (SASS/PTX, glibc, GLIBCXX, cxx11 ABI).
 
-    Runs only when binary facts are known or cached; the verdicts are `envresolve.compat.candidate_verdict`.
+    Runs only when binary facts are known or cached; the verdicts (errors only) are
+    `envresolve.compat.candidate_verdict`, the same rules `envresolve check` applies.
     """
     if candidate.binary is None:
         return []
-    try:
-        from envresolve.compat import candidate_verdict  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return []
+    from envresolve.compat import candidate_verdict
     from envresolve.compat.model import Package
 
     pkg = Package(
@@ -317,6 +326,21 @@ def torch_cxx_abi(version: str) -> str | None:
     if rel is None:
         return None
     return "cxx11" if rel.row.cxx11_abi else "pre-cxx11"
+
+
+def cached_binary_facts(root: str | os.PathLike[str] | None = None) -> Callable[[CandidateInfo], ArtifactReport | None]:
+    """A `binary_facts` lookup in the inspection report cache (`envresolve inspect` fills it), by wheel sha256.
+
+    Nothing is downloaded or inspected here: a candidate without a cached report has no binary facts.
+    """
+    from envresolve.binary.cache import ReportCache
+
+    cache = ReportCache(root)
+
+    def lookup(info: CandidateInfo) -> ArtifactReport | None:
+        return cache.get(info.sha256, symbols=False) if info.sha256 else None
+
+    return lookup
 
 
 def default_filters() -> list[CandidateFilter]:

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from packaging.requirements import InvalidRequirement, Requirement
+from packaging.requirements import Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -33,6 +33,7 @@ from envresolve.solve.pip.gpu import (
     cuda_need,
     cxx_abi_of,
     local_variant,
+    parse_requirement,
     run_filters,
     torch_cxx_abi,
 )
@@ -281,9 +282,8 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
             )
         variant = candidate.version.local
         for line in md.requires_dist:
-            try:
-                req = Requirement(line)
-            except InvalidRequirement:
+            req = parse_requirement(line)
+            if req is None:
                 self.findings.append(
                     make(
                         "RS205",
@@ -518,9 +518,9 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
             return
         names: list[str] = []
         for line in md.requires_dist:
+            req = parse_requirement(line)
             with contextlib.suppress(Exception):
-                req = Requirement(line)
-                if self._applies(req, frozenset()):
+                if req is not None and self._applies(req, frozenset()):
                     names.append(canonicalize_name(req.name))
         self._prefetch_pages(names)
 

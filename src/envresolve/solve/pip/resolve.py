@@ -20,7 +20,7 @@ from envresolve.compat.model import Environment
 from envresolve.diagnostics import Diagnostic, Evidence, make, sort_diagnostics
 from envresolve.errors import EnvresolveError, InputError
 from envresolve.solve.net import HttpClient, default_cache_dir
-from envresolve.solve.pip.gpu import default_filters
+from envresolve.solve.pip.gpu import cached_binary_facts, default_filters
 from envresolve.solve.pip.index import PackageFinder
 from envresolve.solve.pip.metadata import MetadataFetcher
 from envresolve.solve.pip.model import CandidateInfo, PipPackage, PipResolution, Rejection
@@ -88,7 +88,8 @@ def resolve_pip(
       installed: only that version is offered, and a requirement it does not satisfy fails with RS301.
     - `env`: the conda environment for the filters (glibc/GLIBCXX of conda's libstdc++, the chosen CUDA).
     - `filters`: `CandidateFilter`s (default `gpu.default_filters()`: CUDA vs driver, binary facts).
-    - `binary_facts`: looks up an `ArtifactReport` for a candidate (e.g. from the inspect cache) or None.
+    - `binary_facts`: looks up an `ArtifactReport` for a candidate, or None; by default the inspection
+      report cache in `cache_dir` (what `envresolve inspect` stored, keyed by the wheel's sha256).
     - `client` / `cache_dir` / `use_cache` / `offline`: the network layer; the HTTP and metadata cache
       lives in `cache_dir` (default: the user cache dir) unless `use_cache=False`.
 
@@ -120,7 +121,7 @@ def resolve_pip(
         installed=installed,
         constraints=constraints,
         filters=default_filters() if filters is None else list(filters),
-        binary_facts=binary_facts,
+        binary_facts=cached_binary_facts(cache_dir) if binary_facts is None and use_cache else binary_facts,
         allow_prereleases=allow_prereleases,
     )
     try:
