@@ -314,19 +314,9 @@ def _pip_env_packages(pip: PipResolution) -> list[Package]:
 
 def _evaluate(env: Environment, node: NodeFacts) -> list[Diagnostic]:
     """MATRIX's rules over the final environment for one node."""
-    from envresolve import compat
+    from envresolve.compat import evaluate
 
-    evaluate = getattr(compat, "evaluate", None)
-    if evaluate is None:
-        return [
-            make(
-                "LK104",
-                "compatibility rules are not available in this build; verdicts rest on the resolvers only",
-                severity=Severity.WARNING,
-            )
-        ]
-    result: list[Diagnostic] = evaluate(env, node)
-    return result
+    return list(evaluate(env, node))
 
 
 # ------------------------------------------------------------------------------------------ resolve
@@ -558,6 +548,20 @@ def _build_lock(
     )
     python = (att.conda.python if att.conda else None) or (att.pip.python if att.pip is not None else None)
     indexes = sorted({p.index for p in locked_pip if p.index})
+    unseen = [p.name for p in locked_conda if p.verdict.status == "not-inspected"]
+    unseen += [q.name for q in locked_pip if q.verdict.status == "not-inspected"]
+    notes = list(diags)
+    if unseen:
+        notes.append(
+            make(
+                "LK104",
+                f"{len(unseen)} of {len(locked_conda) + len(locked_pip)} packages were not inspected: "
+                "their verdicts rest on repodata and index metadata",
+                evidence=[", ".join(sorted(unseen)[:12]) + (", ..." if len(unseen) > 12 else "")],
+                hint="`envresolve inspect` the artefacts (their reports are cached and used by the next lock), "
+                "or `envresolve check` the built environment",
+            )
+        )
     return Lock(
         **{"created-by": f"envresolve {__version__}"},
         spec=SpecRef(source=shown, name=spec.name, format=spec.format, digest=spec_digest(spec)),
@@ -569,5 +573,5 @@ def _build_lock(
         nodes=locked_nodes,
         conda=locked_conda,
         pip=tuple(locked_pip),
-        diagnostics=tuple(d for d in diags if d.code != "RS204"),
+        diagnostics=tuple(sort_diagnostics([d for d in notes if d.code != "RS204"])),
     )
