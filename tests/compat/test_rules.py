@@ -448,3 +448,21 @@ def test_candidate_verdict_only_reports_what_the_candidate_introduces() -> None:
     assert codes(candidate_verdict(pypi("numpy", "2.1.0"), n, chosen)) == []
     fixed = candidate_verdict(pypi("torchvision", "0.23.0"), n, chosen)
     assert "CP150" not in codes(fixed)
+
+
+def test_cp130_src_repodata_cf_conda_cuda_libraries_count_as_providers() -> None:
+    _, citation = cite(cuda_packages_matrix(), lambda r: r.package == "libcublas", rows="sonames")
+    so = elf("ext/_C.so", needed=("libcublas.so.12",))
+    ext = pypi("ext", "1.0", binary=report("ext-1.0.whl", so))
+    assert check_needed(env(ext, conda("libcublas", "12.9.1.4", "h676940d_1")), node()) == []
+    diags = check_needed(env(ext), node())
+    assert codes(diags) == ["CP130"] and diags[0].hint == "add nvidia-cublas-cu12 to the environment"
+    assert citation not in sources(diags[0])  # a PyPI package is pointed at PyPI providers
+
+
+def test_cp102_src_rn_13_4_cuda_minor_without_row() -> None:
+    # conda cuda-version 12.7 has no CUDA release row: newer drivers than every 12.x release pass
+    e = env(conda("cuda-version", "12.7"))
+    assert check_driver(e, node(driver="580.65.06")) == []
+    diags = check_driver(e, node(driver="560.35.05", cuda="12.6"))
+    assert codes(diags) == ["CP102"] and "no row in the driver matrix" in diags[0].message

@@ -98,6 +98,9 @@ def _check_one(
     if exact is None:
         if claim.minor is None:
             return []  # a bare major above the floor runs
+        newest = _newest_minimum(major)
+        if newest is not None and driver >= Version(newest):
+            return []  # newer than every listed release of this major needs
         return [
             emit(
                 "CP102",
@@ -174,6 +177,13 @@ def _check_by_level(needs: dict[int, CudaClaim], node: NodeFacts) -> list[Diagno
                 )
             )
     return out
+
+
+def _newest_minimum(major: int) -> str | None:
+    from envresolve.matrices import cuda_drivers_matrix
+
+    rows = [r for r in cuda_drivers_matrix().rows if Version(r.cuda).major == major]
+    return max((r.min_driver for r in rows), key=Version) if rows else None
 
 
 def _under(target: str, floor: str) -> str:

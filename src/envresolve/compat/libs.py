@@ -195,6 +195,9 @@ def _missing(
     cuda = runtime_cuda(env)
     hint: str
     if providers:
+        same = [p for p in providers if p[0].startswith("nvidia-") == (pkg.ecosystem == "pypi")]
+        providers = same or providers
+        providers.sort(key=lambda p: p[2].unsure)
         names = sorted({name for name, _, _ in providers})
         ev.append(providers[0][2].evidence(f"{lib} is shipped by {', '.join(names)}"))
         hint = f"add {' or '.join(names)} to the environment"
