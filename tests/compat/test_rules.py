@@ -466,3 +466,20 @@ def test_cp102_src_rn_13_4_cuda_minor_without_row() -> None:
     assert check_driver(e, node(driver="580.65.06")) == []
     diags = check_driver(e, node(driver="560.35.05", cuda="12.6"))
     assert codes(diags) == ["CP102"] and "no row in the driver matrix" in diags[0].message
+
+
+def test_cp101_src_compat_fwd_forward_compat_package_on_datacenter_gpu() -> None:
+    _, citation = cite(cuda_drivers_matrix(), lambda r: r.id == "cuda-compat-package", rows="forward_compat")
+    e = env(pypi("torch", "2.13.0"), conda("cuda-compat-impl", "580.65.06"))
+    h100 = node(driver="535.104.05", cuda="12.2", gpus=(("NVIDIA H100 80GB HBM3", "9.0"),))
+    assert check_driver(env(pypi("torch", "2.13.0")), h100) != []
+    assert check_driver(e, h100) == []
+    from envresolve.compat.driver import _forward_compat
+
+    applied = _forward_compat(e, h100)
+    assert applied is not None and applied[0] == "580.65.06" and applied[1].source == citation
+    # a GeForce card cannot use the forward-compatibility package
+    rtx = node(driver="535.104.05", cuda="12.2", gpus=(("NVIDIA GeForce RTX 4090", "8.9"),))
+    diags = check_driver(e, rtx)
+    assert codes(diags) == ["CP101"]
+    assert citation not in sources(diags[0])

@@ -8,7 +8,7 @@ from envresolve.compat.common import emit, pkg_label
 from envresolve.compat.facts import CudaClaim, env_cuda_claims
 from envresolve.compat.model import Environment
 from envresolve.diagnostics import Diagnostic, Evidence
-from envresolve.matrices import cuda_min_driver, minor_compat_floor, rule
+from envresolve.matrices import cuda_min_driver, gpu_by_name, minor_compat_floor, rule
 from envresolve.node.facts import NodeFacts
 
 __all__ = ["check_driver"]
@@ -50,6 +50,10 @@ def check_driver(env: Environment, node: NodeFacts) -> list[Diagnostic]:
         return _check_by_level(needs, node)
     driver = Version(text)
     node_ev = Evidence(fact=f"node driver {text}", source=node.source)
+    compat = _forward_compat(env, node)
+    if compat is not None and Version(compat[0]) > driver:
+        text, driver = compat[0], Version(compat[0])
+        node_ev = Evidence(fact=f"{compat[1].fact}; node kernel driver {node.driver.version}", source=compat[1].source)
     for major, claim in sorted(needs.items()):
         out.extend(_check_one(claim, major, driver, text, node_ev, node))
     return out
@@ -177,6 +181,21 @@ def _check_by_level(needs: dict[int, CudaClaim], node: NodeFacts) -> list[Diagno
                 )
             )
     return out
+
+
+def _forward_compat(env: Environment, node: NodeFacts) -> tuple[str, Evidence] | None:
+    """The user-mode driver a conda cuda-compat-impl package provides, when forward compatibility applies to every
+    GPU of the node (data-center parts and Jetson boards only)."""
+    pkg = next((p for p in env.packages if p.ecosystem == "conda" and p.name == "cuda-compat-impl"), None)
+    if pkg is None or not node.gpus:
+        return None
+    for gpu in node.gpus:
+        row = gpu_by_name(gpu.name)
+        if row is None or row.row.segment not in ("datacenter", "jetson"):
+            return None
+    fwd = rule("cuda-compat-package")
+    fact = f"{pkg_label(pkg)} provides user-mode driver {pkg.version} by forward compatibility"
+    return pkg.version, fwd.evidence(fact)
 
 
 def _newest_minimum(major: int) -> str | None:
