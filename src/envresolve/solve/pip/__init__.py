@@ -3,7 +3,7 @@
 Public API:
 
 - `resolve_pip(requirements, nodes, *, python, index_urls=..., find_links=(), installed=None, env=None,
-  filters=None, binary_facts=None, client=None, cache_dir=None, use_cache=True, offline=False,
+  filters=None, binary_facts="cache", client=None, cache_dir=None, use_cache=True, offline=False,
   allow_prereleases=False, max_rounds=10000) -> PipResolution` (raises `PipResolutionError`, exit 1);
 - `PipResolution`, `PipPackage`, `Rejection`, `CandidateInfo`, `CudaNeed`: the value types;
 - `CandidateFilter`: the protocol of a node-level candidate rule; `default_filters()`;

@@ -162,6 +162,8 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
         # Metadata prefetches wait on page fetches (a different pool), so they can never deadlock.
         self._meta_pool = ThreadPoolExecutor(max_workers=max(1, prefetch_workers), thread_name_prefix="envresolve-md")
         self._prefetched: set[str] = set()
+        # The matrices the filters read are parsed once, in the background, while the first pages download.
+        self._matrices = self._meta_pool.submit(_load_matrices)
 
     def close(self) -> None:
         """Stop background work."""
@@ -316,6 +318,7 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
         out: list[Req] = []
         if candidate.extras:
             return out
+        self._matrices.result()
         pairing = companion_pairing(candidate.name, str(candidate.version))
         if pairing is not None:
             anchor, spec, cite = pairing
@@ -345,6 +348,7 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
 
     def info(self, candidate: Candidate) -> CandidateInfo:
         """The filter's view of a candidate."""
+        self._matrices.result()
         key = (candidate.name, candidate.version)
         with self._lock:
             if key in self._infos:
@@ -527,6 +531,15 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
     def _prefetch_metadata(self, entries: Sequence[_Entry]) -> None:
         for e in entries:
             self._meta_pool.submit(_quiet, self.fetcher.get, e.dist)
+
+
+def _load_matrices() -> None:
+    """Parse the matrices the candidate filters use (each is cached after its first load)."""
+    from envresolve.matrices import cuda_drivers_matrix, cuda_packages_matrix, pytorch_matrix
+
+    cuda_packages_matrix()
+    cuda_drivers_matrix()
+    pytorch_matrix()
 
 
 def _quiet(fn: Callable[[Any], Any], arg: Any) -> None:

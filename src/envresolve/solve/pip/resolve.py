@@ -6,7 +6,7 @@ import hashlib
 import tempfile
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
@@ -70,7 +70,7 @@ def resolve_pip(
     installed: Mapping[str, str] | None = None,
     env: Environment | None = None,
     filters: Sequence[CandidateFilter] | None = None,
-    binary_facts: Callable[[CandidateInfo], ArtifactReport | None] | None = None,
+    binary_facts: Callable[[CandidateInfo], ArtifactReport | None] | Literal["cache"] | None = "cache",
     client: HttpClient | None = None,
     cache_dir: Path | None = None,
     use_cache: bool = True,
@@ -88,8 +88,9 @@ def resolve_pip(
       installed: only that version is offered, and a requirement it does not satisfy fails with RS301.
     - `env`: the conda environment for the filters (glibc/GLIBCXX of conda's libstdc++, the chosen CUDA).
     - `filters`: `CandidateFilter`s (default `gpu.default_filters()`: CUDA vs driver, binary facts).
-    - `binary_facts`: looks up an `ArtifactReport` for a candidate, or None; by default the inspection
-      report cache in `cache_dir` (what `envresolve inspect` stored, keyed by the wheel's sha256).
+    - `binary_facts`: looks up an `ArtifactReport` for a candidate (or None for that candidate); `"cache"`
+      (the default) reads the inspection report cache under `cache_dir` (what `envresolve inspect` stored,
+      keyed by the wheel's sha256); None: no binary facts at all.
     - `client` / `cache_dir` / `use_cache` / `offline`: the network layer; the HTTP and metadata cache
       lives in `cache_dir` (default: the user cache dir) unless `use_cache=False`.
 
@@ -121,7 +122,7 @@ def resolve_pip(
         installed=installed,
         constraints=constraints,
         filters=default_filters() if filters is None else list(filters),
-        binary_facts=cached_binary_facts(cache_dir) if binary_facts is None and use_cache else binary_facts,
+        binary_facts=cached_binary_facts(cache_dir) if binary_facts == "cache" else binary_facts,
         allow_prereleases=allow_prereleases,
     )
     try:
