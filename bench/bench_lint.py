@@ -79,13 +79,14 @@ def generate(directory: Path, count: int) -> list[Path]:
     return paths
 
 
-def best(fn: object, repeat: int) -> float:
+def timed(fn: object, repeat: int) -> tuple[float, float]:
+    """(first run, best run): the first run pays cold parse caches, later runs reuse them."""
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
         fn()  # type: ignore[operator]
         times.append(time.perf_counter() - start)
-    return min(times)
+    return times[0], min(times)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,26 +109,33 @@ def main(argv: list[str] | None = None) -> int:
                 for doc in yaml.load_all(p.read_text(), Loader=loader):
                     yaml.load(doc["spec"]["source"]["options"]["condaEnvironmentYml"], Loader=loader)
 
-        results: list[tuple[str, float]] = []
+        results: list[tuple[str, tuple[float, float]]] = []
         diags: list[object] = []
 
         def run_plain() -> None:
             diags[:] = lint(paths)
 
-        results.append(("lint (no node)", best(run_plain, args.repeat)))
-        n_plain = len(diags)
-        results.append(("lint --node (1 GFD node)", best(lambda: lint(paths, nodes), args.repeat)))
         cmd = [sys.executable, "-m", "envresolve", "lint", tmp, "--node", str(NODE), "--format", "json"]
-        results.append(("CLI lint DIR --node --format json", best(lambda: subprocess.run(cmd, capture_output=True), 1)))
-        anchor_t = best(anchor, args.repeat)
+        results.append(
+            ("CLI lint DIR --node --format json", timed(lambda: subprocess.run(cmd, capture_output=True), 2))
+        )
+        results.append(("lint --node (1 GFD node)", timed(lambda: lint(paths, nodes), args.repeat)))
+        results.append(("lint (no node)", timed(run_plain, args.repeat)))
+        n_plain = len(diags)
+        anchor_t = timed(anchor, args.repeat)
         results.append(("anchor: PyYAML CSafeLoader load only", anchor_t))
 
-    print(f"{args.count} Dataset manifests ({n_plain} findings without a node), best of {args.repeat}")
-    print(f"{'what':<40} {'seconds':>8} {'per file':>10} {'x anchor':>9}")
-    for name, t in results:
-        print(f"{name:<40} {t:8.3f} {t / args.count * 1000:8.2f}ms {t / anchor_t:8.1f}x")
-    ok = results[1][1] < 5.0
-    print("target: lint of 1,000 manifests under 5 s:", "met" if ok else "NOT met")
+    print(f"{args.count} Dataset manifests ({n_plain} findings without a node); first run and best of {args.repeat}")
+    print(f"{'what':<40} {'first s':>8} {'best s':>8} {'per file':>10} {'x anchor':>9}")
+    for name, (first, fastest) in results:
+        print(
+            f"{name:<40} {first:8.3f} {fastest:8.3f} {fastest / args.count * 1000:8.2f}ms {fastest / anchor_t[1]:8.1f}x"
+        )
+    ok = results[0][1][0] < 5.0
+    print(
+        "target: `envresolve lint` of the manifests under 5 s (first CLI run, process start included):",
+        "met" if ok else "NOT met",
+    )
     return 0 if ok else 1
 
 

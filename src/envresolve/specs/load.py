@@ -144,6 +144,17 @@ def _dispatch(p: Path, text: str, env: Mapping[str, str] | None, result: LoadRes
                 )
             )
             return
+        # valid YAML, but no spec: a warning, so that hooks over many YAML files do not fail on unrelated ones
+        result.diagnostics.append(
+            make(
+                "SP107",
+                "YAML, but not a Dataset manifest, environment.yml or conda-lock virtual-package file; skipped",
+                severity=Severity.WARNING,
+                subject=file,
+                location=Location(file=file, line=1),
+            )
+        )
+        return
     raise InputError(
         make(
             "SP107",
@@ -165,6 +176,8 @@ def load_spec(path: str | Path, *, env: Mapping[str, str] | None = None) -> list
     errors = [d for d in res.diagnostics if d.severity is Severity.ERROR]
     if errors and not res.specs:
         raise InputError(errors)
+    if res.format is None and not res.specs:  # a file that is no spec at all
+        raise InputError([d.model_copy(update={"severity": Severity.ERROR}) for d in res.diagnostics])
     if res.diagnostics and res.specs:
         first = res.specs[0]
         res.specs[0] = first.model_copy(update={"diagnostics": (*res.diagnostics, *first.diagnostics)})

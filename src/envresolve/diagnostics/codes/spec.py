@@ -103,7 +103,9 @@ CODES: tuple[CodeInfo, ...] = (
         explanation=(
             "envresolve reads BaizeAI Dataset manifests, conda environment files, pip requirements files, pixi "
             "manifests (`pixi.toml`, `[tool.pixi]` in `pyproject.toml`) and conda-lock virtual-package files "
-            "(the last only as node facts, with `--node`). The format is chosen from the file name and content."
+            "(the last only as node facts, with `--node`). The format is chosen from the file name and content. "
+            "`lint` reports a YAML file that is no spec as a warning (so hooks over many YAML files pass) and "
+            "lock files and virtual-package files as info; `load_spec` refuses them."
         ),
         example="envresolve lint README.md",
     ),
