@@ -169,6 +169,8 @@ def test_cxx_abi_flavour(name: str, abi: str) -> None:
         ("libcuda_sass.so", CudaRuntimeLink(mode="dynamic", major=13)),
         ("libcuda_ptx.so", CudaRuntimeLink(mode="dynamic", major=13)),
         ("libcuda_static.so", CudaRuntimeLink(mode="static", major=None)),
+        ("libcuda_nort.so", CudaRuntimeLink(mode="dynamic", major=None)),  # -cudart none: imports, no NEEDED
+        ("libcuda_dlopen.so", CudaRuntimeLink(mode="dlopen", major=None)),  # hidden stub that dlopens libcudart
         ("libplain.so.1", None),
         ("libcxx11.so", None),
     ],

@@ -805,9 +805,17 @@ def _symbols(
     facts.defined, facts.undefined = sorted(set(defined)), sorted(set(undefined))
 
 
-def _cuda_runtime(facts: _Facts, marker: bool) -> CudaRuntimeLink | None:
-    """Dynamic via DT_NEEDED libcudart.so.N; dynamic (major unknown) when the registration entry point is
-    imported without that NEEDED; static when the runtime's own code (its error strings) is inside."""
+def _cuda_runtime(facts: _Facts, marker: bool, device_code: bool) -> CudaRuntimeLink | None:
+    """How the object gets a CUDA runtime, decided in this order:
+
+    1. it is libcudart itself (its soname): None, it provides the runtime;
+    2. DT_NEEDED libcudart.so.N: dynamic, major N;
+    3. `__cudaRegisterFatBinary` in the dynamic string table without that NEEDED: dynamic, major unknown
+       (nvcc's registration code imports it; some other object must load libcudart first);
+    4. the runtime's own error text (`CUDART_MARKER`) in a read-only segment: static;
+    5. device code (a fatbinary) but none of the above: dlopen (a stub loads the runtime at run time);
+    6. otherwise None: no CUDA runtime involved.
+    """
     if facts.soname and _CUDART_RE.match(facts.soname):
         return None  # the runtime itself
     for lib in facts.needed:
@@ -818,6 +826,8 @@ def _cuda_runtime(facts: _Facts, marker: bool) -> CudaRuntimeLink | None:
         return CudaRuntimeLink(mode="dynamic", major=None)
     if marker:
         return CudaRuntimeLink(mode="static", major=None)
+    if device_code:
+        return CudaRuntimeLink(mode="dlopen", major=None)
     return None
 
 
@@ -934,7 +944,7 @@ def read_elf(
         version_needs={k: tuple(v) for k, v in facts.version_needs.items()},
         version_defs=tuple(facts.version_defs),
         cxx_abi=facts.cxx_abi,
-        cuda_runtime=_cuda_runtime(facts, reader.cudart_marker),
+        cuda_runtime=_cuda_runtime(facts, reader.cudart_marker, bool(scanner.entries)),
         fatbin=tuple(scanner.entries),
         defined_symbols=tuple(facts.defined) if symbols and facts.defined is not None else None,
         undefined_symbols=tuple(facts.undefined) if symbols and facts.undefined is not None else None,

@@ -46,9 +46,15 @@ class FatbinEntry(_Frozen):
 
 
 class CudaRuntimeLink(_Frozen):
-    """How an object links the CUDA runtime."""
+    """How an object links the CUDA runtime.
 
-    mode: Literal["dynamic", "static"]
+    `dynamic`: DT_NEEDED libcudart.so.N (major N), or the runtime's entry points imported without it (major
+    unknown: something else must load libcudart first). `static`: the runtime's own code is inside.
+    `dlopen`: the object carries device code but neither links nor contains the runtime, so it loads one at
+    run time (XLA's cudart stub does this); the major is unknown.
+    """
+
+    mode: Literal["dynamic", "static", "dlopen"]
     major: int | None = Field(default=None, description="soname major for dynamic links (libcudart.so.12 -> 12)")
 
 
