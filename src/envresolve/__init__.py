@@ -12,6 +12,7 @@ from envresolve._version import __version__
 
 __all__ = [
     "Diagnostic",
+    "EnvSpec",
     "EnvresolveError",
     "Lock",
     "NodeFacts",
@@ -20,8 +21,10 @@ __all__ = [
     "candidate_verdict",
     "check",
     "evaluate",
+    "lint",
     "load_node",
     "load_nodes",
+    "load_spec",
     "probe",
     "resolve",
 ]
@@ -39,6 +42,9 @@ _LAZY = {
     "Lock": "envresolve.lock",
     "Resolution": "envresolve.solve",
     "resolve": "envresolve.solve",
+    "EnvSpec": "envresolve.specs",
+    "load_spec": "envresolve.specs",
+    "lint": "envresolve.specs",
 }
 
 
