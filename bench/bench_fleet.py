@@ -9,13 +9,19 @@ Measures, separately:
 The environment is a PyTorch-like set of packages with recorded binary facts (CUDA runtime, SASS/PTX targets,
 GLIBC/GLIBCXX needs), so the matrix rules have real work to do.
 
-Run: `.venv/bin/python bench/bench_fleet.py [--nodes 10000] [--repeat 3]`.
+A second part measures `check --prefix` on a generated venv of 100,000 files (1,000 installed distributions with
+METADATA and RECORD, 2,000 real shared objects compiled here with gcc and hard-linked, the rest Python files):
+wall time, and peak Python memory (tracemalloc) against a 10,000-file prefix with the same number of shared
+objects, to show memory does not grow with the file count.
+
+Run: `.venv/bin/python bench/bench_fleet.py [--nodes 10000] [--repeat 3] [--prefix-files 100000]`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import sys
@@ -26,7 +32,13 @@ from pathlib import Path
 from envresolve.binary.model import ArtifactReport, CudaRuntimeLink, ElfFacts, FatbinEntry
 from envresolve.compat.model import Environment, Package
 
-DRIVERS = [("535.247.01", "12.2"), ("550.163.01", "12.4"), ("570.172.08", "12.8"), ("580.95.05", "13.0")]
+DRIVERS = [
+    ("470.256.02", "11.4"),
+    ("535.247.01", "12.2"),
+    ("550.163.01", "12.4"),
+    ("570.172.08", "12.8"),
+    ("580.95.05", "13.0"),
+]
 GPUS = [
     ("NVIDIA-A100-SXM4-80GB", 8, 0, 81920),
     ("NVIDIA-H100-80GB-HBM3", 9, 0, 81559),
@@ -111,12 +123,7 @@ def torch_like_environment() -> Environment:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--nodes", type=int, default=10_000)
-    ap.add_argument("--repeat", type=int, default=3)
-    args = ap.parse_args(argv)
-
+def fleet(args: argparse.Namespace) -> bool:
     from envresolve.check.api import check_environment
     from envresolve.check.fleet import render_table
     from envresolve.node import load_nodes
@@ -128,28 +135,96 @@ def main(argv: list[str] | None = None) -> int:
         path = Path(tmp) / "nodes.json"
         path.write_text(json.dumps(doc), encoding="utf-8")
         size_mb = path.stat().st_size / 1e6
-        loads, checks, renders = [], [], []
+        loads, checks, check_cpu, renders = [], [], [], []
         for _ in range(args.repeat):
             t0 = time.perf_counter()
             nodes = load_nodes(path)
-            t1 = time.perf_counter()
+            t1, c1 = time.perf_counter(), time.process_time()
             report = check_environment(env, nodes, subject="torch-cu128.lock")
-            t2 = time.perf_counter()
+            t2, c2 = time.perf_counter(), time.process_time()
             render_table(report)
             report.to_json()
             t3 = time.perf_counter()
             loads.append(t1 - t0)
             checks.append(t2 - t1)
+            check_cpu.append(c2 - c1)
             renders.append(t3 - t2)
     s = report.summary
     print(f"nodes: {s.nodes} ({size_mb:.1f} MB List as JSON), groups: {s.groups}, nodes that run: {s.nodes_ok}")
     print(f"load_nodes (parse + labels -> facts): median {statistics.median(loads):.3f} s")
-    print(f"check from recorded facts:            median {statistics.median(checks):.3f} s  (target < 2 s)")
-    print(f"render table + JSON:                  median {statistics.median(renders):.3f} s")
     print(
-        f"total:                                median {statistics.median(map(sum, zip(loads, checks, renders, strict=True))):.3f} s"
+        f"check from recorded facts:            first {checks[0]:.3f} s, median {statistics.median(checks):.3f} s "
+        f"wall ({statistics.median(check_cpu):.3f} s CPU)  (target < 2 s)"
     )
-    return 0 if statistics.median(checks) < 2.0 else 1
+    print(f"render table + JSON:                  median {statistics.median(renders):.3f} s")
+    return statistics.median(checks) < 2.0
+
+
+def _build_prefix(root: Path, files: int, libs: int, lib_src: Path) -> None:
+    site = root / "lib" / "python3.11" / "site-packages"
+    site.mkdir(parents=True)
+    (root / "pyvenv.cfg").write_text("home = /usr/bin\nversion = 3.11.7\n", encoding="utf-8")
+    dists = 1000
+    per = max((files - dists * 2) // dists, 1)
+    so_per = max(libs // dists, 1)
+    for d in range(dists):
+        name = f"pkg{d:04d}"
+        dist = site / f"{name}-1.0.dist-info"
+        dist.mkdir()
+        pkg = site / name
+        pkg.mkdir()
+        record = []
+        for i in range(per - so_per):
+            (pkg / f"m{i}.py").write_bytes(b"x = 1\n")
+            record.append(f"{name}/m{i}.py,,")
+        for i in range(so_per):
+            os.link(lib_src, pkg / f"_ext{i}.so")
+            record.append(f"{name}/_ext{i}.so,,")
+        (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n", encoding="utf-8")
+        (dist / "RECORD").write_text("\n".join(record) + "\n", encoding="utf-8")
+
+
+def prefix(args: argparse.Namespace) -> None:
+    import subprocess
+    import tracemalloc
+
+    from envresolve.check.api import check_prefix
+    from envresolve.node.facts import LibStdCxxFacts, NodeFacts
+
+    node = NodeFacts(name="bench", glibc="2.35", libstdcxx=LibStdCxxFacts(glibcxx="3.4.30", cxxabi="1.3.13"))
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "lib.c"
+        src.write_text("#include <string.h>\nint f(const char* s){return (int)strlen(s);}\n", encoding="utf-8")
+        lib = Path(tmp) / "libbench.so"
+        subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(lib), str(src)], check=True)
+        for files in (10_000, args.prefix_files):
+            root = Path(tmp) / f"env{files}"
+            t0 = time.perf_counter()
+            _build_prefix(root, files, 2000, lib)
+            built = time.perf_counter() - t0
+            tracemalloc.start()
+            t1 = time.perf_counter()
+            report = check_prefix(root, [node])
+            wall = time.perf_counter() - t1
+            _cur, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+            print(
+                f"check --prefix, {files} files ({report.summary.objects} shared objects, "
+                f"{report.summary.packages} distributions): {wall:.2f} s, peak Python memory {peak / 1e6:.1f} MB "
+                f"(built in {built:.1f} s; verdict {report.verdict})"
+            )
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--nodes", type=int, default=10_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--prefix-files", type=int, default=100_000, help="0 skips the prefix part")
+    args = ap.parse_args(argv)
+    ok = fleet(args)
+    if args.prefix_files:
+        prefix(args)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -6,9 +6,8 @@ rules run a handful of times. The table `render_table` prints is the one a platf
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from envresolve.check.report import FleetGroup, NodeVerdict, Report, Summary, Verdict
 from envresolve.diagnostics import Diagnostic, Severity, sort_diagnostics
@@ -29,15 +28,9 @@ def group_key(node: NodeFacts) -> str:
     distinct code-relevant facts (compute capability, MIG mode), so four H100s and eight H100s, or per-device
     names, UUIDs and memory sizes, do not split groups.
     """
-    data: dict[str, Any] = node.model_dump(mode="json", exclude={"name": True, "source": True, "gpus": True})
-    data["os"].pop("kernel", None)
-    data["gpus"] = sorted(
-        {
-            json.dumps({k: v for k, v in g.items() if k not in _GPU_IDENTITY}, sort_keys=True)
-            for g in (gpu.model_dump(mode="json") for gpu in node.gpus)
-        }
-    )
-    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+    rest = node.model_dump_json(exclude={"name": True, "source": True, "gpus": True, "os": {"kernel"}})
+    gpus = sorted({g.model_dump_json(exclude=_GPU_IDENTITY) for g in node.gpus})
+    return rest + "|" + ",".join(gpus)
 
 
 def display_facts(node: NodeFacts) -> dict[str, str]:
