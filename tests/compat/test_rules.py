@@ -349,17 +349,17 @@ def test_cp150_variant_mismatch_fails() -> None:
 # --- CP160: mixed CUDA majors -----------------------------------------------------------------------------------
 
 
-def test_cp160_src_pypi_meta_torch_213_default_cuda13_with_cu12_wheels_fails() -> None:
+def test_cp160_src_release_md_torch_213_default_cuda13_with_cu12_wheels_fails() -> None:
     rel = next(r for r in pytorch_matrix().rows if r.version == "2.13")
     var = rel.default_variant
-    assert var.source == "pypi-meta" and var.cuda == "13.0" and var.confidence.value == "confirmed"
+    assert var.source == "release-md" and var.cuda == "13.0" and var.confidence.value == "confirmed"
     diags = check_mixed_majors(env(pypi("torch", "2.13.0"), pypi("nvidia-cudnn-cu12", "9.10.2.21")), node())
     assert codes(diags) == ["CP160"] and diags[0].severity is Severity.ERROR
     assert pytorch_matrix().cite(var) in sources(diags[0])
     assert "CUDA 12 (nvidia-cudnn-cu12)" in diags[0].message and "CUDA 13 (torch)" in diags[0].message
 
 
-def test_cp160_src_pypi_meta_one_major_passes() -> None:
+def test_cp160_src_release_md_one_major_passes() -> None:
     assert check_mixed_majors(env(pypi("torch", "2.13.0"), pypi("nvidia-cudnn-cu13", "9.20.0.48")), node()) == []
 
 
