@@ -254,19 +254,27 @@ def test_symbols_behind_the_kept_windows_need_a_second_pass() -> None:
     assert diags == [] and facts is not None and "plain_hypot" in (facts.defined_symbols or ())
 
 
-def _elf64_strtab_after_dynamic() -> bytes:
+def _elf64_strtab_after_dynamic(e: str = "<", machine: int = 62) -> bytes:
     """A minimal ELF64 object laid out like torch's _C.so: .dynstr after .dynamic (patchelf)."""
     dynstr = b"\0libfoo.so.1\0libbar.so\0$ORIGIN/x\0"
     dyn_off, str_off, size = 0x100, 0x1000, 0x1100
     buf = bytearray(size)
-    ident = b"\x7fELF" + bytes([2, 1, 1]) + bytes(9)
-    struct.pack_into("<16sHHIQQQIHHHHHH", buf, 0, ident, 3, 62, 1, 0, 64, 0, 0, 64, 56, 2, 64, 0, 0)
-    struct.pack_into("<IIQQQQQQ", buf, 64, 1, 6, 0, 0, 0, size, size, 0x1000)  # PT_LOAD, RW, whole file
-    struct.pack_into("<IIQQQQQQ", buf, 120, 2, 6, dyn_off, dyn_off, dyn_off, 16 * 5, 16 * 5, 8)  # PT_DYNAMIC
+    ident = b"\x7fELF" + bytes([2, 1 if e == "<" else 2, 1]) + bytes(9)
+    struct.pack_into(e + "16sHHIQQQIHHHHHH", buf, 0, ident, 3, machine, 1, 0, 64, 0, 0, 64, 56, 2, 64, 0, 0)
+    struct.pack_into(e + "IIQQQQQQ", buf, 64, 1, 6, 0, 0, 0, size, size, 0x1000)  # PT_LOAD, RW, whole file
+    struct.pack_into(e + "IIQQQQQQ", buf, 120, 2, 6, dyn_off, dyn_off, dyn_off, 16 * 5, 16 * 5, 8)  # PT_DYNAMIC
     for i, (t, v) in enumerate([(1, 1), (1, 13), (5, str_off), (10, len(dynstr)), (29, 23)]):
-        struct.pack_into("<QQ", buf, dyn_off + 16 * i, t, v)
+        struct.pack_into(e + "QQ", buf, dyn_off + 16 * i, t, v)
     buf[str_off : str_off + len(dynstr)] = dynstr
     return bytes(buf)
+
+
+def test_big_endian_object() -> None:
+    data = _elf64_strtab_after_dynamic(">", machine=22)
+    facts, diags = read_elf([data], path="be.so", size=len(data))
+    assert diags == []
+    assert facts is not None and facts.machine == "s390x" and facts.elf_class == 64
+    assert facts.needed == ("libfoo.so.1", "libbar.so") and facts.runpath == ("$ORIGIN/x",)
 
 
 @pytest.mark.parametrize("chunk", [16, 100, 4096, 1 << 20])

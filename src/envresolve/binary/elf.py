@@ -445,7 +445,7 @@ class _Reader:
 def bytes_find(mv: memoryview, needle: bytes, start: int, end: int) -> int:
     """`find` on a memoryview slice without copying large chunks more than once."""
     obj = mv.obj
-    if isinstance(obj, bytes) and mv.nbytes == len(obj) and mv.contiguous:
+    if isinstance(obj, (bytes, bytearray)) and mv.nbytes == len(obj) and mv.contiguous:
         return obj.find(needle, start, end)
     return bytes(mv[start:end]).find(needle)
 
