@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -308,7 +308,7 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
             if variant and any(s.operator in ("==", "===") for s in req.specifier):
                 deps.append(Req(dep.name, req.specifier, parent=parent, text=dep.text, variant=variant))
         deps.extend(self._pairings(candidate, parent, {d.name for d in deps}))
-        self._prefetch_pages(d.name for d in deps)
+        self._prefetch_pages([(d.name, d.specifier) for d in deps])
         return deps
 
     # -- helpers -------------------------------------------------------------------------------------
@@ -494,39 +494,43 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
             self._entries[name] = entries
         return entries
 
-    def _prefetch_pages(self, names: Iterator[str] | Sequence[str]) -> None:
-        todo = [n for n in names if n not in self.installed]
-        self.finder.prefetch(todo)
-        for n in todo:
+    def prefetch(self, reqs: Iterable[Req]) -> None:
+        """Start fetching these requirements' projects: pages, the likely release's metadata, and on down."""
+        self._prefetch_pages([(r.name, r.specifier) for r in reqs])
+
+    def _prefetch_pages(self, wanted: Sequence[tuple[str, SpecifierSet]]) -> None:
+        todo = [(n, spec) for n, spec in wanted if n not in self.installed]
+        self.finder.prefetch(n for n, _spec in todo)
+        for n, spec in todo:
             with self._lock:
                 if n in self._prefetched:
                     continue
                 self._prefetched.add(n)
-            self._meta_pool.submit(self._prefetch_newest, NormalizedName(n))
+            self._meta_pool.submit(self._prefetch_newest, NormalizedName(n), spec)
 
-    def _prefetch_newest(self, name: NormalizedName) -> None:
-        """Fetch the page and the newest wheel's metadata of `name`, then go on with its dependencies.
+    def _prefetch_newest(self, name: NormalizedName, spec: SpecifierSet) -> None:
+        """Fetch the page of `name` and the metadata of its newest release `spec` allows, then its dependencies.
 
-        Speculative: the resolver will most likely pin the newest release, so its dependencies' pages and
-        metadata are fetched in parallel long before the resolver asks for them.
+        Speculative: the resolver will most likely pin that release, so its dependencies' pages and metadata
+        are fetched in parallel long before the resolver asks for them.
         """
         try:
-            entries = self._entries_for(name)
+            entries = [e for e in self._entries_for(name) if spec.contains(e.version)]
             if not entries:
                 return
             newest = Candidate(name, entries[0].version, dist=entries[0].dist)
-            md = self.fetcher.get(newest.dist)  # type: ignore[arg-type]
+            md = self.fetcher.get(entries[0].dist)
             if self._verdict(newest):
                 return  # the node rules it out: its dependencies are not worth fetching yet
         except Exception:  # a prefetch is only a hint; the real fetch reports errors
             return
-        names: list[str] = []
+        wanted: list[tuple[str, SpecifierSet]] = []
         for line in md.requires_dist:
             req = parse_requirement(line)
             with contextlib.suppress(Exception):
                 if req is not None and self._applies(req, frozenset()):
-                    names.append(canonicalize_name(req.name))
-        self._prefetch_pages(names)
+                    wanted.append((canonicalize_name(req.name), req.specifier))
+        self._prefetch_pages(wanted)
 
     def _prefetch_metadata(self, entries: Sequence[_Entry]) -> None:
         for e in entries:

@@ -126,7 +126,7 @@ def resolve_pip(
         allow_prereleases=allow_prereleases,
     )
     try:
-        finder.prefetch(r.name for r in roots if r.name not in installed)
+        provider.prefetch(roots)
         resolver: Resolver[Req, Candidate, str] = Resolver(provider, PipReporter(provider))
         try:
             result = resolver.resolve(roots, max_rounds=max_rounds)
