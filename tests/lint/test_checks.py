@@ -80,6 +80,12 @@ def test_sp204_torch_variant_vs_gpu(tmp_path: Path) -> None:
     assert d.severity is Severity.ERROR and "GTX 1080" in d.message and d.location and d.location.line == 2
     h100 = node("580.65.06", "13.0", cc="9.0", name="NVIDIA H100 80GB HBM3")
     assert not codes(run(tmp_path, "requirements.txt", req, [h100]), "SP204")
+    # torch not pinned, taken from a cu130 index: pip picks the newest release with a CUDA 13.0 build (a guess,
+    # so the verdict warns and its evidence says it is unsure)
+    loose = "--extra-index-url https://torch-index.example.invalid/whl/cu130\ntorch>=2.9\n"
+    (w,) = codes(run(tmp_path, "requirements.txt", loose, [pascal]), "SP204")
+    assert w.severity is Severity.WARNING and any(e.unsure and "not pinned" in e.fact for e in w.evidence)
+    assert not codes(run(tmp_path, "requirements.txt", loose, [h100]), "SP204")
     # a variant the release never had
     (v,) = codes(run(tmp_path, "requirements.txt", "torch==2.3.1+cu128\n", [h100]), "SP204")
     assert "no CUDA 12.8 build" in v.message

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 from rattler import MatchSpec
@@ -46,6 +47,7 @@ class CudaClaim:
     location: Location | None
     evidence: Evidence | None = None
     torch_version: str | None = None
+    specifier: str = ""
 
     @property
     def major(self) -> int:
@@ -201,6 +203,7 @@ def cuda_claims(spec: EnvSpec) -> list[CudaClaim]:
                             fact=f"the index {url} serves CUDA {m['major']}.{m['minor']} builds", source=_where(where)
                         ),
                         torch_version=pinned,
+                        specifier=req.specifier,
                     )
                 )
                 break
@@ -564,12 +567,41 @@ def _runs_on(arch: str, gpu: GpuFacts, *, ptx: bool) -> bool:
     return a_major == d_major and d_minor >= a_minor
 
 
+def _newest_torch_with(cuda: str, specifier: str) -> str | None:
+    """The newest torch release in the matrix with a CUDA `cuda` build whose latest patch satisfies `specifier`:
+    what pip picks from a `cuXYZ` index when torch is not pinned."""
+    try:
+        allowed = SpecifierSet(specifier)
+    except InvalidSpecifier:
+        return None
+    best: Version | None = None
+    for row in mx.pytorch_matrix().rows:
+        if not any(v.cuda == cuda for v in row.variants):
+            continue
+        patch = Version(row.latest_patch)
+        if patch in allowed and (best is None or patch > best):
+            best = patch
+    return str(best) if best else None
+
+
 def _torch_on_gpus(claims: list[CudaClaim], node: NodeFacts) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     for c in claims:
-        if c.package != "torch" or c.kind != "framework" or not c.torch_version or not node.gpus:
+        if c.package != "torch" or c.kind != "framework" or not node.gpus:
             continue
-        version = c.torch_version.split("+", 1)[0]
+        assumed: Evidence | None = None
+        if c.torch_version:
+            version = c.torch_version.split("+", 1)[0]
+        else:
+            newest = _newest_torch_with(c.cuda, c.specifier)
+            if newest is None:
+                continue
+            version = newest
+            assumed = Evidence(
+                fact=f"torch is not pinned: pip takes the newest release with a CUDA {c.cuda} build"
+                f"{' matching ' + c.specifier if c.specifier else ''}, torch {version} in the matrices",
+                unsure=True,
+            )
         var = mx.torch_variant(version, c.cuda)
         rel = mx.torch_release(version)
         if rel is None:
@@ -604,20 +636,29 @@ def _torch_on_gpus(claims: list[CudaClaim], node: NodeFacts) -> list[Diagnostic]
                         evidence=[
                             var.evidence(f"SASS {', '.join(var.row.archs)}; PTX {', '.join(var.row.ptx) or 'none'}"),
                             jit.evidence(jit.row.text),
+                            *([assumed] if assumed else []),
                         ],
                     )
                 )
                 continue
+            # a verdict resting on an unsure arch list, or on a guessed torch version, warns instead of failing
+            archs_unsure = getattr(var.row, "archs_confidence", mx.Confidence.CONFIRMED) is mx.Confidence.UNSURE
+            soft = assumed is not None or archs_unsure or var.unsure
             out.append(
                 make(
                     "SP204",
                     f"torch {version}+cu{c.cuda.replace('.', '')} has no kernels for GPU {gpu.index} {gpu.name} "
                     f"(compute capability {gpu.compute_capability})",
+                    severity=Severity.WARNING if soft else None,
                     subject="torch",
                     location=c.location,
                     evidence=[
-                        var.evidence(f"SASS {', '.join(var.row.archs)}; PTX {', '.join(var.row.ptx) or 'none'}"),
+                        var.evidence(
+                            f"SASS {', '.join(var.row.archs)}; PTX {', '.join(var.row.ptx) or 'none'}"
+                            + (" (arch list unsure)" if archs_unsure else "")
+                        ),
                         sass.evidence(sass.row.text),
+                        *([assumed] if assumed else []),
                     ],
                     hint="pick a torch release / CUDA variant that still builds for this GPU",
                 )
