@@ -199,3 +199,14 @@ def test_spec_is_resolved_then_checked(cache: Path) -> None:
     # one node that can run it: a common lock exists and is checked like a lockfile
     (ok,) = check_spec(DEMO, nodes[:1], offline=True, settings=settings)
     assert ok.ok and ok.summary.packages > 10
+
+
+def test_lock_for_another_platform() -> None:
+    nodes = load_nodes(NODES)
+    arm = nodes[0].model_copy(update={"name": "grace-1", "cpu": nodes[0].cpu.model_copy(update={"arch": "aarch64"})})
+    report = check_lock(torch_lock(), [nodes[0], arm])
+    verdicts = {v.node: v.verdict for v in report.nodes}
+    assert verdicts == {"h100-a": "runs", "grace-1": "does-not-run"}
+    (group,) = [g for g in report.groups if g.nodes == ("grace-1",)]
+    assert [d.code for d in group.diagnostics if d.code == "CK113"] == ["CK113"]
+    assert "linux-64" in group.reasons[0] and "aarch64" in group.reasons[0]

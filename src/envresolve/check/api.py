@@ -82,12 +82,16 @@ def check_environment(
     kind: str = "lock",
     diagnostics: Sequence[Diagnostic] = (),
     rules: Rules | None = None,
+    node_checks: Callable[[NodeFacts], list[Diagnostic]] | None = None,
 ) -> Report:
-    """Run the compatibility rules for `env` on every node (once per group of identical nodes)."""
+    """Run the compatibility rules for `env` on every node (once per group of identical nodes).
+
+    `node_checks` adds findings that depend on the node but not on the packages (the lock's platform).
+    """
     evaluate = rules or _default_rules()
     return check_fleet(
         nodes,
-        lambda n: evaluate(env, n),
+        lambda n: [*(node_checks(n) if node_checks else ()), *evaluate(env, n)],
         subject=subject,
         kind="spec" if kind == "spec" else "lock",
         packages=len(env.packages),
@@ -103,7 +107,34 @@ def check_lock(
     lock_diags = [d for d in getattr(lock, "diagnostics", ()) if isinstance(d, Diagnostic)]
     spec = getattr(lock, "spec", None)
     name = subject or str(getattr(spec, "source", None) or "lock")
-    return check_environment(env, nodes, subject=name, kind="lock", diagnostics=[*notes, *lock_diags], rules=rules)
+    platform = getattr(lock, "platform", None)
+    return check_environment(
+        env,
+        nodes,
+        subject=name,
+        kind="lock",
+        diagnostics=[*notes, *lock_diags],
+        rules=rules,
+        node_checks=lambda n: _platform_check(platform, n),
+    )
+
+
+#: conda subdir -> the architecture its packages run on
+_SUBDIR_ARCH = {"linux-64": "x86_64", "linux-aarch64": "aarch64", "linux-ppc64le": "ppc64le"}
+
+
+def _platform_check(platform: str | None, node: NodeFacts) -> list[Diagnostic]:
+    arch = _SUBDIR_ARCH.get(platform or "")
+    if arch is None or arch == node.cpu.arch:
+        return []
+    return [
+        make(
+            "CK113",
+            f"the lock is for {platform}, the node is {node.cpu.arch}",
+            subject=platform,
+            hint=f"lock again for the node's platform (envresolve lock --node ... on a {node.cpu.arch} node's facts)",
+        )
+    ]
 
 
 def check_prefix(

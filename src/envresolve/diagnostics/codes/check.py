@@ -175,4 +175,16 @@ CODES: tuple[CodeInfo, ...] = (
         ),
         example="envresolve check env.lock --nodes empty-dir/",
     ),
+    CodeInfo(
+        code="CK113",
+        name="lock-platform-mismatch",
+        category=Category.NODE,
+        severity=ERROR,
+        summary="The lockfile was made for another platform (conda subdir) than the node's architecture.",
+        explanation=(
+            "A lock holds one environment for one conda subdir (`linux-64`, `linux-aarch64`, `linux-ppc64le`). "
+            "Its packages cannot be installed on a node of another architecture; lock again for that platform."
+        ),
+        example="error[CK113 lock-platform-mismatch] [node grace-1] the lock is for linux-64, the node is aarch64",
+    ),
 )
