@@ -7,6 +7,7 @@ parallel on a thread pool (`PackageFinder.prefetch`).
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import urllib.parse
@@ -16,16 +17,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from packaging.tags import Tag
-from packaging.utils import (
-    InvalidSdistFilename,
-    InvalidWheelFilename,
-    NormalizedName,
-    canonicalize_name,
-    parse_sdist_filename,
-    parse_wheel_filename,
-)
-from packaging.version import Version
+from packaging.utils import InvalidSdistFilename, NormalizedName, canonicalize_name, parse_sdist_filename
+from packaging.version import InvalidVersion, Version
 
 from envresolve._redact import redact_url
 from envresolve.diagnostics import make
@@ -34,7 +27,7 @@ from envresolve.solve.net import HttpClient, NetError
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
-__all__ = ["ACCEPT", "DistFile", "PackageFinder", "parse_html_page", "parse_json_page"]
+__all__ = ["ACCEPT", "DistFile", "PackageFinder", "TagFilter", "parse_html_page", "parse_json_page"]
 
 ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
 
@@ -49,7 +42,7 @@ class DistFile:
     name: NormalizedName
     version: Version
     kind: Literal["wheel", "sdist"]
-    tags: frozenset[Tag] = field(default=frozenset(), compare=False)
+    tags: frozenset[str] = field(default=frozenset(), compare=False)  # 'cp311-cp311-manylinux_2_17_x86_64', ...
     hashes: Mapping[str, str] = field(default_factory=dict, compare=False)
     requires_python: str | None = field(default=None, compare=False)
     yanked: str | None = field(default=None, compare=False)  # None: not yanked; else the reason ('' if none)
@@ -64,15 +57,64 @@ class DistFile:
         return h.lower() if h else None
 
 
-def _tags_ok(filename: str, accept: frozenset[str] | None) -> bool:
+def _expand_tags(filename: str) -> frozenset[str]:
+    """The tags of a wheel file name as strings, compressed tag sets expanded (PEP 425); empty if malformed."""
+    parts = filename[:-4].split("-")
+    if len(parts) not in (5, 6):
+        return frozenset()
+    py, abi, plat = parts[-3:]
+    return frozenset(f"{x}-{y}-{z}" for x in py.split(".") for y in abi.split(".") for z in plat.split("."))
+
+
+class TagFilter:
+    """Acceptable wheel tags as strings, with per-part sets for a quick first rejection."""
+
+    def __init__(self, tags: Iterable[object]) -> None:
+        self.full = frozenset(str(t) for t in tags)
+        split = [t.split("-") for t in self.full]
+        self.py = frozenset(p[0] for p in split)
+        self.abi = frozenset(p[1] for p in split)
+        self.plat = frozenset(p[2] for p in split)
+
+    def ok(self, filename: str) -> bool:
+        """Does a wheel file name carry an acceptable tag? Strings only: no version or tag parsing."""
+        parts = filename[:-4].rsplit("-", 3)
+        if len(parts) != 4:
+            return False
+        _head, py, abi, plat = parts
+        if self.plat.isdisjoint(plat.split(".")) or self.py.isdisjoint(py.split(".")):
+            return False
+        if self.abi.isdisjoint(abi.split(".")):
+            return False
+        return not self.full.isdisjoint(_expand_tags(filename))
+
+
+def _tags_ok(filename: str, accept: TagFilter | None) -> bool:
     """Cheap string test: does a wheel file name carry any acceptable tag? (before the costly full parse)."""
     if accept is None or not filename.endswith(".whl"):
         return True
+    return accept.ok(filename)
+
+
+@functools.lru_cache(maxsize=4096)
+def _canonical(name: str) -> NormalizedName:
+    return canonicalize_name(name)
+
+
+def _parse_wheel_name(filename: str) -> tuple[NormalizedName, Version, frozenset[str]] | None:
+    """Name, version and tags of a wheel file name (PEP 427), or None when it is not a valid one.
+
+    Cheaper than `packaging.utils.parse_wheel_filename` (tags stay strings), with the same checks that
+    matter here: five or six dash-separated parts, a PEP 440 version, a build tag starting with a digit.
+    """
     parts = filename[:-4].split("-")
-    if len(parts) < 5:
-        return False
-    py, abi, plat = parts[-3:]
-    return any(f"{x}-{y}-{z}" in accept for x in py.split(".") for y in abi.split(".") for z in plat.split("."))
+    if len(parts) not in (5, 6) or (len(parts) == 6 and not parts[2][:1].isdigit()):
+        return None
+    try:
+        version = Version(parts[1])
+    except InvalidVersion:
+        return None
+    return _canonical(parts[0]), version, _expand_tags(filename)
 
 
 def _make_file(
@@ -89,7 +131,10 @@ def _make_file(
     """A `DistFile` for a wheel or sdist file name, or None for anything else (or an unparsable name)."""
     try:
         if filename.endswith(".whl"):
-            name, version, _build, tags = parse_wheel_filename(filename)
+            parsed = _parse_wheel_name(filename)
+            if parsed is None:
+                return None
+            name, version, tags = parsed
             kind: Literal["wheel", "sdist"] = "wheel"
         elif filename.endswith((".tar.gz", ".zip")):
             name, version = parse_sdist_filename(filename)
@@ -97,7 +142,7 @@ def _make_file(
             kind = "sdist"
         else:
             return None
-    except (InvalidWheelFilename, InvalidSdistFilename):
+    except InvalidSdistFilename:
         return None
     mhashes: dict[str, str] = {}
     has_meta = False
@@ -138,7 +183,7 @@ def _split_fragment(url: str) -> tuple[str, dict[str, str]]:
     return base, hashes
 
 
-def parse_json_page(body: bytes, page_url: str, index: str, accept: frozenset[str] | None = None) -> list[DistFile]:
+def parse_json_page(body: bytes, page_url: str, index: str, accept: TagFilter | None = None) -> list[DistFile]:
     """Files of a PEP 691 JSON project page. Raises ValueError on a page that is not one.
 
     With `accept` (tag strings), wheels with none of those tags are dropped before they are parsed.
@@ -155,7 +200,10 @@ def parse_json_page(body: bytes, page_url: str, index: str, accept: frozenset[st
             continue
         if not _tags_ok(f["filename"], accept):
             continue
-        url, frag_hashes = _split_fragment(urllib.parse.urljoin(page_url, f["url"]))
+        raw_url: str = f["url"]
+        if not raw_url.startswith(("https://", "http://")):
+            raw_url = urllib.parse.urljoin(page_url, raw_url)
+        url, frag_hashes = _split_fragment(raw_url)
         raw_hashes = f.get("hashes")
         hashes: dict[str, Any] = raw_hashes if isinstance(raw_hashes, dict) else {}
         yanked = f.get("yanked", False)
@@ -187,7 +235,7 @@ class _LinkParser(HTMLParser):
             self.links.append(dict(attrs))
 
 
-def parse_html_page(body: bytes, page_url: str, index: str, accept: frozenset[str] | None = None) -> list[DistFile]:
+def parse_html_page(body: bytes, page_url: str, index: str, accept: TagFilter | None = None) -> list[DistFile]:
     """Files of a PEP 503 HTML project page (or a find-links page), with PEP 592/658/714 attributes."""
     parser = _LinkParser()
     parser.feed(body.decode("utf-8", errors="replace"))
@@ -235,7 +283,7 @@ class PackageFinder:
         workers: int = 16,
     ) -> None:
         self.client = client
-        self.accept = frozenset(str(t) for t in tags) if tags is not None else None
+        self.accept = TagFilter(tags) if tags is not None else None
         self.index_urls = [client.trust_host(u) for u in index_urls]
         self.find_links = [client.trust_host(u) if "://" in u else u for u in find_links]
         self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="envresolve-pip")

@@ -138,7 +138,7 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
     ) -> None:
         self.finder = finder
         self.fetcher = fetcher
-        self.tag_priority = {t: i for i, t in enumerate(tags)}
+        self.tag_priority = {str(t): i for i, t in enumerate(tags)}
         self.markers = dict(markers)
         self.python_full = Version(python_full)
         self.nodes = list(nodes)
