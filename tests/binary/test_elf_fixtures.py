@@ -37,7 +37,7 @@ ALL = [*PLAIN, "libcuda_static.so"]
 
 def oracle(path: Path) -> dict[str, object]:
     """Everything pyelftools says, in the reader's shape (section headers, the classic route)."""
-    out: dict[str, object] = {"needed": [], "soname": None, "rpath": [], "runpath": [], "vn": {}, "vd": []}
+    out: dict[str, object] = {"needed": [], "soname": None, "rpath": [], "runpath": [], "vn": {}, "weak": {}, "vd": []}
     ver_index: dict[int, str] = {}
     with path.open("rb") as f:
         elf = ELFFile(f)
@@ -59,8 +59,9 @@ def oracle(path: Path) -> dict[str, object]:
                 for vn, auxs in sec.iter_versions():
                     names = out["vn"].setdefault(vn.name, [])  # type: ignore[attr-defined]
                     for a in auxs:
-                        if a.name not in names:
-                            names.append(a.name)
+                        into = out["weak"].setdefault(vn.name, []) if a["vna_flags"] & 2 else names  # type: ignore[attr-defined]
+                        if a.name not in into:
+                            into.append(a.name)
                         ver_index[a["vna_other"] & 0x7FFF] = a.name
             elif isinstance(sec, GNUVerDefSection):
                 for vd, auxs in sec.iter_versions():
@@ -101,6 +102,7 @@ def test_reader_matches_pyelftools(name: str, static_so: Path) -> None:
     assert list(facts.rpath) == want["rpath"]
     assert list(facts.runpath) == want["runpath"]
     assert {k: list(v) for k, v in facts.version_needs.items()} == want["vn"]
+    assert {k: list(v) for k, v in facts.weak_version_needs.items()} == want["weak"]
     assert list(facts.version_defs) == want["vd"]
     assert list(facts.defined_symbols or ()) == want["defined"]
     assert list(facts.undefined_symbols or ()) == want["undefined"]
@@ -287,6 +289,30 @@ def test_tables_after_the_dynamic_section_are_captured_on_the_way(chunk: int) ->
     assert facts is not None
     assert facts.needed == ("libfoo.so.1", "libbar.so") and facts.runpath == ("$ORIGIN/x",)
     assert COUNTERS["reopen_passes"] == before
+
+
+def test_weak_version_needs_are_kept_apart() -> None:
+    """VER_FLG_WEAK needs do not stop the loader; they must not raise the 'highest GLIBC needed'."""
+    import io
+
+    data = bytearray((BIN / "libplain.so.1").read_bytes())
+    sec = ELFFile(io.BytesIO(bytes(data))).get_section_by_name(".gnu.version_r")
+    assert sec is not None
+    off = sec["sh_offset"]
+    rel = 0
+    while True:  # mark every aux record weak
+        _v, cnt, _f, aux, nxt = struct.unpack_from("<HHIII", data, off + rel)
+        a = rel + aux
+        for _ in range(cnt):
+            struct.pack_into("<H", data, off + a + 4, 2)
+            a += struct.unpack_from("<I", data, off + a + 12)[0]
+        if not nxt:
+            break
+        rel += nxt
+    facts, diags = read_elf([bytes(data)], path="weak.so", size=len(data))
+    assert diags == [] and facts is not None
+    assert facts.needs("GLIBC") is None
+    assert "GLIBC_2.2.5" in facts.weak_version_needs["libc.so.6"]
 
 
 def test_is_elf_magic() -> None:

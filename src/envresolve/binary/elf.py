@@ -81,6 +81,7 @@ DT_GNU_HASH = 0x6FFFFEF5
 DT_VERSYM = 0x6FFFFFF0
 DT_VERDEF, DT_VERDEFNUM = 0x6FFFFFFC, 0x6FFFFFFD
 DT_VERNEED, DT_VERNEEDNUM = 0x6FFFFFFE, 0x6FFFFFFF
+VER_FLG_WEAK = 2
 _DT_ADDR = (DT_STRTAB, DT_SYMTAB, DT_HASH, DT_GNU_HASH, DT_VERSYM, DT_VERDEF, DT_VERNEED)
 #: process-wide counters (how often a second pass was needed); tests and benchmarks read them
 COUNTERS: Counter[str] = Counter()
@@ -547,6 +548,7 @@ class _Facts:
         self.rpath: list[str] = []
         self.runpath: list[str] = []
         self.version_needs: dict[str, list[str]] = {}
+        self.weak_needs: dict[str, list[str]] = {}
         self.version_defs: list[str] = []
         self.ver_names: dict[int, str] = {}
         self.cxx_abi: CxxAbi = "none"
@@ -673,11 +675,12 @@ def _verneed(
             lib = _string(reader, blob, file_idx, "vn_file") or "?"
             names = facts.version_needs.setdefault(lib, [])
             for a in _aux_chain(reader, whole, rel + aux, cnt, 16, 12, "DT_VERNEED", e, lay.cls == 32):
-                _h, _flags, other, name_idx, _n = struct.unpack_from(e + "IHHII", a)
+                _h, flags, other, name_idx, _n = struct.unpack_from(e + "IHHII", a)
                 name = _string(reader, blob, name_idx, "vna_name")
                 if name is not None:
-                    if name not in names:
-                        names.append(name)
+                    into = facts.weak_needs.setdefault(lib, []) if flags & VER_FLG_WEAK else names
+                    if name not in into:
+                        into.append(name)
                     facts.ver_names[other & 0x7FFF] = name
     except _Stop:
         return
@@ -942,6 +945,7 @@ def read_elf(
         rpath=tuple(facts.rpath),
         runpath=tuple(facts.runpath),
         version_needs={k: tuple(v) for k, v in facts.version_needs.items()},
+        weak_version_needs={k: tuple(v) for k, v in facts.weak_needs.items()},
         version_defs=tuple(facts.version_defs),
         cxx_abi=facts.cxx_abi,
         cuda_runtime=_cuda_runtime(facts, reader.cudart_marker, bool(scanner.entries)),

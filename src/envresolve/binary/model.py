@@ -73,6 +73,11 @@ class ElfFacts(_Frozen):
         default_factory=dict,
         description="needed library file -> version names (GLIBC_2.17, GLIBCXX_3.4.22, ...)",
     )
+    weak_version_needs: dict[str, tuple[str, ...]] = Field(
+        default_factory=dict,
+        description="version needs flagged VER_FLG_WEAK: the loader only warns when they are missing, so they are "
+        "kept out of `version_needs`",
+    )
     version_defs: tuple[str, ...] = Field(default=(), description="version names this object defines")
     cxx_abi: Literal["cxx11", "pre-cxx11", "mixed", "none"] = "none"
     cuda_runtime: CudaRuntimeLink | None = None
