@@ -381,7 +381,7 @@ class _Reader:
                 if joined.find(CUDART_MARKER) >= 0:
                     self.cudart_marker = True
                     return
-            if bytes_find(mv, CUDART_MARKER, lo - pos, hi - pos) >= 0:
+            if _bytes_find(mv, CUDART_MARKER, lo - pos, hi - pos) >= 0:
                 self.cudart_marker = True
                 return
         self._marker_tail = (self._marker_tail + bytes(mv[-(len(CUDART_MARKER) - 1) :]))[-(len(CUDART_MARKER) - 1) :]
@@ -443,25 +443,12 @@ class _Reader:
         return None
 
 
-def bytes_find(mv: memoryview, needle: bytes, start: int, end: int) -> int:
+def _bytes_find(mv: memoryview, needle: bytes, start: int, end: int) -> int:
     """`find` on a memoryview slice without copying large chunks more than once."""
     obj = mv.obj
     if isinstance(obj, (bytes, bytearray)) and mv.nbytes == len(obj) and mv.contiguous:
         return obj.find(needle, start, end)
     return bytes(mv[start:end]).find(needle)
-
-
-@dataclass
-class _Tables:
-    """Dynamic-section values and how to read the bytes they point at."""
-
-    cls: int
-    end: str
-    dyn: dict[int, int]
-    needed_idx: list[int]
-    rpath_idx: list[int]
-    runpath_idx: list[int]
-    soname_idx: int | None
 
 
 class _Resolver:
