@@ -483,3 +483,19 @@ def test_cp101_src_compat_fwd_forward_compat_package_on_datacenter_gpu() -> None
     diags = check_driver(e, rtx)
     assert codes(diags) == ["CP101"]
     assert citation not in sources(diags[0])
+
+
+def test_cp130_candidate_dependencies_count_as_providers() -> None:
+    # torch's libtorch_cuda.so needs libcudart.so.12, which its Requires-Dist nvidia-cuda-runtime-cu12 brings:
+    # a resolver asking about the torch candidate before choosing its dependencies must not see CP130
+    so = elf("torch/lib/libtorch_cuda.so", needed=("libcudart.so.12", "libcudnn.so.9", "libc10.so"))
+    c10 = elf("torch/lib/libc10.so", soname="libc10.so")
+    torch = pypi(
+        "torch",
+        "2.8.0",
+        binary=report("torch-2.8.0.whl", so, c10),
+        depends=('nvidia-cuda-runtime-cu12==12.8.90; platform_system == "Linux"', "nvidia-cudnn-cu12==9.10.2.21"),
+    )
+    assert [d for d in candidate_verdict(torch, node(), env()) if d.code == "CP130"] == []
+    bare = torch.model_copy(update={"depends": ()})
+    assert codes([d for d in candidate_verdict(bare, node(), env()) if d.code == "CP130"]) == ["CP130", "CP130"]

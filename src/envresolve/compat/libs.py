@@ -144,6 +144,7 @@ def _cxx_hint(prefix: str, need: str | None) -> str:
 
 # --- DT_NEEDED ------------------------------------------------------------------------------------------------
 
+_DEP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*")
 _CUDA_LIB_PREFIXES = ("libcu", "libnv", "libnccl", "libcudnn")
 
 
@@ -151,6 +152,13 @@ def check_needed(env: Environment, node: NodeFacts) -> list[Diagnostic]:
     """CP130: DT_NEEDED entries that nothing in the environment or on the node provides."""
     provided: set[str] = set()
     names = {str(canonicalize_name(p.name)) for p in env.packages} | {p.name for p in env.packages}
+    # a dependency a package declares will be installed with it (this matters for candidate verdicts, where the
+    # dependencies are not chosen yet)
+    for p in env.packages:
+        for dep in p.depends:
+            match = _DEP_NAME.match(dep.strip())
+            if match:
+                names |= {match.group(0), str(canonicalize_name(match.group(0)))}
     for pkg in env.packages:
         if pkg.binary is None:
             continue
