@@ -168,3 +168,29 @@ def test_clean_specs_have_no_findings(tmp_path: Path, fmt: str) -> None:
         "environment.yml": env("numpy>=2"),
     }[fmt]
     assert run(tmp_path, fmt, text, [node("580.65.06", "13.0")]) == []
+
+
+PIXI_VARIANTS = """[workspace]
+name = "x"
+channels = ["conda-forge"]
+platforms = [
+  { name = "linux-64-cuda", platform = "linux-64", cuda = "12.4" },
+  { name = "linux-64-cpu", platform = "linux-64" },
+]
+[target.linux-64-cuda.pypi-dependencies]
+torch = { version = "==2.5.1", index = "https://torch-index.example.invalid/whl/cu124" }
+[target.linux-64-cpu.pypi-dependencies]
+torch = { version = "==2.5.1", index = "https://torch-index.example.invalid/whl/cpu" }
+"""
+
+
+def test_pixi_platform_variants_are_checked_where_pixi_selects_them(tmp_path: Path) -> None:
+    gpu_ok = node("580.65.06", "13.0", cc="9.0", name="NVIDIA H100 80GB HBM3")
+    # on a GPU node the CPU variant is not selected: no SP212 for its CPU torch
+    assert run(tmp_path, "pixi.toml", PIXI_VARIANTS, [gpu_ok]) == []
+    # the CUDA variant declares cuda >= 12.4: a driver at CUDA 12.2 cannot take it (SP202 at the workspace)
+    old = node("535.183.01", "12.2")
+    found = codes(run(tmp_path, "pixi.toml", PIXI_VARIANTS, [old]), "SP202")
+    assert any("declares cuda >= 12.4" in d.message for d in found)
+    # a CPU-only node: pixi selects the CPU variant; the CUDA one is not reported as 'no driver'
+    assert not codes(run(tmp_path, "pixi.toml", PIXI_VARIANTS, [node(None, None)]), "SP202")

@@ -64,12 +64,13 @@ def decode_spec_bytes(data: bytes, file: str) -> str:
     nul = data.find(b"\x00")
     if nul >= 0:
         line = data.count(b"\n", 0, nul) + 1
+        column = nul - (data.rfind(b"\n", 0, nul) + 1) + 1
         raise InputError(
             make(
                 "SP102",
                 "the file contains NUL bytes: it is binary data, not a spec file",
                 subject=file,
-                location=Location(file=file, line=line),
+                location=Location(file=file, line=line, column=column),
             )
         )
     try:

@@ -620,8 +620,12 @@ def _torch_on_gpus(claims: list[CudaClaim], node: NodeFacts) -> list[Diagnostic]
             continue
         sass = mx.rule("sass-same-major")
         jit = mx.rule("ptx-jit")
-        distinct = {(g.name, g.compute_capability): g for g in node.gpus}
-        for gpu in distinct.values():
+        groups: dict[tuple[str, str], list[GpuFacts]] = {}
+        for g in node.gpus:
+            groups.setdefault((g.name, g.compute_capability), []).append(g)
+        for same in groups.values():
+            gpu = same[0]
+            which = f"GPU {gpu.index}" if len(same) == 1 else f"GPUs {', '.join(str(g.index) for g in same)}"
             if any(_runs_on(a, gpu, ptx=False) for a in var.row.archs):
                 continue
             if any(_runs_on(a, gpu, ptx=True) for a in var.row.ptx):
@@ -647,7 +651,7 @@ def _torch_on_gpus(claims: list[CudaClaim], node: NodeFacts) -> list[Diagnostic]
             out.append(
                 make(
                     "SP204",
-                    f"torch {version}+cu{c.cuda.replace('.', '')} has no kernels for GPU {gpu.index} {gpu.name} "
+                    f"torch {version}+cu{c.cuda.replace('.', '')} has no kernels for {which} {gpu.name} "
                     f"(compute capability {gpu.compute_capability})",
                     severity=Severity.WARNING if soft else None,
                     subject="torch",
@@ -675,15 +679,48 @@ def check_spec(spec: EnvSpec, node: NodeFacts | None) -> list[Diagnostic]:
     out += _python_support(spec)
     out += _declared_cuda(spec, claims)
     out += _shadows(spec)
-    out += _cpu_fallback(spec, claims, node)
+    if not (spec.cpu_variant and node is not None and node.driver is not None):
+        out += _cpu_fallback(spec, claims, node)
     if node is not None and not _node_is_other_platform(spec, node):
+        out += _declared_vs_node(spec, node)
         out += _driver(spec, claims, node)
         out += _torch_on_gpus(claims, node)
     return out
 
 
+def _declared_vs_node(spec: EnvSpec, node: NodeFacts) -> list[Diagnostic]:
+    """A declared `cuda` system requirement (pixi) that the node's driver does not meet."""
+    declared = spec.system_requirements.cuda
+    if not declared:
+        return []
+    node_cuda = node.cuda_driver_version
+    try:
+        need = Version(declared)
+    except InvalidVersion:
+        return []
+    if node_cuda is not None and node_cuda >= need:
+        return []
+    have = f"its driver supports CUDA {node.driver.cuda}" if node.driver and node.driver.cuda else "it has no driver"
+    return [
+        make(
+            "SP202",
+            f"the environment declares cuda >= {declared}, but {have} on node {node.label}; "
+            "the solver will refuse it there",
+            subject="cuda",
+            location=spec.location,
+            evidence=[Evidence(fact=f"declared cuda = {declared}", source=_where(spec.location))],
+        )
+    ]
+
+
 def _node_is_other_platform(spec: EnvSpec, node: NodeFacts) -> bool:
-    """A spec that lists platforms but none for the node's OS/arch does not run there (pixi CPU vs CUDA envs...)."""
+    """A spec that does not run on this node at all: no platform for its OS/arch, or a pixi platform variant
+    that pixi does not select there (the CPU variant on a GPU node; a variant that declares `cuda` on a node
+    without a driver)."""
+    if spec.cpu_variant and node.driver is not None:
+        return True
+    if spec.format == "pixi" and spec.system_requirements.cuda and node.driver is None and spec.cpu_variant is False:
+        return spec.origin is not None and ", platform " in spec.origin
     if not spec.platforms:
         return False
     arch = {"x86_64": "64", "aarch64": "aarch64", "ppc64le": "ppc64le"}[node.cpu.arch]

@@ -94,7 +94,7 @@ def _dispatch(p: Path, text: str, env: Mapping[str, str] | None, result: LoadRes
                     "SP112",
                     "the requirements file declares no packages",
                     subject=file,
-                    location=Location(file=file, line=1),
+                    location=Location(file=file, line=1, column=1),
                 )
             )
         result.specs = [
@@ -105,7 +105,7 @@ def _dispatch(p: Path, text: str, env: Mapping[str, str] | None, result: LoadRes
                 pip=tuple(res.pip),
                 indexes=tuple(res.indexes),
                 diagnostics=tuple(diags),
-                location=Location(file=file, line=1),
+                location=Location(file=file, line=1, column=1),
             )
         ]
         return
@@ -117,7 +117,7 @@ def _dispatch(p: Path, text: str, env: Mapping[str, str] | None, result: LoadRes
                 "a lock file, not a spec; lint checks the spec it was made from",
                 severity=Severity.INFO,
                 subject=file,
-                location=Location(file=file, line=1),
+                location=Location(file=file, line=1, column=1),
             )
         )
         return
@@ -139,7 +139,7 @@ def _dispatch(p: Path, text: str, env: Mapping[str, str] | None, result: LoadRes
                     "a conda-lock virtual-package file: node facts, not an environment",
                     severity=Severity.INFO,
                     subject=file,
-                    location=Location(file=file, line=1),
+                    location=Location(file=file, line=1, column=1),
                     hint=f"pass it as a node: envresolve lint SPEC --node {file}",
                 )
             )
@@ -151,7 +151,7 @@ def _dispatch(p: Path, text: str, env: Mapping[str, str] | None, result: LoadRes
                 "YAML, but not a Dataset manifest, environment.yml or conda-lock virtual-package file; skipped",
                 severity=Severity.WARNING,
                 subject=file,
-                location=Location(file=file, line=1),
+                location=Location(file=file, line=1, column=1),
             )
         )
         return
@@ -160,7 +160,7 @@ def _dispatch(p: Path, text: str, env: Mapping[str, str] | None, result: LoadRes
             "SP107",
             "not a Dataset manifest, environment.yml, requirements file or pixi manifest",
             subject=file,
-            location=Location(file=file, line=1),
+            location=Location(file=file, line=1, column=1),
         )
     )
 

@@ -103,3 +103,7 @@ class EnvSpec(_Frozen):
         default=None, description="BaizeAI `gpuType` option (nvidia-gpu, nvidia-vgpu, metax-gpu)"
     )
     location: Location | None = Field(default=None, description="where the environment is declared")
+    cpu_variant: bool = Field(
+        default=False,
+        description="a platform variant for machines without a CUDA driver (pixi selects a CUDA sibling on GPU nodes)",
+    )

@@ -425,7 +425,9 @@ def load_pixi(path: Path, text: str, *, env: Mapping[str, str] | None = None) ->
     ws_key = "workspace" if "workspace" in root else "project"
     ws = r.table(root.get(ws_key), ws_key)
     if not ws and not pyproject:
-        r.diags.append(make("SP110", "a pixi manifest needs a [workspace] table", location=Location(file=file, line=1)))
+        r.diags.append(
+            make("SP110", "a pixi manifest needs a [workspace] table", location=Location(file=file, line=1, column=1))
+        )
     platforms = r.platforms(ws)
     channels = r.channels(ws.get("channels"), ws_key, "channels")
     ws_name = ws.get("name") or pyproject.get("name")
@@ -509,6 +511,11 @@ def load_pixi(path: Path, text: str, *, env: Mapping[str, str] | None = None) ->
             if python is None and isinstance(pyproject.get("requires-python"), str):
                 python = pyproject["requires-python"].replace(" ", "")
             origin = f"pixi environment {ename}" + (f", platform {group[0].name}" if per_platform else "")
+            cpu_variant = bool(
+                per_platform
+                and not cuda
+                and any(p.cuda for p in linux if p.subdir == group[0].subdir and p is not group[0])
+            )
             specs.append(
                 EnvSpec(
                     name=ename if ename != "default" else (str(ws_name) if ws_name else "default"),
@@ -527,6 +534,7 @@ def load_pixi(path: Path, text: str, *, env: Mapping[str, str] | None = None) ->
                     ),
                     pip_after_conda=False,
                     origin=origin,
+                    cpu_variant=cpu_variant,
                     location=ewhere,
                 )
             )
