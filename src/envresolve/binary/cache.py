@@ -51,14 +51,22 @@ def sha256_file(path: str | os.PathLike[str], *, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def _reader_tag() -> str:
-    try:
-        from envresolve.binary import elf
+_READERS = ("model", "elf", "fatbin", "cxxabi", "wheel", "conda_pkg", "prefix", "remote", "report")
 
-        elf_version = str(getattr(elf, "READER_VERSION", "0"))
-    except ImportError:  # pragma: no cover - the ELF reader is part of the package
-        elf_version = "0"
-    return f"v{READER_VERSION}-{__version__}-elf{elf_version}"
+
+def _reader_tag() -> str:
+    """Cache namespace: our version plus a digest of the readers' source, so any reader change invalidates it.
+
+    Reading ~150 kB of source is far cheaper than importing the readers on the cached path.
+    """
+    h = hashlib.sha256(f"{READER_VERSION}/{__version__}".encode())
+    here = Path(__file__).resolve().parent
+    for name in _READERS:
+        try:
+            h.update((here / f"{name}.py").read_bytes())
+        except OSError:
+            h.update(name.encode())
+    return f"v{READER_VERSION}-{h.hexdigest()[:16]}"
 
 
 class ReportCache:

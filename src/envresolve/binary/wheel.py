@@ -17,7 +17,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from envresolve.binary.model import ArtifactReport, ElfFacts
 from envresolve.diagnostics import Diagnostic, make
@@ -142,9 +142,8 @@ class FileSource:
         self.close()
 
 
-@dataclass(frozen=True)
-class ZipMember:
-    """One central directory entry."""
+class ZipMember(NamedTuple):
+    """One central directory entry (a tuple: cheap to build 12,000 of)."""
 
     name: str
     header_offset: int
@@ -152,7 +151,7 @@ class ZipMember:
     file_size: int
     method: int
     flags: int
-    index: int
+    order: int  # position in the central directory
 
     @property
     def encrypted(self) -> bool:
@@ -253,7 +252,7 @@ def _parse_central_directory(source: ByteSource) -> list[ZipMember]:
                 file_size=usize,
                 method=method,
                 flags=flags,
-                index=len(members),
+                order=len(members),
             )
         )
         at = name_end + xlen + clen
@@ -320,14 +319,14 @@ def vet_zip_members(
             continue
         keep.append(m)
     # Overlapping data ranges: each member's local header + data must end before the next begins.
-    ordered = sorted(keep, key=lambda m: (m.header_offset, m.index))
+    ordered = sorted(keep, key=lambda m: (m.header_offset, m.order))
     bad: set[int] = set()
     prev: ZipMember | None = None
     for cur in ordered:
         if prev is not None and cur.header_offset < (
             prev.header_offset + _LOCAL_HEADER.size + len(prev.name.encode()) + prev.compress_size
         ):
-            bad.add(cur.index)
+            bad.add(cur.order)
             diags.append(
                 make(
                     "BN509",
@@ -339,7 +338,7 @@ def vet_zip_members(
             continue  # a flagged member is not the reference for the next one
         prev = cur
     if bad:
-        keep = [m for m in keep if m.index not in bad]
+        keep = [m for m in keep if m.order not in bad]
     return keep, diags
 
 
