@@ -11,6 +11,7 @@ from typing import Any
 from envresolve._version import __version__
 
 __all__ = [
+    "ArtifactReport",
     "Diagnostic",
     "EnvSpec",
     "EnvresolveError",
@@ -21,6 +22,7 @@ __all__ = [
     "candidate_verdict",
     "check",
     "evaluate",
+    "inspect",
     "lint",
     "load_node",
     "load_nodes",
@@ -30,6 +32,8 @@ __all__ = [
 ]
 
 _LAZY = {
+    "ArtifactReport": "envresolve.binary.model",
+    "inspect": "envresolve.binary",
     "candidate_verdict": "envresolve.compat",
     "check": "envresolve.check.api",
     "evaluate": "envresolve.compat",
