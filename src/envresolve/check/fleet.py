@@ -125,7 +125,7 @@ def verdict_line(report: Report) -> str:
     )
 
 
-def render_table(report: Report, *, max_names: int = 6) -> str:
+def render_table(report: Report, *, max_names: int = 6, max_reasons: int = 6) -> str:
     """Which nodes can run the environment and why the others cannot: one row per group, then the reasons."""
     cols = ("group", "nodes", "verdict", "arch", "os", "glibc", "libstdcxx", "driver", "cuda", "gpus")
     rows: list[tuple[str, ...]] = [cols]
@@ -147,6 +147,8 @@ def render_table(report: Report, *, max_names: int = 6) -> str:
             f", … (+{len(g.nodes) - max_names})" if len(g.nodes) > max_names else ""
         )
         out.append(f"group {g.id} ({g.verdict}): {names}")
-        for reason in g.reasons:
-            out.append(f"  why: {reason}")
+        reasons = g.reasons
+        out += [f"  why: {reason}" for reason in reasons[:max_reasons]]
+        if len(reasons) > max_reasons:
+            out.append(f"  why: … and {len(reasons) - max_reasons} more (below)")
     return "\n".join(out)

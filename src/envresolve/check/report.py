@@ -35,8 +35,14 @@ class FleetGroup(_Frozen):
 
     @property
     def reasons(self) -> list[str]:
-        """One line per error: `CODE name: message`."""
-        return [f"{d.code} {d.name}: {d.message}" for d in self.diagnostics if d.severity is Severity.ERROR]
+        """One line per error: `CODE name: [file or subject: ]message`."""
+        out = []
+        for d in self.diagnostics:
+            if d.severity is not Severity.ERROR:
+                continue
+            where = d.location.file if d.location else None
+            out.append(f"{d.code} {d.name}: {f'{where}: ' if where else ''}{d.message}")
+        return out
 
 
 class NodeVerdict(_Frozen):
