@@ -201,6 +201,22 @@ def test_warm_cache_sends_only_revalidations(tmp_path: Path) -> None:
     assert {p.metadata_source for p in warm.packages} == {"cache"}
 
 
+def test_index_without_validators_refetches_but_reuses_parsed_pages(tmp_path: Path) -> None:
+    knobs = Knobs(validators=False)
+    with IndexServer(knobs) as srv:
+        index = [srv.url + "/simple/"]
+        cold = resolve_pip(["alpha"], [NODE_235], python="3.11", index_urls=index, cache_dir=tmp_path)
+        bodies = {p: p.stat().st_mtime_ns for p in (tmp_path / "http").rglob("*.body")}
+        parsed = sorted((tmp_path / "pages").rglob("*.json"))
+        n_cold = len(knobs.log)
+        warm = resolve_pip(["alpha"], [NODE_235], python="3.11", index_urls=index, cache_dir=tmp_path)
+    assert [p.name for p in cold.packages] == [p.name for p in warm.packages] == ["alpha", "beta"]
+    assert {s for p, s, _h in knobs.log[n_cold:] if p.startswith("/simple/")} == {200}  # nothing to revalidate with
+    assert "if-none-match" not in knobs.log[-1][2]
+    assert parsed and sorted((tmp_path / "pages").rglob("*.json")) == parsed
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "http").rglob("*.body")} == bodies  # same bytes: not rewritten
+
+
 def test_page_parsers_agree(tmp_path: Path) -> None:
     page = ROOT / "simple" / "torch"
     base = "http://127.0.0.1/simple/torch/"

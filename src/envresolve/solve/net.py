@@ -82,6 +82,7 @@ class Response:
     headers: Mapping[str, str]
     body: bytes
     from_cache: bool = False
+    digest: str | None = None  # sha256 of the body, when the HTTP cache computed it
 
     @property
     def content_type(self) -> str:
@@ -367,11 +368,12 @@ class HttpClient:
             raise NetError(make("RS404", f"unsupported URL scheme: {redact_url(clean)}", subject=redact_url(clean)))
         hdrs = {"User-Agent": _USER_AGENT, **(headers or {})}
         entry = self._cache_load(clean, hdrs) if cache and self.cache_dir is not None else None
-        if entry is not None and entry.fresh:
-            return entry.response
+        if entry is not None and (entry.fresh or self.offline):
+            cached = entry.load()
+            if cached is not None:
+                return cached
+            entry = None
         if self.offline:
-            if entry is not None:
-                return entry.response
             raise NetError(
                 make(
                     "RS406",
@@ -380,22 +382,34 @@ class HttpClient:
                     hint="run once online to fill the cache, or drop --offline",
                 )
             )
-        if entry is not None:
+        revalidate = entry is not None and bool(entry.etag or entry.last_modified)
+        if entry is not None and revalidate:
             if entry.etag:
                 hdrs["If-None-Match"] = entry.etag
             if entry.last_modified:
                 hdrs["If-Modified-Since"] = entry.last_modified
-        resp = self._request(clean, hdrs, ok_statuses=ok_statuses | ({304} if entry is not None else frozenset()))
+        resp = self._request(clean, hdrs, ok_statuses=ok_statuses | ({304} if revalidate else frozenset()))
         if resp.status == 304 and entry is not None:
-            merged = dict(entry.response.headers)
-            for k in ("cache-control", "date", "etag", "last-modified"):
+            cached = entry.load()
+            if cached is None:  # the body vanished since: ask again without validators
+                return self._request(
+                    clean, {k: v for k, v in hdrs.items() if not k.startswith("If-")}, ok_statuses=ok_statuses
+                )
+            merged = dict(cached.headers)
+            for k in ("cache-control", "date", "etag", "last-modified", "age"):
                 if k in resp.headers:
                     merged[k] = resp.headers[k]
-            out = Response(entry.response.url, 200, merged, entry.response.body, from_cache=True)
-            self._cache_store(clean, hdrs, out)
+            out = Response(cached.url, 200, merged, cached.body, from_cache=True, digest=cached.digest)
+            self._cache_store(clean, hdrs, out, body_unchanged=True)
             return out
         if cache and self.cache_dir is not None and resp.status == 200:
-            self._cache_store(clean, hdrs, resp)
+            digest = hashlib.sha256(resp.body).hexdigest()
+            resp = Response(resp.url, resp.status, resp.headers, resp.body, digest=digest)
+            same = entry is not None and entry.sha256 == digest
+            if not (
+                same and _max_age(resp.headers) == 0 and not ("etag" in resp.headers or "last-modified" in resp.headers)
+            ):
+                self._cache_store(clean, hdrs, resp, body_unchanged=same)
         return resp
 
     def get_range(self, url: str, start: int | None, end: int | None) -> Response:
@@ -685,30 +699,40 @@ class HttpClient:
         return base / f"{key}.json", base / f"{key}.body"
 
     def _cache_load(self, url: str, headers: Mapping[str, str]) -> _CacheEntry | None:
+        """The cache entry's metadata; its body is read only when it will be used (`_CacheEntry.load`)."""
         meta_path, body_path = self._cache_paths(url, headers)
         try:
             meta = json.loads(meta_path.read_text("utf-8"))
-            body = body_path.read_bytes()
-        except (OSError, ValueError):
+            hdrs = dict(meta["headers"])
+            sha = str(meta["sha256"])
+        except (OSError, ValueError, KeyError, TypeError):
             return None
-        if hashlib.sha256(body).hexdigest() != meta.get("sha256"):
-            return None
-        resp = Response(meta["url"], 200, meta["headers"], body, from_cache=True)
-        fresh = time.time() < float(meta.get("stored", 0)) + _max_age(meta["headers"])
-        return _CacheEntry(resp, fresh, meta["headers"].get("etag"), meta["headers"].get("last-modified"))
+        fresh = time.time() < float(meta.get("stored", 0)) + _max_age(hdrs)
+        return _CacheEntry(
+            url=str(meta.get("url", url)),
+            headers=hdrs,
+            sha256=sha,
+            body_path=body_path,
+            fresh=fresh,
+            etag=hdrs.get("etag"),
+            last_modified=hdrs.get("last-modified"),
+        )
 
-    def _cache_store(self, url: str, headers: Mapping[str, str], resp: Response) -> None:
+    def _cache_store(
+        self, url: str, headers: Mapping[str, str], resp: Response, *, body_unchanged: bool = False
+    ) -> None:
         meta_path, body_path = self._cache_paths(url, headers)
         keep = ("content-type", "etag", "last-modified", "cache-control", "date", "age")
         meta = {
             "url": redact_url(resp.url),
             "headers": {k: v for k, v in resp.headers.items() if k in keep},
-            "sha256": hashlib.sha256(resp.body).hexdigest(),
+            "sha256": resp.digest or hashlib.sha256(resp.body).hexdigest(),
             "stored": time.time() - _age(resp.headers),
         }
         try:
             meta_path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(body_path, resp.body)
+            if not body_unchanged:
+                atomic_write_bytes(body_path, resp.body)
             atomic_write_bytes(meta_path, json.dumps(meta, sort_keys=True).encode())
         except (OSError, InputError):
             pass  # a cache that cannot be written only costs speed
@@ -716,10 +740,24 @@ class HttpClient:
 
 @dataclass(frozen=True)
 class _CacheEntry:
-    response: Response
+    url: str
+    headers: dict[str, str]
+    sha256: str
+    body_path: Path
     fresh: bool
     etag: str | None
     last_modified: str | None
+
+    def load(self) -> Response | None:
+        """The cached response, or None when the body is missing or does not match its recorded sha256."""
+        try:
+            body = self.body_path.read_bytes()
+        except OSError:
+            return None
+        digest = hashlib.sha256(body).hexdigest()
+        if digest != self.sha256:
+            return None
+        return Response(self.url, 200, self.headers, body, from_cache=True, digest=digest)
 
 
 def _max_age(headers: Mapping[str, str]) -> float:

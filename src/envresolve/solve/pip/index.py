@@ -7,7 +7,9 @@ parallel on a thread pool (`PackageFinder.prefetch`).
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
 import json
 import threading
 import urllib.parse
@@ -20,12 +22,16 @@ from typing import TYPE_CHECKING, Any, Literal
 from packaging.utils import InvalidSdistFilename, NormalizedName, canonicalize_name, parse_sdist_filename
 from packaging.version import InvalidVersion, Version
 
+from envresolve._atomic import atomic_write_bytes
 from envresolve._redact import redact_url
 from envresolve.diagnostics import make
-from envresolve.solve.net import HttpClient, NetError
+from envresolve.errors import InputError
+from envresolve.solve.net import HttpClient, NetError, Response
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
+
+_PARSED_FORMAT = 1
 
 __all__ = ["ACCEPT", "DistFile", "PackageFinder", "TagFilter", "parse_html_page", "parse_json_page"]
 
@@ -71,6 +77,7 @@ class TagFilter:
 
     def __init__(self, tags: Iterable[object]) -> None:
         self.full = frozenset(str(t) for t in tags)
+        self.signature = hashlib.sha256("\n".join(sorted(self.full)).encode()).hexdigest()
         split = [t.split("-") for t in self.full]
         self.py = frozenset(p[0] for p in split)
         self.abi = frozenset(p[1] for p in split)
@@ -280,10 +287,12 @@ class PackageFinder:
         find_links: Sequence[str] = (),
         *,
         tags: Iterable[object] | None = None,
+        cache_dir: Path | None = None,
         workers: int = 16,
     ) -> None:
         self.client = client
         self.accept = TagFilter(tags) if tags is not None else None
+        self.cache_dir = cache_dir
         self.index_urls = [client.trust_host(u) for u in index_urls]
         self.find_links = [client.trust_host(u) if "://" in u else u for u in find_links]
         self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="envresolve-pip")
@@ -330,13 +339,17 @@ class PackageFinder:
             if resp.status != 200:
                 continue
             index = redact_url(root)
+            cached = self._parsed_load(resp, index)
+            if cached is not None:
+                out.extend(cached)
+                continue
             try:
                 if resp.content_type.startswith("application/vnd.pypi.simple.v1+json") or (
                     resp.content_type == "application/json"
                 ):
-                    out.extend(parse_json_page(resp.body, resp.url, index, self.accept))
+                    files = parse_json_page(resp.body, resp.url, index, self.accept)
                 elif "html" in resp.content_type or not resp.content_type:
-                    out.extend(parse_html_page(resp.body, resp.url, index, self.accept))
+                    files = parse_html_page(resp.body, resp.url, index, self.accept)
                 else:
                     raise ValueError(f"unexpected content type {resp.content_type!r}")
             except (ValueError, UnicodeDecodeError) as exc:
@@ -348,7 +361,53 @@ class PackageFinder:
                         hint="the index URL should point at a PEP 503/691 simple index root",
                     )
                 ) from None
+            self._parsed_store(resp, index, files)
+            out.extend(files)
         return out
+
+    # A page's files after the tag filter, keyed by the page body's sha256: a warm run whose index sent
+    # the same bytes again skips parsing (the largest CPU cost of a warm lock).
+    def _parsed_path(self, resp: Response, index: str) -> Path | None:
+        if self.cache_dir is None or resp.digest is None or self.accept is None:
+            return None
+        key = hashlib.sha256(
+            f"{_PARSED_FORMAT}\n{resp.digest}\n{resp.url}\n{index}\n{self.accept.signature}".encode()
+        ).hexdigest()
+        return self.cache_dir / "pages" / key[:2] / f"{key}.json"
+
+    def _parsed_load(self, resp: Response, index: str) -> list[DistFile] | None:
+        path = self._parsed_path(resp, index)
+        if path is None:
+            return None
+        try:
+            rows = json.loads(path.read_bytes())
+            out: list[DistFile] = []
+            for filename, url, hashes, rp, yanked, meta in rows:
+                df = _make_file(filename, url, index, hashes=hashes, requires_python=rp, yanked=yanked, metadata=meta)
+                if df is not None:
+                    out.append(df)
+            return out
+        except (OSError, ValueError, TypeError):
+            return None
+
+    def _parsed_store(self, resp: Response, index: str, files: list[DistFile]) -> None:
+        path = self._parsed_path(resp, index)
+        if path is None:
+            return
+        rows = [
+            [
+                f.filename,
+                f.url,
+                dict(f.hashes),
+                f.requires_python,
+                f.yanked,
+                dict(f.metadata_hashes) if f.metadata_hashes else f.metadata,
+            ]
+            for f in files
+        ]
+        with contextlib.suppress(OSError, InputError):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(path, json.dumps(rows, separators=(",", ":")).encode())
 
     def _find_links_files(self) -> list[DistFile]:
         with self._lock:

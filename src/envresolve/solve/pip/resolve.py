@@ -109,7 +109,7 @@ def resolve_pip(
     installed = {canonicalize_name(k): v for k, v in (installed or {}).items()}
     env = env or Environment(python=python)
     roots, constraints = _requirements(requirements, markers)
-    finder = PackageFinder(client, list(index_urls), list(find_links), tags=tags)
+    finder = PackageFinder(client, list(index_urls), list(find_links), tags=tags, cache_dir=cache_dir)
     fetcher = MetadataFetcher(client, cache_dir)
     provider = PipProvider(
         finder=finder,
