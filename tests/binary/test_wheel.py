@@ -277,3 +277,45 @@ def test_zip64_central_directory(tmp_path: Path) -> None:
         fh.write(build.ALPHA)
     r = inspect(w, cache=False)
     assert paths(r) == {"z/libalpha.so.1"} and not r.diagnostics
+
+
+def test_helper_process_gives_the_same_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import envresolve.binary.wheel as wheel_mod
+
+    w = build.demo_wheel(tmp_path)
+    monkeypatch.setenv("ENVRESOLVE_INSPECT_PROCESSES", "0")
+    threads = inspect(w, cache=False)
+    monkeypatch.setenv("ENVRESOLVE_INSPECT_PROCESSES", "1")
+    monkeypatch.setattr(wheel_mod, "_FORK_MIN_BYTES", 0)
+    forks: list[int] = []
+    real_fork = wheel_mod.os.fork
+
+    def counting_fork() -> int:
+        pid = real_fork()
+        if pid:
+            forks.append(pid)
+        return pid
+
+    monkeypatch.setattr(wheel_mod.os, "fork", counting_fork)
+    forked = inspect(w, cache=False)
+    assert len(forks) == 1
+    assert forked == threads and forked.sha256 == threads.sha256
+
+
+def test_a_failed_helper_process_is_redone_in_the_parent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import envresolve.binary.wheel as wheel_mod
+
+    w = build.demo_wheel(tmp_path)
+    expected = inspect(w, cache=False)
+    monkeypatch.setattr(wheel_mod, "_FORK_MIN_BYTES", 0)
+    monkeypatch.setattr(wheel_mod, "_use_processes", lambda c, s: True)
+
+    def failing(job):  # type: ignore[no-untyped-def]
+        def collect():  # type: ignore[no-untyped-def]
+            raise RuntimeError("inspection helper process failed")
+
+        collect.abandon = lambda: None  # type: ignore[attr-defined]
+        return collect
+
+    monkeypatch.setattr(wheel_mod, "_in_child", failing)
+    assert inspect(w, cache=False) == expected

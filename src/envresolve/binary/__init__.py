@@ -123,7 +123,28 @@ def _inspect_file(
             if hit is not None:
                 return hit.model_copy(update={"artifact": path})
 
-    from envresolve.binary.wheel import Cancelled
+    from envresolve.binary.wheel import DEFAULT_LIMITS, Cancelled, FileSource, wheel_report
+
+    if kind == "wheel":
+        # The hash is a side job of the member reads (in the helper process when one is used).
+        try:
+            with FileSource(path) as src:
+                whl = wheel_report(
+                    src,
+                    artifact=path,
+                    filename=Path(path).name,
+                    symbols=symbols,
+                    limits=limits or DEFAULT_LIMITS,
+                    sha256_job=lambda: sha256_file(path),
+                )
+        except OSError as exc:
+            raise InputError(make("GN101", f"cannot read {path}: {exc.strerror or exc}", subject=path)) from None
+        digest = whl.sha256 or ""
+        if store is not None and digest:
+            if store.get(digest, symbols=symbols) is None:
+                store.put(digest, whl, symbols=symbols)
+            store.remember(abspath, st, digest)
+        return whl.model_copy(update={"artifact": path})
 
     # Cold: hash in a second thread while reading; a cache hit by content (same file elsewhere) cancels the read.
     cancel = threading.Event()
@@ -140,11 +161,11 @@ def _inspect_file(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="envresolve-sha256") as pool:
         hashing = pool.submit(sha256_file, path)
         hashing.add_done_callback(on_hash)
-        report: ArtifactReport | None
+        report: ArtifactReport | None = None
         try:
             report = _read_local(path, kind, symbols=symbols, limits=limits, cancel=cancel)
         except Cancelled:
-            report = None
+            pass
         except OSError as exc:
             raise InputError(make("GN101", f"cannot read {path}: {exc.strerror or exc}", subject=path)) from None
         try:
@@ -168,13 +189,6 @@ def _read_local(
     from envresolve.binary.wheel import DEFAULT_LIMITS
 
     limits = limits or DEFAULT_LIMITS
-    if kind == "wheel":
-        from envresolve.binary.wheel import FileSource, wheel_report
-
-        with FileSource(path) as src:
-            return wheel_report(
-                src, artifact=path, filename=Path(path).name, symbols=symbols, limits=limits, cancel=cancel
-            )
     if kind == "conda":
         from envresolve.binary.conda_pkg import conda_report
 

@@ -8,8 +8,11 @@ members) yield BN5xx diagnostics and the reader moves on to the next member.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import pickle
 import re
+import signal
 import struct
 import threading
 import types
@@ -17,7 +20,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from envresolve.binary.model import ArtifactReport, ElfFacts
 from envresolve.diagnostics import Diagnostic, make
@@ -507,6 +510,7 @@ class MemberScan:
     names: set[str] = field(default_factory=set)
     files: int = 0
     metadata: dict[str, bytes] = field(default_factory=dict)
+    side: Any = None  # result of scan_zip's side_job
 
 
 def peek_member(source: ByteSource, m: ZipMember, start: int) -> bytes | None:
@@ -534,15 +538,18 @@ def scan_zip(
     workers: int | None = None,
     cancel: threading.Event | None = None,
     metadata: Callable[[str], bool] | None = None,
+    side_job: Callable[[], Any] | None = None,
 ) -> MemberScan:
     """Find the ELF members of a zip archive by magic and read each one, streaming.
 
     `metadata(name)` selects small members to return whole in `MemberScan.metadata` (e.g. the WHEEL file).
+    `side_job` (e.g. hashing the file) runs beside the member reads; its result is `MemberScan.side`.
     """
     out = MemberScan()
     members, diags = list_zip_members(source, subject=subject)
     out.diagnostics.extend(diags)
     if not members:
+        out.side = side_job() if side_job else None
         return out
     members, diags = vet_zip_members(members, source, subject)
     out.diagnostics.extend(diags)
@@ -602,7 +609,7 @@ def scan_zip(
         candidates.append((m, start))
     if cancel is not None and cancel.is_set():
         raise Cancelled
-    results = _read_members(source, candidates, subject, symbols, limits, workers, cancel)
+    results, out.side = _read_members(source, candidates, subject, symbols, limits, workers, cancel, side_job)
     for facts, diags in results:
         if facts is not None:
             out.elf.append(facts)
@@ -610,6 +617,80 @@ def scan_zip(
                 out.names.add(facts.soname)
         out.diagnostics.extend(diags)
     return out
+
+
+_Result = tuple[ElfFacts | None, list[Diagnostic]]
+#: wheels whose ELF members hold less compressed data than this are read in one process
+_FORK_MIN_BYTES = 32 << 20
+
+
+def _use_processes(candidates: Sequence[tuple[ZipMember, int]], source: ByteSource) -> bool:
+    """Fork a helper process? Only for local files, with 2+ CPUs, enough work, and no other threads.
+
+    isal holds the GIL while it inflates, so threads do not overlap inflating; a forked child does.
+    `ENVRESOLVE_INSPECT_PROCESSES=0` turns it off. Forking a multi-threaded process risks deadlocks,
+    so a caller with threads running gets the thread pool instead.
+    """
+    return (
+        isinstance(source, FileSource)
+        and hasattr(os, "fork")
+        and (os.cpu_count() or 1) >= 2
+        and os.environ.get("ENVRESOLVE_INSPECT_PROCESSES", "1") != "0"
+        and threading.active_count() == 1
+        and sum(m.compress_size for m, _ in candidates) >= _FORK_MIN_BYTES
+    )
+
+
+def _split(weights: list[int]) -> tuple[list[int], list[int]]:
+    """Indices into two bins of about equal weight (largest first, each to the lighter bin)."""
+    bins: tuple[list[int], list[int]] = ([], [])
+    load = [0, 0]
+    for i in sorted(range(len(weights)), key=lambda i: -weights[i]):
+        k = 0 if load[0] <= load[1] else 1
+        bins[k].append(i)
+        load[k] += weights[i]
+    return bins
+
+
+def _in_child(job: Callable[[], Any]) -> Callable[[], Any]:
+    """Run `job` in a forked child; the returned callable collects its (pickled) result.
+
+    Raises RuntimeError from the collector when the child failed, so the caller can redo the work.
+    """
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child (coverage does not follow forks)
+        code = 0
+        try:
+            os.close(r)
+            payload = pickle.dumps(job(), protocol=pickle.HIGHEST_PROTOCOL)
+        except BaseException:
+            payload, code = b"", 1
+        try:
+            with os.fdopen(w, "wb") as fh:
+                fh.write(payload)
+        finally:
+            os._exit(code)
+    os.close(w)
+
+    def collect() -> Any:
+        with os.fdopen(r, "rb") as fh:
+            data = fh.read()
+        _, status = os.waitpid(pid, 0)
+        if status != 0 or not data:
+            raise RuntimeError("inspection helper process failed")
+        return pickle.loads(data)
+
+    def abandon() -> None:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            os.close(r)
+        with contextlib.suppress(OSError):
+            os.waitpid(pid, 0)
+
+    collect.abandon = abandon  # type: ignore[attr-defined]
+    return collect
 
 
 def _read_members(
@@ -620,8 +701,11 @@ def _read_members(
     limits: Limits,
     workers: int | None,
     cancel: threading.Event | None,
-) -> list[tuple[ElfFacts | None, list[Diagnostic]]]:
-    def one(item: tuple[ZipMember, int]) -> tuple[ElfFacts | None, list[Diagnostic]]:
+    side_job: Callable[[], Any] | None = None,
+) -> tuple[list[_Result], Any]:
+    """ELF facts for each candidate (in order), and the result of `side_job` run beside them."""
+
+    def one(item: tuple[ZipMember, int]) -> _Result:
         m, start = item
         where = f"{subject}:{m.name}"
         states: list[StreamState] = []
@@ -638,16 +722,40 @@ def _read_members(
             return facts, [problems[0]]
         return facts, diags
 
+    results: dict[int, _Result] = {}
+    if cancel is None and _use_processes(candidates, source):
+        mine, theirs = _split([m.compress_size for m, _ in candidates])
+
+        def child_job() -> tuple[dict[int, _Result], Any]:
+            return {i: one(candidates[i]) for i in theirs}, (side_job() if side_job else None)
+
+        collect = _in_child(child_job)
+        try:
+            results = {i: one(candidates[i]) for i in mine}
+        except BaseException:
+            collect.abandon()  # type: ignore[attr-defined]
+            raise
+        try:
+            child_results, side = collect()
+            results.update(child_results)
+        except (RuntimeError, pickle.UnpicklingError, EOFError, OSError):
+            results.update({i: one(candidates[i]) for i in theirs})  # the helper died: do its share here
+            side = side_job() if side_job else None
+        return [results[i] for i in range(len(candidates))], side
+
     n = workers if workers is not None else min(2, os.cpu_count() or 1)
     # Largest first, so one big member does not start last.
     order = sorted(range(len(candidates)), key=lambda i: -candidates[i][0].compress_size)
-    if n <= 1 or len(candidates) <= 1:
+    if n <= 1 or (len(candidates) <= 1 and side_job is None):
+        side = side_job() if side_job else None
         results = {i: one(candidates[i]) for i in order}
     else:
         with ThreadPoolExecutor(max_workers=n, thread_name_prefix="envresolve-inspect") as ex:
+            side_future = ex.submit(side_job) if side_job else None
             futures = {i: ex.submit(one, candidates[i]) for i in order}
             results = {i: f.result() for i, f in futures.items()}
-    return [results[i] for i in range(len(candidates))]
+            side = side_future.result() if side_future else None
+    return [results[i] for i in range(len(candidates))], side
 
 
 # ---------------------------------------------------------------------------- tags
@@ -728,16 +836,29 @@ def wheel_report(
     workers: int | None = None,
     cancel: threading.Event | None = None,
     sha256: str | None = None,
+    sha256_job: Callable[[], str] | None = None,
 ) -> ArtifactReport:
-    """Inspect a wheel held by `source`; `filename` gives the tags (the WHEEL file when it is not a wheel name)."""
+    """Inspect a wheel held by `source`; `filename` gives the tags (the WHEEL file when it is not a wheel name).
+
+    `sha256_job` computes the artifact's sha256 beside the member reads (in the helper process when one is used).
+    """
     from envresolve.binary.report import build_report
 
     parsed = parse_wheel_filename(filename)
     plat = parsed.get("plat") if parsed else None
     wanted = None if plat else (lambda n: n.count("/") == 1 and n.endswith(".dist-info/WHEEL"))
     scan = scan_zip(
-        source, subject=artifact, symbols=symbols, limits=limits, workers=workers, cancel=cancel, metadata=wanted
+        source,
+        subject=artifact,
+        symbols=symbols,
+        limits=limits,
+        workers=workers,
+        cancel=cancel,
+        metadata=wanted,
+        side_job=sha256_job,
     )
+    if sha256_job is not None:
+        sha256 = scan.side
     if not plat:
         for text in scan.metadata.values():
             plat = wheel_tags_from_metadata(text.decode("utf-8", "replace"))
