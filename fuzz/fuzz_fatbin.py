@@ -65,7 +65,7 @@ def mutated(draw: st.DrawFn) -> tuple[bytes, int, int | None]:
         struct.pack_into(fmt, buf, at, value & ((1 << (8 * struct.calcsize(fmt))) - 1))
     if draw(st.booleans()):
         del buf[draw(st.integers(0, len(buf))) :]
-    chunk = draw(st.sampled_from([1, 5, 16, 64, 4096]))
+    chunk = draw(st.sampled_from([3, 16, 64, 4096]))
     size = draw(st.sampled_from([None, len(buf)]))
     return bytes(buf), chunk, size
 
