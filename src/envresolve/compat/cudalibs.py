@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from packaging.utils import canonicalize_name
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 from envresolve.compat.common import emit, mm, pkg_label
 from envresolve.compat.facts import CudaClaim, env_cuda_claims, runtime_cuda
@@ -189,7 +189,10 @@ def _conda_spec_ok(spec: str, version: Version) -> bool:
         if not match:
             return True  # cannot read it: no verdict
         op, raw = match.group(1) or "==", match.group(2).rstrip(".")
-        bound = Version(raw)
+        try:
+            bound = Version(raw)
+        except InvalidVersion:
+            return True  # cannot read it: no verdict
         if op == ">=" and not version >= bound:
             return False
         if op == ">" and not version > bound:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from packaging.version import Version
 
-from envresolve.compat.common import emit, pkg_label
+from envresolve.compat.common import emit, pkg_label, ver
 from envresolve.compat.facts import CudaClaim, env_cuda_claims
 from envresolve.compat.model import Environment
 from envresolve.diagnostics import Diagnostic, Evidence
@@ -187,7 +187,7 @@ def _forward_compat(env: Environment, node: NodeFacts) -> tuple[str, Evidence] |
     """The user-mode driver a conda cuda-compat-impl package provides, when forward compatibility applies to every
     GPU of the node (data-center parts and Jetson boards only)."""
     pkg = next((p for p in env.packages if p.ecosystem == "conda" and p.name == "cuda-compat-impl"), None)
-    if pkg is None or not node.gpus:
+    if pkg is None or not node.gpus or ver(pkg.version) is None:
         return None
     for gpu in node.gpus:
         row = gpu_by_name(gpu.name)
