@@ -141,9 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     aw = None if args.skip_auditwheel else ensure_auditwheel()
     import envresolve
 
-    aw_version = (
-        subprocess.run([str(aw), "--version"], capture_output=True, text=True).stdout.strip() if aw else "skipped"
-    )
+    aw_out = subprocess.run([str(aw), "--version"], capture_output=True, text=True).stdout if aw else "skipped"
+    aw_version = " ".join(aw_out.split()[:2])
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     print(f"envresolve {envresolve.__version__}; {aw_version}")
     rows = []
