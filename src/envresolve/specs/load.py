@@ -84,7 +84,9 @@ def _dispatch(p: Path, text: str, env: Mapping[str, str] | None, result: LoadRes
             return
         result.specs = load_pixi(p, text, env=env)
         return
-    if suffix in (".txt", ".in") or "requirements" in name or "constraints" in name:
+    if suffix in (".txt", ".in") or (
+        suffix not in (".yaml", ".yml", ".json") and ("requirements" in name or "constraints" in name)
+    ):
         result.format = "requirements-txt"
         res = RequirementsParser(env=env).parse_file(p)
         diags = list(res.diagnostics)
