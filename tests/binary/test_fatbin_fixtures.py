@@ -17,7 +17,8 @@ from envresolve.binary.model import FatbinEntry
 
 BIN = Path(__file__).resolve().parents[1] / "fixtures" / "elf" / "bin"
 CUDA = ["libcuda_sass.so", "libcuda_ptx.so", "libcuda_mixed.so", "libcuda_sm90a.so", "libcuda_sm100f.so",
-        "libcuda_compressed.so", "libcuda_static.so", "libcuda_nort.so", "libcuda_dlopen.so"]  # fmt: skip
+        "libcuda_compressed.so", "libcuda_lz.so", "libcuda_static.so", "libcuda_nort.so",
+        "libcuda_dlopen.so"]  # fmt: skip
 
 
 def _cuobjdump() -> str | None:
@@ -140,6 +141,9 @@ def test_versions_and_compression() -> None:
     compressed = mine(BIN / "libcuda_compressed.so")
     assert all(e.compressed for e in compressed)
     assert {e.toolkit for e in compressed if e.kind == "sass"} == {"13.0"}  # read through zstd
+    lz = mine(BIN / "libcuda_lz.so")  # --compress-mode=speed: the LZ-style flag 0x2000
+    assert lz and all(e.compressed for e in lz)
+    assert {(e.kind, e.arch) for e in lz} == {("sass", "sm_86"), ("ptx", "sm_86")}
 
 
 def test_no_device_code_in_plain_objects() -> None:
