@@ -194,3 +194,11 @@ def test_pixi_platform_variants_are_checked_where_pixi_selects_them(tmp_path: Pa
     assert any("declares cuda >= 12.4" in d.message for d in found)
     # a CPU-only node: pixi selects the CPU variant; the CUDA one is not reported as 'no driver'
     assert not codes(run(tmp_path, "pixi.toml", PIXI_VARIANTS, [node(None, None)]), "SP202")
+
+
+def test_requirements_whose_marker_is_false_are_not_checked(tmp_path: Path) -> None:
+    reqs = 'torch==2.0.1; python_version < "3.12"\ntorch==2.5.1; python_version >= "3.12"\n'
+    text = env("python=3.12", "pip", "pip:") + "".join(f"    - '{line}'\n" for line in reqs.splitlines())
+    assert not codes(run(tmp_path, "environment.yml", text), "SP203")
+    (d,) = codes(run(tmp_path, "environment.yml", text.replace("python=3.12", "python=3.13")), "SP203")
+    assert "2.5.1" in d.message and d.location and d.location.line == 7

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from packaging.markers import InvalidMarker, Marker, UndefinedEnvironmentName
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -672,6 +673,9 @@ def _torch_on_gpus(claims: list[CudaClaim], node: NodeFacts) -> list[Diagnostic]
 
 def check_spec(spec: EnvSpec, node: NodeFacts | None) -> list[Diagnostic]:
     """Every lint check on one spec; node-dependent checks run only when a node is given."""
+    applicable = tuple(r for r in spec.pip if _applies(r, spec, node))
+    if len(applicable) != len(spec.pip):
+        spec = spec.model_copy(update={"pip": applicable})
     claims = cuda_claims(spec)
     out: list[Diagnostic] = []
     out += _variant_conflicts(claims)
@@ -711,6 +715,25 @@ def _declared_vs_node(spec: EnvSpec, node: NodeFacts) -> list[Diagnostic]:
             evidence=[Evidence(fact=f"declared cuda = {declared}", source=_where(spec.location))],
         )
     ]
+
+
+def _applies(req: PipRequirement, spec: EnvSpec, node: NodeFacts | None) -> bool:
+    """False when the requirement's PEP 508 marker is false for this environment (Linux, the spec's Python, the
+    node's CPU); markers naming anything we do not know are kept."""
+    if not req.marker:
+        return True
+    env = {"sys_platform": "linux", "platform_system": "Linux", "os_name": "posix", "implementation_name": "cpython"}
+    env["platform_machine"] = node.cpu.arch if node is not None else "x86_64"
+    m = re.fullmatch(
+        r"(?:==)?(?P<maj>[0-9]+)\.(?P<min>[0-9]+)(?P<rest>(?:\.[0-9]+)?)(?:\.\*)?", (spec.python or "").strip()
+    )
+    if m:
+        env["python_version"] = f"{m['maj']}.{m['min']}"
+        env["python_full_version"] = f"{m['maj']}.{m['min']}{m['rest'] or '.0'}"
+    try:
+        return bool(Marker(req.marker).evaluate(env))
+    except (InvalidMarker, UndefinedEnvironmentName, TypeError, ValueError):
+        return True
 
 
 def _node_is_other_platform(spec: EnvSpec, node: NodeFacts) -> bool:
