@@ -499,3 +499,10 @@ def test_cp130_candidate_dependencies_count_as_providers() -> None:
     assert [d for d in candidate_verdict(torch, node(), env()) if d.code == "CP130"] == []
     bare = torch.model_copy(update={"depends": ()})
     assert codes([d for d in candidate_verdict(bare, node(), env()) if d.code == "CP130"]) == ["CP130", "CP130"]
+
+
+def test_cp180_src_tf_meta_tensorflow_221_needs_python_310() -> None:
+    _, citation = cite(frameworks_matrix(), lambda r: r.versions == ">=2.21,<2.22")
+    diags = check_python(env(pypi("tensorflow", "2.21.0"), python="3.9.19"), node())
+    assert codes(diags) == ["CP180"] and citation in sources(diags[0])
+    assert check_python(env(pypi("tensorflow", "2.20.0"), python="3.9.19"), node()) == []

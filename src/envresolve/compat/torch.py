@@ -145,7 +145,7 @@ def check_companions(env: Environment, node: NodeFacts) -> list[Diagnostic]:
 
 
 def check_python(env: Environment, node: NodeFacts) -> list[Diagnostic]:
-    """CP180: the interpreter against the Pythons a torch release (or JAX plugin) supports."""
+    """CP180: the interpreter against the Pythons a torch release (or JAX plugin, TensorFlow) supports."""
     py = env_python(env)
     py_mm = mm(py)
     if py is None or py_mm is None:
@@ -169,9 +169,10 @@ def check_python(env: Environment, node: NodeFacts) -> list[Diagnostic]:
                 )
             )
     for pkg in env.packages:
-        if not str(canonicalize_name(pkg.name)).startswith("jax-cuda"):
+        cname = str(canonicalize_name(pkg.name))
+        if not (cname.startswith("jax-cuda") or cname == "tensorflow") or pkg.ecosystem != "pypi":
             continue
-        row = framework_row(str(canonicalize_name(pkg.name)).replace("-pjrt", "-plugin"), pkg.version)
+        row = framework_row(cname.replace("-pjrt", "-plugin"), pkg.version)
         if row is None or row.row.python is None:
             continue
         if py.split("+", 1)[0] not in SpecifierSet(row.row.python):
