@@ -292,8 +292,8 @@ CODES: tuple[CodeInfo, ...] = (
         summary="The environment's Python is not one the package release supports.",
         explanation=(
             "PyTorch releases publish wheels for a fixed set of Python versions (PyPI classifiers and wheel "
-            "tags); JAX plugins state Requires-Python. Another interpreter finds no wheel or an incompatible one."
-            + _UNSURE
+            "tags); JAX plugins and TensorFlow state Requires-Python. Another interpreter finds no wheel or an "
+            "incompatible one." + _UNSURE
         ),
         example=(
             "env: python 3.9.19, torch 2.9.1\n"
