@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -56,7 +57,13 @@ def _uv() -> Path:
     return uv
 
 
+def _cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def run_envresolve(cache: Path, profile: str) -> dict[str, object]:
+    c0 = _cpu()
     t0 = time.perf_counter()
     out = subprocess.run(
         [sys.executable, "-c", _RUNNER, str(cache), profile, json.dumps(EXAMPLE)],
@@ -66,10 +73,12 @@ def run_envresolve(cache: Path, profile: str) -> dict[str, object]:
     )
     result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
     result["wall"] = time.perf_counter() - t0
+    result["cpu"] = _cpu() - c0
     return result
 
 
 def run_uv(uv: Path, cache: Path, reqs: Path) -> dict[str, object]:
+    c0 = _cpu()
     t0 = time.perf_counter()
     out = subprocess.run(
         [
@@ -92,8 +101,9 @@ def run_uv(uv: Path, cache: Path, reqs: Path) -> dict[str, object]:
         text=True,
     )
     wall = time.perf_counter() - t0
+    cpu = _cpu() - c0
     pins = dict(line.split("==", 1) for line in out.stdout.splitlines() if "==" in line and not line.startswith("#"))
-    return {"wall": wall, "packages": pins}
+    return {"wall": wall, "cpu": cpu, "packages": pins}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -126,10 +136,14 @@ def main(argv: list[str] | None = None) -> int:
     def best(runs: list[dict[str, object]]) -> float:
         return min(float(r["wall"]) for r in runs)  # type: ignore[arg-type]
 
+    def cpu(runs: list[dict[str, object]]) -> float:
+        return statistics.median(float(r["cpu"]) for r in runs)  # type: ignore[arg-type]
+
     rows = [
         ("cold", float(er_cold["wall"]), float(uv_cold["wall"])),  # type: ignore[arg-type]
         ("warm median", med(er_warm), med(uv_warm)),
         ("warm best", best(er_warm), best(uv_warm)),
+        ("warm CPU s", cpu(er_warm), cpu(uv_warm)),
     ]
     print(f"# lock benchmark: {' '.join(EXAMPLE)} (Python 3.11)")
     print(f"envresolve: resolve_pip for node profile {args.profile}")

@@ -48,9 +48,8 @@ CODES: tuple[CodeInfo, ...] = (
         explanation=(
             "envresolve resolves wheels only: reading metadata from an sdist means running its build "
             "backend, which is slow, not reproducible and runs untrusted code. A project with no wheel for "
-            "the node's Python, glibc and architecture cannot be locked. Pass `allow_sdist=True` to use the "
-            "static `PKG-INFO` of sdists whose metadata is not dynamic (Metadata-Version 2.2+), or provide a "
-            "wheel through a find-links directory."
+            "the node's Python, glibc and architecture cannot be locked: build a wheel for the target and "
+            "serve it from a find-links directory or a private index, or pin a version that has wheels."
         ),
         example="pip: a project that publishes only .tar.gz files",
     ),
