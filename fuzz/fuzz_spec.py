@@ -18,9 +18,23 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from envresolve.errors import EnvresolveError
+from envresolve.node.facts import DriverFacts, GpuFacts, NodeFacts
 from envresolve.specs import lint
 
 __all__ = ["fuzz"]
+
+# every node-dependent check runs too: a mixed-GPU node with an old driver, and a CPU-only node
+_NODES = [
+    NodeFacts(
+        name="mixed",
+        driver=DriverFacts(version="470.256.02", cuda="11.4"),
+        gpus=(
+            GpuFacts(index=0, name="Tesla V100-SXM2-16GB", compute_capability="7.0"),
+            GpuFacts(index=1, name="NVIDIA GeForce GTX 1080", compute_capability="6.1"),
+        ),
+    ),
+    NodeFacts(name="cpu"),
+]
 
 _NAMES = ["environment.yml", "requirements.txt", "pixi.toml", "dataset.yaml", "pyproject.toml", "constraints.in"]
 _REQ_PIECES = [
@@ -100,7 +114,9 @@ conda_options = st.fixed_dictionaries(
         "name": st.sampled_from(["env", ""]) | text,
         "pythonVersion": st.sampled_from(["3.11", "3.10", "x"]) | option_value,
         "gpuType": st.sampled_from(["nvidia-gpu", "metax-gpu", "amd"]),
-        "pipIndexUrl": st.sampled_from(["https://pypi-mirror.example.invalid/simple", "http://u:p@m.example.invalid/s", "nope"]),
+        "pipIndexUrl": st.sampled_from(
+            ["https://pypi-mirror.example.invalid/simple", "http://u:p@m.example.invalid/s", "nope"]
+        ),
         "pipExtraIndexUrl": st.sampled_from(["https://a.example.invalid/s https://b.example.invalid/s", ""]),
         "condaEnvironmentYml": environment.map(lambda e: yaml.safe_dump(e)) | text,
         "pipRequirementsTxt": requirements,
@@ -128,7 +144,8 @@ pixi = st.builds(
         + "".join(f'"{k}" = "{v}"\n' for k, v in deps)
         + "[pypi-dependencies]\n"
         + "".join(
-            f'"{k}" = {{ version = "{v}",\n index = "https://torch-index.example.invalid/whl/cu124" }}\n' for k, v in pypi
+            f'"{k}" = {{ version = "{v}",\n index = "https://torch-index.example.invalid/whl/cu124" }}\n'
+            for k, v in pypi
         )
     ),
     st.lists(
@@ -153,7 +170,7 @@ def _check_one(name: str, data: bytes) -> None:
         path = Path(tmp) / name
         path.write_bytes(data)
         try:
-            diags = lint([path], env={"TOKEN": "t"})
+            diags = lint([path], _NODES, env={"TOKEN": "t"})
         except EnvresolveError:
             return
         for d in diags:
