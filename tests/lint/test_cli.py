@@ -100,3 +100,23 @@ def test_directory_walk_and_virtual_package_node(capsys: pytest.CaptureFixture[s
     # a virtual-package file given as a PATH is recognised and skipped with an info
     assert main(["lint", str(vp)]) == 0
     assert "SP107" in capsys.readouterr().out
+
+
+def test_directory_walk_picks_spec_looking_files(tmp_path: Path) -> None:
+    from envresolve.specs.lint import iter_spec_files
+
+    for name, text in {
+        "LICENSE.txt": "Permission is hereby granted, free of charge\n",
+        "requirements-dev.txt": "pytest\n",
+        "ci/constraints.txt": "numpy<2\n",
+        "notes.toml": "[x]\n",
+        "pixi.toml": '[workspace]\nname = "x"\nplatforms = ["linux-64"]\n',
+        "k8s/dataset.yaml": "apiVersion: v1\nkind: ConfigMap\n",
+        ".git/config.yaml": "a: 1\n",
+    }.items():
+        p = tmp_path / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    found = sorted(p.relative_to(tmp_path).as_posix() for p in iter_spec_files([tmp_path]))
+    assert found == ["ci/constraints.txt", "k8s/dataset.yaml", "pixi.toml", "requirements-dev.txt"]
+    assert main(["lint", str(tmp_path)]) == 0

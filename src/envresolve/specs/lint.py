@@ -26,12 +26,25 @@ def iter_spec_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
         p = Path(raw)
         if p.is_dir():
             for child in sorted(p.rglob("*")):
-                if child.is_file() and child.suffix.lower() in SPEC_SUFFIXES and not _hidden(child, p):
+                if child.is_file() and _looks_like_spec(child) and not _hidden(child, p):
                     yield child
         elif p.exists():
             yield p
         else:
             raise InputError(make("GN101", f"{p} does not exist", subject=str(p)))
+
+
+def _looks_like_spec(path: Path) -> bool:
+    """Directory walks take YAML files (sniffed later), pixi manifests and pyproject.toml, and text files named
+    like requirements or constraints: not every `.txt` (a LICENSE.txt is no requirements file)."""
+    name, suffix = path.name.lower(), path.suffix.lower()
+    if suffix not in SPEC_SUFFIXES:
+        return False
+    if suffix == ".toml":
+        return name.endswith("pixi.toml") or name == "pyproject.toml"
+    if suffix in (".txt", ".in"):
+        return "requirements" in name or "constraints" in name or name.endswith(".in")
+    return True
 
 
 def _hidden(child: Path, root: Path) -> bool:
