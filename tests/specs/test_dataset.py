@@ -154,3 +154,19 @@ def test_each_source_type_uri_form(tmp_path: Path) -> None:
             )
             codes = {d.code for d in load_file(p).diagnostics}
             assert bool(codes & {"SP133", "SP134"}) is expect_error, (typ, uri, codes)
+
+
+def test_option_values_the_crd_constrains(tmp_path: Path) -> None:
+    def codes(typ: str, uri: str, options: str) -> list[str]:
+        p = tmp_path / "d.yaml"
+        p.write_text(
+            "apiVersion: dataset.baizeai.io/v1alpha1\nkind: Dataset\nmetadata: {name: d}\nspec:\n  source:\n"
+            f"    type: {typ}\n    uri: '{uri}'\n    options: {options}\n"
+        )
+        return [d.code for d in load_file(p).diagnostics]
+
+    assert codes("DATABASE", "database://10.0.0.2:3306", "{type: postgres, exportFormat: parquet}") == ["SP135"] * 2
+    assert codes("DATABASE", "database://10.0.0.2:3306", "{type: MySQL, exportFormat: csv, dbName: app}") == []
+    assert codes("GIT", "https://example.invalid/o/r.git", "{depth: 'shallow'}") == ["SP135"]
+    assert codes("GIT", "https://example.invalid/o/r.git", "{depth: '1', branch: main}") == []
+    assert codes("HUGGING_FACE", "huggingface://org/m", "{repoType: models}") == ["SP135"]

@@ -98,6 +98,17 @@ _OPTION_KEYS: dict[str, frozenset[str] | None] = {
     "HADOOP": frozenset({"coreSiteXml", "hdfsSiteXml", "sourcePath", "username", "hdfsConfigName"}),
     "MANUAL": frozenset(),
 }
+# option values the CRD's description of `source.options` constrains: (key, full-match regex, what it says)
+_OPTION_VALUES: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "GIT": (("depth", r"[0-9]+", "depth is a number of commits"),),
+    "DATABASE": (
+        ("type", r"(?i)mysql", "the CRD supports only MySQL"),
+        ("exportFormat", r"(?i)csv", "the CRD supports only csv"),
+        ("port", r"[0-9]{1,5}", "port is a number"),
+    ),
+    "HUGGING_FACE": (("repoType", r"model|dataset|space", "repoType is model, dataset or space"),),
+    "MODEL_SCOPE": (("repoType", r"model|dataset", "repoType is model or dataset"),),
+}
 _SPEC_KEYS = frozenset(
     {
         "dataSyncRound",
@@ -400,6 +411,18 @@ class _DatasetReader:
             if mode not in ("sync", "copy"):
                 self.add(
                     "SP135", f"syncMode must be 'sync' or 'copy', got {mode!r}", out["syncMode"], subject="syncMode"
+                )
+        # values the CRD description constrains
+        for opt_key, allowed_values, why in _OPTION_VALUES.get(typ, ()):
+            node_v = out.get(opt_key)
+            if node_v is None or not node_v.is_scalar:
+                continue
+            if not re.fullmatch(allowed_values, node_v.value):
+                self.add(
+                    "SP135",
+                    f"{typ} option {opt_key}={node_v.value!r}: {why}",
+                    node_v,
+                    subject=opt_key,
                 )
         return out
 
