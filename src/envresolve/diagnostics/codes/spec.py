@@ -317,11 +317,13 @@ CODES: tuple[CodeInfo, ...] = (
         name="dataset-unknown-option",
         category=SPEC,
         severity=WARNING,
-        summary="A `spec.source.options` key the CRD does not list for this source type.",
+        summary="A `spec.source.options` key (or value) the CRD does not list for this source type.",
         explanation=(
             "The CRD description lists the supported option keys per type (GIT: branch, commit, depth, "
             "submodules; S3: region, endpoint, provider, syncMode; ...). HTTP passes every option as a header. "
-            "Unknown keys are kept by the API server (preserve-unknown-fields) but the loader ignores them."
+            "Unknown keys are kept by the API server (preserve-unknown-fields) but the loader ignores them. "
+            "Values the description constrains are checked too: S3 syncMode sync|copy, DATABASE type MySQL and "
+            "exportFormat csv, numeric GIT depth and DATABASE port, HUGGING_FACE/MODEL_SCOPE repoType."
         ),
         example="type: GIT\noptions:\n  tag: v1.0",
     ),
