@@ -103,7 +103,7 @@ def test_could_not_probe_is_exit_3(
     def fail() -> None:
         raise ProbeError(make("GN101", "cannot read /proc/cpuinfo"))
 
-    monkeypatch.setattr(envresolve.node, "probe", fail)
+    monkeypatch.setattr(envresolve.node, "probe_with_diagnostics", fail)
     assert main(["check", "--prefix", str(built.venv_good)]) == EXIT_CANNOT_PROBE
     assert "cannot read /proc/cpuinfo" in capsys.readouterr().err
 

@@ -190,6 +190,12 @@ def test_unreadable_file_is_reported_not_fatal(readonly_copy: Path) -> None:
     secret = readonly_copy / site / "envtiny.libs" / "libtiny.so.1"
     (readonly_copy / site / "envtiny.libs").chmod(0o755)
     secret.chmod(0o000)
+    locked = readonly_copy / site / "envtiny-locked"
+    (readonly_copy / site).chmod(0o755)
+    locked.mkdir()
+    (locked / "hidden.so").write_bytes(b"")
+    locked.chmod(0o000)
+    (readonly_copy / site).chmod(0o555)
     check_prefix(readonly_copy, [centos7()], rules=no_rules)  # warm every import while privileged
     dropped = os.geteuid() == 0
     if dropped:
@@ -200,7 +206,10 @@ def test_unreadable_file_is_reported_not_fatal(readonly_copy: Path) -> None:
         if dropped:
             os.seteuid(0)
     unreadable = [d for d in report.diagnostics if d.code == "CK106"]
-    assert [d.location.file for d in unreadable if d.location] == [f"{site}/envtiny.libs/libtiny.so.1"]
+    assert sorted(d.location.file for d in unreadable if d.location) == [
+        f"{site}/envtiny-locked",
+        f"{site}/envtiny.libs/libtiny.so.1",
+    ]
     assert unreadable[0].severity is Severity.WARNING and "ermission" in unreadable[0].message
     # the library exists (the loader may be able to read it), so its users are not "missing" it
     assert [d.code for d in report.all_diagnostics() if d.code == "CK101"] == ["CK101"]

@@ -53,25 +53,26 @@ def _prefix_rules() -> Rules:
     return lambda env, node: evaluate(env, node, rules=kept)
 
 
-def nodes_from(node: NodeInput) -> tuple[list[NodeFacts], bool]:
-    """The nodes to check and whether they were probed live (`node is None`).
+def nodes_from(node: NodeInput) -> tuple[list[NodeFacts], bool, list[Diagnostic]]:
+    """The nodes to check, whether they were probed live (`node is None`), and what the probe reported.
 
     Raises `ProbeError` when the live machine cannot be probed, `InputError` for unreadable node sources.
     """
     if node is None:
-        from envresolve.node import probe
+        from envresolve.node import probe_with_diagnostics
 
-        return [probe()], True
+        probed = probe_with_diagnostics()
+        return [probed.node], True, [d if d.node else d.with_node(probed.node.label) for d in probed.diagnostics]
     if isinstance(node, NodeFacts):
-        return [node], False
+        return [node], False, []
     if isinstance(node, (str, os.PathLike)):
         from envresolve.node import load_nodes
 
-        return list(load_nodes(node)), False
+        return list(load_nodes(node)), False, []
     out: list[NodeFacts] = []
     for item in node:
         out += nodes_from(item)[0]
-    return out, False
+    return out, False, []
 
 
 def check_environment(
@@ -100,10 +101,15 @@ def check_environment(
 
 
 def check_lock(
-    lock: Any, nodes: Sequence[NodeFacts], *, subject: str | None = None, rules: Rules | None = None
+    lock: Any,
+    nodes: Sequence[NodeFacts],
+    *,
+    subject: str | None = None,
+    rules: Rules | None = None,
+    notes: Sequence[Diagnostic] = (),
 ) -> Report:
     """Re-verify every package of a lock against the nodes, from the binary facts the lock recorded (no downloads)."""
-    env, notes = environment_from_lock(lock)
+    env, pkg_notes = environment_from_lock(lock)
     lock_diags = [d for d in getattr(lock, "diagnostics", ()) if isinstance(d, Diagnostic)]
     spec = getattr(lock, "spec", None)
     name = subject or str(getattr(spec, "source", None) or "lock")
@@ -113,7 +119,7 @@ def check_lock(
         nodes,
         subject=name,
         kind="lock",
-        diagnostics=[*notes, *lock_diags],
+        diagnostics=[*pkg_notes, *lock_diags, *notes],
         rules=rules,
         node_checks=lambda n: _platform_check(platform, n),
     )
@@ -147,6 +153,7 @@ def check_prefix(
     install_path: str | None = None,
     rules: Rules | None = None,
     system: SystemLibraries | None = None,
+    notes: Sequence[Diagnostic] = (),
 ) -> Report:
     """Check an installed environment. `live=True` reads this machine's ldconfig cache for the node side.
 
@@ -158,7 +165,7 @@ def check_prefix(
     if not nodes:
         raise InputError(make("CK112", "no node to check against"))
     cache: dict[str, list[Diagnostic]] = {}
-    env_diags: list[Diagnostic] = []
+    env_diags: list[Diagnostic] = list(notes)
     first: dict[str, Any] = {}
 
     def one(node: NodeFacts) -> list[Diagnostic]:
@@ -282,13 +289,13 @@ def check(
     one environment). `node` is facts, a facts file / profile name / Node `List`, a list of those, or None to
     probe this machine (raises `ProbeError` when it cannot).
     """
-    nodes, live = nodes_from(node)
+    nodes, live, notes = nodes_from(node)
     if not nodes:
         raise InputError(make("CK112", "no node to check against"))
     if isinstance(lock_or_prefix, Environment):
         return check_environment(lock_or_prefix, nodes, subject="environment", rules=rules)
     if not isinstance(lock_or_prefix, (str, os.PathLike)):
-        return check_lock(lock_or_prefix, nodes, rules=rules)
+        return check_lock(lock_or_prefix, nodes, rules=rules, notes=notes)
     path = Path(lock_or_prefix)
     if path.is_dir():
         return check_prefix(
@@ -299,13 +306,14 @@ def check(
             env_lib_on_path=env_lib_on_path,
             install_path=install_path,
             rules=rules,
+            notes=notes,
         )
     if not path.exists():
         raise InputError(make("GN101", f"no such file or directory: {path}", subject=str(path)))
     if _is_lock_file(path):
         from envresolve.lock.io import read
 
-        return check_lock(read(path), nodes, subject=str(path), rules=rules)
+        return check_lock(read(path), nodes, subject=str(path), rules=rules, notes=notes)
     reports = check_spec(path, nodes, rules=rules)
     if len(reports) != 1:
         raise InputError(

@@ -89,11 +89,11 @@ def run(args: argparse.Namespace) -> int:
         )
     sources = [*args.node, *args.nodes]
     if sources:
-        nodes, live = nodes_from(sources)
+        nodes, live, notes = nodes_from(sources)
         if not nodes:
             raise InputError(make("CK112", f"no nodes in {', '.join(sources)}"))
     else:
-        nodes, live = nodes_from(None)
+        nodes, live, notes = nodes_from(None)
 
     color = args.format == "text" and sys.stdout.isatty()
     if args.prefix:
@@ -104,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
             ld_library_path=[p for p in args.ld_library_path.split(":") if p],
             env_lib_on_path=args.env_lib_on_path,
             install_path=args.install_path,
+            notes=notes,
         )
         reports = [report]
     else:
@@ -117,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
         if _is_lock_file(path):
             from envresolve.lock.io import read
 
-            reports = [check_lock(read(path), nodes, subject=str(path))]
+            reports = [check_lock(read(path), nodes, subject=str(path), notes=notes)]
         else:
             from envresolve.solve import ResolveSettings
 
