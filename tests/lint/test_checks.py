@@ -202,3 +202,11 @@ def test_requirements_whose_marker_is_false_are_not_checked(tmp_path: Path) -> N
     assert not codes(run(tmp_path, "environment.yml", text), "SP203")
     (d,) = codes(run(tmp_path, "environment.yml", text.replace("python=3.12", "python=3.13")), "SP203")
     assert "2.5.1" in d.message and d.location and d.location.line == 7
+
+
+def test_plain_pypi_torch_pin_is_the_default_cuda_variant(tmp_path: Path) -> None:
+    # torch==2.7.1 from PyPI is the CUDA 12.6 build (the matrix's default_pypi variant)
+    old = node("470.82.01", "11.4", cc="7.0", name="Tesla V100-SXM2-16GB")
+    (d,) = codes(run(tmp_path, "requirements.txt", "torch==2.7.1\n", [old]), "SP202")
+    assert d.severity is Severity.ERROR and "default CUDA 12.6 build" in d.message
+    assert not codes(run(tmp_path, "requirements.txt", "torch==2.7.1\n", [node("580.65.06", "13.0")]), "SP202")

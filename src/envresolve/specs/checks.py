@@ -208,6 +208,26 @@ def cuda_claims(spec: EnvSpec) -> list[CudaClaim]:
                     )
                 )
                 break
+        else:
+            # a pinned torch from PyPI itself (no wheel index for a variant in the spec) is PyPI's default variant
+            if pinned and not req.url and not any("/whl/" in u for u, _w in _indexes_for(spec, req)):
+                default = mx.torch_variant(pinned)
+                if default is not None:
+                    claims.append(
+                        CudaClaim(
+                            cuda=default.row.cuda,
+                            what=f"pip {req.raw} (PyPI's default CUDA {default.row.cuda} build)",
+                            ecosystem="pypi",
+                            package=req.name,
+                            kind="framework",
+                            location=req.location,
+                            evidence=default.evidence(
+                                f"torch {pinned} on PyPI without a local version is the CUDA {default.row.cuda} build"
+                            ),
+                            torch_version=pinned,
+                            specifier=req.specifier,
+                        )
+                    )
     return claims
 
 
