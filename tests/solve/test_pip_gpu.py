@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from envresolve.binary.cache import ReportCache
-from envresolve.binary.model import ArtifactReport
+from envresolve.binary.model import ArtifactReport, ElfFacts
 from envresolve.compat.model import Environment
 from envresolve.node.facts import DriverFacts, GpuFacts, NodeFacts
 from envresolve.solve.pip import CandidateInfo, PipResolutionError, Rejection, cuda_need, resolve_pip
@@ -190,3 +190,30 @@ def test_cached_binary_facts_reject_a_wheel_without_kernels_for_the_gpu(tmp_path
     assert res.find("torch").version == "2.4.0+cu121"  # type: ignore[union-attr]
     rej = next(r for r in res.rejections if r.name == "torch")
     assert rej.reason == "gpu-arch" and rej.code.startswith("CP") and "sm_90" in rej.message
+
+
+def test_cxx11_abi_of_a_companion_must_match_the_chosen_torch() -> None:
+    """torchvision 0.20.0 built with the cxx11 ABI cannot pair with torch 2.5.0 (pre-cxx11, pytorch.yaml)."""
+
+    def facts(info: CandidateInfo) -> ArtifactReport | None:
+        if info.name != "torchvision" or not info.version.startswith("0.20"):
+            return None
+        elf = ElfFacts(path="torchvision/_C.so", elf_class=64, machine="x86_64", cxx_abi="cxx11")
+        return ArtifactReport(artifact=info.filename or "", kind="wheel", elf=(elf,))
+
+    with IndexServer() as srv:
+        res = _resolve(srv.url, ["torchvision", "torch"], [H100_580], binary_facts=facts)
+    got = {p.name: p.version for p in res.packages}
+    assert got["torchvision"] == "0.19.0+cu121" and got["torch"] == "2.4.0+cu121"
+    abi = [r for r in res.rejections if r.reason == "cxx-abi"]
+    assert [(r.name, r.version) for r in abi] == [("torch", "2.5.0+cu130"), ("torchvision", "0.20.0+cu130")]
+    assert "torchvision 0.20.0+cu130 is built with the cxx11 C++ ABI; this torch is not" in abi[0].message
+    assert "needs torch with the cxx11 C++ ABI" in abi[1].message
+
+
+def test_progress_is_quiet_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    from envresolve.solve.net import HttpClient
+
+    monkeypatch.setenv("CI", "true")
+    assert HttpClient().progress is False
+    assert HttpClient(progress=True).progress is True

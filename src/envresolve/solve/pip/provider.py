@@ -430,7 +430,9 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
     def _record_unpaired(self, reqs: Sequence[Req], candidate: Candidate) -> None:
         """Record a companion or ABI mismatch for each pairing requirement `candidate` fails."""
         for req in reqs:
-            if (req.variant is None and req.cxx_abi is None) or self.is_satisfied_by(req, candidate):
+            if req.name != candidate.name or (req.variant is None and req.cxx_abi is None):
+                continue
+            if self.is_satisfied_by(req, candidate):
                 continue
             if req.cxx_abi is not None:
                 self._record(
@@ -578,6 +580,18 @@ class PipReporter(BaseReporter[Req, Candidate, str]):
         self.provider._record_unpaired([i.requirement for i in infos], candidate)
         for info in infos:
             req: Req = info.requirement
+            if info.parent == candidate and (req.cxx_abi is not None or req.variant is not None):
+                what = f"the {req.cxx_abi} C++ ABI" if req.cxx_abi else f"the +{req.variant} build"
+                self.provider._record(
+                    Rejection(
+                        name=candidate.name,
+                        version=str(candidate.version),
+                        reason="cxx-abi" if req.cxx_abi else "companion",
+                        code="RS204",
+                        message=f"needs {req.name} with {what}, which cannot be chosen here",
+                        filename=candidate.dist.filename if candidate.dist else None,
+                    )
+                )
             if req.pairing is not None and info.parent == candidate:
                 self.provider._record(
                     Rejection(
