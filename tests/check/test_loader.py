@@ -176,3 +176,29 @@ def test_symbol_version_missing_is_ck103_once(tree: Path, tmp_path: Path) -> Non
     codes = [(d.code, d.location.file if d.location else None) for d in report.all_diagnostics()]
     assert codes == [("CK103", "lib/user.so")]
     assert "FOO_2" in report.all_diagnostics()[0].message
+
+
+def test_conda_python_rpath_reaches_extension_modules(tmp_path: Path) -> None:
+    """A conda prefix: bin/python3.11 (a PIE with DT_RPATH $ORIGIN/../lib) dlopens lib-dynload modules that have no
+    RPATH of their own; their libraries in lib/ are found through the executable's DT_RPATH, as ld.so does."""
+    env = tmp_path / "env"
+    (env / "conda-meta").mkdir(parents=True)
+    cc(env / "lib" / "libfoo.so.1", "int foo(void){return 1;}\n", "-Wl,-soname,libfoo.so.1")
+    mod = env / "lib" / "python3.11" / "lib-dynload" / "_mod.cpython-311-x86_64-linux-gnu.so"
+    cc(mod, "extern int foo(void); int PyInit__mod(void){return foo();}\n", str(env / "lib" / "libfoo.so.1"))
+    (env / "bin").mkdir()
+    main_c = tmp_path / "main.c"
+    main_c.write_text("int main(void){return 0;}\n", encoding="utf-8")
+    subprocess.run(
+        ["gcc", "-fPIE", "-pie", "-o", str(env / "bin" / "python3.11"), str(main_c), "-Wl,--disable-new-dtags",
+         "-Wl,-rpath,$ORIGIN/../lib"],
+        check=True,
+    )  # fmt: skip
+    assert check_prefix(env, [bookworm()], rules=no_rules).ok
+    (env / "bin" / "python3.11").unlink()
+    report = check_prefix(env, [bookworm()], rules=no_rules)
+    assert [(d.code, d.location.file if d.location else "") for d in report.all_diagnostics()] == [
+        ("CK101", "lib/python3.11/lib-dynload/_mod.cpython-311-x86_64-linux-gnu.so")
+    ]
+    hint = report.all_diagnostics()[0].hint or ""
+    assert "the environment has it at lib/libfoo.so.1" in hint and "LD_LIBRARY_PATH" in hint

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 
 __all__ = ["PrefixScan", "prefix_kind", "scan_prefix"]
 
+#: a shared libpython the importing interpreter has already loaded (the loader matches it by soname)
+_LIBPYTHON = re.compile(r"^libpython3\.[0-9]+\.so")
 _SO = re.compile(r"\.so(\.[0-9A-Za-z_]+)*$")
 _SKIP_DIRS = {"__pycache__", "conda-meta", "pkgs", ".git", "include", "man", "locale", "terminfo"}
 _MAX_SYMBOLS_SHOWN = 8
@@ -268,8 +270,8 @@ class _Scanner:
                 except (OSError, ElfFormatError):
                     continue
                 self.interpreters.append(str(p))
-                if info.kind == "exec" and not self.chain:
-                    self.chain = (info,)  # the executable's RPATH applies to what it dlopens
+                if p.parent.name == "bin" and not self.chain:
+                    self.chain = (info,)  # the executable's RPATH applies to what it dlopens (PIE: ET_DYN too)
 
     def scan(self) -> None:
         self.read_metadata()
@@ -338,7 +340,8 @@ class _Scanner:
             r = self.loader.resolve(name, info, chain)
             out[name] = r
             if not r.found:
-                self.missing.append((rel, name, r))
+                if not _LIBPYTHON.match(name):
+                    self.missing.append((rel, name, r))
                 continue
             self._check_versions(rel, info, name, r)
         return out
