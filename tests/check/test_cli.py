@@ -114,3 +114,19 @@ def test_live_probe_of_this_machine(built: Built, capsys: pytest.CaptureFixture[
     obj = json.loads(capsys.readouterr().out)
     assert rc == EXIT_OK, obj
     assert obj["summary"]["nodes"] == 1 and obj["verdict"] == "runs"
+
+
+def test_nodes_directory_of_published_facts(
+    built: Built, capsys: pytest.CaptureFixture[str], node_files: dict[str, Path], tmp_path: Path
+) -> None:
+    """What the fleet-probe DaemonSet publishes (one facts file per node) read back as a directory."""
+    facts = tmp_path / "facts"
+    facts.mkdir()
+    for name, path in node_files.items():
+        (facts / f"{name}.json").write_bytes(path.read_bytes())
+    rc = main(["check", "--prefix", str(built.venv_good), "--nodes", str(facts), "--format", "json"])
+    obj = json.loads(capsys.readouterr().out)
+    assert rc == EXIT_OK and sorted(n["node"] for n in obj["nodes"]) == ["bookworm", "centos7"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["check", "--prefix", str(built.venv_good), "--nodes", str(empty)]) == EXIT_USAGE
