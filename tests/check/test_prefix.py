@@ -238,3 +238,25 @@ def test_wrong_architecture_and_malformed_objects(built: Built, tmp_path: Path) 
     arm = centos7().model_copy(update={"cpu": centos7().cpu.model_copy(update={"arch": "aarch64"})})
     report = check_prefix(prefix, [arm], rules=no_rules)
     assert {d.code for d in report.all_diagnostics()} >= {"CK110"}
+
+
+def test_malformed_installed_metadata_is_reported(built: Built, tmp_path: Path) -> None:
+    import shutil
+
+    conda = tmp_path / "conda"
+    shutil.copytree(built.conda, conda)
+    (conda / "conda-meta" / "broken-1.0-0.json").write_text("{not json", encoding="utf-8")
+    site = conda / SP
+    (site / "nameless-1.0.dist-info").mkdir()
+    (site / "nameless-1.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\n", encoding="utf-8")
+    (site / "norecord-2.0.dist-info").mkdir()
+    (site / "norecord-2.0.dist-info" / "METADATA").write_text("Name: norecord\nVersion: 2.0\n", encoding="utf-8")
+    report = check_prefix(conda, [bookworm()], rules=no_rules)
+    found = by_file(report.diagnostics)
+    assert found == {
+        "conda-meta/broken-1.0-0.json": ["CK108"],
+        f"{SP}/nameless-1.0.dist-info/METADATA": ["CK108"],
+        f"{SP}/norecord-2.0.dist-info": ["CK108"],
+    }
+    scan = scan_prefix(conda, bookworm(), RecordedSystem(bookworm()))
+    assert scan.environment.find("norecord") is not None  # still part of the environment
