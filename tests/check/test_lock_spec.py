@@ -155,7 +155,8 @@ def test_lock_without_binary_facts_says_so() -> None:
     bare = lock.model_copy(update={"pip": (lock.pip[0].model_copy(update={"binary": None}), *lock.pip[1:])})
     report = check_lock(bare, load_nodes(NODES)[:1])
     notes = [d for d in report.diagnostics if d.code == "CK109"]
-    assert len(notes) == 1 and "torch" in notes[0].message and "ELF and fatbin facts inspected" in notes[0].message
+    assert len(notes) == 1 and notes[0].message.endswith("re-verified: torch")
+    assert notes[0].evidence[0].fact == "pypi torch 2.8.0+cu128: ELF and fatbin facts inspected"
 
 
 def test_operator_api_check_accepts_objects_and_paths(tmp_path: Path) -> None:

@@ -110,7 +110,13 @@ def check_lock(
 ) -> Report:
     """Re-verify every package of a lock against the nodes, from the binary facts the lock recorded (no downloads)."""
     env, pkg_notes = environment_from_lock(lock)
-    lock_diags = [d for d in getattr(lock, "diagnostics", ()) if isinstance(d, Diagnostic)]
+    # lock-level notes (LK: e.g. packages not inspected) carry over; rule findings for the lock-time nodes do not,
+    # the rules run again for the nodes checked now
+    lock_diags = [
+        d
+        for d in getattr(lock, "diagnostics", ())
+        if isinstance(d, Diagnostic) and d.code.startswith("LK") and not d.node
+    ]
     spec = getattr(lock, "spec", None)
     name = subject or str(getattr(spec, "source", None) or "lock")
     platform = getattr(lock, "platform", None)
@@ -242,6 +248,8 @@ def check_spec(
         resolution = resolve(s, list(nodes), offline=offline, settings=settings)
         extra = [d for d in resolution.diagnostics if d.severity is not Severity.INFO]
         if resolution.lock is not None:
+            # the rules run again below for every node: keep the resolver's own notes, not its rule findings
+            extra = [d for d in extra if not d.code.startswith("CP")]
             env, notes = environment_from_lock(resolution.lock)
             reports.append(
                 check_environment(env, nodes, subject=subject, kind="spec", diagnostics=[*notes, *extra], rules=rules)

@@ -33,7 +33,7 @@ def _note(pkg: Any) -> str | None:
 
 
 def environment_from_lock(lock: Any) -> tuple[Environment, list[Diagnostic]]:
-    """The locked environment, and a CK109 note for each compiled package the lock recorded no binary facts for."""
+    """The locked environment, and one CK109 note naming the compiled packages the lock recorded no binary facts for."""
     packages: list[Package] = []
     notes: list[Diagnostic] = []
     for p in getattr(lock, "conda", ()):
@@ -64,15 +64,23 @@ def environment_from_lock(lock: Any) -> tuple[Environment, list[Diagnostic]]:
                 binary_note=None if _binary(p) else _note(p),
             )
         )
-    for raw, pkg in zip((*getattr(lock, "conda", ()), *getattr(lock, "pip", ())), packages, strict=True):
-        if pkg.binary is None and not is_pure(raw):
-            why = pkg.binary_note or "the lock recorded no binary facts"
-            notes.append(
-                make(
-                    "CK109",
-                    f"{pkg.ecosystem} {pkg.name} {pkg.version}: {why}",
-                    subject=pkg.name,
-                    hint="lock again with binary inspection on, or check the installed prefix with --prefix",
-                )
+    bare = [
+        pkg
+        for raw, pkg in zip((*getattr(lock, "conda", ()), *getattr(lock, "pip", ())), packages, strict=True)
+        if pkg.binary is None and not is_pure(raw)
+    ]
+    if bare:
+        names = ", ".join(p.name for p in bare[:12]) + (f" and {len(bare) - 12} more" if len(bare) > 12 else "")
+        notes.append(
+            make(
+                "CK109",
+                f"{len(bare)} compiled package(s) carry no recorded binary facts, only their metadata was "
+                f"re-verified: {names}",
+                evidence=[
+                    f"{p.ecosystem} {p.name} {p.version}: {p.binary_note or 'the lock recorded no binary facts'}"
+                    for p in bare[:20]
+                ],
+                hint="lock again with binary inspection on, or check the installed prefix with --prefix",
             )
+        )
     return Environment(packages=tuple(packages), python=getattr(lock, "python", None)), notes

@@ -131,13 +131,16 @@ CODES: tuple[CodeInfo, ...] = (
         name="lock-package-without-binary-facts",
         category=Category.LOCKFILE,
         severity=INFO,
-        summary="A locked package carries no recorded binary facts, so only its metadata was re-verified.",
+        summary="Locked compiled packages carry no recorded binary facts, so only their metadata was re-verified.",
         explanation=(
             "The lockfile records binary facts (glibc, GLIBCXX, CUDA runtime, SASS/PTX targets) for the "
             "artifacts it could inspect at lock time. For this package it recorded none (with the reason, "
             "when known), so `check` could not verify its binaries against the node without downloading it."
         ),
-        example="info[CK109 lock-package-without-binary-facts] pypi numpy 2.1.0: not inspected at lock time",
+        example=(
+            "info[CK109 lock-package-without-binary-facts] 2 compiled package(s) carry no recorded binary facts, "
+            "only their metadata was re-verified: numpy, bzip2"
+        ),
     ),
     CodeInfo(
         code="CK110",
