@@ -27,7 +27,7 @@ from envresolve.binary.report import build_report
 from envresolve.check.elfdyn import DynInfo, DynObject, ElfFormatError
 from envresolve.check.loader import GLIBC_SONAMES, LIBSTDCXX, Loader, LoaderConfig, Resolved, SystemLibraries
 from envresolve.compat.model import Environment, Package
-from envresolve.diagnostics import Diagnostic, Evidence, Location, make
+from envresolve.diagnostics import Diagnostic, Evidence, Location, Severity, make
 from envresolve.errors import InputError
 
 if TYPE_CHECKING:
@@ -305,7 +305,10 @@ class _Scanner:
             self.objects += 1
             arch = self.node.cpu.arch if self.node else None
             if arch and info.machine != arch:
-                self._diag("CK110", f"built for {info.machine}, node is {arch}", rel)
+                # an extension module or executable is loaded directly: foreign, it cannot run at all
+                direct = rel.startswith("bin/") or (info.kind == "dyn" and _is_extension(obj, path))
+                severity = Severity.ERROR if direct else None
+                self._diag("CK110", f"built for {info.machine}, node is {arch}", rel, severity=severity)
                 return
             self._record_facts(rel, path, info)
             resolved = self.check_needed(rel, info)

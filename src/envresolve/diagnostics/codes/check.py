@@ -146,13 +146,14 @@ CODES: tuple[CodeInfo, ...] = (
         code="CK110",
         name="wrong-elf-architecture",
         category=Category.BINARY,
-        severity=ERROR,
+        severity=WARNING,
         summary="A shared object in the environment is built for another architecture than the node's.",
         explanation=(
-            "The loader skips objects of the wrong ELF class or machine, so anything that needs this one fails "
-            "to load. The environment was built for another platform (for example aarch64 on an x86_64 node)."
+            "The loader skips objects of the wrong ELF class or machine: whatever needs this one will not find "
+            "it (and gets CK101). A few stray foreign objects (test data, firmware) are harmless; many mean the "
+            "environment was built for another platform (for example aarch64 on an x86_64 node)."
         ),
-        example="error[CK110 wrong-elf-architecture] lib/libfoo.so: aarch64, node is x86_64",
+        example="warning[CK110 wrong-elf-architecture] lib/libfoo.so: aarch64, node is x86_64",
     ),
     CodeInfo(
         code="CK111",
