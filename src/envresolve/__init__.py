@@ -29,6 +29,7 @@ __all__ = [
     "load_spec",
     "probe",
     "resolve",
+    "resolve_pip",
 ]
 
 _LAZY = {
@@ -46,6 +47,7 @@ _LAZY = {
     "Lock": "envresolve.lock",
     "Resolution": "envresolve.solve",
     "resolve": "envresolve.solve",
+    "resolve_pip": "envresolve.solve.pip",
     "EnvSpec": "envresolve.specs",
     "load_spec": "envresolve.specs",
     "lint": "envresolve.specs",
