@@ -233,3 +233,44 @@ def test_bad_index_page_is_rs206(tmp_path: Path) -> None:
     with pytest.raises(InputError) as err:
         resolve_pip(["alpha"], [NODE_235], python="3.11", index_urls=[(tmp_path / "simple").as_uri()], use_cache=False)
     assert err.value.code == "RS206"
+
+
+def test_constraints_markers_and_spec_indexes() -> None:
+    from pydantic import SecretStr
+
+    from envresolve.solve.pip import indexes_from_spec
+    from envresolve.specs.model import EnvSpec, IndexUrl, PipRequirement
+
+    with IndexServer() as srv:
+        spec = EnvSpec(
+            source="requirements.txt",
+            format="requirements-txt",
+            pip=(
+                PipRequirement(name="native", requirement="native", raw="native"),
+                PipRequirement(
+                    name="native", requirement="native<1.1", raw="-c native<1.1", specifier="<1.1", constraint=True
+                ),
+                PipRequirement(
+                    name="gamma",
+                    requirement="gamma; python_version < '3.10'",
+                    raw="gamma; python_version < '3.10'",
+                    marker="python_version < '3.10'",
+                ),
+            ),
+            indexes=(
+                IndexUrl(kind="index-url", display=srv.url + "/simple/", url=SecretStr(srv.url + "/simple/")),
+                IndexUrl(kind="find-links", display=str(ROOT / "findlinks"), url=SecretStr(str(ROOT / "findlinks"))),
+            ),
+        )
+        index_urls, find_links = indexes_from_spec(spec)
+        assert index_urls == [srv.url + "/simple/"] and find_links == [str(ROOT / "findlinks")]
+        res = resolve_pip(
+            list(spec.pip), [NODE_235], python="3.11", index_urls=index_urls, find_links=find_links, use_cache=False
+        )
+    assert _versions(res) == {"native": "1.0"}  # the constraint holds it below 1.1; gamma's marker is false
+
+
+def test_direct_url_requirement_is_a_clear_input_error() -> None:
+    with pytest.raises(InputError) as err:
+        resolve_pip(["alpha @ https://example.invalid/alpha-1.0-py3-none-any.whl"], [NODE_235], python="3.11")
+    assert err.value.code == "GN104" and "direct URL" in err.value.diagnostics[0].message
