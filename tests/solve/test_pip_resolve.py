@@ -274,3 +274,12 @@ def test_direct_url_requirement_is_a_clear_input_error() -> None:
     with pytest.raises(InputError) as err:
         resolve_pip(["alpha @ https://example.invalid/alpha-1.0-py3-none-any.whl"], [NODE_235], python="3.11")
     assert err.value.code == "GN104" and "direct URL" in err.value.diagnostics[0].message
+
+
+def test_dead_index_fails_the_resolution_with_rs401_no_hang() -> None:
+    from tests.fixtures.index.server import dead_url
+
+    client = HttpClient(timeout=1, retries=2, backoff=0.01, progress=False, environ={})
+    with pytest.raises(InputError) as err:
+        resolve_pip(["alpha"], [NODE_235], python="3.11", index_urls=[dead_url() + "/simple/"], client=client)
+    assert err.value.code == "RS401" and err.value.exit_status == 2
