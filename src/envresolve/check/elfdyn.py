@@ -32,6 +32,8 @@ _STB_GLOBAL, _STB_WEAK, _STB_GNU_UNIQUE = 1, 2, 10
 _STT_SECTION, _STT_FILE = 3, 4
 _STV_HIDDEN, _STV_INTERNAL = 2, 1
 _SHN_UNDEF = 0
+#: bound on version definition/need records walked (real objects have tens; a hostile one could loop)
+_MAX_VERSION_ENTRIES = 4096
 
 
 class ElfFormatError(Exception):
@@ -238,7 +240,7 @@ class DynObject:
         if sec is not None:
             strtab = self._strtab_of(sec)
             off = sec.offset
-            for _ in range(4096):
+            for _ in range(_MAX_VERSION_ENTRIES):
                 _ver, _flags, ndx, cnt, _h, aux, nxt = self._unpack("HHHHIII", off)
                 if cnt:
                     (name_off, _anext) = self._unpack("II", off + aux)
@@ -260,11 +262,11 @@ class DynObject:
         if sec is not None:
             strtab = self._strtab_of(sec)
             off = sec.offset
-            for _ in range(4096):
+            for _ in range(_MAX_VERSION_ENTRIES):
                 _ver, cnt, file_off, aux, nxt = self._unpack("HHIII", off)
                 fname = self._cstr(strtab.offset + file_off)
                 aoff = off + aux
-                for _j in range(cnt):
+                for _j in range(min(cnt, _MAX_VERSION_ENTRIES)):
                     _h, flags, other, name_off, anext = self._unpack("IHHII", aoff)
                     vname = self._cstr(strtab.offset + name_off)
                     out.setdefault(fname, []).append((vname, other))
@@ -359,7 +361,7 @@ class DynObject:
         """Symbol indexes that may be `raw`, from the GNU hash table, the SysV hash table or a full scan."""
         gh = self._section(_SHT_GNU_HASH)
         if gh is not None:
-            yield from self._gnu_candidates(raw, gh)
+            yield from self._gnu_candidates(raw, gh, symtab)
             return
         sh = self._section(_SHT_HASH)
         if sh is not None:
@@ -373,7 +375,8 @@ class DynObject:
                 h &= ~g & 0xFFFFFFFF
             (i,) = self._unpack("I", sh.offset + 8 + 4 * (h % nbucket)) if nbucket else (0,)
             seen = 0
-            while i and seen < 1 << 24:
+            nsyms = symtab.size // self._symfmt()[1]
+            while i and seen < nsyms:
                 yield i
                 (i,) = self._unpack("I", sh.offset + 8 + 4 * nbucket + 4 * i)
                 seen += 1
@@ -381,7 +384,7 @@ class DynObject:
         _fmt, size = self._symfmt()
         yield from range(1, symtab.size // size)
 
-    def _gnu_candidates(self, raw: bytes, gh: _Section) -> Iterator[int]:
+    def _gnu_candidates(self, raw: bytes, gh: _Section, symtab: _Section) -> Iterator[int]:
         nbuckets, symoffset, bloom_size, _shift = self._unpack("IIII", gh.offset)
         if not nbuckets:
             return
@@ -394,7 +397,8 @@ class DynObject:
         (i,) = self._unpack("I", buckets + 4 * (h % nbuckets))
         if i < symoffset:
             return
-        for _ in range(1 << 24):
+        nsyms = symtab.size // self._symfmt()[1]
+        while i < nsyms:
             (h2,) = self._unpack("I", chains + 4 * (i - symoffset))
             if (h | 1) == (h2 | 1):
                 yield i

@@ -298,23 +298,25 @@ class _Scanner:
             return  # empty files (mmap of length 0) and the like: not objects
         with obj:
             try:
-                info = obj.info()
-            except ElfFormatError as exc:
+                self._check_open_object(obj, rel, path)
+            except ElfFormatError as exc:  # this object, or a library it loads, is malformed
                 self._diag("CK111", str(exc), rel)
-                return
-            self.objects += 1
-            arch = self.node.cpu.arch if self.node else None
-            if arch and info.machine != arch:
-                # an extension module or executable is loaded directly: foreign, it cannot run at all
-                direct = rel.startswith("bin/") or (info.kind == "dyn" and _is_extension(obj, path))
-                severity = Severity.ERROR if direct else None
-                self._diag("CK110", f"built for {info.machine}, node is {arch}", rel, severity=severity)
-                return
-            self._record_facts(rel, path, info)
-            resolved = self.check_needed(rel, info)
-            self._record_cxx(rel, info, resolved)
-            if info.kind == "dyn" and _is_extension(obj, path):
-                self.check_symbols(rel, obj, info, resolved)
+
+    def _check_open_object(self, obj: DynObject, rel: str, path: str) -> None:
+        info = obj.info()
+        self.objects += 1
+        arch = self.node.cpu.arch if self.node else None
+        if arch and info.machine != arch:
+            # an extension module or executable is loaded directly: foreign, it cannot run at all
+            direct = rel.startswith("bin/") or (info.kind == "dyn" and _is_extension(obj, path))
+            severity = Severity.ERROR if direct else None
+            self._diag("CK110", f"built for {info.machine}, node is {arch}", rel, severity=severity)
+            return
+        self._record_facts(rel, path, info)
+        resolved = self.check_needed(rel, info)
+        self._record_cxx(rel, info, resolved)
+        if info.kind == "dyn" and _is_extension(obj, path):
+            self.check_symbols(rel, obj, info, resolved)
 
     def _record_facts(self, rel: str, path: str, info: DynInfo) -> None:
         idx = self.owner_of.get(rel)
