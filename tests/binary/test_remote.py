@@ -133,3 +133,16 @@ def test_silent_server_times_out() -> None:
         with pytest.raises(InputError) as err:
             inspect(f"http://127.0.0.1:{port}/x-1.0-py3-none-any.whl", cache=False, timeout=0.5)
     assert err.value.code == "BN701" and "timed out" in err.value.diagnostics[0].message
+
+
+@pytest.mark.parametrize("maker", [build.demo_conda, build.demo_tar_bz2])
+def test_conda_package_by_url(server, tmp_path: Path, maker) -> None:  # type: ignore[no-untyped-def]
+    base, (log, _sent), _ = server
+    pkg = maker(tmp_path)
+    local = inspect(pkg, cache=False)
+    r = inspect(f"{base}/{pkg.name}", cache=False)
+    assert r.kind == "conda" and r.name == "demo" and r.artifact == f"{base}/{pkg.name}"
+    assert r.elf == local.elf and r.sha256 == local.sha256
+    assert all(d.subject is None or d.subject.startswith(base) for d in r.diagnostics)
+    assert sorted(d.code for d in r.diagnostics) == sorted(d.code for d in local.diagnostics)
+    assert [rng for _, rng, _ in log] == [None]  # one plain download, no range probing

@@ -302,9 +302,12 @@ def conda_report(
     limits: Limits = DEFAULT_LIMITS,
     cancel: threading.Event | None = None,
     sha256: str | None = None,
+    artifact: str | None = None,
 ) -> ArtifactReport:
-    """Inspect a `.conda` or `.tar.bz2` conda package."""
+    """Inspect a `.conda` or `.tar.bz2` conda package; `artifact` names it in the report (default: the path)."""
     from envresolve.binary.report import build_report
+
+    shown = artifact or path
 
     out = MemberScan()
 
@@ -313,17 +316,17 @@ def conda_report(
 
     if path.lower().endswith(".conda"):
         with FileSource(path) as source:
-            members, diags = list_zip_members(source, subject=path)
+            members, diags = list_zip_members(source, subject=shown)
             out.diagnostics.extend(diags)
-            members, diags = vet_zip_members(members, source, path)
+            members, diags = vet_zip_members(members, source, shown)
             out.diagnostics.extend(diags)
             tarballs = [m for m in members if m.name.endswith(".tar.zst") and "/" not in m.name]
             if members and not tarballs:
-                out.diagnostics.append(make("BN501", "no info-*.tar.zst / pkg-*.tar.zst inside", subject=path))
+                out.diagnostics.append(make("BN501", "no info-*.tar.zst / pkg-*.tar.zst inside", subject=shown))
             # info first: index.json names the package
             tarballs.sort(key=lambda m: (not m.name.startswith("info-"), m.name))
             for m in tarballs:
-                where = f"{path}:{m.name}"
+                where = f"{shown}:{m.name}"
                 try:
                     start = data_offset(source, m)
                 except ValueError as exc:
@@ -336,7 +339,7 @@ def conda_report(
     else:
         scan_tar_stream(
             _bz2_opener(path, limits),
-            subject=path,
+            subject=shown,
             out=out,
             symbols=symbols,
             limits=limits,
@@ -353,7 +356,7 @@ def conda_report(
         except ValueError:
             index = {}
     if not index:
-        out.diagnostics.append(make("BN512", "no readable info/index.json", subject=path))
+        out.diagnostics.append(make("BN512", "no readable info/index.json", subject=shown))
     subdir = index.get("subdir") if isinstance(index.get("subdir"), str) else None
     depends = (
         [d for d in index.get("depends", []) if isinstance(d, str)] if isinstance(index.get("depends"), list) else []
@@ -365,7 +368,7 @@ def conda_report(
         return str(v) if isinstance(v, (str, int, float)) else None
 
     return build_report(
-        artifact=path,
+        artifact=shown,
         kind="conda",
         elf=out.elf,
         provided=out.names,
@@ -374,7 +377,7 @@ def conda_report(
         platform_tag=subdir,
         tag_glibc=glibc_from_depends(depends),
         tag_archs=[arch] if arch else [],
-        name=text("name") or Path(path).name,
+        name=text("name") or Path(shown).name,
         version=text("version"),
         build=text("build"),
         files=out.files,

@@ -190,6 +190,14 @@ def inspect_url(
         if hit is not None:
             return hit.model_copy(update={"artifact": req.display})
 
+    if req.filename.lower().endswith((".conda", ".tar.bz2")):
+        # A conda package is read front to back (zstd/bz2 tarballs), so ranges would not save anything.
+        resp = req.open(timeout)
+        with contextlib.closing(resp):
+            return _download_and_inspect(
+                req, resp, symbols=symbols, store=store, limits=limits, known_sha=known_sha, ranged=False
+            )
+
     resp = req.open(timeout, f"bytes=-{_TAIL}")
     with contextlib.closing(resp):
         status = resp.status
@@ -227,9 +235,19 @@ def inspect_url(
 
 
 def _download_and_inspect(
-    req: _Request, resp: Any, *, symbols: bool, store: Any, limits: Limits, known_sha: str | None
+    req: _Request,
+    resp: Any,
+    *,
+    symbols: bool,
+    store: Any,
+    limits: Limits,
+    known_sha: str | None,
+    ranged: bool = True,
 ) -> ArtifactReport:
-    """No range support: stream the body to a temporary file, hashing it on the way."""
+    """Stream the body to a temporary file, hashing it on the way, and read that like a local file.
+
+    `ranged=True` means we asked for a range and the server sent everything (worth a BN702 note).
+    """
     h = hashlib.sha256()
     cap = 2 * limits.max_member_bytes
     with tempfile.TemporaryDirectory(prefix="envresolve-inspect-") as tmp:
@@ -251,15 +269,22 @@ def _download_and_inspect(
         sha = h.hexdigest()
         if known_sha and sha != known_sha:
             raise req.error(f"sha256 mismatch: the URL says {known_sha}, the download is {sha}")
-        note = make("BN702", "server ignores Range requests: downloaded the whole wheel", subject=req.display)
+        notes = [make("BN702", "server ignores Range requests: downloaded the whole file", subject=req.display)]
         if store is not None:
             hit = store.get(sha, symbols=symbols)
             if hit is not None:
                 return hit.model_copy(update={"artifact": req.display})  # type: ignore[no-any-return]
-        with FileSource(path) as source:
-            report = wheel_report(
-                source, artifact=req.display, filename=req.filename, symbols=symbols, limits=limits, sha256=sha
-            )
+        report: ArtifactReport
+        if not ranged:
+            from envresolve.binary.conda_pkg import conda_report
+
+            notes = []
+            report = conda_report(path, symbols=symbols, limits=limits, sha256=sha, artifact=req.display)
+        else:
+            with FileSource(path) as source:
+                report = wheel_report(
+                    source, artifact=req.display, filename=req.filename, symbols=symbols, limits=limits, sha256=sha
+                )
     if store is not None:
         store.put(sha, report, symbols=symbols)
-    return report.model_copy(update={"diagnostics": (*report.diagnostics, note)})
+    return report.model_copy(update={"diagnostics": (*report.diagnostics, *notes)})
