@@ -211,3 +211,25 @@ def test_lock_for_another_platform() -> None:
     (group,) = [g for g in report.groups if g.nodes == ("grace-1",)]
     assert [d.code for d in group.diagnostics if d.code == "CK113"] == ["CK113"]
     assert "linux-64" in group.reasons[0] and "aarch64" in group.reasons[0]
+
+
+def test_spec_with_two_environments_on_the_cli(tmp_path: Path, cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A manifest with two CONDA Datasets gives two reports: one JSON document, one SARIF log with two runs."""
+    text = DEMO.read_text(encoding="utf-8")
+    second = text.replace("name: llm-finetune-env", "name: llm-finetune-env-2").replace(
+        "name: llm-finetune\n", "name: llm-finetune-2\n"
+    )
+    spec = tmp_path / "two.yaml"
+    spec.write_text(text + "\n---\n" + second, encoding="utf-8")
+    (tmp_path / "channel").symlink_to(REPO / "examples" / "channel")
+    h100 = tmp_path / "h100.json"
+    h100.write_text(load_nodes(NODES)[0].to_json(), encoding="utf-8")
+    base = ["check", str(spec), "--node", str(h100), "--offline", "--no-notebook-packages", "--index-url", str(INDEX)]
+    assert main([*base, "--format", "json"]) == EXIT_OK
+    obj = json.loads(capsys.readouterr().out)
+    assert [r["verdict"] for r in obj["reports"]] == ["runs", "runs"]
+    assert obj["reports"][1]["subject"].endswith("(llm-finetune-2)")
+    assert main([*base, "--format", "sarif"]) == EXIT_OK
+    assert len(json.loads(capsys.readouterr().out)["runs"]) == 2
+    assert main(base) == EXIT_OK
+    assert capsys.readouterr().out.count("OK: spec ") == 2

@@ -126,10 +126,14 @@ def run(args: argparse.Namespace) -> int:
                 notebook_packages=not args.no_notebook_packages, index_urls=tuple(args.index_url)
             )
             reports = check_spec(path, nodes, offline=args.offline, settings=settings)
-    if len(reports) > 1 and args.format == "json":
+    if len(reports) > 1 and args.format in ("json", "sarif"):
         import json
 
-        body = {"reports": [json.loads(r.to_json()) for r in reports]}
+        docs = [json.loads(render(r, args.format)) for r in reports]
+        if args.format == "json":
+            body = {"reports": docs}
+        else:  # one SARIF log, one run per environment
+            body = {**docs[0], "runs": [run for doc in docs for run in doc["runs"]]}
         sys.stdout.write(json.dumps(body, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
     else:
         for report in reports:
