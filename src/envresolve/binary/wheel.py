@@ -193,6 +193,9 @@ _EOCD64_LOCATOR = struct.Struct("<4sIQI")
 _EOCD64 = struct.Struct("<4sQHHIIQQQQ")
 _CDIR = struct.Struct("<4sHHHHHHIIIHHHHHII")
 _U32, _U16 = 0xFFFFFFFF, 0xFFFF
+#: a central directory larger than this is hostile (real wheels: torch has 12,248 entries in 1.3 MB)
+MAX_MEMBERS = 500_000
+MAX_DIRECTORY_BYTES = 128 << 20
 
 
 class _ZipError(ValueError):
@@ -222,6 +225,8 @@ def _parse_central_directory(source: ByteSource) -> list[ZipMember]:
                 raise _ZipError("zip64 end of central directory record is missing")
             _s, _rs, _vm, _vn, _dn, _dc, _nd, count, cd_size, cd_offset = _EOCD64.unpack(rec)
             cd_end = rec_at
+    if count > MAX_MEMBERS or cd_size > MAX_DIRECTORY_BYTES:
+        raise _ZipError(f"{count} entries in a {cd_size} byte directory: over the limit of {MAX_MEMBERS} entries")
     # Bytes prepended to the archive shift every offset (as zipfile allows).
     concat = cd_end - cd_size - cd_offset
     if concat < 0 or cd_size > size:
@@ -234,7 +239,7 @@ def _parse_central_directory(source: ByteSource) -> list[ZipMember]:
     members: list[ZipMember] = []
     at = 0
     unpack = _CDIR.unpack_from
-    while at + _CDIR.size <= cd_size:
+    while at + _CDIR.size <= cd_size and len(members) < MAX_MEMBERS:
         (sig, _vm, _vn, flags, method, _t, _d, _crc, csize, usize, nlen, xlen, clen, _dk, _ia, _ea, offset) = unpack(
             mv, at
         )
