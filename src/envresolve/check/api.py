@@ -1,8 +1,8 @@
 """The operator API: `check(lock_or_prefix, node) -> Report`.
 
 Nodes are facts (`NodeFacts`), facts files, bundled profile names, Node `List` manifests, or `None` for the live
-machine: only then is anything probed, here at the edge, through `envresolve.node.probe()` (and the loader's
-ldconfig cache through `envresolve.check.loader.live_system()`).
+machine: only then is anything probed, here at the edge, through `envresolve.node.probe_with_diagnostics()` (and
+the loader's ldconfig cache through `envresolve.check.loader.live_system()`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,17 @@ from envresolve.node.facts import NodeFacts
 if TYPE_CHECKING:
     from envresolve.specs.model import EnvSpec
 
-__all__ = ["NodeInput", "Rules", "check", "check_environment", "check_lock", "check_prefix", "check_spec", "nodes_from"]
+__all__ = [
+    "NodeInput",
+    "Rules",
+    "check",
+    "check_environment",
+    "check_lock",
+    "check_prefix",
+    "check_spec",
+    "is_lock_file",
+    "nodes_from",
+]
 
 NodeInput = Union[NodeFacts, str, "os.PathLike[str]", Sequence[Union[NodeFacts, str, "os.PathLike[str]"]], None]
 Rules = Callable[[Environment, NodeFacts], list[Diagnostic]]
@@ -205,7 +215,8 @@ def check_prefix(
     )
 
 
-def _is_lock_file(path: Path) -> bool:
+def is_lock_file(path: Path) -> bool:
+    """True for an envresolve lockfile (a JSON object with `lock-version`), as opposed to a spec."""
     try:
         with open(path, "rb") as fh:
             head = fh.read(4096)
@@ -318,7 +329,7 @@ def check(
         )
     if not path.exists():
         raise InputError(make("GN101", f"no such file or directory: {path}", subject=str(path)))
-    if _is_lock_file(path):
+    if is_lock_file(path):
         from envresolve.lock.io import read
 
         return check_lock(read(path), nodes, subject=str(path), rules=rules, notes=notes)

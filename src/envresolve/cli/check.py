@@ -110,12 +110,12 @@ def run(args: argparse.Namespace) -> int:
     else:
         from pathlib import Path
 
-        from envresolve.check.api import _is_lock_file
+        from envresolve.check.api import is_lock_file
 
         path = Path(args.target)
         if not path.is_file():
             raise InputError(make("GN101", f"no such file: {path}", subject=str(path)))
-        if _is_lock_file(path):
+        if is_lock_file(path):
             from envresolve.lock.io import read
 
             reports = [check_lock(read(path), nodes, subject=str(path), notes=notes)]
