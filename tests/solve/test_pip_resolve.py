@@ -283,3 +283,12 @@ def test_dead_index_fails_the_resolution_with_rs401_no_hang() -> None:
     with pytest.raises(InputError) as err:
         resolve_pip(["alpha"], [NODE_235], python="3.11", index_urls=[dead_url() + "/simple/"], client=client)
     assert err.value.code == "RS401" and err.value.exit_status == 2
+
+
+def test_no_wheel_for_the_node_names_the_smallest_glibc() -> None:
+    with IndexServer() as srv, pytest.raises(PipResolutionError) as err:
+        _resolve(srv.url + "/simple/", ["native==1.1"], NODE_217)
+    d = err.value.diagnostics[0]
+    assert d.code == "RS209", err.value.diagnostics
+    assert "glibc 2.17" in d.message
+    assert d.hint is not None and "glibc >= 2.28" in d.hint

@@ -119,6 +119,20 @@ CODES: tuple[CodeInfo, ...] = (
         ),
     ),
     CodeInfo(
+        code="RS209",
+        name="pip-no-wheel-for-node",
+        category=Category.RESOLUTION,
+        severity=ERROR,
+        summary="A project has wheels, but none whose tags the target node accepts.",
+        explanation=(
+            "The node's wheel tags come from its glibc (manylinux level), its CPU architecture and the "
+            "environment's Python. Every wheel of the project (in the versions allowed) targets something else: "
+            "a newer glibc, another Python or another architecture. The hint names the smallest change when "
+            "there is one, e.g. the lowest glibc any matching wheel needs."
+        ),
+        example="pip: native==1.1 (only a manylinux_2_28 wheel) on a glibc 2.17 node",
+    ),
+    CodeInfo(
         code="RS301",
         name="pip-conflicts-with-conda",
         category=Category.RESOLUTION,

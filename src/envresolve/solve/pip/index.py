@@ -299,6 +299,7 @@ class PackageFinder:
         self._lock = threading.Lock()
         self._pages: dict[NormalizedName, Future[list[DistFile]]] = {}
         self._links: Future[list[DistFile]] | None = None
+        self.listed: set[str] = set()  # projects some index has a page for (even if no file passed the tags)
 
     @property
     def pool(self) -> ThreadPoolExecutor:
@@ -338,6 +339,8 @@ class PackageFinder:
             )
             if resp.status != 200:
                 continue
+            with self._lock:
+                self.listed.add(key)
             index = redact_url(root)
             cached = self._parsed_load(resp, index)
             if cached is not None:
@@ -363,6 +366,35 @@ class PackageFinder:
                 ) from None
             self._parsed_store(resp, index, files)
             out.extend(files)
+        return out
+
+    def wheel_names(self, name: str) -> list[str]:
+        """Every wheel file name of a project on the indexes and find-links, tags unfiltered (for diagnostics)."""
+        key = canonicalize_name(name)
+        out: list[str] = []
+        for root in self.index_urls:
+            page_url = root.rstrip("/") + "/" + key + "/"
+            try:
+                resp = self.client.get(
+                    page_url, headers={"Accept": ACCEPT}, cache=True, ok_statuses=frozenset({200, 404, 410})
+                )
+                if resp.status != 200:
+                    continue
+                if "json" in resp.content_type:
+                    files = parse_json_page(resp.body, resp.url, "")
+                else:
+                    files = parse_html_page(resp.body, resp.url, "")
+            except (InputError, ValueError, UnicodeDecodeError):
+                continue
+            out.extend(f.filename for f in files if f.kind == "wheel")
+        for loc in self.find_links:
+            path = Path(loc) if "://" not in loc else None
+            if path is not None and path.is_dir():
+                out.extend(
+                    p.name
+                    for p in path.iterdir()
+                    if p.name.endswith(".whl") and _canonical(p.name.split("-")[0]) == key
+                )
         return out
 
     # A page's files after the tag filter, keyed by the page body's sha256: a warm run whose index sent

@@ -427,6 +427,12 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
             self._verdicts.setdefault(key, out)
             return self._verdicts[key]
 
+    def has_entries(self, name: str, specs: Sequence[SpecifierSet] = ()) -> bool:
+        """Whether the project has a wheel the node accepts in a version all `specs` allow (once looked up)."""
+        with self._lock:
+            entries = list(self._entries.get(name, ()))
+        return any(all(sp.contains(e.version, prereleases=True) for sp in specs) for e in entries)
+
     def _record_unpaired(self, reqs: Sequence[Req], candidate: Candidate) -> None:
         """Record a companion or ABI mismatch for each pairing requirement `candidate` fails."""
         for req in reqs:
@@ -487,7 +493,7 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
                 best[f.version] = (key, f)
         entries = [_Entry(v, d) for v, (_k, d) in sorted(best.items(), key=lambda kv: kv[0], reverse=True)]
         with self._lock:
-            if not files:
+            if not files and name not in self.finder.listed:
                 self.not_found.add(name)
             elif not entries and sdists:
                 self.sdist_only[name] = [str(v) for v in sorted(sdists, reverse=True)[:3]]

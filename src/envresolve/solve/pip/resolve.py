@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import tempfile
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 from resolvelib import Resolver
 from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep
 
@@ -301,6 +302,8 @@ def _impossible(causes: Collection[Any], provider: PipProvider, nodes: Sequence[
                     hint="check the name, or add the index or find-links location that has it",
                 )
             )
+        elif name not in provider.sdist_only and not provider.has_entries(name, _specs_for(infos, name)):
+            diags.append(_no_wheel(name, lines, provider, nodes, _specs_for(infos, name)))
         elif name in provider.sdist_only:
             diags.append(
                 make(
@@ -323,6 +326,61 @@ def _impossible(causes: Collection[Any], provider: PipProvider, nodes: Sequence[
             msg += f". Blocking fact: {blocking}"
         diags.insert(0, make("RS201", msg, subject=names[0] if names else None, evidence=evidence, hint=hint))
     return diags
+
+
+_LEGACY_GLIBC = {"manylinux1": "2.5", "manylinux2010": "2.12", "manylinux2014": "2.17"}
+
+
+def _specs_for(infos: Sequence[Any], name: str) -> list[SpecifierSet]:
+    return [i.requirement.specifier for i in infos if i.requirement.name == name]
+
+
+def _no_wheel(
+    name: str, lines: Sequence[str], provider: PipProvider, nodes: Sequence[NodeFacts], specs: Sequence[SpecifierSet]
+) -> Diagnostic:
+    """RS209 with the smallest change: the lowest glibc (or the Python, or the arch) an allowed wheel would need."""
+    arch = nodes[0].cpu.arch
+    py_abi = {t.rsplit("-", 1)[0] for t in provider.tag_priority}
+    glibcs: list[Version] = []
+    pythons: set[str] = set()
+    arches: set[str] = set()
+    for filename in provider.finder.wheel_names(name):
+        parts = filename[:-4].split("-")
+        if len(parts) not in (5, 6):
+            continue
+        try:
+            if not all(sp.contains(Version(parts[1]), prereleases=True) for sp in specs):
+                continue
+        except InvalidVersion:
+            continue
+        py, abi, plat = parts[-3:]
+        for x in py.split("."):
+            for y in abi.split("."):
+                pythons.add(x)
+                for z in plat.split("."):
+                    m = re.fullmatch(r"(manylinux_(\d+)_(\d+)|manylinux1|manylinux2010|manylinux2014)_(\w+)", z)
+                    if m is None:
+                        continue
+                    arches.add(m.group(4))
+                    if f"{x}-{y}" in py_abi and m.group(4) == arch:
+                        level = f"{m.group(2)}.{m.group(3)}" if m.group(2) else _LEGACY_GLIBC[m.group(1)]
+                        glibcs.append(Version(level))
+    node_glibc = min((n.glibc or "2.17" for n in nodes), key=Version)
+    if glibcs:
+        hint = f"a node with glibc >= {min(glibcs)} (this target has {node_glibc}), or a release with older wheels"
+    elif arches and arch not in arches:
+        hint = f"no Linux wheel for {arch} (wheels exist for {', '.join(sorted(arches))})"
+    elif pythons:
+        hint = f"no wheel for this Python (wheels exist for {', '.join(sorted(pythons)[-5:])}); pick another release"
+    else:
+        hint = "no Linux wheel at all: build one and serve it from a find-links directory"
+    return make(
+        "RS209",
+        f"{name} has no wheel this target accepts (glibc {node_glibc}, {arch}, {provider.markers['python_version']})",
+        subject=name,
+        evidence=list(lines),
+        hint=hint,
+    )
 
 
 def _blocking(rejected: Sequence[Rejection]) -> str:
