@@ -156,7 +156,6 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
         self.rejections: dict[tuple[str, str, str, str | None], Rejection] = {}
         self.not_found: set[str] = set()
         self.sdist_only: dict[str, list[str]] = {}
-        self.no_wheel_for_node: dict[str, int] = {}
         self.conda_conflicts: dict[str, list[Req]] = {}
         self.findings: list[Diagnostic] = []
         # Metadata prefetches wait on page fetches (a different pool), so they can never deadlock.
@@ -475,14 +474,12 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
         files = self.finder.files(name)
         best: dict[Version, tuple[tuple[int, int], DistFile]] = {}
         sdists: set[Version] = set()
-        wheels_seen = 0
         for f in files:
             if f.requires_python and not _python_ok(f.requires_python, self.python_full):
                 continue
             if f.kind == "sdist":
                 sdists.add(f.version)
                 continue
-            wheels_seen += 1
             prio = min((self.tag_priority[t] for t in f.tags if t in self.tag_priority), default=None)
             if prio is None:
                 continue
@@ -497,8 +494,6 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
                 self.not_found.add(name)
             elif not entries and sdists:
                 self.sdist_only[name] = [str(v) for v in sorted(sdists, reverse=True)[:3]]
-            elif not entries:
-                self.no_wheel_for_node[name] = wheels_seen
             self._entries[name] = entries
         return entries
 
