@@ -191,7 +191,8 @@ def _one_tar_member(
                 make("BN511", f"{kind} {name} -> {target} points outside the package; not followed", subject=where)
             )
             return
-        out.names.add(base)
+        if looks_like_shared_object(base):  # only library names can satisfy DT_NEEDED; keeps memory flat
+            out.names.add(base)
         if ti.issym():
             out.diagnostics.append(make("BN510", f"symlink {name} -> {target} (not followed)", subject=where))
         return
@@ -201,7 +202,8 @@ def _one_tar_member(
         out.diagnostics.append(make("BN513", f"special file (type {ti.type!r}) skipped: {name}", subject=where))
         return
     out.files += 1
-    out.names.add(base)
+    if looks_like_shared_object(base):  # only library names can satisfy DT_NEEDED; keeps memory flat
+        out.names.add(base)
     if keep(name):
         if ti.size <= 1 << 20:
             fobj = tf.extractfile(ti)

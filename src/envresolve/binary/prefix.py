@@ -46,13 +46,18 @@ class PrefixEntry:
 def walk_prefix(root: str) -> Iterator[PrefixEntry]:
     """Yield regular files and symlinks under `root`, depth first, never following links."""
     real_root = os.path.realpath(root)
+    cut = len(os.path.join(root, ""))  # entry paths start with root + "/": slicing beats os.path.relpath
+
+    def rel(path: str) -> str:
+        return path[cut:] or "."
+
     stack = [root]
     while stack:
         directory = stack.pop()
         try:
             it = os.scandir(directory)
         except OSError as exc:
-            yield PrefixEntry("error", directory, os.path.relpath(directory, root), exc.strerror or str(exc))
+            yield PrefixEntry("error", directory, rel(directory), exc.strerror or str(exc))
             continue
         with it:
             subdirs = []
@@ -62,21 +67,21 @@ def walk_prefix(root: str) -> Iterator[PrefixEntry]:
                 except StopIteration:
                     break
                 except OSError as exc:
-                    yield PrefixEntry("error", directory, os.path.relpath(directory, root), exc.strerror or str(exc))
+                    yield PrefixEntry("error", directory, rel(directory), exc.strerror or str(exc))
                     break
-                rel = os.path.relpath(entry.path, root)
+                where = rel(entry.path)
                 try:
                     if entry.is_symlink():
                         target = os.readlink(entry.path)
                         real = os.path.realpath(entry.path)
                         inside = real == real_root or real.startswith(real_root + os.sep)
-                        yield PrefixEntry("link", entry.path, rel, target, inside)
+                        yield PrefixEntry("link", entry.path, where, target, inside)
                     elif entry.is_dir(follow_symlinks=False):
                         subdirs.append(entry.path)
                     elif entry.is_file(follow_symlinks=False):
-                        yield PrefixEntry("file", entry.path, rel)
+                        yield PrefixEntry("file", entry.path, where)
                 except OSError as exc:
-                    yield PrefixEntry("error", entry.path, rel, exc.strerror or str(exc))
+                    yield PrefixEntry("error", entry.path, where, exc.strerror or str(exc))
             stack.extend(sorted(subdirs, reverse=True))
 
 
@@ -109,7 +114,8 @@ def prefix_report(root: str, *, symbols: bool = False, limits: Limits | None = N
             continue
         if e.kind == "link":
             if e.inside:
-                out.names.add(base)
+                if looks_like_shared_object(base):  # only library names can satisfy DT_NEEDED; keeps memory flat
+                    out.names.add(base)
             else:
                 # venvs link bin/python to the system interpreter: a fact, not a fault
                 out.diagnostics.append(
@@ -122,7 +128,8 @@ def prefix_report(root: str, *, symbols: bool = False, limits: Limits | None = N
                 )
             continue
         out.files += 1
-        out.names.add(base)
+        if looks_like_shared_object(base):  # only library names can satisfy DT_NEEDED; keeps memory flat
+            out.names.add(base)
         if not worth_peeking(e.rel):
             continue
         try:

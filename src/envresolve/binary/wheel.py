@@ -564,7 +564,8 @@ def scan_zip(
             continue
         out.files += 1
         base = m.name.rsplit("/", 1)[-1]
-        out.names.add(base)
+        if looks_like_shared_object(base):  # only library names can satisfy DT_NEEDED; keeps memory flat
+            out.names.add(base)
         where = f"{subject}:{m.name}"
         if metadata is not None and metadata(m.name):
             try:
