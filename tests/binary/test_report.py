@@ -35,13 +35,18 @@ def test_aggregation() -> None:
     r = build_report(artifact="x.whl", kind="wheel", elf=members, tag_glibc="2.17", platform_tag="manylinux2014_x86_64")
     assert r.external_libs == ("libc.so.6", "libcublas.so.11", "libcudart.so.12", "libfoo.so", "libnss_files.so.2")
     assert r.system_libs == ("libc.so.6", "libnss_files.so.2")
-    assert r.cuda_runtime_majors == (11, 12) and r.cuda_runtime_static
+    assert r.cuda_runtime_majors == (11, 12) and r.cuda_runtime_static and not r.cuda_runtime_dlopen
     assert r.sass_archs == ("sm_80", "sm_90", "sm_90a", "sm_100") and r.ptx_archs == ("sm_90",)
     assert r.max_glibc == "2.28" and r.max_glibcxx == "3.4.29"
     (d,) = r.diagnostics
     assert d.code == "BN601" and "GLIBC_2.28" in d.message
     assert d.evidence[0].fact.startswith("pkg/libc.so needs GLIBC_2.28 (from libc.so.6)")
     assert [f.path for f in r.elf] == sorted(f.path for f in members)
+
+
+def test_dlopen_runtime() -> None:
+    r = build_report(artifact="a", kind="wheel", elf=[elf("a.so", cuda_runtime=CudaRuntimeLink(mode="dlopen"))])
+    assert r.cuda_runtime_dlopen and r.cuda_runtime_majors == () and not r.cuda_runtime_static
 
 
 def test_no_finding_when_the_tag_is_honest_or_absent() -> None:

@@ -118,6 +118,7 @@ class ArtifactReport(_Frozen):
         description="the subset of external_libs every glibc system has (glibc's libs, libgcc_s, libstdc++)",
     )
     cuda_runtime_static: bool = Field(default=False, description="some member links the CUDA runtime statically")
+    cuda_runtime_dlopen: bool = Field(default=False, description="some member loads a CUDA runtime at run time")
     name: str | None = Field(default=None, description="package name (wheel file name or conda index.json)")
     version: str | None = None
     build: str | None = Field(default=None, description="conda build string or wheel build tag")

@@ -89,11 +89,13 @@ def build_report(
     needed = {n for f in elf for n in f.needed}
     external = sorted(needed - provided_names)
     majors: set[int] = set()
-    static = False
+    static = dlopen = False
     for f in elf:
         if f.cuda_runtime is not None:
             if f.cuda_runtime.mode == "static":
                 static = True
+            elif f.cuda_runtime.mode == "dlopen":
+                dlopen = True
             elif f.cuda_runtime.major is not None:
                 majors.add(f.cuda_runtime.major)
         for n in f.needed:
@@ -150,6 +152,7 @@ def build_report(
         max_cxxabi=max_version(all_needs, "CXXABI"),
         cuda_runtime_majors=tuple(sorted(majors)),
         cuda_runtime_static=static,
+        cuda_runtime_dlopen=dlopen,
         sass_archs=tuple(sass),
         ptx_archs=tuple(ptx),
         external_libs=tuple(external),

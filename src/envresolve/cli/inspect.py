@@ -97,7 +97,8 @@ def _member_row(f: ElfFacts, width: int) -> list[str]:
 
     cudart = "-"
     if f.cuda_runtime is not None:
-        cudart = "static" if f.cuda_runtime.mode == "static" else f"{f.cuda_runtime.major or '?'}"
+        mode = f.cuda_runtime.mode
+        cudart = mode if mode in ("static", "dlopen") else f"{f.cuda_runtime.major or '?'}"
     sass = tuple(e.arch for e in f.fatbin if e.kind == "sass")
     ptx = tuple(e.arch for e in f.fatbin if e.kind == "ptx")
     needed = [n for n in f.needed if not is_system_lib(n)]
@@ -130,6 +131,8 @@ def render_reports_text(reports: list[ArtifactReport]) -> str:
         cudart = ", ".join(str(m) for m in r.cuda_runtime_majors) or "-"
         if r.cuda_runtime_static:
             cudart += " (+ static)"
+        if r.cuda_runtime_dlopen:
+            cudart += " (+ dlopen)"
         out.append(f"  CUDA      runtime {cudart}   SASS {_archs(r.sass_archs)}   PTX {_archs(r.ptx_archs)}")
         ext = [n for n in r.external_libs if n not in r.system_libs]
         out.append(f"  external  {_short(ext, 100)}")
