@@ -226,7 +226,7 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
             or all(e.version.is_prerelease for e in allowed)
         )
         allowed = [e for e in allowed if pre_ok or not e.version.is_prerelease]
-        self._prefetch_metadata(allowed[:2])
+        self._prefetch_metadata([e for e in allowed if e.dist.yanked is None][:2])
 
         def candidates() -> Iterator[Candidate]:
             for e in allowed:
@@ -518,7 +518,7 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
         are fetched in parallel long before the resolver asks for them.
         """
         try:
-            entries = [e for e in self._entries_for(name) if spec.contains(e.version)]
+            entries = [e for e in self._entries_for(name) if spec.contains(e.version) and e.dist.yanked is None]
             if not entries:
                 return
             newest = Candidate(name, entries[0].version, dist=entries[0].dist)
