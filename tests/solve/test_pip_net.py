@@ -168,3 +168,17 @@ def test_file_urls_and_ranges(tmp_path: Path) -> None:
     assert tail.status == 206 and tail.body.startswith(b"PK\x05\x06")
     listing = client.get((ROOT / "findlinks").as_uri())
     assert b"localpkg-0.3-py3-none-any.whl" in listing.body
+
+
+def test_credentials_do_not_follow_a_redirect_to_another_host() -> None:
+    other = Knobs()
+    with IndexServer(other) as files_host:
+        # same machine, other host name: a different origin for the client
+        knobs = Knobs(auth=("alice", SECRET), redirect_files=files_host.url.replace("127.0.0.1", "localhost"))
+        with IndexServer(knobs) as srv:
+            url = srv.url.replace("http://", f"http://alice:{SECRET}@") + "/" + WHEEL
+            resp = _client().get(url)
+    assert resp.status == 200 and resp.body == (ROOT / WHEEL).read_bytes()
+    assert [s for _p, s, _h in knobs.log] == [302]
+    assert "authorization" in knobs.log[0][2]
+    assert other.log and all("authorization" not in h for _p, _s, h in other.log)

@@ -421,13 +421,16 @@ class HttpClient:
         return self.get(url, headers={"Range": rng}, ok_statuses=frozenset({200, 206}))
 
     def _open(self, url: str, headers: Mapping[str, str], creds: Credentials | None) -> _Resp:
-        """Send one GET, following redirects (credentials never follow one to another host)."""
+        """Send one GET, following redirects (credentials never follow one to another host or scheme)."""
         with self._lock:
             self.requests += 1
         current = url
         for _hop in range(10):
             hdrs = dict(headers)
-            if creds is not None and _netloc(current) == _netloc(url):
+            same_origin = _netloc(current) == _netloc(url) and (
+                urllib.parse.urlsplit(current).scheme == urllib.parse.urlsplit(url).scheme
+            )
+            if creds is not None and same_origin:
                 hdrs["Authorization"] = creds.header()
             if _proxied(current, self._proxies):
                 resp = self._open_urllib(current, hdrs)
