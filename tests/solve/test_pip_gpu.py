@@ -211,9 +211,16 @@ def test_cxx11_abi_of_a_companion_must_match_the_chosen_torch() -> None:
     assert "needs torch with the cxx11 C++ ABI" in abi[1].message
 
 
-def test_progress_is_quiet_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_progress_is_quiet_in_ci_and_shown_when_asked(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from envresolve.solve.net import HttpClient
 
     monkeypatch.setenv("CI", "true")
     assert HttpClient().progress is False
-    assert HttpClient(progress=True).progress is True
+    with IndexServer() as srv:
+        _resolve(srv.url, ["alpha"], [H100_580], client=HttpClient())
+        assert capsys.readouterr().err == ""
+        _resolve(srv.url, ["alpha"], [H100_580], client=HttpClient(progress=True))
+    err = capsys.readouterr().err
+    assert "resolving pip packages: 2 pinned" in err and err.endswith("\r\x1b[K")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -571,10 +572,28 @@ def _python_ok(spec: str, python: Version) -> bool:
 
 
 class PipReporter(BaseReporter[Req, Candidate, str]):
-    """Records companion mismatches (a build that does not pair with the chosen one) as rejections."""
+    """Records companion mismatches (a build that does not pair with the chosen one) as rejections.
 
-    def __init__(self, provider: PipProvider) -> None:
+    With `progress`, a one-line status (packages pinned, the latest one) is kept on stderr and erased at the
+    end; callers turn it on only for a TTY outside CI (`HttpClient.progress`).
+    """
+
+    def __init__(self, provider: PipProvider, *, progress: bool = False) -> None:
         self.provider = provider
+        self.progress = progress
+        self._pinned = 0
+
+    def pinning(self, candidate: Candidate) -> None:
+        if not self.progress:
+            return
+        self._pinned += 1
+        sys.stderr.write(f"\r\x1b[Kresolving pip packages: {self._pinned} pinned ({candidate})")
+        sys.stderr.flush()
+
+    def ending(self, state: Any) -> None:
+        if self.progress:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
 
     def rejecting_candidate(self, criterion: Any, candidate: Candidate) -> None:
         infos = list(criterion.information)

@@ -128,7 +128,8 @@ def resolve_pip(
     )
     try:
         provider.prefetch(roots)
-        resolver: Resolver[Req, Candidate, str] = Resolver(provider, PipReporter(provider))
+        reporter = PipReporter(provider, progress=client.progress)
+        resolver: Resolver[Req, Candidate, str] = Resolver(provider, reporter)
         try:
             result = resolver.resolve(roots, max_rounds=max_rounds)
         except ResolutionImpossible as exc:
