@@ -63,7 +63,7 @@ def test_mutations_fail_cleanly(seed: bytes, tmp_path: Path, data: st.DataObject
     path.write_bytes(bytes(blob))
     start = time.monotonic()
     _exercise(path)
-    assert time.monotonic() - start < 2.0
+    assert time.monotonic() - start < 10.0  # a hang, not a slow machine
 
 
 @pytest.fixture(scope="module")
