@@ -122,7 +122,10 @@ def _reject_unquoted_floats(obj: Any, where: str = "") -> None:
 
 def read_matrix_obj(path: Path) -> Any:
     """Parse a matrix file's YAML, refusing unquoted floats anywhere."""
-    obj = yaml.safe_load(path.read_text(encoding="utf-8"))
+    # The matrices are our own shipped data, so libyaml's faster loader is safe here (it is not for user input:
+    # its composer recurses without a depth limit).
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    obj = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
     _reject_unquoted_floats(obj, path.name)
     return obj
 
