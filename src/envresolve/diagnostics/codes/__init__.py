@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
-from envresolve.diagnostics.codes import archive, binary, check, compat, general, lock, matrix, node, resolve, spec
-from envresolve.diagnostics.codes import resolve_conda
+from envresolve.diagnostics.codes import (
+    archive,
+    binary,
+    check,
+    compat,
+    general,
+    lock,
+    matrix,
+    node,
+    resolve,
+    resolve_conda,
+    spec,
+)
 
 ALL_CODES = (
     *general.CODES,
