@@ -1,5 +1,5 @@
 """`python -m envresolve`."""
 
-from envresolve.cli import main
+from envresolve.cli import console_main
 
-raise SystemExit(main())
+console_main()

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
@@ -13,7 +14,7 @@ from typing import NoReturn
 
 from envresolve._version import __version__
 
-__all__ = ["EXIT_CANNOT_PROBE", "EXIT_FINDINGS", "EXIT_INTERNAL", "EXIT_OK", "EXIT_USAGE", "main"]
+__all__ = ["EXIT_CANNOT_PROBE", "EXIT_FINDINGS", "EXIT_INTERNAL", "EXIT_OK", "EXIT_USAGE", "console_main", "main"]
 
 EXIT_OK = 0  # no errors
 EXIT_FINDINGS = 1  # errors were found (lint, lock, check)
@@ -83,6 +84,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         diag = make("GN103", f"unexpected {type(exc).__name__}: {exc}", hint="set ENVRESOLVE_DEBUG=1 for a traceback")
         print(render_text([diag]), file=sys.stderr)
         return EXIT_INTERNAL
+
+
+def console_main() -> NoReturn:
+    """Entry point of the `envresolve` script and `python -m envresolve`: run `main`, flush, and exit
+    without tearing the interpreter down.
+
+    py-rattler keeps native (tokio) threads alive; interpreter finalization under them has aborted at exit
+    (`PyGILState_Release` during finalization) after a successful run. Every file envresolve writes is
+    complete (written atomically) before `main` returns, so skipping finalization loses nothing.
+    """
+    status = main()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(status)
 
 
 def _color(stream: object) -> bool:

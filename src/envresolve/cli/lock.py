@@ -32,7 +32,7 @@ def configure_parser(sub: Any) -> None:
             "  envresolve lock environment.yml --node h100-driver580\n"
             "  envresolve lock dataset.yaml --node a100-driver535 --node h100-driver580 --export pylock,pixi\n"
             "  envresolve lock dataset.yaml --node node.json --explain --format json\n"
-            "\nexit status: 0 locked, 1 no solution (or a rule fails) for a node, 2 bad input"
+            "\nexit status: 0 locked, 1 no solution (or a rule fails) for a node (0 with --exit-zero), 2 bad input"
         ),
     )
     p.add_argument("spec", metavar="SPEC", help="Dataset manifest, environment.yml, requirements.txt or pixi manifest")
@@ -81,6 +81,11 @@ def configure_parser(sub: Any) -> None:
     )
     p.add_argument("--no-sharded", action="store_true", help="do not use sharded conda repodata")
     p.add_argument("--cache-dir", metavar="DIR", help="repodata cache directory")
+    p.add_argument(
+        "--exit-zero",
+        action="store_true",
+        help="exit 0 even when a node cannot be locked (the report and findings are printed as usual)",
+    )
     p.set_defaults(run=run)
 
 
@@ -188,7 +193,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(render_result(result, spec, written, explain=args.explain))
         if export_diags:
             sys.stdout.write(render_text(export_diags) + "\n")
-    return 0 if result.ok else 1
+    return 0 if result.ok or args.exit_zero else 1
 
 
 def render_result(result: Resolution, spec: EnvSpec, written: list[str], *, explain: bool) -> str:
