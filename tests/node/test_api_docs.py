@@ -20,7 +20,10 @@ def test_api_doc_has_examples() -> None:
 
 
 @pytest.mark.parametrize("code", BLOCKS, ids=[f"block{i}" for i in range(len(BLOCKS))])
-def test_api_doc_block_runs(code: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_api_doc_block_runs(code: str, monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
+    # The examples use paths of a checkout (examples/, tests/fixtures/) and must not touch the user's cache.
+    monkeypatch.chdir(REPO)
+    monkeypatch.setenv("ENVRESOLVE_CACHE_DIR", str(tmp_path))
     for var in list(os.environ):
         if var.startswith("CONDA_OVERRIDE_"):
             monkeypatch.delenv(var)

@@ -26,6 +26,12 @@ from envresolve.node.facts import NodeFacts
 __all__ = ["check_glibc", "check_libstdcxx", "check_needed", "libstdcxx_provider"]
 
 
+def _provenance(node: NodeFacts, fact: str) -> str:
+    """'probed', 'declared' or 'inferred' (declared when the source did not say)."""
+    prov = node.provenance.get(fact)
+    return prov.value if prov is not None else "declared"
+
+
 def check_glibc(env: Environment, node: NodeFacts) -> list[Diagnostic]:
     """CP120: every package's glibc need against the node's glibc."""
     have = node.glibc_version
@@ -33,7 +39,7 @@ def check_glibc(env: Environment, node: NodeFacts) -> list[Diagnostic]:
         return []
     out: list[Diagnostic] = []
     node_ev = Evidence(
-        fact=f"node glibc {node.glibc} ({node.provenance.get('glibc', 'declared').__str__()})", source=node.source
+        fact=f"node glibc {node.glibc} ({_provenance(node, 'glibc')})", source=node.source
     )
     for pkg in env.packages:
         need = glibc_need(pkg)
