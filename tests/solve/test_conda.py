@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from envresolve.errors import InputError
 from envresolve.node import load_node
@@ -70,6 +72,46 @@ def test_record_round_trip(solver: CondaSolver) -> None:
     sol = solver.solve(SPECS, vps())
     for p in sol.packages:
         assert CondaPackage.from_record(p.to_record()) == p
+
+
+def _from_public_properties(record: object) -> CondaPackage:
+    """The conversion through py-rattler's public properties (what `from_record` did before it read the native
+    record), validated by pydantic: the reference the fast conversion must equal."""
+    r: Any = record
+    ts = r.timestamp
+    noarch = r.noarch
+    return CondaPackage(
+        name=r.name.normalized,
+        version=str(r.version),
+        build=str(r.build),
+        build_number=int(r.build_number),
+        channel=str(r.channel or ""),
+        subdir=str(r.subdir),
+        file_name=str(r.file_name),
+        url=str(r.url),
+        sha256=r.sha256.hex() if r.sha256 else None,
+        md5=r.md5.hex() if r.md5 else None,
+        size=r.size,
+        depends=tuple(r.depends),
+        constrains=tuple(r.constrains),
+        noarch=None if noarch is None or noarch.none else ("python" if noarch.python else "generic"),
+        timestamp=int(ts.timestamp() * 1000) if ts is not None else None,
+        license=r.license,
+    )
+
+
+def test_from_record_matches_public_properties(solver: CondaSolver) -> None:
+    specs = ["python 3.12.*", "pip", "cuda-version 12.*", "cuda-cudart", "cuda-nvrtc", "numpy", "pyyaml"]
+    records = solver.solve_records(specs, vps())
+    assert len(records) > 20 and any(r.noarch.python for r in records) and any(r.noarch.generic for r in records)
+    for r in records:
+        fast = CondaPackage.from_record(r)
+        ref = _from_public_properties(r)
+        assert fast == ref and fast.model_dump() == ref.model_dump()
+        assert fast.model_fields_set == set(CondaPackage.model_fields)
+        assert CondaPackage.model_validate(fast.model_dump()) == fast
+        with pytest.raises(ValidationError):
+            fast.name = "x"  # type: ignore[misc]  # still frozen
 
 
 def test_driver_too_old_names_fact_and_smallest_driver(solver: CondaSolver) -> None:

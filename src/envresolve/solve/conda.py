@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -47,6 +47,20 @@ DEFAULT_SUBDIR = "linux-64"
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def _construct(cls: type[_M], values: dict[str, Any]) -> _M:
+    """A pydantic model from trusted values that name every field: what `model_construct` does, without its
+    per-field default handling (several times faster; used for records converted by the thousand)."""
+    obj = object.__new__(cls)
+    object.__setattr__(obj, "__dict__", values)
+    object.__setattr__(obj, "__pydantic_fields_set__", set(values))
+    object.__setattr__(obj, "__pydantic_extra__", None)
+    object.__setattr__(obj, "__pydantic_private__", None)
+    return obj
 
 
 def _masked(url: str) -> str:
@@ -104,31 +118,39 @@ class CondaPackage(_Frozen):
 
     @classmethod
     def from_record(cls, record: RepoDataRecord) -> CondaPackage:
-        """Copy the facts of a py-rattler record (trusted data: built without re-validation)."""
-        noarch = record.noarch
-        noarch_kind = None
-        if noarch is not None and noarch.none is False:
-            noarch_kind = "python" if noarch.python else "generic"
-        ts = record.timestamp
-        channel, url = str(record.channel or ""), str(record.url)
-        sha256, md5 = record.sha256, record.md5
-        return cls.model_construct(
-            name=record.name.normalized,
-            version=str(record.version),
-            build=str(record.build),
-            build_number=int(record.build_number),
-            channel=_masked(channel),
-            subdir=str(record.subdir),
-            file_name=str(record.file_name),
-            url=_masked(url),
-            sha256=sha256.hex() if sha256 else None,
-            md5=md5.hex() if md5 else None,
-            size=record.size,
-            depends=tuple(record.depends),
-            constrains=tuple(record.constrains),
-            noarch=noarch_kind,
-            timestamp=int(ts.timestamp() * 1000) if ts is not None else None,
-            license=record.license,
+        """Copy the facts of a py-rattler record (trusted data: built without re-validation).
+
+        Reads the record's native object directly: py-rattler's public properties wrap each field in a new
+        Python object, which made this conversion most of envresolve's per-solve overhead over a bare solve.
+        `tests/solve/test_conda.py` checks the result against the public properties.
+        """
+        raw = record._record
+        noarch = raw.noarch
+        noarch_kind = None if noarch.is_none else ("python" if noarch.is_python else "generic")
+        py_version, source = raw.version
+        ts = raw.timestamp
+        sha256, md5 = raw.sha256, raw.md5
+        return _construct(
+            cls,
+            {
+                "name": raw.name.normalized,
+                "version": source or py_version.as_str(),
+                "build": str(raw.build),
+                "build_number": int(raw.build_number),
+                "channel": _masked(raw.channel or ""),
+                "subdir": raw.subdir,
+                "file_name": raw.file_name,
+                "url": _masked(raw.url),
+                "sha256": sha256.hex() if sha256 else None,
+                "md5": md5.hex() if md5 else None,
+                "size": raw.size,
+                "depends": tuple(raw.depends),
+                "constrains": tuple(raw.constrains),
+                "noarch": noarch_kind,
+                # ms since epoch, rounded as the datetime round trip of earlier versions did (locks stay identical)
+                "timestamp": int(ts / 1000 * 1000) if ts else None,
+                "license": raw.license,
+            },
         )
 
     def to_record(self) -> RepoDataRecord:
@@ -274,9 +296,15 @@ def _common_archspec(builds: set[str]) -> str:
 
 
 def _to_rattler(vps: Iterable[VirtualPackage]) -> list[GenericVirtualPackage]:
+    return list(_rattler_vps(tuple((vp.name, vp.version, vp.build) for vp in vps)))
+
+
+@functools.lru_cache(maxsize=256)
+def _rattler_vps(vps: tuple[tuple[str, str, str], ...]) -> tuple[GenericVirtualPackage, ...]:
+    # cached: building them costs more than the rest of a warm solve's Python side (the unsat search repeats them)
     from rattler import BuildString, GenericVirtualPackage, PackageName, Version
 
-    return [GenericVirtualPackage(PackageName(vp.name), Version(vp.version), BuildString(vp.build)) for vp in vps]
+    return tuple(GenericVirtualPackage(PackageName(n), Version(v), BuildString(b)) for n, v, b in vps)
 
 
 # -------------------------------------------------------------------------------------------- channels
