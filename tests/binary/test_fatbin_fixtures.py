@@ -18,7 +18,7 @@ from envresolve.binary.model import FatbinEntry
 BIN = Path(__file__).resolve().parents[1] / "fixtures" / "elf" / "bin"
 CUDA = ["libcuda_sass.so", "libcuda_ptx.so", "libcuda_mixed.so", "libcuda_sm90a.so", "libcuda_sm100f.so",
         "libcuda_compressed.so", "libcuda_lz.so", "libcuda_static.so", "libcuda_nort.so",
-        "libcuda_dlopen.so"]  # fmt: skip
+        "libcuda_dlopen.so", "libcuda_rdc.so"]  # fmt: skip
 
 
 def _cuobjdump() -> str | None:

@@ -1,6 +1,6 @@
 """Read the dynamic-linking facts of an ELF shared object in one streaming pass with bounded memory.
 
-Route (section headers sit at the end of the file and are never used):
+Route:
 
 1. ELF header and program headers from the start of the stream.
 2. Retain two windows of bytes while the stream passes: the start of the file up to the end of the first
@@ -13,6 +13,16 @@ Route (section headers sit at the end of the file and are never used):
    earlier but were not retained are read in a second pass from `reopen()`, which only copies those ranges.
 4. Meanwhile every chunk inside a non-writable PT_LOAD is searched for CUDA fatbinary containers
    (`FatbinScanner`) and for the static CUDA runtime's marker string: two C-level searches per chunk.
+5. Only when containers were found: the section header table (`e_shoff`, usually at the very end) and
+   `.shstrtab` (usually just before it) are captured as the stream passes them, to tell `.nv_fatbin` (device
+   code the driver loads) from `__nv_relfatbin` (relocatable device code kept for a later device link with
+   `nvcc -rdc=true`; the driver never loads it, so it counts toward no SASS/PTX coverage). Without readable
+   section headers (stripped with `sstrip`, or hostile) every container counts as loadable and BN111 says so.
+6. The stream is left as soon as everything is in hand: `.dynamic` and the tables it points at, the end of
+   the last read-only segment (the fatbin search), and, when containers were found, the section headers.
+   The rest of a big object (`.symtab`/`.strtab` of unstripped objects, debug info) is never inflated. Streams
+   with less than `EARLY_STOP_MIN` bytes left are read to their end (the archive readers check every byte of
+   a small member against its declared size).
 
 Hostile input yields BN1xx diagnostics and partial facts, never an exception: every count, offset and
 linked list is bounded (see the `MAX_*` constants).
@@ -29,7 +39,7 @@ from dataclasses import dataclass, field
 
 from envresolve.binary.cxxabi import CxxAbi, cxx_abi_flavour
 from envresolve.binary.fatbin import FatbinScanner
-from envresolve.binary.model import CudaRuntimeLink, ElfFacts
+from envresolve.binary.model import CudaRuntimeLink, ElfFacts, FatbinEntry
 from envresolve.diagnostics import Diagnostic, make
 
 __all__ = ["COUNTERS", "is_elf_magic", "read_elf", "read_elf_file"]
@@ -53,6 +63,15 @@ MAX_PASSES = 3
 HEAD_LIMIT = 1024 * 1024
 #: bytes read for a linked version table (verneed/verdef): the records and their aux chains
 TABLE_SPAN = 4 * 1024 * 1024
+#: section headers read at most (extended numbering, e_shnum 0, is not followed: BN111 fallback)
+MAX_SHNUM = 65535
+#: bytes retained before the section header table, where linkers put `.shstrtab`
+SHSTR_TAIL = 64 * 1024
+MAX_SHSTRTAB = 1024 * 1024
+#: leave a stream early only when at least this many bytes would be skipped
+EARLY_STOP_MIN = 1024 * 1024
+RELFATBIN = b"__nv_relfatbin"
+SHT_NOBITS = 8
 #: every CUDA runtime (static or shared) carries the cudaGetErrorString text for cudaErrorInsufficientDriver
 CUDART_MARKER = b"CUDA driver version is insufficient for CUDA runtime version"
 
@@ -111,6 +130,7 @@ class _Window:
     start: int
     end: int
     buf: bytearray = field(default_factory=bytearray)
+    sh: bool = False  # section headers / names: needed only when fatbin containers were found
 
     def take(self, pos: int, chunk: memoryview) -> None:
         """Copy the part of `chunk` (which starts at file offset `pos`) that falls inside the window."""
@@ -135,6 +155,10 @@ class _Layout:
     phentsize: int
     loads: list[tuple[int, int, int, int, int]] = field(default_factory=list)  # (vaddr, memsz, off, filesz, flags)
     dynamic: tuple[int, int] | None = None  # (offset, size)
+    shoff: int = 0
+    shnum: int = 0
+    shentsize: int = 0
+    shstrndx: int = 0
     ph_rejected: bool = False  # the program header table was unusable (already diagnosed)
 
     @property
@@ -173,6 +197,10 @@ class _Reader:
         self._marker_tail = b""
         self.scan_ranges: list[tuple[int, int]] = []
         self.passes = 1
+        self.sh_window: _Window | None = None
+        self._shstr_planned = False
+        self._scan_end = 1 << 62
+        self.stopped = False  # left the stream early: everything needed was in hand
 
     # -- diagnostics ---------------------------------------------------------------------------
     def diag(self, code: str, message: str, *evidence: str) -> None:
@@ -229,9 +257,23 @@ class _Reader:
         for c in it:
             if c:
                 self._chunk(memoryview(c))
+                if self._done():
+                    self.stopped = True
+                    break
         assert self.scanner is not None
         self.scanner.finish()
         return True
+
+    def _done(self) -> bool:
+        """Whether nothing after the current position is needed (see step 6 of the module docstring)."""
+        if self.size is None or self.size - self.pos < EARLY_STOP_MIN or self.dyn_entries is None:
+            return False
+        sc = self.scanner
+        assert sc is not None
+        if self.pos < self._scan_end or not sc.idle:
+            return False
+        # every window filled; the section-header windows matter only when device code was found
+        return all(self.pos >= w.end for w in self.windows if sc.entries or not w.sh)
 
     def _parse_ehdr(self, head: bytearray) -> bool:
         if len(head) < 4 or bytes(head[:4]) != ELF_MAGIC:
@@ -250,12 +292,12 @@ class _Reader:
             if len(head) < 64:
                 self.diag("BN102", f"the file ends after {len(head)} bytes, inside the 64-bit ELF header")
                 return False
-            (_t, machine, version, _entry, phoff, _shoff, _fl, _ehs, phentsize, phnum, *_rest) = struct.unpack_from(
+            (_t, machine, version, _entry, phoff, shoff, _fl, _ehs, phentsize, phnum, *sh) = struct.unpack_from(
                 e + "HHIQQQIHHHHHH", head, 16
             )
             want_ent = 56
         else:
-            (_t, machine, version, _entry, phoff, _shoff, _fl, _ehs, phentsize, phnum, *_rest) = struct.unpack_from(
+            (_t, machine, version, _entry, phoff, shoff, _fl, _ehs, phentsize, phnum, *sh) = struct.unpack_from(
                 e + "HHIIIIIHHHHHH", head, 16
             )
             want_ent = 32
@@ -265,6 +307,7 @@ class _Reader:
         self.layout = _Layout(
             cls=64 if ei_class == 2 else 32, le=le, machine=mname, phoff=phoff, phnum=phnum, phentsize=phentsize
         )
+        self.layout.shoff, (self.layout.shentsize, self.layout.shnum, self.layout.shstrndx) = shoff, sh
         if version != 1:
             self.diag("BN109", f"ELF header version {version}, expected 1", f"e_version {version}")
         if phnum == 0:
@@ -342,11 +385,20 @@ class _Reader:
                 self._dyn_end = dend
         # .nv_fatbin is read-only data. Linkers that separate code (GNU ld's default since 2.31, lld) put it
         # in a read-only, non-executable PT_LOAD; older layouts put all read-only data in the R+X segment.
+        sh_ent = 64 if lay.cls == 64 else 40
+        if lay.shoff and lay.shentsize == sh_ent and 0 < lay.shnum <= MAX_SHNUM and lay.shstrndx < lay.shnum:
+            sh_end = lay.shoff + lay.shnum * sh_ent
+            if self.size is None or sh_end <= self.size:
+                self.sh_window = _Window(max(0, lay.shoff - SHSTR_TAIL), sh_end, sh=True)
+                self.windows.append(self.sh_window)
         ro = [(o, o + fsz) for _va, _m, o, fsz, fl in lay.loads if not fl & PF_W and fsz]
         ro_data = [(o, o + fsz) for _va, _m, o, fsz, fl in lay.loads if not fl & (PF_W | PF_X) and fsz]
         self.scan_ranges = ro_data if len(ro_data) > 1 or (ro_data and len(ro) > len(ro_data)) else ro
         if not lay.loads:
             self.scan_ranges = [(0, 1 << 62)]
+        self._scan_end = max((b for _a, b in self.scan_ranges), default=0)
+        if self.size is not None:
+            self._scan_end = min(self._scan_end, self.size)
         self.scanner = FatbinScanner(subject=self.path, size=self.size, scan_ranges=self.scan_ranges)
 
     _dyn_end = -1
@@ -369,6 +421,38 @@ class _Reader:
             for w in self.windows[kept:]:
                 if w.start < pos + n and w.end > pos:
                     w.take(pos, mv)
+        sw = self.sh_window
+        if sw is not None and not self._shstr_planned and sw.end <= self.pos and self.scanner.entries:
+            self._shstr_planned = True
+            where = self.shstrtab_range()
+            if where is not None and where[0] >= pos and self._get(*where, sh=True) is None:
+                # `.shstrtab` after the section headers (unusual): capture it on the way
+                w = _Window(where[0], where[0] + where[1], sh=True)
+                self.windows.append(w)
+                w.take(pos, mv)
+
+    def section_headers(self) -> list[tuple[int, int, int, int]] | None:
+        """(sh_name, sh_type, sh_offset, sh_size) per section, when the table was captured."""
+        lay, w = self.layout, self.sh_window
+        if lay is None or w is None:
+            return None
+        ent = 64 if lay.cls == 64 else 40
+        raw = w.get(lay.shoff, lay.shnum * ent)
+        if raw is None:
+            return None
+        if lay.cls == 64:
+            return [(r[0], r[1], r[4], r[5]) for r in struct.iter_unpack(lay.end + "IIQQQQIIQQ", raw)]
+        return [(r[0], r[1], r[4], r[5]) for r in struct.iter_unpack(lay.end + "IIIIIIIIII", raw)]
+
+    def shstrtab_range(self) -> tuple[int, int] | None:
+        secs = self.section_headers()
+        lay = self.layout
+        if secs is None or lay is None:
+            return None
+        _n, typ, off, size = secs[lay.shstrndx]
+        if typ == SHT_NOBITS or size > MAX_SHSTRTAB or (self.size is not None and off + size > self.size):
+            return None
+        return off, size
 
     def _find_marker(self, mv: memoryview, pos: int) -> None:
         n = len(mv)
@@ -435,8 +519,11 @@ class _Reader:
                 self.windows.append(_Window(off, off + length))
                 budget -= length
 
-    def _get(self, off: int, length: int) -> memoryview | None:
+    def _get(self, off: int, length: int, *, sh: bool = False) -> memoryview | None:
+        """Bytes from the retained windows; the section-header windows only when `sh` (they serve names)."""
         for w in self.windows:
+            if w.sh and not sh:
+                continue
             got = w.get(off, length)
             if got is not None:
                 return got
@@ -821,6 +908,36 @@ def _cuda_runtime(facts: _Facts, marker: bool, device_code: bool) -> CudaRuntime
     return None
 
 
+def _split_fatbin(reader: _Reader, scanner: FatbinScanner) -> tuple[tuple[FatbinEntry, ...], tuple[FatbinEntry, ...]]:
+    """(loadable, relocatable) entries: containers inside a `__nv_relfatbin` section are relocatable."""
+    if not scanner.entries:
+        return (), ()
+    secs = reader.section_headers()
+    where = reader.shstrtab_range()
+    names = reader._get(*where, sh=True) if where is not None else None
+    if secs is None or names is None:
+        lay = reader.layout
+        assert lay is not None
+        reader.diag(
+            "BN111",
+            "no readable section headers: device code for a later device link (__nv_relfatbin) cannot be told "
+            "apart from loadable device code (.nv_fatbin); all of it is counted as loadable",
+            f"e_shoff {lay.shoff}, e_shnum {lay.shnum}, e_shstrndx {lay.shstrndx}",
+        )
+        return tuple(scanner.entries), ()
+    want = RELFATBIN + b"\0"
+    rel = [
+        (off, off + size)
+        for name, typ, off, size in secs
+        if typ != SHT_NOBITS and bytes(names[name : name + len(want)]) == want
+    ]
+    loadable: list[FatbinEntry] = []
+    relocatable: list[FatbinEntry] = []
+    for entry, at in zip(scanner.entries, scanner.container_offsets, strict=True):
+        (relocatable if any(a <= at < b for a, b in rel) else loadable).append(entry)
+    return tuple(loadable), tuple(relocatable)
+
+
 def _capture_pass(chunks: Iterable[bytes], ranges: list[tuple[int, int]]) -> list[_Window]:
     windows = [_Window(o, o + n) for o, n in ranges]
     last = max((o + n for o, n in ranges), default=0)
@@ -869,6 +986,9 @@ def read_elf(
     lay = reader.layout
     assert lay is not None
     total = reader.pos
+    if reader.stopped:
+        assert size is not None
+        total = size  # what was not read is there, only not needed (a second pass may still read it)
     facts = _Facts()
     if size is not None and total < size:
         reader.diag("BN102", f"the stream ended after {total} of {size} bytes", f"declared size {size}")
@@ -887,13 +1007,15 @@ def read_elf(
                 if length < 0:
                     raise _Missing(off, 0)
                 for w in (*reader.windows, *_extra):
+                    if w.sh:
+                        continue
                     got = w.get(off, length)
                     if got is not None:
                         return got
                 raise _Missing(off, length)
 
             def windows(_extra: list[_Window] = extra) -> tuple[_Window, ...]:
-                return (*reader.windows, *_extra)
+                return (*(w for w in reader.windows if not w.sh), *_extra)
 
             facts, missing = _resolve(reader, get, windows)
             if not missing:
@@ -922,6 +1044,7 @@ def read_elf(
     scanner = reader.scanner
     assert scanner is not None
     reader.diags.extend(scanner.diagnostics)
+    loadable, relocatable = _split_fatbin(reader, scanner)
     elf = ElfFacts(
         path=path,
         size=size if size is not None else total,
@@ -936,7 +1059,8 @@ def read_elf(
         version_defs=tuple(facts.version_defs),
         cxx_abi=facts.cxx_abi,
         cuda_runtime=_cuda_runtime(facts, reader.cudart_marker, bool(scanner.entries)),
-        fatbin=tuple(scanner.entries),
+        fatbin=loadable,
+        relocatable_fatbin=relocatable,
         defined_symbols=tuple(facts.defined) if symbols and facts.defined is not None else None,
         undefined_symbols=tuple(facts.undefined) if symbols and facts.undefined is not None else None,
     )

@@ -118,6 +118,8 @@ class FatbinScanner:
         self.ranges = sorted(scan_ranges) if scan_ranges is not None else None
         self.max_entries = MAX_ENTRIES if max_entries is None else max_entries
         self.entries: list[FatbinEntry] = []
+        #: file offset of the container holding each entry (parallel to `entries`), to tell sections apart
+        self.container_offsets: list[int] = []
         self.diagnostics: list[Diagnostic] = []
         self.containers = 0
         self.pos = 0  # absolute offset of the next byte fed
@@ -127,6 +129,7 @@ class FatbinScanner:
         self._buf = bytearray()  # header bytes being collected
         self._need = 0
         self._cont_end = 0  # absolute end of the current container
+        self._cont_start = 0
         self._entry_start = 0
         self._hdr: tuple[int, ...] = ()
         self._pay_end = 0
@@ -234,6 +237,7 @@ class FatbinScanner:
                 self._rescan(end)
                 return
             self._cont_end = end + fat
+            self._cont_start = start
             self._start_entry(end)
             return
         hdr = _ENTRY.unpack_from(self._buf)
@@ -291,6 +295,7 @@ class FatbinScanner:
             head = head[:csize]
         if len(self.entries) < self.max_entries:
             self.entries.append(_entry(self._hdr, head))
+            self.container_offsets.append(self._cont_start)
         else:
             if not self._limited:
                 self._diag(
@@ -300,6 +305,11 @@ class FatbinScanner:
                 )
             self._limited = True
         self._start_entry(self._pay_end)
+
+    @property
+    def idle(self) -> bool:
+        """True between containers: stopping the stream here leaves no container half read."""
+        return self._state == _SCAN
 
     def finish(self) -> None:
         """Call at the end of the stream: a container still open means the file lied or was cut."""

@@ -81,7 +81,14 @@ class ElfFacts(_Frozen):
     version_defs: tuple[str, ...] = Field(default=(), description="version names this object defines")
     cxx_abi: Literal["cxx11", "pre-cxx11", "mixed", "none"] = "none"
     cuda_runtime: CudaRuntimeLink | None = None
-    fatbin: tuple[FatbinEntry, ...] = ()
+    fatbin: tuple[FatbinEntry, ...] = Field(
+        default=(), description="device code the driver can load (`.nv_fatbin`, or any section but `__nv_relfatbin`)"
+    )
+    relocatable_fatbin: tuple[FatbinEntry, ...] = Field(
+        default=(),
+        description="device code in `__nv_relfatbin` (nvcc -rdc=true): input for a later device link, which the "
+        "driver never loads, so it counts toward no SASS/PTX coverage",
+    )
     defined_symbols: tuple[str, ...] | None = Field(default=None, description="only when asked for")
     undefined_symbols: tuple[str, ...] | None = Field(default=None, description="only when asked for")
 

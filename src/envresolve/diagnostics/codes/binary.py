@@ -154,6 +154,23 @@ CODES: tuple[CodeInfo, ...] = (
         example="a file with more than 100000 fatbinary entries",
     ),
     CodeInfo(
+        code="BN111",
+        name="no-section-headers-for-fatbin",
+        category=_B,
+        severity=INFO,
+        summary="Device code was found but the section headers that say which kind it is could not be read.",
+        explanation=(
+            "nvcc puts device code the driver loads in the `.nv_fatbin` section and, with `-rdc=true`, "
+            "relocatable device code for a later device link in `__nv_relfatbin`; the driver never loads the "
+            "latter, so its SASS and PTX do not count toward the GPUs the object runs on. Only the section "
+            "header table (and its `.shstrtab` names) tells the two apart. This object has fatbinary containers "
+            "but no readable section headers (removed by a tool such as `sstrip`, an extended section count, "
+            "or a damaged table), so every container is counted as loadable: the SASS/PTX archs reported may "
+            "include device-link-only code."
+        ),
+        example="an -rdc=true library whose section headers were stripped: its relocatable PTX is listed as PTX",
+    ),
+    CodeInfo(
         code="BN150",
         name="fatbin-truncated",
         category=_B,
