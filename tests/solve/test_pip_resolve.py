@@ -217,6 +217,59 @@ def test_index_without_validators_refetches_but_reuses_parsed_pages(tmp_path: Pa
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "http").rglob("*.body")} == bodies  # same bytes: not rewritten
 
 
+def test_parsed_page_cache_gives_the_same_files(tmp_path: Path) -> None:
+    """A page read back from the parsed-page cache lists the same files, field for field, as parsing it."""
+    import dataclasses
+
+    from envresolve.solve.pip.index import PackageFinder
+
+    tags = node_tags([NODE_235], "3.11")
+    with IndexServer(Knobs(validators=False)) as srv:
+        index = srv.url + "/simple/"
+        client = HttpClient(cache_dir=tmp_path, timeout=5, retries=1, progress=False, environ={})
+        runs = []
+        for _ in range(2):
+            finder = PackageFinder(client, [index], tags=tags, cache_dir=tmp_path)
+            runs.append({name: finder.files(name) for name in ("alpha", "beta", "torch")})
+            finder.close()
+    assert sorted((tmp_path / "pages").rglob("*.json"))  # the second run read these
+    fresh, cached = runs
+    assert sum(len(v) for v in fresh.values()) > 3
+    for name, files in fresh.items():
+        assert len(files) == len(cached[name])
+        for a, b in zip(files, cached[name], strict=True):
+            assert a == b and dataclasses.asdict(a) == dataclasses.asdict(b) and hash(a) == hash(b)
+            assert type(a.version) is type(b.version) and a.sha256 == b.sha256
+            with pytest.raises(dataclasses.FrozenInstanceError):
+                b.url = "x"  # type: ignore[misc]
+
+
+def test_metadata_cache_sidecar_matches_and_follows_the_metadata_file(tmp_path: Path) -> None:
+    """The parsed sidecar of a cached METADATA gives what parsing gives, and is ignored once the bytes differ."""
+    from envresolve.solve.pip.index import PackageFinder
+    from envresolve.solve.pip.metadata import MetadataFetcher, parse_metadata
+
+    tags = node_tags([NODE_235], "3.11")
+    with IndexServer() as srv:
+        client = HttpClient(cache_dir=tmp_path, timeout=5, retries=1, progress=False, environ={})
+        finder = PackageFinder(client, [srv.url + "/simple/"], tags=tags, cache_dir=tmp_path)
+        dist = next(f for f in finder.files("alpha") if f.kind == "wheel")
+        finder.close()
+        first = MetadataFetcher(client, tmp_path).get(dist)
+        sidecars = sorted((tmp_path / "metadata").rglob("*.json"))
+        assert first.how in ("pep658", "range") and len(sidecars) == 1
+        (meta,) = sorted((tmp_path / "metadata").rglob("*.METADATA"))
+        warm = MetadataFetcher(client, tmp_path).get(dist)
+        assert warm == parse_metadata(meta.read_bytes(), "cache")
+        assert warm.requires_dist and warm.how == "cache"
+        # the METADATA changes under the sidecar: the sidecar no longer matches and is rewritten from the bytes
+        text = meta.read_text().replace("Requires-Dist:", "Requires-Dist: zeta ; extra == 'z'\nRequires-Dist:", 1)
+        meta.write_text(text)
+        again = MetadataFetcher(client, tmp_path).get(dist)
+        assert again == parse_metadata(text.encode(), "cache") and "zeta ; extra == 'z'" in again.requires_dist
+        assert MetadataFetcher(client, tmp_path).get(dist) == again
+
+
 def test_page_parsers_agree(tmp_path: Path) -> None:
     page = ROOT / "simple" / "torch"
     base = "http://127.0.0.1/simple/torch/"

@@ -31,7 +31,7 @@ from envresolve.solve.net import HttpClient, NetError, Response
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
-_PARSED_FORMAT = 1
+_PARSED_FORMAT = 2
 
 __all__ = ["ACCEPT", "DistFile", "PackageFinder", "TagFilter", "parse_html_page", "parse_json_page"]
 
@@ -163,7 +163,10 @@ def _make_file(
         if "=" in metadata:
             algo, _, value = metadata.partition("=")
             mhashes = {algo.lower(): value.lower()}
-    return DistFile(
+    # Built without the frozen dataclass's __init__ (one object.__setattr__ per field): pages list thousands of
+    # files and this is the per-file cost of reading them. Same fields, same values.
+    df: DistFile = object.__new__(DistFile)
+    df.__dict__.update(
         filename=filename,
         url=url,
         index=index,
@@ -171,13 +174,14 @@ def _make_file(
         version=version,
         kind=kind,
         tags=tags,
-        hashes={k.lower(): v.lower() for k, v in (hashes or {}).items()},
+        hashes={k.lower(): v.lower() for k, v in hashes.items()} if hashes else {},
         requires_python=requires_python or None,
         yanked=yanked,
         metadata=has_meta,
         metadata_hashes=mhashes,
         local_path=local_path,
     )
+    return df
 
 
 def _split_fragment(url: str) -> tuple[str, dict[str, str]]:
@@ -413,11 +417,26 @@ class PackageFinder:
             return None
         try:
             rows = json.loads(path.read_bytes())
+            # Rows hold what parsing found (name, version, kind, tags): only the version is parsed again.
             out: list[DistFile] = []
-            for filename, url, hashes, rp, yanked, meta in rows:
-                df = _make_file(filename, url, index, hashes=hashes, requires_python=rp, yanked=yanked, metadata=meta)
-                if df is not None:
-                    out.append(df)
+            for filename, url, hashes, rp, yanked, has_meta, mhashes, name, version, kind, tags in rows:
+                df: DistFile = object.__new__(DistFile)
+                df.__dict__.update(
+                    filename=filename,
+                    url=url,
+                    index=index,
+                    name=name,
+                    version=Version(version),
+                    kind=kind,
+                    tags=frozenset(tags),
+                    hashes=hashes,
+                    requires_python=rp,
+                    yanked=yanked,
+                    metadata=has_meta,
+                    metadata_hashes=mhashes,
+                    local_path=None,
+                )
+                out.append(df)
             return out
         except (OSError, ValueError, TypeError):
             return None
@@ -433,7 +452,12 @@ class PackageFinder:
                 dict(f.hashes),
                 f.requires_python,
                 f.yanked,
-                dict(f.metadata_hashes) if f.metadata_hashes else f.metadata,
+                f.metadata,
+                dict(f.metadata_hashes),
+                f.name,
+                str(f.version),
+                f.kind,
+                sorted(f.tags),
             ]
             for f in files
         ]

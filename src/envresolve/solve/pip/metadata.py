@@ -8,8 +8,10 @@ when the server ignores `Range`. Local files are read directly.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
+import json
 import re
 import threading
 import zipfile
@@ -62,6 +64,55 @@ def parse_metadata(data: bytes, how: str) -> CoreMetadata:
         provides_extra=tuple(raw.get("provides_extra", ())),
         how=how,
     )
+
+
+# The metadata cache keeps, beside each METADATA file, what `parse_metadata` made of it (`<key>.json`, tied to
+# the METADATA bytes by their sha256): parsing METADATA with the email parser costs about 0.5 ms a file, and a
+# warm lock reads dozens of them.
+_PARSED_FORMAT = 1
+
+
+def _cache_read(path: Path) -> CoreMetadata | None:
+    """The cached metadata at `path` ('cache'), from its parsed sidecar when that matches; None when absent."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        row = json.loads(path.with_suffix(".json").read_bytes())
+        fmt, sha, name, version, requires_dist, requires_python, provides_extra = row
+        if fmt == _PARSED_FORMAT and sha == digest and name and version:
+            return CoreMetadata(
+                name=str(name),
+                version=str(version),
+                requires_dist=tuple(str(r) for r in requires_dist),
+                requires_python=None if requires_python is None else str(requires_python),
+                provides_extra=tuple(str(e) for e in provides_extra),
+                how="cache",
+            )
+    except (OSError, ValueError, TypeError):
+        pass
+    try:
+        md = parse_metadata(data, "cache")
+    except ValueError:
+        return None
+    _cache_write_parsed(path, data, md)
+    return md
+
+
+def _cache_write_parsed(path: Path, data: bytes, md: CoreMetadata) -> None:
+    row = [
+        _PARSED_FORMAT,
+        hashlib.sha256(data).hexdigest(),
+        md.name,
+        md.version,
+        list(md.requires_dist),
+        md.requires_python,
+        list(md.provides_extra),
+    ]
+    with contextlib.suppress(OSError, InputError):
+        atomic_write_bytes(path.with_suffix(".json"), json.dumps(row, separators=(",", ":")).encode())
 
 
 class _RangeFile(io.RawIOBase):
@@ -173,11 +224,10 @@ class MetadataFetcher:
         if dist.local_path is not None:
             return self._parse(dist, self._from_zip_bytes(dist, dist.local_path.read_bytes()), "local")
         cache = self._cache_path(dist)
-        if cache is not None and cache.is_file():
-            try:
-                return parse_metadata(cache.read_bytes(), "cache")
-            except (OSError, ValueError):
-                pass
+        if cache is not None:
+            cached = _cache_read(cache)
+            if cached is not None:
+                return cached
         if dist.kind != "wheel":
             raise InputError(make("RS205", f"not a wheel: {dist.filename}", subject=dist.filename))
         data: bytes | None = None
@@ -195,6 +245,8 @@ class MetadataFetcher:
                 atomic_write_bytes(cache, data)
             except (OSError, InputError):
                 pass
+            else:
+                _cache_write_parsed(cache, data, md)
         return md
 
     @staticmethod

@@ -52,6 +52,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Candidate", "PipProvider", "PipReporter", "Req"]
 
+#: How many releases of a project the speculative prefetch judges, newest first, looking for one the node accepts.
+_PREFETCH_WALK = 12
+
 
 @dataclass(frozen=True)
 class Req:
@@ -520,12 +523,15 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
         """
         try:
             entries = [e for e in self._entries_for(name) if spec.contains(e.version) and e.dist.yanked is None]
-            if not entries:
-                return
-            newest = Candidate(name, entries[0].version, dist=entries[0].dist)
-            md = self.fetcher.get(entries[0].dist)
-            if self._verdict(newest):
-                return  # the node rules it out: its dependencies are not worth fetching yet
+            # The resolver judges releases newest first and takes the first the node accepts: walk the same
+            # way (a bounded number), so that the dependencies of the release it will pin (torch 2.10 when the
+            # node rules out 2.11+) are fetched now, not after the resolver has worked through the rejections.
+            for e in entries[:_PREFETCH_WALK]:
+                md = self.fetcher.get(e.dist)
+                if not self._verdict(Candidate(name, e.version, dist=e.dist)):
+                    break
+            else:
+                return  # nothing the node accepts near the top: leave the rest to the resolver
         except Exception:  # a prefetch is only a hint; the real fetch reports errors
             return
         wanted: list[tuple[str, SpecifierSet]] = []
