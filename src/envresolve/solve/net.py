@@ -179,7 +179,25 @@ class _Pool:
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
         self._local = threading.local()
-        self._ssl = ssl.create_default_context()
+        # Loading the system CA certificates takes ~20 ms; it runs in the background (OpenSSL does not hold the
+        # GIL) while the caller imports and reads its inputs, and only the first HTTPS connection waits for it.
+        self._ssl_box: list[ssl.SSLContext | BaseException] = []
+        self._ssl_thread = threading.Thread(target=self._load_ssl, name="envresolve-ssl", daemon=True)
+        self._ssl_thread.start()
+
+    def _load_ssl(self) -> None:
+        try:
+            self._ssl_box.append(ssl.create_default_context())
+        except BaseException as exc:  # re-raised where a connection needs the context
+            self._ssl_box.append(exc)
+
+    @property
+    def _ssl(self) -> ssl.SSLContext:
+        self._ssl_thread.join()
+        ctx = self._ssl_box[0]
+        if isinstance(ctx, BaseException):
+            raise ctx
+        return ctx
 
     def _conns(self) -> dict[tuple[str, str, int], http.client.HTTPConnection]:
         conns: dict[tuple[str, str, int], http.client.HTTPConnection] | None = getattr(self._local, "conns", None)
