@@ -63,6 +63,23 @@ def parse_requirement(line: str) -> Requirement | None:
         return None
 
 
+@functools.lru_cache(maxsize=8192)
+def _dependency(line: str, markers: tuple[tuple[str, str], ...] | None) -> tuple[str, Version | None] | None:
+    """(name, lowest version it allows) of a Requires-Dist line that applies to the marker environment (all do
+    with `markers=None`); None when the line does not parse or its marker rules it out. Memoised: the releases
+    of a project repeat most of their lines, and every judged release is read."""
+    req = parse_requirement(line)
+    if req is None:
+        return None
+    if req.marker is not None and markers is not None:
+        try:
+            if not req.marker.evaluate({**dict(markers), "extra": ""}):
+                return None
+        except Exception:
+            pass
+    return req.name, _min_version(req)
+
+
 def cuda_from_label(label: str) -> Version | None:
     """'cu121' -> 12.1, 'cu118' -> 11.8, 'cu130' -> 13.0, 'cu92' -> 9.2; None for anything else ('cpu').
 
@@ -141,17 +158,12 @@ def cuda_need(
         own = None
     if own is not None:
         found.append((own[0], f"{canonicalize_name(name)} {version} is a CUDA {own[0]} component"))
+    mkey = tuple(sorted(markers.items())) if markers is not None else None
     for line in requires_dist:
-        req = parse_requirement(line)
-        if req is None:
+        dep = _dependency(line, mkey)
+        if dep is None:
             continue
-        if req.marker is not None and markers is not None:
-            try:
-                if not req.marker.evaluate({**markers, "extra": ""}):
-                    continue
-            except Exception:
-                pass
-        need = _component_need(req.name, _min_version(req))
+        need = _component_need(*dep)
         if need is not None:
             found.append((need[0], f"dependency {line.split(';')[0].strip()}"))
     if not found:

@@ -156,6 +156,7 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
         self._entries: dict[str, list[_Entry]] = {}
         self._judged: dict[tuple[str, Version], list[Rejection]] = {}
         self._verdicts: dict[tuple[str, Version], list[Rejection]] = {}
+        self._verdict_locks: dict[tuple[str, Version], threading.Lock] = {}
         self._infos: dict[tuple[str, Version], CandidateInfo] = {}
         self.rejections: dict[tuple[str, str, str, str | None], Rejection] = {}
         self.not_found: set[str] = set()
@@ -391,11 +392,23 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
         return out
 
     def _verdict(self, candidate: Candidate) -> list[Rejection]:
-        """The candidate's rejections, computed once and not recorded (prefetching asks too)."""
+        """The candidate's rejections, computed once and not recorded (prefetching asks too).
+
+        One thread computes a verdict; another asking for the same candidate meanwhile waits for it instead of
+        doing the same work again (the resolver and the prefetch walk ask for the same releases at the same time).
+        """
         key = (candidate.name, candidate.version)
         with self._lock:
             if key in self._verdicts:
                 return self._verdicts[key]
+            klock = self._verdict_locks.setdefault(key, threading.Lock())
+        with klock:
+            with self._lock:
+                if key in self._verdicts:
+                    return self._verdicts[key]
+            return self._compute_verdict(candidate, key)
+
+    def _compute_verdict(self, candidate: Candidate, key: tuple[str, Version]) -> list[Rejection]:
         try:
             md = self.metadata(candidate)
         except InputError as exc:
