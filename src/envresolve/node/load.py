@@ -12,8 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from envresolve._yaml import YamlError, load_documents
 from envresolve.diagnostics import Diagnostic, make
 from envresolve.errors import InputError
 from envresolve.node.conda import is_virtual_packages_obj, nodes_from_virtual_packages
@@ -100,14 +99,20 @@ def _parse(text: str, origin: str) -> Any:
         except (json.JSONDecodeError, RecursionError) as exc:
             json_error = str(exc)
     try:
-        return yaml.safe_load(text)
-    except (yaml.YAMLError, RecursionError, ValueError) as exc:
-        where = ""
-        mark = getattr(exc, "problem_mark", None)
-        if mark is not None:
-            where = f" at line {mark.line + 1}, column {mark.column + 1}"
-        problem = getattr(exc, "problem", None) or json_error or type(exc).__name__
+        docs = load_documents(text)
+    except YamlError as exc:
+        where = (
+            f" at line {exc.line + 1}, column {exc.column + 1}"
+            if exc.line is not None and exc.column is not None
+            else ""
+        )
+        if exc.kind == "limit":
+            raise InputError(make("ND202", f"{origin} is refused{where}: {exc.problem}")) from None
+        problem = exc.problem or json_error or "syntax error"
         raise InputError(make("ND202", f"{origin} is not valid JSON or YAML{where}: {problem}")) from None
+    if len(docs) > 1:
+        raise InputError(make("ND202", f"{origin} holds {len(docs)} YAML documents; a node file holds one"))
+    return docs[0] if docs else None
 
 
 def parse_node_text(text: str, *, origin: str) -> list[tuple[NodeFacts, list[Diagnostic]]]:

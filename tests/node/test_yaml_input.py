@@ -1,0 +1,110 @@
+"""Node files read as YAML go through the bounded reader: same data as PyYAML's safe loader, hostile input refused."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from envresolve._yaml import YamlError, load_documents
+from envresolve.errors import InputError
+from envresolve.node import load_node, load_nodes
+
+FIX = Path(__file__).parent / "fixtures"
+
+SAME_AS_SAFE_LOAD = [
+    "a: 1\n",
+    "",
+    "a: [1, 2.5, true, null, ~, '3', 0x1f, 1_000, 0o17, 1:30, .inf, 2024-01-01, yes, Off]\n",
+    "base: &b {x: 1, y: 2}\nd:\n  <<: *b\n  y: 3\n",
+    "m:\n  <<: [{a: 1}, {a: 2, b: 2}]\n  c: 3\n",
+    "a: &a [1]\nb: *a\n",
+    "x: !!str 12\ny: !!int '7'\nz: !!float '1'\nw: ! 5\n",
+    "k: |\n  text\n",
+    "a: b\na: c\n",
+    "=: 1\n",
+    "- -1\n- +5\n- 0.5e3\n",
+]
+
+
+@pytest.mark.parametrize("text", SAME_AS_SAFE_LOAD)
+def test_data_matches_safe_load(text: str) -> None:
+    docs = load_documents(text)
+    assert (docs[0] if docs else None) == yaml.safe_load(text)
+
+
+@pytest.mark.parametrize("text", ["? [1]\n: 2\n", "a: <<\n", "k: =\n", "a: !foo 1\n", "a: !!int x\n"])
+def test_what_safe_load_refuses_is_refused(text: str) -> None:
+    with pytest.raises((yaml.YAMLError, ValueError)):
+        yaml.safe_load(text)
+    with pytest.raises(YamlError) as exc:
+        load_documents(text)
+    assert exc.value.kind == "syntax"
+
+
+def test_fixtures_read_as_before() -> None:
+    for name in ("node-gfd-nfd.yaml", "node-deprecated-only.yaml", "nodes-list.yaml", "virtual-packages.yaml"):
+        text = (FIX / name).read_text()
+        assert load_documents(text) == [yaml.safe_load(text)]
+
+
+def _refused(path: Path, *, seconds: float = 5.0) -> InputError:
+    start = time.perf_counter()
+    with pytest.raises(InputError) as exc:
+        load_node(path)
+    assert time.perf_counter() - start < seconds
+    assert exc.value.code == "ND202"
+    return exc.value
+
+
+def test_alias_bomb_is_refused_quickly(tmp_path: Path) -> None:
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 12)]
+    path = tmp_path / "bomb.yaml"
+    path.write_text("apiVersion: v1\nkind: Node\nmetadata:\n  labels:\n" + "".join(f"    {x}\n" for x in lines))
+    err = _refused(path)
+    assert "alias bomb" in err.diagnostics[0].message
+
+
+@pytest.mark.parametrize("opener", ["[", "{a: "])
+def test_deep_nesting_is_refused_without_crashing(tmp_path: Path, opener: str) -> None:
+    closer = "]" if opener == "[" else "}"
+    path = tmp_path / "deep.yaml"
+    path.write_text(opener * 200_000 + closer * 200_000)
+    err = _refused(path)
+    assert "deeper than" in err.diagnostics[0].message
+
+
+def test_block_style_deep_nesting_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "deep-block.yaml"
+    path.write_text("".join(" " * i + f"k{i}:\n" for i in range(300)))
+    _refused(path)
+
+
+def test_recursive_alias_and_multiple_documents_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "rec.yaml"
+    path.write_text("apiVersion: v1\nkind: Node\nmetadata: &m {labels: *m}\n")
+    assert "contains it" in _refused(path).diagnostics[0].message
+    path.write_text("apiVersion: v1\nkind: Node\n---\napiVersion: v1\nkind: Node\n")
+    assert "2 YAML documents" in _refused(path).diagnostics[0].message
+
+
+def test_syntax_error_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("apiVersion: v1\nkind: Node\nmetadata: {labels: {a: b}\n")
+    assert "at line 4" in _refused(path).diagnostics[0].message
+
+
+def test_yaml_and_json_lists_agree(tmp_path: Path) -> None:
+    import json
+
+    obj = yaml.safe_load((FIX / "nodes-list.yaml").read_text())
+    as_json = tmp_path / "nodes.json"
+    as_json.write_text(json.dumps(obj))
+    assert load_nodes(as_json) == [
+        n.model_copy(update={"source": str(as_json) + n.source.split("nodes-list.yaml")[1]})
+        for n in load_nodes(FIX / "nodes-list.yaml")
+        if n.source
+    ]
