@@ -12,14 +12,22 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from envresolve.diagnostics import make
 from envresolve.errors import InputError
 
 if TYPE_CHECKING:
     from envresolve.binary.model import ArtifactReport
     from envresolve.binary.wheel import Limits
+    from envresolve.diagnostics import Diagnostic
+
+
+def _make(code: str, message: str, **kw: Any) -> Diagnostic:
+    """`envresolve.diagnostics.make`, imported on first use (pydantic stays off the cold path's start)."""
+    from envresolve.diagnostics import make
+
+    return make(code, message, **kw)
+
 
 __all__ = ["artifact_kind", "inspect"]
 
@@ -45,7 +53,7 @@ def artifact_kind(path: str | os.PathLike[str]) -> Kind:
     except OSError:
         exists = False
     if not exists:
-        raise InputError(make("GN101", f"no such file or directory: {s}", subject=s))
+        raise InputError(_make("GN101", f"no such file or directory: {s}", subject=s))
     if is_dir:
         return "directory"
     name = p.name.lower()
@@ -57,13 +65,13 @@ def artifact_kind(path: str | os.PathLike[str]) -> Kind:
         with open(p, "rb") as fh:
             head = fh.read(4)
     except OSError as exc:
-        raise InputError(make("GN101", f"cannot read {s}: {exc.strerror or exc}", subject=s)) from None
+        raise InputError(_make("GN101", f"cannot read {s}: {exc.strerror or exc}", subject=s)) from None
     if head == b"\x7fELF":
         return "elf"
     if head == b"PK\x03\x04":
         return "wheel"
     raise InputError(
-        make(
+        _make(
             "BN515",
             f"not a wheel, conda package, ELF file, directory or URL: {s}",
             subject=s,
@@ -114,7 +122,7 @@ def _inspect_file(
         st = os.stat(path)
         abspath = os.path.realpath(path)
     except OSError as exc:
-        raise InputError(make("GN101", f"cannot read {path}: {exc.strerror or exc}", subject=path)) from None
+        raise InputError(_make("GN101", f"cannot read {path}: {exc.strerror or exc}", subject=path)) from None
     store = ReportCache(cache_root) if cache else None
     if store is not None:
         known = store.sha_for(abspath, st)
@@ -138,7 +146,7 @@ def _inspect_file(
                     sha256_job=lambda: sha256_file(path),
                 )
         except OSError as exc:
-            raise InputError(make("GN101", f"cannot read {path}: {exc.strerror or exc}", subject=path)) from None
+            raise InputError(_make("GN101", f"cannot read {path}: {exc.strerror or exc}", subject=path)) from None
         digest = whl.sha256 or ""
         if store is not None and digest:
             if store.get(digest, symbols=symbols) is None:
@@ -167,11 +175,11 @@ def _inspect_file(
         except Cancelled:
             pass
         except OSError as exc:
-            raise InputError(make("GN101", f"cannot read {path}: {exc.strerror or exc}", subject=path)) from None
+            raise InputError(_make("GN101", f"cannot read {path}: {exc.strerror or exc}", subject=path)) from None
         try:
             sha = hashing.result()
         except OSError as exc:
-            raise InputError(make("GN101", f"cannot read {path}: {exc.strerror or exc}", subject=path)) from None
+            raise InputError(_make("GN101", f"cannot read {path}: {exc.strerror or exc}", subject=path)) from None
     if report is None:
         report = found[0]
     else:

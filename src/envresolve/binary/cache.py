@@ -15,13 +15,14 @@ import hashlib
 import json
 import os
 from pathlib import Path
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING
 
 from envresolve._atomic import atomic_write_bytes
 from envresolve._version import __version__
-from envresolve.binary.model import ArtifactReport
 from envresolve.errors import EnvresolveError
+
+if TYPE_CHECKING:  # imported when a report is read (pydantic: kept off the cold path's start)
+    from envresolve.binary.model import ArtifactReport
 
 __all__ = ["READER_VERSION", "ReportCache", "cache_dir", "sha256_file"]
 
@@ -85,8 +86,10 @@ class ReportCache:
         """The cached report for a content key (a sha256), or None when absent or unreadable."""
         try:
             data = self._report_path(key, symbols).read_bytes()
+            from envresolve.binary.model import ArtifactReport
+
             return ArtifactReport.model_validate_json(data)
-        except (OSError, ValueError, ValidationError):
+        except (OSError, ValueError):  # pydantic's ValidationError is a ValueError
             return None
 
     def put(self, key: str, report: ArtifactReport, *, symbols: bool) -> None:

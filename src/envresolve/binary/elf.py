@@ -36,13 +36,16 @@ import struct
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from envresolve.binary.cxxabi import CxxAbi, cxx_abi_flavour
 from envresolve.binary.fatbin import FatbinScanner
-from envresolve.binary.model import CudaRuntimeLink, ElfFacts, FatbinEntry
-from envresolve.diagnostics import Diagnostic, make
 
-__all__ = ["COUNTERS", "is_elf_magic", "read_elf", "read_elf_file"]
+if TYPE_CHECKING:  # pydantic models are imported when first built (see `read_elf_fields`)
+    from envresolve.binary.model import ElfFacts
+    from envresolve.diagnostics import Diagnostic
+
+__all__ = ["COUNTERS", "elf_facts", "is_elf_magic", "read_elf", "read_elf_fields", "read_elf_file"]
 
 ELF_MAGIC = b"\x7fELF"
 
@@ -208,6 +211,8 @@ class _Reader:
         if key in self._seen_codes or len(self.diags) >= 64:
             return
         self._seen_codes.add(key)
+        from envresolve.diagnostics import make
+
         self.diags.append(make(code, message, subject=self.path, evidence=list(evidence)))
 
     # -- pass 1 --------------------------------------------------------------------------------
@@ -273,7 +278,7 @@ class _Reader:
         if self.pos < self._scan_end or not sc.idle:
             return False
         # every window filled; the section-header windows matter only when device code was found
-        return all(self.pos >= w.end for w in self.windows if sc.entries or not w.sh)
+        return all(self.pos >= w.end for w in self.windows if sc.raw_entries or not w.sh)
 
     def _parse_ehdr(self, head: bytearray) -> bool:
         if len(head) < 4 or bytes(head[:4]) != ELF_MAGIC:
@@ -422,7 +427,7 @@ class _Reader:
                 if w.start < pos + n and w.end > pos:
                     w.take(pos, mv)
         sw = self.sh_window
-        if sw is not None and not self._shstr_planned and sw.end <= self.pos and self.scanner.entries:
+        if sw is not None and not self._shstr_planned and sw.end <= self.pos and self.scanner.raw_entries:
             self._shstr_planned = True
             where = self.shstrtab_range()
             if where is not None and where[0] >= pos and self._get(*where, sh=True) is None:
@@ -882,7 +887,7 @@ def _symbols(
     facts.defined, facts.undefined = sorted(set(defined)), sorted(set(undefined))
 
 
-def _cuda_runtime(facts: _Facts, marker: bool, device_code: bool) -> CudaRuntimeLink | None:
+def _cuda_runtime(facts: _Facts, marker: bool, device_code: bool) -> dict[str, Any] | None:
     """How the object gets a CUDA runtime, decided in this order:
 
     1. it is libcudart itself (its soname): None, it provides the runtime;
@@ -898,20 +903,23 @@ def _cuda_runtime(facts: _Facts, marker: bool, device_code: bool) -> CudaRuntime
     for lib in facts.needed:
         m = _CUDART_RE.match(lib)
         if m:
-            return CudaRuntimeLink(mode="dynamic", major=int(m.group(1)) if m.group(1) else None)
+            return {"mode": "dynamic", "major": int(m.group(1)) if m.group(1) else None}
     if facts.cudart_register:
-        return CudaRuntimeLink(mode="dynamic", major=None)
+        return {"mode": "dynamic", "major": None}
     if marker:
-        return CudaRuntimeLink(mode="static", major=None)
+        return {"mode": "static", "major": None}
     if device_code:
-        return CudaRuntimeLink(mode="dlopen", major=None)
+        return {"mode": "dlopen", "major": None}
     return None
 
 
-def _split_fatbin(reader: _Reader, scanner: FatbinScanner) -> tuple[tuple[FatbinEntry, ...], tuple[FatbinEntry, ...]]:
+_Entries = list[dict[str, Any]]
+
+
+def _split_fatbin(reader: _Reader, scanner: FatbinScanner) -> tuple[_Entries, _Entries]:
     """(loadable, relocatable) entries: containers inside a `__nv_relfatbin` section are relocatable."""
-    if not scanner.entries:
-        return (), ()
+    if not scanner.raw_entries:
+        return [], []
     secs = reader.section_headers()
     where = reader.shstrtab_range()
     names = reader._get(*where, sh=True) if where is not None else None
@@ -924,18 +932,18 @@ def _split_fatbin(reader: _Reader, scanner: FatbinScanner) -> tuple[tuple[Fatbin
             "apart from loadable device code (.nv_fatbin); all of it is counted as loadable",
             f"e_shoff {lay.shoff}, e_shnum {lay.shnum}, e_shstrndx {lay.shstrndx}",
         )
-        return tuple(scanner.entries), ()
+        return list(scanner.raw_entries), []
     want = RELFATBIN + b"\0"
     rel = [
         (off, off + size)
         for name, typ, off, size in secs
         if typ != SHT_NOBITS and bytes(names[name : name + len(want)]) == want
     ]
-    loadable: list[FatbinEntry] = []
-    relocatable: list[FatbinEntry] = []
-    for entry, at in zip(scanner.entries, scanner.container_offsets, strict=True):
+    loadable: _Entries = []
+    relocatable: _Entries = []
+    for entry, at in zip(scanner.raw_entries, scanner.container_offsets, strict=True):
         (relocatable if any(a <= at < b for a, b in rel) else loadable).append(entry)
-    return tuple(loadable), tuple(relocatable)
+    return loadable, relocatable
 
 
 def _capture_pass(chunks: Iterable[bytes], ranges: list[tuple[int, int]]) -> list[_Window]:
@@ -979,6 +987,30 @@ def read_elf(
     `size` (when known) lets offsets be checked against the file's end. `reopen` returns a fresh iterable
     over the same bytes, for the rare file whose dynamic tables lie where the first pass kept nothing.
     Returns (None, diagnostics) for a file that is not a readable ELF.
+    """
+    fields, diags = read_elf_fields(chunks, path=path, size=size, symbols=symbols, reopen=reopen)
+    return elf_facts(fields), diags
+
+
+def elf_facts(fields: dict[str, Any] | None) -> ElfFacts | None:
+    """`ElfFacts` from what `read_elf_fields` returned."""
+    from envresolve.binary.model import ElfFacts
+
+    return ElfFacts(**fields) if fields is not None else None
+
+
+def read_elf_fields(
+    chunks: Iterable[bytes],
+    *,
+    path: str,
+    size: int | None = None,
+    symbols: bool = False,
+    reopen: Callable[[], Iterable[bytes]] | None = None,
+) -> tuple[dict[str, Any] | None, list[Diagnostic]]:
+    """`read_elf` without building the model: the `ElfFacts` fields as a plain dict.
+
+    A forked helper process returns these (cheap to pickle), so that it never imports pydantic unless a
+    diagnostic is made; the parent builds the models with `elf_facts`.
     """
     reader = _Reader(path, size, symbols)
     if not reader.run(chunks):
@@ -1045,26 +1077,26 @@ def read_elf(
     assert scanner is not None
     reader.diags.extend(scanner.diagnostics)
     loadable, relocatable = _split_fatbin(reader, scanner)
-    elf = ElfFacts(
-        path=path,
-        size=size if size is not None else total,
-        elf_class=64 if lay.cls == 64 else 32,
-        machine=lay.machine,
-        soname=facts.soname,
-        needed=tuple(facts.needed),
-        rpath=tuple(facts.rpath),
-        runpath=tuple(facts.runpath),
-        version_needs={k: tuple(v) for k, v in facts.version_needs.items()},
-        weak_version_needs={k: tuple(v) for k, v in facts.weak_needs.items()},
-        version_defs=tuple(facts.version_defs),
-        cxx_abi=facts.cxx_abi,
-        cuda_runtime=_cuda_runtime(facts, reader.cudart_marker, bool(scanner.entries)),
-        fatbin=loadable,
-        relocatable_fatbin=relocatable,
-        defined_symbols=tuple(facts.defined) if symbols and facts.defined is not None else None,
-        undefined_symbols=tuple(facts.undefined) if symbols and facts.undefined is not None else None,
-    )
-    return elf, reader.diags
+    fields = {
+        "path": path,
+        "size": size if size is not None else total,
+        "elf_class": 64 if lay.cls == 64 else 32,
+        "machine": lay.machine,
+        "soname": facts.soname,
+        "needed": tuple(facts.needed),
+        "rpath": tuple(facts.rpath),
+        "runpath": tuple(facts.runpath),
+        "version_needs": {k: tuple(v) for k, v in facts.version_needs.items()},
+        "weak_version_needs": {k: tuple(v) for k, v in facts.weak_needs.items()},
+        "version_defs": tuple(facts.version_defs),
+        "cxx_abi": facts.cxx_abi,
+        "cuda_runtime": _cuda_runtime(facts, reader.cudart_marker, bool(scanner.raw_entries)),
+        "fatbin": loadable,
+        "relocatable_fatbin": relocatable,
+        "defined_symbols": tuple(facts.defined) if symbols and facts.defined is not None else None,
+        "undefined_symbols": tuple(facts.undefined) if symbols and facts.undefined is not None else None,
+    }
+    return fields, reader.diags
 
 
 _CHUNK = 1024 * 1024
@@ -1087,5 +1119,7 @@ def read_elf_file(path: str | os.PathLike[str], *, symbols: bool = False) -> tup
         with open(p, "rb"):
             pass
     except OSError as exc:
+        from envresolve.diagnostics import make
+
         return None, [make("GN101", f"cannot read {p}: {exc.strerror or exc}", subject=p)]
     return read_elf(_file_chunks(p), path=p, size=size, symbols=symbols, reopen=lambda: _file_chunks(p))

@@ -30,9 +30,11 @@ import io
 import re
 import struct
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
-from envresolve.binary.model import FatbinEntry
-from envresolve.diagnostics import Diagnostic, make
+if TYPE_CHECKING:  # the models (pydantic) are imported when first needed: a forked reader may never need them
+    from envresolve.binary.model import FatbinEntry
+    from envresolve.diagnostics import Diagnostic
 
 __all__ = [
     "FATBIN_MAGIC",
@@ -78,19 +80,26 @@ def _toolkit(payload: bytes, flags: int) -> str | None:
     return f"{int(m.group(1))}.{int(m.group(2))}" if m else None
 
 
-def _entry(hdr: tuple[int, ...], payload_head: bytes) -> FatbinEntry:
+def _entry(hdr: tuple[int, ...], payload_head: bytes) -> dict[str, Any]:
+    """The fields of a `FatbinEntry` (a plain dict: cheap to build and to send from a helper process)."""
     kind, _v, _hs, size, _csize, _opt, minor, major, sm, _no, _nl, flags, _z, _usize = hdr
     variant = "a" if flags & FLAG_ARCH_SPECIFIC else ("f" if flags & FLAG_FAMILY else "")
-    return FatbinEntry(
-        kind="ptx" if kind == KIND_PTX else "sass",
-        arch=f"sm_{sm}{variant}",
-        sm=sm,
-        variant=variant,
-        ptx_isa=f"{major}.{minor}" if kind == KIND_PTX else None,
-        toolkit=_toolkit(payload_head, flags),
-        compressed=bool(flags & (FLAG_COMPRESSED_LZ | FLAG_COMPRESSED_ZSTD)),
-        size=size,
-    )
+    return {
+        "kind": "ptx" if kind == KIND_PTX else "sass",
+        "arch": f"sm_{sm}{variant}",
+        "sm": sm,
+        "variant": variant,
+        "ptx_isa": f"{major}.{minor}" if kind == KIND_PTX else None,
+        "toolkit": _toolkit(payload_head, flags),
+        "compressed": bool(flags & (FLAG_COMPRESSED_LZ | FLAG_COMPRESSED_ZSTD)),
+        "size": size,
+    }
+
+
+def _make(code: str, message: str, *, subject: str, evidence: list[str] | None = None) -> Diagnostic:
+    from envresolve.diagnostics import make
+
+    return make(code, message, subject=subject, evidence=evidence or [])
 
 
 # scanner states
@@ -117,7 +126,8 @@ class FatbinScanner:
         self.size = size
         self.ranges = sorted(scan_ranges) if scan_ranges is not None else None
         self.max_entries = MAX_ENTRIES if max_entries is None else max_entries
-        self.entries: list[FatbinEntry] = []
+        #: entries found so far, as `FatbinEntry` fields (see `entries`)
+        self.raw_entries: list[dict[str, Any]] = []
         #: file offset of the container holding each entry (parallel to `entries`), to tell sections apart
         self.container_offsets: list[int] = []
         self.diagnostics: list[Diagnostic] = []
@@ -139,7 +149,7 @@ class FatbinScanner:
     # -- helpers -------------------------------------------------------------------------------
     def _diag(self, code: str, message: str, evidence: list[str]) -> None:
         if len(self.diagnostics) < 32:
-            self.diagnostics.append(make(code, message, subject=self.subject, evidence=evidence))
+            self.diagnostics.append(_make(code, message, subject=self.subject, evidence=evidence))
 
     def _scan_spans(self, start: int, end: int) -> list[tuple[int, int]]:
         if self.ranges is None:
@@ -293,8 +303,8 @@ class FatbinScanner:
         head = bytes(self._pay_head)
         if self._hdr[11] & FLAG_COMPRESSED_ZSTD and csize:
             head = head[:csize]
-        if len(self.entries) < self.max_entries:
-            self.entries.append(_entry(self._hdr, head))
+        if len(self.raw_entries) < self.max_entries:
+            self.raw_entries.append(_entry(self._hdr, head))
             self.container_offsets.append(self._cont_start)
         else:
             if not self._limited:
@@ -305,6 +315,13 @@ class FatbinScanner:
                 )
             self._limited = True
         self._start_entry(self._pay_end)
+
+    @property
+    def entries(self) -> list[FatbinEntry]:
+        """The entries found so far."""
+        from envresolve.binary.model import FatbinEntry
+
+        return [FatbinEntry(**e) for e in self.raw_entries]
 
     @property
     def idle(self) -> bool:
@@ -329,11 +346,11 @@ def parse_fatbin(data: bytes, *, subject: str = "<fatbin>") -> tuple[list[Fatbin
     unknown container version (BN152) instead of skipping it; containers after the first are found as in a stream.
     """
     if len(data) < _HEADER.size:
-        return [], [make("BN150", f"{len(data)} bytes are too few for a fatbinary header", subject=subject)]
+        return [], [_make("BN150", f"{len(data)} bytes are too few for a fatbinary header", subject=subject)]
     magic, ver, hs, _fat = _HEADER.unpack_from(data)
     if magic != FATBIN_MAGIC or ver != 1 or hs != _HEADER.size:
         return [], [
-            make(
+            _make(
                 "BN152",
                 f"not a known fatbinary container: magic {magic:#x}, version {ver}, header size {hs}",
                 subject=subject,

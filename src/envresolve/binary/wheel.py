@@ -20,10 +20,11 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeAlias
 
-from envresolve.binary.model import ArtifactReport, ElfFacts
-from envresolve.diagnostics import Diagnostic, make
+if TYPE_CHECKING:  # pydantic models: imported on first use, after the helper process is forked
+    from envresolve.binary.model import ArtifactReport, ElfFacts
+    from envresolve.diagnostics import Diagnostic
 
 _inflate_mod: types.ModuleType
 try:  # ISA-L inflates about 2.3x faster than zlib (numbers in docs/performance.md); same API.
@@ -33,6 +34,15 @@ try:  # ISA-L inflates about 2.3x faster than zlib (numbers in docs/performance.
 except ImportError:  # pragma: no cover - isal is a dependency, but zlib is a correct fallback
     _inflate_mod = zlib
 _INFLATE_ERRORS: tuple[type[Exception], ...] = (zlib.error, _inflate_mod.error)
+
+
+def make(code: str, message: str, **kw: Any) -> Diagnostic:
+    """`envresolve.diagnostics.make`, imported on first use: the cold path stays free of pydantic until a
+    finding or the report needs it (see `_read_members`)."""
+    from envresolve.diagnostics import make as _make
+
+    return _make(code, message, **kw)
+
 
 __all__ = [
     "ELF_MAGIC",
@@ -53,6 +63,7 @@ __all__ = [
     "platform_tag_glibc",
     "platform_tag_musl",
     "read_elf_stream",
+    "read_elf_stream_fields",
     "read_zip_member",
     "scan_zip",
     "vet_zip_members",
@@ -496,14 +507,35 @@ def read_elf_stream(
     symbols: bool,
 ) -> tuple[ElfFacts | None, list[Diagnostic]]:
     """Run the ELF reader over a chunk stream; a bug in it becomes GN103 for this member only."""
-    from envresolve.binary.elf import read_elf
+    return _to_facts(read_elf_stream_fields(chunks_factory, path=path, size=size, symbols=symbols), path)
+
+
+def read_elf_stream_fields(
+    chunks_factory: Callable[[], Iterable[bytes]],
+    *,
+    path: str,
+    size: int | None,
+    symbols: bool,
+) -> tuple[dict[str, Any] | None, list[Diagnostic]]:
+    """`read_elf_stream` without building the model (`ElfFacts` fields as a dict; see `elf.read_elf_fields`)."""
+    from envresolve.binary.elf import read_elf_fields
 
     try:
-        return read_elf(chunks_factory(), path=path, size=size, symbols=symbols, reopen=chunks_factory)
+        return read_elf_fields(chunks_factory(), path=path, size=size, symbols=symbols, reopen=chunks_factory)
     except (Cancelled, OSError):
         raise
     except Exception as exc:  # a reader bug must not lose the other members
         return None, [make("GN103", f"ELF reader failed: {type(exc).__name__}: {exc}", subject=path)]
+
+
+def _to_facts(result: tuple[dict[str, Any] | None, list[Diagnostic]], path: str) -> _Result:
+    from envresolve.binary.elf import elf_facts
+
+    fields, diags = result
+    try:
+        return elf_facts(fields), diags
+    except Exception as exc:  # fields the model refuses are a reader bug: GN103 for this member only
+        return None, [*diags, make("GN103", f"ELF reader failed: {type(exc).__name__}: {exc}", subject=path)]
 
 
 @dataclass
@@ -625,7 +657,8 @@ def scan_zip(
     return out
 
 
-_Result = tuple[ElfFacts | None, list[Diagnostic]]
+_Result: TypeAlias = "tuple[ElfFacts | None, list[Diagnostic]]"
+_Fields: TypeAlias = "tuple[dict[str, Any] | None, list[Diagnostic]]"
 #: wheels whose ELF members hold less compressed data than this are read in one process
 _FORK_MIN_BYTES = 32 << 20
 
@@ -711,7 +744,7 @@ def _read_members(
 ) -> tuple[list[_Result], Any]:
     """ELF facts for each candidate (in order), and the result of `side_job` run beside them."""
 
-    def one(item: tuple[ZipMember, int]) -> _Result:
+    def one(item: tuple[ZipMember, int]) -> _Fields:
         m, start = item
         where = f"{subject}:{m.name}"
         states: list[StreamState] = []
@@ -721,32 +754,39 @@ def _read_members(
             states.append(st)
             return member_chunks(source, m, start, subject=where, limits=limits, state=st, cancel=cancel)
 
-        facts, diags = read_elf_stream(factory, path=m.name, size=m.file_size, symbols=symbols)
+        fields, diags = read_elf_stream_fields(factory, path=m.name, size=m.file_size, symbols=symbols)
         problems = [s.problem for s in states if s.problem is not None]
         if problems:
             # The container problem is the root cause; the ELF reader's "truncated" follows from it.
-            return facts, [problems[0]]
-        return facts, diags
+            return fields, [problems[0]]
+        return fields, diags
+
+    def facts(i: int, got: _Fields) -> _Result:
+        return _to_facts(got, candidates[i][0].name)
 
     results: dict[int, _Result] = {}
     if cancel is None and _use_processes(candidates, source):
-        mine, theirs = _split([m.compress_size for m, _ in candidates])
+        # The helper takes the bin holding the largest member (the critical path) and returns plain fields, so
+        # it never imports pydantic; this process reads the rest, runs the side job (the file's sha256) and
+        # imports the models meanwhile.
+        theirs, mine = _split([m.compress_size for m, _ in candidates])
 
-        def child_job() -> tuple[dict[int, _Result], Any]:
-            return {i: one(candidates[i]) for i in theirs}, (side_job() if side_job else None)
+        def child_job() -> dict[int, _Fields]:
+            return {i: one(candidates[i]) for i in theirs}
 
         collect = _in_child(child_job)
         try:
-            results = {i: one(candidates[i]) for i in mine}
+            results = {i: facts(i, one(candidates[i])) for i in mine}
+            side = side_job() if side_job else None
+            import envresolve.binary.report  # noqa: F401  (the models, before the helper's results arrive)
         except BaseException:
             collect.abandon()  # type: ignore[attr-defined]
             raise
         try:
-            child_results, side = collect()
-            results.update(child_results)
+            child_results = collect()
+            results.update({i: facts(i, got) for i, got in child_results.items()})
         except (RuntimeError, pickle.UnpicklingError, EOFError, OSError):
-            results.update({i: one(candidates[i]) for i in theirs})  # the helper died: do its share here
-            side = side_job() if side_job else None
+            results.update({i: facts(i, one(candidates[i])) for i in theirs})  # the helper died: redo its share
         return [results[i] for i in range(len(candidates))], side
 
     n = workers if workers is not None else min(2, os.cpu_count() or 1)
@@ -754,12 +794,12 @@ def _read_members(
     order = sorted(range(len(candidates)), key=lambda i: -candidates[i][0].compress_size)
     if n <= 1 or (len(candidates) <= 1 and side_job is None):
         side = side_job() if side_job else None
-        results = {i: one(candidates[i]) for i in order}
+        results = {i: facts(i, one(candidates[i])) for i in order}
     else:
         with ThreadPoolExecutor(max_workers=n, thread_name_prefix="envresolve-inspect") as ex:
             side_future = ex.submit(side_job) if side_job else None
             futures = {i: ex.submit(one, candidates[i]) for i in order}
-            results = {i: f.result() for i, f in futures.items()}
+            results = {i: facts(i, f.result()) for i, f in futures.items()}
             side = side_future.result() if side_future else None
     return [results[i] for i in range(len(candidates))], side
 
@@ -846,10 +886,8 @@ def wheel_report(
 ) -> ArtifactReport:
     """Inspect a wheel held by `source`; `filename` gives the tags (the WHEEL file when it is not a wheel name).
 
-    `sha256_job` computes the artifact's sha256 beside the member reads (in the helper process when one is used).
+    `sha256_job` computes the artifact's sha256 beside the member reads.
     """
-    from envresolve.binary.report import build_report
-
     parsed = parse_wheel_filename(filename)
     plat = parsed.get("plat") if parsed else None
     wanted = None if plat else (lambda n: n.count("/") == 1 and n.endswith(".dist-info/WHEEL"))
@@ -863,6 +901,8 @@ def wheel_report(
         metadata=wanted,
         side_job=sha256_job,
     )
+    from envresolve.binary.report import build_report  # pydantic: only now (see _read_members)
+
     if sha256_job is not None:
         sha256 = scan.side
     if not plat:

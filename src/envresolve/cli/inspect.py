@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from envresolve.binary.model import ArtifactReport, ElfFacts
+    from envresolve.diagnostics import Diagnostic
 
 __all__ = ["configure_parser", "render_reports_json", "render_reports_text", "run"]
 
@@ -38,8 +39,6 @@ def configure_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from envresolve.binary import inspect
     from envresolve.cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
-    from envresolve.diagnostics import Diagnostic, has_errors
-    from envresolve.diagnostics.render import render_text
     from envresolve.errors import EnvresolveError
 
     reports: list[ArtifactReport] = []
@@ -49,6 +48,10 @@ def run(args: argparse.Namespace) -> int:
             reports.append(inspect(item, symbols=args.symbols, cache=not args.no_cache, timeout=args.timeout))
         except EnvresolveError as exc:
             failures.extend(exc.diagnostics)
+    # imported after the work: a cold wheel read imports pydantic in parallel with its helper process
+    from envresolve.diagnostics import has_errors
+    from envresolve.diagnostics.render import render_text
+
     if args.format == "json":
         print(render_reports_json(reports, failures))
     else:
