@@ -224,3 +224,65 @@ def test_progress_is_quiet_in_ci_and_shown_when_asked(
         _resolve(srv.url, ["alpha"], [H100_580], client=HttpClient(progress=True))
     err = capsys.readouterr().err
     assert "resolving pip packages: 2 pinned" in err and err.endswith("\r\x1b[K")
+
+
+# Requires-Dist lines as real wheels write them (torch, transformers, requests), and malformed ones.
+_REQUIRES_DIST = [
+    "filelock",
+    "typing-extensions>=4.10.0",
+    'setuptools; python_version >= "3.12"',
+    'nvidia-cuda-runtime-cu12==12.8.90; platform_system == "Linux" and platform_machine == "x86_64"',
+    'triton==3.5.0; platform_system == "Linux"',
+    "huggingface-hub <1.0,>=0.16.4",
+    "regex !=2019.12.17",
+    'torch !=1.12.0,>=1.10 ; extra == "torch"',
+    'accelerate >=0.20.3 ; extra == "torch"',
+    'PySocks!=1.5.7,>=1.5.6; extra == "socks"',
+    'chardet<8,>=3.0.2; extra == "use-chardet-on-py3"',
+    "a[b,c]>=1,<2 ; extra == 'x' and (os_name==\"nt\" or python_version<'3.9')",
+    'a (>=1) ; extra=="T_E.s-t"',
+    "a ;python_full_version ~= '3.10'",
+    'a @ https://example.invalid/a-1.0-py3-none-any.whl ; extra == "x"',
+    "a @ https://example.invalid/a;b.whl",
+    "a; ",
+    "a ;",
+    'a ; extra == "x";',
+    'a ;; extra == "x"',
+    'a>=1 ; bogus == "x"',
+    '; extra=="x"',
+    'a>=1x ; extra=="x"',
+    'a ; extra == "x" or',
+    'a ; python_version >= "3.12" ; x',
+]
+
+
+@pytest.mark.parametrize("line", _REQUIRES_DIST)
+def test_parse_requirement_matches_packaging(line: str) -> None:
+    """The split-and-memoise parse gives what `packaging` gives for the whole line, invalid lines included."""
+    from packaging.markers import default_environment
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    from envresolve.solve.pip.gpu import parse_requirement
+
+    parse_requirement.cache_clear()
+    got = parse_requirement(line)
+    try:
+        want: Requirement | None = Requirement(line)
+    except InvalidRequirement:
+        want = None
+    assert (got is None) == (want is None)
+    if got is None or want is None:
+        return
+    assert got == want and str(got) == str(want) and repr(got) == repr(want)
+    assert (got.name, got.url, got.extras, str(got.specifier)) == (
+        want.name,
+        want.url,
+        want.extras,
+        str(want.specifier),
+    )
+    assert str(got.marker) == str(want.marker)
+    for extra in ("", "x", "torch", "socks", "t-e-s-t"):
+        env = {**default_environment(), "extra": extra}
+        assert (got.marker is None) == (want.marker is None)
+        if got.marker is not None and want.marker is not None:
+            assert got.marker.evaluate(env) == want.marker.evaluate(env)

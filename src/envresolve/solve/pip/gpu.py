@@ -25,6 +25,7 @@ import os
 import re
 from typing import TYPE_CHECKING
 
+from packaging.markers import InvalidMarker, Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -57,9 +58,36 @@ __all__ = [
 @functools.lru_cache(maxsize=8192)
 def parse_requirement(line: str) -> Requirement | None:
     """A Requires-Dist line as a `Requirement` (memoised: the same lines come back for every candidate), or None."""
+    head, semicolon, marker = line.partition(";")
+    if semicolon and "@" not in head:
+        # `name[extras] specifiers ; marker`: the grammar splits at the first semicolon, so the two halves parse
+        # on their own, and both repeat across lines (one marker per extra, one head per extra that needs it):
+        # parsing each distinct half once is much cheaper than parsing every line whole.
+        base, parsed_marker = _parse_head(head), _parse_marker(marker)
+        if base is not None and parsed_marker is not None:
+            req = Requirement.__new__(Requirement)
+            req.name, req.url, req.extras = base.name, base.url, set(base.extras)
+            req.specifier, req.marker = base.specifier, parsed_marker
+            return req
     try:
         return Requirement(line)
     except InvalidRequirement:
+        return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_head(text: str) -> Requirement | None:
+    try:
+        return Requirement(text)
+    except InvalidRequirement:
+        return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_marker(text: str) -> Marker | None:
+    try:
+        return Marker(text)
+    except InvalidMarker:
         return None
 
 
