@@ -108,3 +108,48 @@ def test_yaml_and_json_lists_agree(tmp_path: Path) -> None:
         for n in load_nodes(FIX / "nodes-list.yaml")
         if n.source
     ]
+
+
+def _varied_manifests() -> list[dict[str, object]]:
+    """The fixture Nodes, plus copies that differ in the facts the memoized conversion keys on."""
+    base = [yaml.safe_load((FIX / n).read_text()) for n in ("node-gfd-nfd.yaml", "node-deprecated-only.yaml")]
+    base += yaml.safe_load((FIX / "nodes-list.yaml").read_text())["items"]
+    out: list[dict[str, object]] = []
+    nfd = "feature.node.kubernetes.io/"
+    variants: list[dict[str, str]] = [
+        {},
+        {f"{nfd}system-os_release.ID": "rocky", f"{nfd}system-os_release.VERSION_ID": "9.3"},
+        {f"{nfd}system-os_release.VERSION_ID": "24.10"},  # no table row: ND206
+        {"nvidia.com/gpu.count": "2", "nvidia.com/gpu.memory": "x"},  # ND205
+        {f"{nfd}cpu-cpuid.AVX2": "true", f"{nfd}cpu-cpuid.FMA3": "true", f"{nfd}cpu-cpuid.AVX": "true"},
+        {"kubernetes.io/arch": "arm64"},
+    ]  # fmt: skip
+    for i, manifest in enumerate(base):
+        for j, extra in enumerate(variants):
+            m = yaml.safe_load(yaml.safe_dump(manifest))
+            m["metadata"]["name"] = f"n{i}-{j}"
+            m["metadata"].setdefault("labels", {}).update(extra)
+            out.append(m)
+    return out
+
+
+def test_a_list_gives_the_same_facts_as_each_node_alone(tmp_path: Path) -> None:
+    from envresolve.node import read_nodes
+
+    items = _varied_manifests()
+    listed = tmp_path / "list.yaml"
+    listed.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": items}))
+    together = read_nodes(listed)
+    assert len(together) == len(items)
+    codes = set()
+    for i, (manifest, (node, diags)) in enumerate(zip(items, together, strict=True)):
+        alone_path = tmp_path / f"node{i}.yaml"
+        alone_path.write_text(yaml.safe_dump(manifest))
+        (alone, alone_diags), *rest = read_nodes(alone_path)
+        assert rest == []
+        assert node.source == f"{listed}#items[{i}]"
+        assert node == alone.model_copy(update={"source": node.source})
+        assert diags == alone_diags
+        codes |= {d.code for d in diags}
+    assert {"ND205", "ND206", "ND207", "ND208"} <= codes  # the variants reach every kind of finding
+    assert len({n.name for n, _ in together}) == len(items)

@@ -70,19 +70,33 @@ def distro_matrix() -> DistroMatrix:
     return matrix
 
 
+#: (the matrix it was built from, (id, version_id, is-a-glibc-row) -> first such row with its citation)
+_index: tuple[DistroMatrix, dict[tuple[str, str, bool], Inference]] | None = None
+
+
+def _rows_by_release(matrix: DistroMatrix) -> dict[tuple[str, str, bool], Inference]:
+    global _index
+    if _index is None or _index[0] is not matrix:  # a new table (tests reload matrices) gets a new index
+        found: dict[tuple[str, str, bool], Inference] = {}
+        for row in matrix.rows:
+            found.setdefault((row.id, row.version_id, row.glibc is not None), Inference(row, matrix.cite(row)))
+        _index = (matrix, found)
+    return _index[1]
+
+
 def _find(os_id: str | None, version_id: str | None, *, glibc: bool) -> Inference | None:
     if not os_id or not version_id:
         return None
-    matrix = distro_matrix()
+    rows = _rows_by_release(distro_matrix())
     os_id = os_id.strip().lower()
     version_id = version_id.strip()
     candidates = [version_id]
     if os_id in _MAJOR_ONLY and "." in version_id:
         candidates.append(version_id.split(".")[0])
     for want in candidates:
-        for row in matrix.rows:
-            if row.id == os_id and row.version_id == want and (row.glibc is not None) == glibc:
-                return Inference(row=row, citation=matrix.cite(row))
+        inf = rows.get((os_id, want, glibc))
+        if inf is not None:
+            return inf
     return None
 
 

@@ -22,6 +22,7 @@ glibc and libstdc++ are inferred from the OS release (`envresolve.node.infer`).
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -180,11 +181,19 @@ def _pick(r: _Reader, what: str, current: str | None, deprecated: str | None) ->
 
 
 def _level_from_nfd(labels: dict[str, str]) -> int | None:
-    cpuid = {
-        k[len(NFD + "cpu-cpuid.") :] for k, v in labels.items() if k.startswith(NFD + "cpu-cpuid.") and v == "true"
-    }
+    prefix = NFD + "cpu-cpuid."
+    cpuid = frozenset(k[len(prefix) :] for k, v in labels.items() if v == "true" and k.startswith(prefix))
     if not cpuid:
         return None
+    return _level_from_cpuid(cpuid)
+
+
+# A fleet repeats a handful of hardware and software combinations: the validated value objects below are
+# built once per distinct combination and shared (they are frozen). The caches are bounded.
+
+
+@functools.lru_cache(maxsize=256)
+def _level_from_cpuid(cpuid: frozenset[str]) -> int | None:
     flags = {_NFD_FLAGS[n] for n in cpuid if n in _NFD_FLAGS} | set(LEVEL_FLAGS[1])  # x86-64 baseline
     # NFD hides these by default; every x86-64 CPU with AVX (Sandy Bridge, Bulldozer and later) has the v2
     # set, and every one with AVX2+FMA3 (Haswell, Excavator and later) has the v3 set.
@@ -246,7 +255,7 @@ def node_from_manifest(obj: dict[str, Any], *, origin: str) -> tuple[NodeFacts, 
         ),
         r.version_from(None, [GFD + f"cuda.runtime.{p}" for p in ("major", "minor")], 2),
     )
-    driver = DriverFacts(version=drv, cuda=cuda) if drv or cuda else None
+    driver = _driver_facts(drv, cuda) if drv or cuda else None
     if driver:
         prov["driver"] = Provenance.DECLARED
         if cuda:
@@ -258,8 +267,8 @@ def node_from_manifest(obj: dict[str, Any], *, origin: str) -> tuple[NodeFacts, 
     node = NodeFacts(
         name=name,
         source=origin,
-        os=OsFacts(id=os_id, version_id=version_id, kernel=kernel),
-        cpu=CpuFacts(arch=arch or "x86_64", microarch_level=level) if arch or level else CpuFacts(),
+        os=_os_facts(os_id, version_id, kernel),
+        cpu=_cpu_facts(arch or "x86_64", level) if arch or level else _cpu_facts(None, None),
         driver=driver,
         gpus=gpus,
         provenance=prov,
@@ -308,7 +317,26 @@ def _gpus(r: _Reader, labels: dict[str, str], status: dict[str, Any]) -> tuple[G
     if count > 4096:
         r.bad(GFD + "gpu.count", "is implausibly large")
         return ()
-    cc = f"{major}.{minor}"
+    return _gpu_facts(name, f"{major}.{minor}", memory, mig, count)
+
+
+@functools.lru_cache(maxsize=4096)
+def _os_facts(os_id: str | None, version_id: str | None, kernel: str | None) -> OsFacts:
+    return OsFacts(id=os_id, version_id=version_id, kernel=kernel)
+
+
+@functools.lru_cache(maxsize=64)
+def _cpu_facts(arch: str | None, level: int | None) -> CpuFacts:
+    return CpuFacts() if arch is None else CpuFacts(arch=arch, microarch_level=level)
+
+
+@functools.lru_cache(maxsize=1024)
+def _driver_facts(version: str | None, cuda: str | None) -> DriverFacts:
+    return DriverFacts(version=version, cuda=cuda)
+
+
+@functools.lru_cache(maxsize=1024)
+def _gpu_facts(name: str, cc: str, memory: int | None, mig: bool | None, count: int) -> tuple[GpuFacts, ...]:
     return tuple(
         GpuFacts(index=i, name=name, compute_capability=cc, memory_mib=memory, mig_enabled=mig) for i in range(count)
     )
