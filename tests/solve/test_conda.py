@@ -114,6 +114,19 @@ def test_from_record_matches_public_properties(solver: CondaSolver) -> None:
             fast.name = "x"  # type: ignore[misc]  # still frozen
 
 
+def test_repeated_solves_reuse_conversions_and_stay_exact(solver: CondaSolver) -> None:
+    first = solver.solve(SPECS, vps())
+    again = solver.solve(SPECS, vps())
+    assert first.packages == again.packages and all(a is b for a, b in zip(first.packages, again.packages, strict=True))
+    other = solver.solve(["python 3.12.*", "cuda-version 12.4.*", "cuda-cudart"], vps())
+    fresh = CondaSolver([str(CF)], CondaSettings(cache_dir=solver.settings.cache_dir)).solve(
+        ["python 3.12.*", "cuda-version 12.4.*", "cuda-cudart"], vps()
+    )
+    assert other.packages == fresh.packages
+    assert {p.version for p in other.packages if p.name == "cuda-version"} == {"12.4"}
+    assert {p.version for p in first.packages if p.name == "cuda-version"} != {"12.4"}
+
+
 def test_driver_too_old_names_fact_and_smallest_driver(solver: CondaSolver) -> None:
     node = load_node("v100-driver470")
     sol = solver.solve(SPECS, node_virtual_packages(node), node=node)

@@ -388,6 +388,17 @@ class CondaSolver:
         self._gateway: Gateway = Gateway(cache_dir=cache, default_config=config, show_progress=False)
         self._channels = [self._channel(url) for url in self.channel_urls]
         self._subdirs = self._platforms()
+        self._converted: dict[tuple[str, bytes | None, bytes | None], CondaPackage] = {}
+
+    def _package(self, record: RepoDataRecord) -> CondaPackage:
+        """`CondaPackage.from_record`, once per package file for this solver (repodata is fixed for its Gateway's
+        lifetime): the solves of a multi-node lock and of its unsat searches mostly return the same records."""
+        raw = record._record
+        key = (raw.url, raw.sha256, raw.md5)
+        found = self._converted.get(key)
+        if found is None:
+            found = self._converted[key] = CondaPackage.from_record(record)
+        return found
 
     def _channel(self, url: str) -> Any:
         from rattler import Channel, ChannelConfig
@@ -470,7 +481,7 @@ class CondaSolver:
                     )
                 ) from None
             raise
-        packages = tuple(sorted((CondaPackage.from_record(r) for r in records), key=lambda p: (p.name, p.subdir)))
+        packages = tuple(sorted((self._package(r) for r in records), key=lambda p: (p.name, p.subdir)))
         python = next((p.version for p in packages if p.name == "python"), None)
         return CondaSolution(
             **base,
