@@ -539,10 +539,15 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
             # The resolver judges releases newest first and takes the first the node accepts: walk the same
             # way (a bounded number), so that the dependencies of the release it will pin (torch 2.10 when the
             # node rules out 2.11+) are fetched now, not after the resolver has worked through the rejections.
-            for e in entries[:_PREFETCH_WALK]:
+            walk = entries[:_PREFETCH_WALK]
+            for i, e in enumerate(walk):
                 md = self.fetcher.get(e.dist)
                 if not self._verdict(Candidate(name, e.version, dist=e.dist)):
                     break
+                if i == 0:
+                    # the newest is ruled out: fetch the next releases' metadata in parallel, not one by one
+                    # (cold, each is a few range requests into a wheel whose zip directory can be ~1 MB)
+                    self._prefetch_metadata(walk[1:])
             else:
                 return  # nothing the node accepts near the top: leave the rest to the resolver
         except Exception:  # a prefetch is only a hint; the real fetch reports errors
