@@ -22,7 +22,14 @@ from envresolve.errors import EnvresolveError
 __all__ = ["fuzz", "one_input"]
 
 _BIN = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "elf" / "bin"
-_SEED_NAMES = ["libplain.so.1", "libversioned.so.1", "libcuda_mixed.so", "libpatched.so", "libcxx11.so"]
+_SEED_NAMES = [
+    "libplain.so.1",
+    "libversioned.so.1",
+    "libcuda_mixed.so",
+    "libpatched.so",
+    "libcxx11.so",
+    "libcuda_rdc.so",
+]
 SEEDS = [(_BIN / n).read_bytes() for n in _SEED_NAMES if (_BIN / n).is_file()]
 _INTERESTING = [0, 1, 2, 7, 8, 16, 56, 64, 0x7F, 0xFF, 0xFFFF, 0x7FFFFFFF, 0xFFFFFFFF, 1 << 31, 1 << 40, (1 << 64) - 1]
 
