@@ -3,7 +3,7 @@
 Measures, separately:
 - load: `envresolve.node.load_nodes(LIST)` for the List as `kubectl get nodes -o yaml` and `-o json` write it
   (parsing the manifest and turning labels into facts: NODE's part);
-- check: `envresolve.check.api.check_environment(env, nodes)` from recorded facts (grouping + the rules once per
+- check: `envresolve.preflight.api.check_environment(env, nodes)` from recorded facts (grouping + the rules once per
   group + the per-node verdicts: the figure the 2 s target is about);
 - render: the text table and the JSON report;
 - end to end: load (YAML) + check + render in this process, and the real `envresolve check LOCK --nodes nodes.yaml`
@@ -139,9 +139,9 @@ def _write_lists(tmp: Path, doc: dict[str, object]) -> tuple[Path, Path]:
 
 
 def fleet(args: argparse.Namespace) -> bool:
-    from envresolve.check.api import check_environment
-    from envresolve.check.fleet import render_table
     from envresolve.node import load_nodes
+    from envresolve.preflight.api import check_environment
+    from envresolve.preflight.fleet import render_table
 
     rng = random.Random(20261123)
     doc = {"apiVersion": "v1", "kind": "List", "items": [node_manifest(i, rng) for i in range(args.nodes)]}
@@ -247,8 +247,8 @@ def prefix(args: argparse.Namespace) -> None:
     import subprocess
     import tracemalloc
 
-    from envresolve.check.api import check_prefix
     from envresolve.node.facts import LibStdCxxFacts, NodeFacts
+    from envresolve.preflight.api import check_prefix
 
     node = NodeFacts(name="bench", glibc="2.35", libstdcxx=LibStdCxxFacts(glibcxx="3.4.30", cxxabi="1.3.13"))
     with tempfile.TemporaryDirectory() as tmp:

@@ -17,11 +17,11 @@ from typing import Any
 
 import yaml
 
-from envresolve.check.api import check_spec
-from envresolve.check.report import Report
 from envresolve.diagnostics import Diagnostic, Severity
 from envresolve.errors import EnvresolveError
 from envresolve.node.facts import NodeFacts
+from envresolve.preflight.api import check_spec
+from envresolve.preflight.report import Report
 
 __all__ = ["CONDITION", "Decision", "pool_nodes_from_objects", "reconcile_dataset"]
 
@@ -112,7 +112,7 @@ def reconcile_dataset(
     """Decide whether a Dataset may be built on the pool, and the status patch that says why.
 
     Datasets of other source types are not this step's business (build=True, no patch). A CONDA Dataset is
-    resolved for the pool's nodes and checked (`envresolve.check.api.check_spec`); it is built only when its
+    resolved for the pool's nodes and checked (`envresolve.preflight.api.check_spec`); it is built only when its
     environment runs on every node of the pool.
     """
     now = now or _now()

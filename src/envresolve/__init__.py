@@ -36,7 +36,7 @@ _LAZY = {
     "ArtifactReport": "envresolve.binary.model",
     "inspect": "envresolve.binary",
     "candidate_verdict": "envresolve.compat",
-    "check": "envresolve.check.api",
+    "check": "envresolve.preflight.api",
     "evaluate": "envresolve.compat",
     "Diagnostic": "envresolve.diagnostics",
     "EnvresolveError": "envresolve.errors",

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 import envresolve
-from envresolve.check.api import check_prefix
-from envresolve.check.report import Report
 from envresolve.compat.model import Environment, Package
 from envresolve.errors import InputError
+from envresolve.preflight.api import check_prefix
+from envresolve.preflight.report import Report
 from tests.check.conftest import Built, bookworm
 from tests.conftest import REPO
 
@@ -25,10 +25,10 @@ def test_envresolve_check_is_the_operator_api() -> None:
         Environment(packages=(Package(name="numpy", version="2.1.0", ecosystem="pypi"),)), bookworm()
     )
     assert isinstance(report, Report) and report.ok and report.nodes[0].node == "bookworm"
-    # importing the package's modules does not turn `envresolve.check` into something that cannot be called
-    importlib.import_module("envresolve.check.render")
+    # importing the preflight package's modules leaves `envresolve.check` the function
+    importlib.import_module("envresolve.preflight.render")
 
-    assert callable(envresolve.check)
+    assert envresolve.check is envresolve.preflight.api.check
     assert isinstance(envresolve.check(Environment(), [bookworm(), bookworm()]), Report)
     with pytest.raises(InputError) as exc:
         envresolve.check(Environment(), [])

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from envresolve.check.elfdyn import DynObject, ElfFormatError
+from envresolve.preflight.elfdyn import DynObject, ElfFormatError
 
 pytestmark = pytest.mark.skipif(not shutil.which("gcc"), reason="needs gcc")
 
@@ -92,7 +92,7 @@ def test_a_prefix_of_mutated_objects_is_checked_without_crashing(
     pair: dict[str, bytes], tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
 ) -> None:
     """Mutated libraries, one of them an extension module that needs another: findings, never an exception."""
-    from envresolve.check.api import check_prefix
+    from envresolve.preflight.api import check_prefix
     from tests.check.conftest import bookworm
 
     env = tmp_path_factory.mktemp("hostile")

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from envresolve.check.fleet import check_fleet, group_key, render_table, verdict_line
-from envresolve.check.render import render_github, render_sarif, render_text
-from envresolve.check.report import Report
 from envresolve.diagnostics import Diagnostic, Severity, make
 from envresolve.node import load_nodes
 from envresolve.node.facts import NodeFacts
+from envresolve.preflight.fleet import check_fleet, group_key, render_table, verdict_line
+from envresolve.preflight.render import render_github, render_sarif, render_text
+from envresolve.preflight.report import Report
 from tests.conftest import FIXTURES
 
 NODES = FIXTURES / "check" / "nodes-gfd.yaml"

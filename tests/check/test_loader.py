@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from envresolve.check.api import check_prefix
-from envresolve.check.elfdyn import DynObject, ElfFormatError, read_dyninfo
-from envresolve.check.loader import Loader, LoaderConfig, RecordedSystem, live_system
 from envresolve.diagnostics import Diagnostic
+from envresolve.preflight.api import check_prefix
+from envresolve.preflight.elfdyn import DynObject, ElfFormatError, read_dyninfo
+from envresolve.preflight.loader import Loader, LoaderConfig, RecordedSystem, live_system
 from tests.check.conftest import bookworm, centos7
 
 pytestmark = pytest.mark.skipif(not shutil.which("gcc"), reason="needs gcc")

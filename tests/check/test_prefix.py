@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from envresolve.check.api import check_prefix
-from envresolve.check.loader import RecordedSystem, live_system
-from envresolve.check.prefix import scan_prefix
 from envresolve.diagnostics import Diagnostic, Severity
 from envresolve.errors import InputError
+from envresolve.preflight.api import check_prefix
+from envresolve.preflight.loader import RecordedSystem, live_system
+from envresolve.preflight.prefix import scan_prefix
 from tests.check.conftest import Built, bookworm, centos7
 
 SP = "lib/python3.11/site-packages"

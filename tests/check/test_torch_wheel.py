@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from envresolve.check.api import check_prefix
-from envresolve.check.loader import live_system
+from envresolve.preflight.api import check_prefix
+from envresolve.preflight.loader import live_system
 from tests.check.conftest import bookworm, centos7
 
 WHEEL = os.environ.get("ENVRESOLVE_TORCH_WHEEL", "")

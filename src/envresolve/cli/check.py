@@ -73,11 +73,11 @@ def configure_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from envresolve.check.api import check_lock, check_prefix, check_spec, nodes_from
-    from envresolve.check.render import render
     from envresolve.cli import EXIT_FINDINGS, EXIT_OK
     from envresolve.diagnostics import make
     from envresolve.errors import InputError
+    from envresolve.preflight.api import check_lock, check_prefix, check_spec, nodes_from
+    from envresolve.preflight.render import render
 
     if bool(args.target) == bool(args.prefix):
         raise InputError(
@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         from pathlib import Path
 
-        from envresolve.check.api import is_lock_file
+        from envresolve.preflight.api import is_lock_file
 
         path = Path(args.target)
         if not path.is_file():

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Literal
 
-from envresolve.check.report import FleetGroup, NodeVerdict, Report, Summary, Verdict
 from envresolve.diagnostics import Diagnostic, Severity, sort_diagnostics
+from envresolve.preflight.report import FleetGroup, NodeVerdict, Report, Summary, Verdict
 
 if TYPE_CHECKING:
     from envresolve.node.facts import NodeFacts

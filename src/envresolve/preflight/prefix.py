@@ -2,8 +2,8 @@
 
 One streaming pass over the prefix: metadata first (`conda-meta/*.json`, `*.dist-info/METADATA` + `RECORD`) to
 attribute files to packages, then every shared object, one at a time. For each object the loader emulation
-(`envresolve.check.loader`) resolves its DT_NEEDED entries; extension modules get their undefined symbols looked
-up in the libraries they load, through those libraries' own hash tables (`envresolve.check.elfdyn`). Symbol
+(`envresolve.preflight.loader`) resolves its DT_NEEDED entries; extension modules get their undefined symbols looked
+up in the libraries they load, through those libraries' own hash tables (`envresolve.preflight.elfdyn`). Symbol
 tables are never held in memory, so a prefix of 100,000 files is checked in bounded memory.
 
 Nothing is ever written: files are opened read-only (and memory-mapped read-only).
@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING, Literal
 from envresolve.binary.elf import read_elf_file
 from envresolve.binary.model import ArtifactReport, ElfFacts, max_version
 from envresolve.binary.report import build_report
-from envresolve.check.elfdyn import DynInfo, DynObject, ElfFormatError
-from envresolve.check.loader import GLIBC_SONAMES, LIBSTDCXX, Loader, LoaderConfig, Resolved, SystemLibraries
 from envresolve.compat.model import Environment, Package
 from envresolve.diagnostics import Diagnostic, Evidence, Location, Severity, make
 from envresolve.errors import InputError
+from envresolve.preflight.elfdyn import DynInfo, DynObject, ElfFormatError
+from envresolve.preflight.loader import GLIBC_SONAMES, LIBSTDCXX, Loader, LoaderConfig, Resolved, SystemLibraries
 
 if TYPE_CHECKING:
     from envresolve.node.facts import NodeFacts

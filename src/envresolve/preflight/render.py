@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 
-from envresolve.check.fleet import render_table, verdict_line
-from envresolve.check.report import Report
 from envresolve.diagnostics import Diagnostic, Location, sort_diagnostics
 from envresolve.diagnostics.render import render_text as render_diagnostics
+from envresolve.preflight.fleet import render_table, verdict_line
+from envresolve.preflight.report import Report
 
 __all__ = ["FORMATS", "render", "render_github", "render_sarif", "render_text"]
 

@@ -2,7 +2,7 @@
 
 Nodes are facts (`NodeFacts`), facts files, bundled profile names, Node `List` manifests, or `None` for the live
 machine: only then is anything probed, here at the edge, through `envresolve.node.probe_with_diagnostics()` (and
-the loader's ldconfig cache through `envresolve.check.loader.live_system()`).
+the loader's ldconfig cache through `envresolve.preflight.loader.live_system()`).
 """
 
 from __future__ import annotations
@@ -13,15 +13,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
-from envresolve.check.fleet import check_fleet, group_key
-from envresolve.check.loader import LoaderConfig, RecordedSystem, SystemLibraries, live_system
-from envresolve.check.lockview import environment_from_lock
-from envresolve.check.prefix import scan_prefix
-from envresolve.check.report import Report
 from envresolve.compat.model import Environment
 from envresolve.diagnostics import Diagnostic, Severity, make
 from envresolve.errors import InputError
 from envresolve.node.facts import NodeFacts
+from envresolve.preflight.fleet import check_fleet, group_key
+from envresolve.preflight.loader import LoaderConfig, RecordedSystem, SystemLibraries, live_system
+from envresolve.preflight.lockview import environment_from_lock
+from envresolve.preflight.prefix import scan_prefix
+from envresolve.preflight.report import Report
 
 if TYPE_CHECKING:
     from envresolve.specs.model import EnvSpec
