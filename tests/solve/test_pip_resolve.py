@@ -345,3 +345,71 @@ def test_no_wheel_for_the_node_names_the_smallest_glibc() -> None:
     assert d.code == "RS209", err.value.diagnostics
     assert "glibc 2.17" in d.message
     assert d.hint is not None and "glibc >= 2.28" in d.hint
+
+
+class _LocalRanges:
+    """A stand-in HTTP client that answers range requests from bytes in memory (and counts them)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.calls = 0
+
+    def get_range(self, url: str, start: int | None, end: int | None) -> object:
+        from envresolve.solve.net import Response
+
+        self.calls += 1
+        size = len(self.data)
+        first = max(0, size - (end or 0)) if start is None else start
+        last = size - 1 if start is None or end is None else min(end, size - 1)
+        body = self.data[first : last + 1]
+        return Response(url, 206, {"content-range": f"bytes {first}-{last}/{size}"}, body)
+
+
+def _wheel(members: dict[str, bytes], *, comment: bytes = b"", method: int = 8) -> bytes:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=method) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+        zf.comment = comment
+    return buf.getvalue()
+
+
+def _scan(data: bytes, tail: int = 64 * 1024) -> bytes | None:
+    from envresolve.solve.pip.metadata import _RangeFile, _scan_metadata
+
+    client = _LocalRanges(data)
+    first = client.get_range("u", None, tail)
+    start = len(data) - len(first.body)  # type: ignore[attr-defined]
+    raw = _RangeFile(client, "u", len(data), (start, first.body))  # type: ignore[arg-type]
+    return _scan_metadata(raw, start, first.body)  # type: ignore[attr-defined]
+
+
+def test_metadata_scan_matches_zipfile_and_falls_back_on_anything_unusual() -> None:
+    import os
+    import zipfile
+
+    meta = b"Metadata-Version: 2.1\nName: big\nVersion: 1.0\nRequires-Dist: torch>=2\n"
+    many = {f"big/mod{i:05d}.py": os.urandom(16) for i in range(3000)}  # a directory larger than the tail read
+    for method in (zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED):
+        data = _wheel({**many, "big-1.0.dist-info/METADATA": meta, "big-1.0.dist-info/RECORD": b""}, method=method)
+        assert _scan(data) == meta
+        assert _scan(data, tail=len(data)) == meta  # directory inside the first read
+    # real fixture wheels agree with zipfile
+    for path in sorted((ROOT / "files").glob("*.whl")):
+        with zipfile.ZipFile(path) as zf:
+            names = [n for n in zf.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]
+            want = zf.read(names[0]) if len(names) == 1 else None
+        assert _scan(path.read_bytes()) == want
+    # unusual archives are left to zipfile (which then reports them as before)
+    assert _scan(_wheel({"a-1.dist-info/METADATA": meta}, comment=b"hi")) is None
+    two = _wheel({"a-1.dist-info/METADATA": meta, "b-1.dist-info/METADATA": meta})
+    assert _scan(two) is None
+    assert _scan(_wheel({"x/a-1.dist-info/METADATA": meta})) is None
+    assert _scan(_wheel({"a-1.dist-info/METADATA.bak": meta})) is None
+    bad = bytearray(_wheel({"a-1.dist-info/METADATA": meta}, method=zipfile.ZIP_STORED))
+    at = bytes(bad).find(b"Requires-Dist")
+    bad[at] ^= 0x20  # the CRC no longer matches
+    assert _scan(bytes(bad)) is None
