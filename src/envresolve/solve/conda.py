@@ -147,8 +147,7 @@ class CondaPackage(_Frozen):
                 "depends": tuple(raw.depends),
                 "constrains": tuple(raw.constrains),
                 "noarch": noarch_kind,
-                # ms since epoch, rounded as the datetime round trip of earlier versions did (locks stay identical)
-                "timestamp": int(ts / 1000 * 1000) if ts else None,
+                "timestamp": int(ts) if ts else None,  # ms since epoch, exactly as the repodata has it
                 "license": raw.license,
             },
         )
