@@ -57,9 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status instead of exiting, so tests can call it in-process."""
-    from envresolve.diagnostics import make
-    from envresolve.diagnostics.render import render_text
-    from envresolve.errors import EnvresolveError
+    from envresolve.errors import EnvresolveError  # light: the diagnostics (and pydantic) load only when needed
 
     parser = build_parser()
     try:
@@ -72,6 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args))
     except EnvresolveError as exc:
+        from envresolve.diagnostics.render import render_text
+
         print(render_text(exc.diagnostics, color=_color(sys.stderr)), file=sys.stderr)
         return exc.exit_status
     except KeyboardInterrupt:
@@ -81,6 +81,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # the contract: no tracebacks for users
         if os.environ.get("ENVRESOLVE_DEBUG"):
             raise
+        from envresolve.diagnostics import make
+        from envresolve.diagnostics.render import render_text
+
         diag = make("GN103", f"unexpected {type(exc).__name__}: {exc}", hint="set ENVRESOLVE_DEBUG=1 for a traceback")
         print(render_text([diag]), file=sys.stderr)
         return EXIT_INTERNAL
