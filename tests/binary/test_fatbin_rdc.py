@@ -118,3 +118,12 @@ def test_the_stream_is_left_once_everything_is_in_hand() -> None:
     fed = []
     read_elf(_stream(data, 4096, fed), path="p", size=len(data))
     assert max(fed) + 4096 >= len(data)
+
+
+def test_text_report_shows_device_link_code_apart() -> None:
+    from envresolve.binary import inspect
+    from envresolve.cli.inspect import render_reports_text
+
+    text = render_reports_text([inspect(RDC, cache=False)])
+    assert "SASS 75,90   PTX -" in text
+    assert "device-link only (__nv_relfatbin, never loaded; 1 members): SASS 75,90   PTX 90" in text

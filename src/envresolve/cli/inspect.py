@@ -137,6 +137,16 @@ def render_reports_text(reports: list[ArtifactReport]) -> str:
         if r.cuda_runtime_dlopen:
             cudart += " (+ dlopen)"
         out.append(f"  CUDA      runtime {cudart}   SASS {_archs(r.sass_archs)}   PTX {_archs(r.ptx_archs)}")
+        rel = [f for f in r.elf if f.relocatable_fatbin]
+        if rel:
+            from envresolve.binary.report import _arch_key
+
+            rsass = sorted({e.arch for f in rel for e in f.relocatable_fatbin if e.kind == "sass"}, key=_arch_key)
+            rptx = sorted({e.arch for f in rel for e in f.relocatable_fatbin if e.kind == "ptx"}, key=_arch_key)
+            out.append(
+                f"            device-link only (__nv_relfatbin, never loaded; {len(rel)} members): "
+                f"SASS {_archs(tuple(rsass))}   PTX {_archs(tuple(rptx))}"
+            )
         ext = [n for n in r.external_libs if n not in r.system_libs]
         out.append(f"  external  {_short(ext, 100)}")
         out.append(f"  system    {_short(list(r.system_libs), 100)}")
