@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from envresolve.binary.model import ArtifactReport
+from envresolve.compat.model import Package
 from envresolve.diagnostics import Diagnostic
 from envresolve.node.facts import NodeFacts
 from envresolve.solve.conda import CondaPackage, VirtualPackage
@@ -53,6 +54,12 @@ class LockedCondaPackage(CondaPackage):
     verdict: BinaryVerdict
     binary: ArtifactReport | None = Field(default=None, description="binary facts recorded at lock time (check)")
 
+    def as_package(self, *, binary: ArtifactReport | None = None, binary_note: str | None = None) -> Package:
+        """The package as the rules see it, with the binary facts the lock recorded (or why there are none)."""
+        recorded = binary or self.binary
+        note = binary_note or (None if recorded else self.verdict.reason)
+        return super().as_package(binary=recorded, binary_note=note)
+
 
 class LockedPipPackage(_Frozen):
     """A pip package in the lock: the chosen wheel (or sdist) and what it requires."""
@@ -68,6 +75,19 @@ class LockedPipPackage(_Frozen):
     requires_python: str | None = None
     verdict: BinaryVerdict
     binary: ArtifactReport | None = Field(default=None, description="binary facts recorded at lock time (check)")
+
+    def as_package(self) -> Package:
+        """The package as the rules see it, with the binary facts the lock recorded (or why there are none)."""
+        return Package(
+            name=self.name,
+            version=self.version,
+            ecosystem="pypi",
+            channel=self.index,
+            url=self.url,
+            depends=self.requires_dist,
+            binary=self.binary,
+            binary_note=None if self.binary else self.verdict.reason,
+        )
 
 
 class LockedNode(_Frozen):

@@ -160,21 +160,7 @@ def _pypi_installed(conda: Sequence[CondaPackage]) -> dict[str, str]:
 
 
 def _conda_env_packages(conda: Sequence[CondaPackage]) -> list[Package]:
-    from envresolve.compat.model import Package
-
-    return [
-        Package(
-            name=p.name,
-            version=p.version,
-            ecosystem="conda",
-            build=p.build,
-            channel=p.channel,
-            subdir=p.subdir,
-            url=p.url,
-            depends=p.depends,
-        )
-        for p in conda
-    ]
+    return [p.as_package() for p in conda]
 
 
 def _report_cache() -> Any:

@@ -28,6 +28,8 @@ from envresolve.errors import EnvresolveError, InputError
 if TYPE_CHECKING:
     from rattler import Gateway, GenericVirtualPackage, RepoDataRecord
 
+    from envresolve.binary.model import ArtifactReport
+    from envresolve.compat.model import Package
     from envresolve.node.facts import NodeFacts
 
 __all__ = [
@@ -150,6 +152,23 @@ class CondaPackage(_Frozen):
                 "timestamp": int(ts) if ts else None,  # ms since epoch, exactly as the repodata has it
                 "license": raw.license,
             },
+        )
+
+    def as_package(self, *, binary: ArtifactReport | None = None, binary_note: str | None = None) -> Package:
+        """The package as the compatibility rules see it."""
+        from envresolve.compat.model import Package
+
+        return Package(
+            name=self.name,
+            version=self.version,
+            ecosystem="conda",
+            build=self.build,
+            channel=self.channel,
+            subdir=self.subdir,
+            url=self.url,
+            depends=self.depends,
+            binary=binary,
+            binary_note=binary_note,
         )
 
     def to_record(self) -> RepoDataRecord:
