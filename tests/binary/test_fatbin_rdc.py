@@ -81,8 +81,23 @@ def test_no_section_headers_count_everything_as_loadable_with_bn111() -> None:
     assert facts is not None and diags == []
 
 
+@pytest.mark.parametrize("chunk", [64, 4096, 1 << 20])
+def test_shstrtab_far_before_the_section_headers_is_found_by_its_name(
+    monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    """lld puts .strtab (often > 64 kB) between .shstrtab and the section headers: the tail window misses it,
+    the window kept around the `.shstrtab` name seen behind the loaded segments does not."""
+    monkeypatch.setattr(elf, "SHSTR_TAIL", 0)
+    data = RDC.read_bytes()
+    whole, _ = read_elf_file(RDC)
+    facts, diags = read_elf(_stream(data, chunk, []), path="rdc", size=len(data))
+    assert diags == [] and facts is not None and whole is not None
+    assert facts.relocatable_fatbin == whole.relocatable_fatbin and len(facts.fatbin) == 2
+
+
 def test_shstrtab_out_of_reach_falls_back_to_bn111(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(elf, "SHSTR_TAIL", 0)  # .shstrtab lies before the table: not retained
+    monkeypatch.setattr(elf, "SHSTR_AROUND", 0)
     data = RDC.read_bytes()
     facts, diags = read_elf(_stream(data, 64, []), path="rdc", size=len(data))
     assert facts is not None and [d.code for d in diags] == ["BN111"]

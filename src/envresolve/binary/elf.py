@@ -68,8 +68,13 @@ HEAD_LIMIT = 1024 * 1024
 TABLE_SPAN = 4 * 1024 * 1024
 #: section headers read at most (extended numbering, e_shnum 0, is not followed: BN111 fallback)
 MAX_SHNUM = 65535
-#: bytes retained before the section header table, where linkers put `.shstrtab`
+#: bytes retained before the section header table, where GNU ld puts `.shstrtab`
 SHSTR_TAIL = 64 * 1024
+#: bytes retained either side of a `.shstrtab\0` seen behind the loaded segments (lld puts `.strtab` between
+#: `.shstrtab` and the section headers); at most `MAX_SHSTR_GUESSES` such windows per file
+SHSTR_AROUND = 64 * 1024
+MAX_SHSTR_GUESSES = 4
+_SHSTR_NAME = b".shstrtab\0"
 MAX_SHSTRTAB = 1024 * 1024
 #: leave a stream early only when at least this many bytes would be skipped
 EARLY_STOP_MIN = 1024 * 1024
@@ -201,6 +206,9 @@ class _Reader:
         self.scan_ranges: list[tuple[int, int]] = []
         self.passes = 1
         self.sh_window: _Window | None = None
+        self._load_end = 1 << 62
+        self._prev: tuple[int, memoryview] | None = None  # the previous chunk (a reference, not a copy)
+        self._shstr_guesses = 0
         self._shstr_planned = False
         self._scan_end = 1 << 62
         self.stopped = False  # left the stream early: everything needed was in hand
@@ -277,6 +285,11 @@ class _Reader:
         assert sc is not None
         if self.pos < self._scan_end or not sc.idle:
             return False
+        sw = self.sh_window
+        if sc.raw_entries and sw is not None and self.pos >= sw.end:
+            where = self.shstrtab_range()
+            if where is not None and self._get(*where, sh=True) is not None:  # names in hand: no more guesses
+                return all(self.pos >= w.end for w in self.windows if not w.sh)
         # every window filled; the section-header windows matter only when device code was found
         return all(self.pos >= w.end for w in self.windows if sc.raw_entries or not w.sh)
 
@@ -402,6 +415,7 @@ class _Reader:
         if not lay.loads:
             self.scan_ranges = [(0, 1 << 62)]
         self._scan_end = max((b for _a, b in self.scan_ranges), default=0)
+        self._load_end = lay.load_end() if lay.loads else 1 << 62
         if self.size is not None:
             self._scan_end = min(self._scan_end, self.size)
         self.scanner = FatbinScanner(subject=self.path, size=self.size, scan_ranges=self.scan_ranges)
@@ -426,6 +440,9 @@ class _Reader:
             for w in self.windows[kept:]:
                 if w.start < pos + n and w.end > pos:
                     w.take(pos, mv)
+        if self.scanner.raw_entries and self.sh_window is not None and pos + n > self._load_end:
+            self._guess_shstrtab(pos, mv)
+        self._prev = (pos, mv)
         sw = self.sh_window
         if sw is not None and not self._shstr_planned and sw.end <= self.pos and self.scanner.raw_entries:
             self._shstr_planned = True
@@ -435,6 +452,24 @@ class _Reader:
                 w = _Window(where[0], where[0] + where[1], sh=True)
                 self.windows.append(w)
                 w.take(pos, mv)
+
+    def _guess_shstrtab(self, pos: int, mv: memoryview) -> None:
+        """Behind the loaded segments, keep the bytes around each `.shstrtab\0` seen (the section names table
+        names itself); the section headers at the end then say which window, if any, holds it."""
+        n = len(mv)
+        at = _bytes_find(mv, _SHSTR_NAME, max(0, self._load_end - pos), n)
+        while at >= 0 and self._shstr_guesses < MAX_SHSTR_GUESSES:
+            self._shstr_guesses += 1
+            hit = pos + at
+            prev = self._prev
+            first = prev[0] if prev is not None else pos
+            end = hit + SHSTR_AROUND if self.size is None else min(hit + SHSTR_AROUND, self.size)
+            w = _Window(max(hit - SHSTR_AROUND, first, self._load_end), end, sh=True)
+            if prev is not None and w.start < pos:
+                w.take(prev[0], prev[1])
+            w.take(pos, mv)
+            self.windows.append(w)
+            at = _bytes_find(mv, _SHSTR_NAME, at + 1, n)
 
     def section_headers(self) -> list[tuple[int, int, int, int]] | None:
         """(sh_name, sh_type, sh_offset, sh_size) per section, when the table was captured."""
@@ -536,11 +571,12 @@ class _Reader:
 
 
 def _bytes_find(mv: memoryview, needle: bytes, start: int, end: int) -> int:
-    """`find` on a memoryview slice without copying large chunks more than once."""
+    """`find` on a memoryview slice (offsets relative to `mv`) without copying large chunks more than once."""
     obj = mv.obj
     if isinstance(obj, (bytes, bytearray)) and mv.nbytes == len(obj) and mv.contiguous:
         return obj.find(needle, start, end)
-    return bytes(mv[start:end]).find(needle)
+    at = bytes(mv[start:end]).find(needle)
+    return at + start if at >= 0 else at
 
 
 class _Resolver:
