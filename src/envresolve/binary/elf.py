@@ -14,9 +14,11 @@ Route:
 4. Meanwhile every chunk inside a non-writable PT_LOAD is searched for CUDA fatbinary containers
    (`FatbinScanner`) and for the static CUDA runtime's marker string: two C-level searches per chunk.
 5. Only when containers were found: the section header table (`e_shoff`, usually at the very end) and
-   `.shstrtab` (usually just before it) are captured as the stream passes them, to tell `.nv_fatbin` (device
-   code the driver loads) from `__nv_relfatbin` (relocatable device code kept for a later device link with
-   `nvcc -rdc=true`; the driver never loads it, so it counts toward no SASS/PTX coverage). Without readable
+   `.shstrtab` (GNU ld: just before it, kept by a tail window; lld: before `.strtab`, kept by a window around
+   its own name `.shstrtab` seen behind the loaded segments) are captured as the stream passes them, to tell
+   `.nv_fatbin` (device code the driver loads) from `__nv_relfatbin` (relocatable device code kept for a later
+   device link with `nvcc -rdc=true`; the driver never loads it, so it counts toward no SASS/PTX coverage).
+   Without readable
    section headers (stripped with `sstrip`, or hostile) every container counts as loadable and BN111 says so.
 6. The stream is left as soon as everything is in hand: `.dynamic` and the tables it points at, the end of
    the last read-only segment (the fatbin search), and, when containers were found, the section headers.
