@@ -18,8 +18,8 @@ Route:
    its own name `.shstrtab` seen behind the loaded segments) are captured as the stream passes them, to tell
    `.nv_fatbin` (device code the driver loads) from `__nv_relfatbin` (relocatable device code kept for a later
    device link with `nvcc -rdc=true`; the driver never loads it, so it counts toward no SASS/PTX coverage).
-   Without readable
-   section headers (stripped with `sstrip`, or hostile) every container counts as loadable and BN111 says so.
+   Without readable section headers (stripped with `sstrip`, or hostile) every container counts as loadable
+   and BN111 says so.
 6. The stream is left as soon as everything is in hand: `.dynamic` and the tables it points at, the end of
    the last read-only segment (the fatbin search), and, when containers were found, the section headers.
    The rest of a big object (`.symtab`/`.strtab` of unstripped objects, debug info) is never inflated. Streams
