@@ -38,9 +38,7 @@ def check_glibc(env: Environment, node: NodeFacts) -> list[Diagnostic]:
     if have is None:
         return []
     out: list[Diagnostic] = []
-    node_ev = Evidence(
-        fact=f"node glibc {node.glibc} ({_provenance(node, 'glibc')})", source=node.source
-    )
+    node_ev = Evidence(fact=f"node glibc {node.glibc} ({_provenance(node, 'glibc')})", source=node.source)
     for pkg in env.packages:
         need = glibc_need(pkg)
         if need is None:
