@@ -66,15 +66,23 @@ def test_installed_wheel_loads_its_own_matrices(built_wheel: Path, tmp_path: Pat
         capture_output=True,
     )
     code = (
-        "import envresolve, envresolve.matrices.base as b, pathlib;"
+        "import envresolve, envresolve.matrices as m, envresolve.matrices.base as b;"
         "d = b.matrices_dir(); print(envresolve.__file__); print(d);"
-        "print(sorted(p.name for p in d.iterdir()))"
+        "print(sorted(p.name for p in d.iterdir()));"
+        "print(len(m.all_matrices()), m.cuda_min_driver('12.8').row.source,"
+        " envresolve.load_node('h100-driver580').glibc)"
     )
     env = {**os.environ, "PYTHONPATH": str(target)}
     proc = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True, cwd=tmp_path
     )
-    module_file, mdir, listing = proc.stdout.splitlines()
+    module_file, mdir, listing, loaded = proc.stdout.splitlines()
     assert module_file.startswith(str(target)), "imported the editable copy, not the wheel"
     assert mdir.startswith(str(target))
     assert "README.md" in listing
+    assert "distros.yaml" in listing
+    assert "profiles" in listing
+    count, source, glibc = loaded.split()
+    assert int(count) >= 9  # every matrix file parsed and validated from the wheel
+    assert source
+    assert glibc == "2.39"  # a bundled profile, its glibc inferred through the wheel's distro table
