@@ -135,6 +135,7 @@ class _Scanner:
         self.files = 0
         self.chain: tuple[DynInfo, ...] = ()
         self.interpreters: list[str] = []
+        self._globals: dict[tuple[int, str], list[str]] = {}
         self.unowned_index: int | None = None
         self.so_names: dict[str, str] = {}  # basename -> first relative path seen (for "it is elsewhere" hints)
         self.missing: list[tuple[str, str, Resolved]] = []
@@ -495,11 +496,48 @@ class _Scanner:
                     queue.append((n, self.loader.resolve(n, dep, chain), (dep, *chain)))
         return scope, complete
 
+    def _global_scope(self, info: DynInfo) -> list[str]:
+        """Objects in the process before any extension module loads: the interpreter, what it needs (breadth
+        first), and the C library and libm, which every CPython loads. Extension modules bind to these without
+        naming them (mypyc modules call `sin` without DT_NEEDED libm)."""
+        key = (info.elf_class, info.machine)
+        cached = self._globals.get(key)
+        if cached is not None:
+            return cached
+        paths: list[str] = []
+        for exe in self.interpreters:
+            head = self.loader.headers.get(exe)
+            if not isinstance(head, DynInfo) or (head.elf_class, head.machine) != key:
+                continue
+            paths.append(exe)
+            scope, _complete = self._scope(head, {n: self.loader.resolve(n, head) for n in head.needed})
+            paths += [r.path for _n, r in scope if r.path is not None]
+        for name in ("libc.so.6", "libm.so.6"):
+            r = self.loader.resolve(name, info)
+            if r.path is not None:
+                paths.append(r.path)
+        out = list(dict.fromkeys(paths))
+        self._globals[key] = out
+        return out
+
+    def _provided(self, paths: list[str], name: str, version: str | None) -> bool:
+        # look each object up at the time of use: the LRU may have closed one fetched earlier
+        for path in paths:
+            lib = self.libs.get(path)
+            if lib is not None and lib.exports(name, version):
+                return True
+        return False
+
     def check_symbols(self, rel: str, obj: DynObject, info: DynInfo, resolved: dict[str, Resolved]) -> None:
         scope, complete = self._scope(info, resolved)
         by_name = dict(scope)
-        readable = [r.path for _n, r in scope if r.path is not None]
-        interp = [o for o in (self.libs.get(p) for p in self.interpreters) if o is not None]
+        # the loader searches the global scope first, then the module's own dependencies, breadth first;
+        # a versioned reference binds to whichever object defines that symbol version, not only the file named
+        # in its version need (glibc >= 2.34 moved libpthread's GLIBC_2.2.5 symbols into libc.so.6)
+        providers = list(
+            dict.fromkeys([*self._global_scope(info), *(r.path for _n, r in scope if r.path is not None)])
+        )
+        interp_known = bool(self.interpreters)
         missing: list[str] = []
         for u in obj.undefined_symbols():
             if u.weak:
@@ -509,15 +547,15 @@ class _Scanner:
                 lib = self.libs.get(target.path) if target is not None and target.path else None
                 if lib is not None and u.version not in lib.info().version_defs:
                     continue  # the whole version is missing: CK103 says so once for the object
-                if lib is not None and not lib.exports(u.name, u.version):
+                if self._provided(providers, u.name, u.version):
+                    continue
+                if lib is not None or complete:
                     missing.append(f"{u.name}@{u.version} (from {u.file})")
                 continue
-            if any(o.exports(u.name) for o in interp):
+            if self._provided(providers, u.name, None):
                 continue
-            if not interp and u.name.startswith(("Py", "_Py")):
+            if not interp_known and u.name.startswith(("Py", "_Py")):
                 continue  # provided by the interpreter that imports the module
-            if any(lib is not None and lib.exports(u.name) for lib in (self.libs.get(p) for p in readable)):
-                continue
             if complete or _third_party_cxx(u.name):
                 missing.append(u.name)
         if not missing:
