@@ -57,7 +57,7 @@ def test_passing_node_writes_lock_and_exports(tmp_path: Path, capsys: pytest.Cap
     assert any(name.endswith("-cu13") for name in pip)
     for name in ("pylock.toml", "pixi.lock", "conda-explicit.txt"):
         assert (lock.parent / name).is_file()
-    assert not (lock.parent / "requirements.txt").exists()
+    assert not (lock.parent / "requirements.lock.txt").exists()
 
 
 def test_explain_names_rejected_candidate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

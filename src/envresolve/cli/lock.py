@@ -179,6 +179,14 @@ def run(args: argparse.Namespace) -> int:
         written.append(str(out))
         for fmt in exports:
             target = out.parent / EXPORT_FILE_NAMES[fmt]
+            if target.resolve() == Path(args.spec).resolve():
+                raise InputError(
+                    make(
+                        "GN104",
+                        f"the {fmt} export would replace the input spec {args.spec}",
+                        hint="write the lock into another directory with -o DIR/envresolve.lock",
+                    )
+                )
             export_diags.extend(write_export(result.lock, fmt, target))
             written.append(str(target))
     if args.format == "json":

@@ -46,7 +46,8 @@ EXPORT_FILE_NAMES: dict[str, str] = {
     "pylock": "pylock.toml",
     "pixi": "pixi.lock",
     "explicit": "conda-explicit.txt",
-    "requirements": "requirements.txt",
+    # not "requirements.txt": that is what many specs are called, and an export must never replace its input
+    "requirements": "requirements.lock.txt",
 }
 
 _ENV_MARKERS = {
@@ -145,11 +146,19 @@ def to_pixi(lock: Lock) -> tuple[bytes, list[Diagnostic]]:
             env = back.default_environment()
             plats = back.platforms()
             records = env.conda_repodata_records_for_platform(plats[0]) if env and plats else None
-            got = len(records) if records is not None else -1
+            pypi = env.pypi_packages_for_platform(plats[0]) if env and plats else None
+            # an environment without packages of one kind reads back as None for that kind
+            got, got_pypi = len(records or ()), len(pypi or ())
         except Exception as exc:
             raise InternalError(make("LK103", f"pixi lock does not read back: {exc}")) from None
-        if got != len(lock.conda):
-            raise InternalError(make("LK103", f"pixi lock reads back {got} conda packages, wrote {len(lock.conda)}"))
+        if (got, got_pypi) != (len(lock.conda), len(lock.pip)):
+            raise InternalError(
+                make(
+                    "LK103",
+                    f"pixi lock reads back {got} conda and {got_pypi} pypi packages, "
+                    f"wrote {len(lock.conda)} and {len(lock.pip)}",
+                )
+            )
         return path.read_bytes(), []
 
 
