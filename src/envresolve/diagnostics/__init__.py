@@ -18,6 +18,7 @@ __all__ = [
     "lookup",
     "make",
     "sort_diagnostics",
+    "unique_diagnostics",
 ]
 
 
@@ -38,6 +39,18 @@ def sort_diagnostics(diags: list[Diagnostic] | tuple[Diagnostic, ...]) -> list[D
         )
 
     return sorted(diags, key=key)
+
+
+def unique_diagnostics(diags: list[Diagnostic] | tuple[Diagnostic, ...]) -> list[Diagnostic]:
+    """The findings with exact repeats removed, first occurrence kept (several nodes or passes find the same)."""
+    seen: set[str] = set()
+    out: list[Diagnostic] = []
+    for d in diags:
+        key = d.model_dump_json()
+        if key not in seen:
+            seen.add(key)
+            out.append(d)
+    return out
 
 
 def has_errors(diags: list[Diagnostic] | tuple[Diagnostic, ...]) -> bool:

@@ -16,7 +16,7 @@ from packaging.utils import canonicalize_name
 from pydantic import BaseModel, ConfigDict, Field
 
 from envresolve._version import __version__
-from envresolve.diagnostics import Diagnostic, Severity, has_errors, make, sort_diagnostics
+from envresolve.diagnostics import Diagnostic, Severity, has_errors, make, sort_diagnostics, unique_diagnostics
 from envresolve.errors import InputError
 from envresolve.lock.model import BinaryVerdict, Lock
 from envresolve.solve.conda import (
@@ -385,7 +385,7 @@ def resolve(
         ok=False,
         nodes=tuple(outcomes),
         why_not=tuple(_dedupe_why(why)) if explain else (),
-        diagnostics=tuple(sort_diagnostics(_dedupe(all_diags))),
+        diagnostics=tuple(sort_diagnostics(unique_diagnostics(all_diags))),
     )
 
 
@@ -415,17 +415,6 @@ def _outcome(name: str, att: _Attempt, *, node_only: bool = False) -> NodeOutcom
     )
 
 
-def _dedupe(diags: Sequence[Diagnostic]) -> list[Diagnostic]:
-    seen: set[str] = set()
-    out: list[Diagnostic] = []
-    for d in diags:
-        key = d.model_dump_json()
-        if key not in seen:
-            seen.add(key)
-            out.append(d)
-    return out
-
-
 def _dedupe_why(why: Sequence[WhyNot]) -> list[WhyNot]:
     return sorted({w.line(): w for w in why}.values(), key=lambda w: w.line())
 
@@ -440,7 +429,7 @@ def _finish(
     explain: bool,
     settings: ResolveSettings,
 ) -> Resolution:
-    diags = sort_diagnostics(_dedupe([*spec_notes, *att.diagnostics]))
+    diags = sort_diagnostics(unique_diagnostics([*spec_notes, *att.diagnostics]))
     why = tuple(_dedupe_why(att.why_not)) if explain else ()
     if not att.ok:
         return Resolution(ok=False, nodes=tuple(outcomes), why_not=why, diagnostics=tuple(diags))

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from envresolve.diagnostics import Diagnostic, make, sort_diagnostics
+from envresolve.diagnostics import Diagnostic, make, sort_diagnostics, unique_diagnostics
 from envresolve.errors import InputError
 from envresolve.specs.load import SPEC_SUFFIXES, load_file
 
@@ -79,15 +79,4 @@ def lint(
                     out.extend(d.with_node(node.label) for d in check_spec(spec, node))
             else:
                 out.extend(check_spec(spec, None))
-    return sort_diagnostics(_unique(out))
-
-
-def _unique(diags: list[Diagnostic]) -> list[Diagnostic]:
-    seen: set[str] = set()
-    out: list[Diagnostic] = []
-    for d in diags:
-        key = d.model_dump_json()
-        if key not in seen:
-            seen.add(key)
-            out.append(d)
-    return out
+    return sort_diagnostics(unique_diagnostics(out))
