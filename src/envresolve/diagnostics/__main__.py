@@ -5,20 +5,15 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from envresolve._generated import write_or_check
 from envresolve.diagnostics.render import render_markdown_registry
 
 
 def main() -> int:
     target = Path(__file__).resolve().parents[3] / "docs" / "diagnostics.md"
-    text = render_markdown_registry()
-    if "--check" in sys.argv[1:]:
-        if not target.exists() or target.read_text(encoding="utf-8") != text:
-            print(f"{target} is out of date: run python -m envresolve.diagnostics", file=sys.stderr)
-            return 1
-        return 0
-    target.write_text(text, encoding="utf-8")
-    print(f"wrote {target}")
-    return 0
+    return write_or_check(
+        target, render_markdown_registry(), command="python -m envresolve.diagnostics", argv=sys.argv[1:]
+    )
 
 
 if __name__ == "__main__":

@@ -23,18 +23,9 @@ def schema_text() -> str:
 
 
 def main(argv: list[str]) -> int:
-    text = schema_text()
-    if "--check" in argv:
-        if not SCHEMA_PATH.is_file() or SCHEMA_PATH.read_text(encoding="utf-8") != text:
-            print(f"{SCHEMA_PATH} is out of date: run python -m envresolve.lock.schema", file=sys.stderr)
-            return 1
-        return 0
-    from envresolve._atomic import atomic_write_text
+    from envresolve._generated import write_or_check
 
-    SCHEMA_PATH.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(SCHEMA_PATH, text)
-    print(f"wrote {SCHEMA_PATH}")
-    return 0
+    return write_or_check(SCHEMA_PATH, schema_text(), command="python -m envresolve.lock.schema", argv=argv)
 
 
 if __name__ == "__main__":

@@ -29,19 +29,10 @@ def render_schema() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    text = render_schema()
-    if "--check" in args:
-        if not SCHEMA_PATH.exists() or SCHEMA_PATH.read_text(encoding="utf-8") != text:
-            print(f"{SCHEMA_PATH} is out of date: run python -m envresolve.node.schema", file=sys.stderr)
-            return 1
-        return 0
-    from envresolve._atomic import atomic_write_text
+    from envresolve._generated import write_or_check
 
-    SCHEMA_PATH.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(SCHEMA_PATH, text)
-    print(f"wrote {SCHEMA_PATH}")
-    return 0
+    args = sys.argv[1:] if argv is None else argv
+    return write_or_check(SCHEMA_PATH, render_schema(), command="python -m envresolve.node.schema", argv=args)
 
 
 if __name__ == "__main__":
