@@ -99,112 +99,86 @@ def _indexes_for(spec: EnvSpec, req: PipRequirement) -> list[tuple[str, Location
     return [(i.display, i.location) for i in spec.indexes if i.kind in ("index-url", "extra-index-url")]
 
 
+def _claim(
+    what: str,
+    dep: CondaDependency | PipRequirement,
+    cuda: str,
+    kind: Literal["runtime", "framework"],
+    evidence: Evidence,
+    *,
+    torch_version: str | None = None,
+    specifier: str = "",
+) -> CudaClaim:
+    return CudaClaim(
+        cuda=cuda,
+        what=what,
+        ecosystem="conda" if isinstance(dep, CondaDependency) else "pypi",
+        package=dep.name,
+        kind=kind,
+        location=dep.location,
+        evidence=evidence,
+        torch_version=torch_version,
+        specifier=specifier,
+    )
+
+
 def cuda_claims(spec: EnvSpec) -> list[CudaClaim]:
     """Every CUDA version the spec pins: conda CUDA packages and builds, pip CUDA wheels, torch variants."""
     claims: list[CudaClaim] = []
     for dep in spec.conda:
+        what = f"conda {dep.raw}"
         version = _conda_version(dep)
         if version is not None:
             probe = version if "." in version else f"{version}.0"
             hit = _cuda_of(dep.name, probe, "conda")
             if hit is not None:
                 cuda = hit[0] if "." in version else version
-                claims.append(
-                    CudaClaim(
-                        cuda=cuda,
-                        what=f"conda {dep.raw}",
-                        ecosystem="conda",
-                        package=dep.name,
-                        kind="runtime",
-                        location=dep.location,
-                        evidence=hit[1].evidence(f"{dep.name} {version} pins CUDA {cuda}"),
-                    )
-                )
+                ev = hit[1].evidence(f"{dep.name} {version} pins CUDA {cuda}")
+                claims.append(_claim(what, dep, cuda, "runtime", ev))
                 continue
         build = _spec_parts(dep.spec)[1]
         if build and not any(c in build for c in "*?"):
             hit = mx.cuda_of_build_string(build)
             if hit is not None:
-                claims.append(
-                    CudaClaim(
-                        cuda=hit[0],
-                        what=f"conda {dep.raw}",
-                        ecosystem="conda",
-                        package=dep.name,
-                        kind="framework",
-                        location=dep.location,
-                        evidence=hit[1].evidence(f"build {build} is CUDA {hit[0]}"),
-                    )
-                )
+                ev = hit[1].evidence(f"build {build} is CUDA {hit[0]}")
+                claims.append(_claim(what, dep, hit[0], "framework", ev))
     for req in spec.pip:
         if req.constraint or not req.name:
             continue
+        what = f"pip {req.raw}"
         pinned = _pip_pinned(req)
         if pinned:
             hit = _cuda_of(req.name, pinned.split("+")[0], "pypi")
             if hit is not None:
-                claims.append(
-                    CudaClaim(
-                        cuda=hit[0],
-                        what=f"pip {req.raw}",
-                        ecosystem="pypi",
-                        package=req.name,
-                        kind="runtime",
-                        location=req.location,
-                        evidence=hit[1].evidence(f"{req.name} {pinned} is built for CUDA {hit[0]}"),
-                    )
-                )
+                ev = hit[1].evidence(f"{req.name} {pinned} is built for CUDA {hit[0]}")
+                claims.append(_claim(what, req, hit[0], "runtime", ev))
                 continue
-        elif _cuda_of(req.name, "0", "pypi") is not None:
+        else:
             hit = _cuda_of(req.name, "0", "pypi")
-            if hit is not None and "." not in hit[0]:
-                claims.append(
-                    CudaClaim(
-                        cuda=hit[0],
-                        what=f"pip {req.raw}",
-                        ecosystem="pypi",
-                        package=req.name,
-                        kind="runtime",
-                        location=req.location,
-                        evidence=hit[1].evidence(f"{req.name} is built for CUDA {hit[0]}"),
-                    )
-                )
-            continue
+            if hit is not None:
+                if "." not in hit[0]:
+                    ev = hit[1].evidence(f"{req.name} is built for CUDA {hit[0]}")
+                    claims.append(_claim(what, req, hit[0], "runtime", ev))
+                continue
         local = pinned.split("+", 1)[1] if pinned and "+" in pinned else None
         if local:
             m = _CU_LOCAL.match(local)
             if m:
-                claims.append(
-                    CudaClaim(
-                        cuda=f"{m['major']}.{m['minor']}",
-                        what=f"pip {req.raw}",
-                        ecosystem="pypi",
-                        package=req.name,
-                        kind="framework",
-                        location=req.location,
-                        evidence=Evidence(fact=f"local version +{local} names CUDA {m['major']}.{m['minor']}"),
-                        torch_version=pinned if req.name == "torch" else None,
-                    )
-                )
+                cuda = f"{m['major']}.{m['minor']}"
+                ev = Evidence(fact=f"local version +{local} names CUDA {cuda}")
+                torch_version = pinned if req.name == "torch" else None
+                claims.append(_claim(what, req, cuda, "framework", ev, torch_version=torch_version))
             continue
         if req.name != "torch":
             continue
         for url, where in _indexes_for(spec, req):
             m = _CU_INDEX.search(url.split("?")[0].rstrip("/") + "/")
             if m:
+                cuda = f"{m['major']}.{m['minor']}"
+                ev = Evidence(fact=f"the index {url} serves CUDA {cuda} builds", source=_where(where))
                 claims.append(
-                    CudaClaim(
-                        cuda=f"{m['major']}.{m['minor']}",
-                        what=f"pip {req.raw} from {url}",
-                        ecosystem="pypi",
-                        package=req.name,
-                        kind="framework",
-                        location=req.location,
-                        evidence=Evidence(
-                            fact=f"the index {url} serves CUDA {m['major']}.{m['minor']} builds", source=_where(where)
-                        ),
-                        torch_version=pinned,
-                        specifier=req.specifier,
+                    _claim(
+                        f"{what} from {url}", req, cuda, "framework", ev, torch_version=pinned, specifier=req.specifier
                     )
                 )
                 break
@@ -213,17 +187,15 @@ def cuda_claims(spec: EnvSpec) -> list[CudaClaim]:
             if pinned and not req.url and not any("/whl/" in u for u, _w in _indexes_for(spec, req)):
                 default = mx.torch_variant(pinned)
                 if default is not None:
+                    cuda = default.row.cuda
+                    ev = default.evidence(f"torch {pinned} on PyPI without a local version is the CUDA {cuda} build")
                     claims.append(
-                        CudaClaim(
-                            cuda=default.row.cuda,
-                            what=f"pip {req.raw} (PyPI's default CUDA {default.row.cuda} build)",
-                            ecosystem="pypi",
-                            package=req.name,
-                            kind="framework",
-                            location=req.location,
-                            evidence=default.evidence(
-                                f"torch {pinned} on PyPI without a local version is the CUDA {default.row.cuda} build"
-                            ),
+                        _claim(
+                            f"{what} (PyPI's default CUDA {cuda} build)",
+                            req,
+                            cuda,
+                            "framework",
+                            ev,
                             torch_version=pinned,
                             specifier=req.specifier,
                         )
