@@ -32,3 +32,22 @@ def test_readme_python_example_runs(monkeypatch: pytest.MonkeyPatch, tmp_path: o
     printed = out.getvalue()
     assert "why not torch 2.11.0" in printed
     assert printed.rstrip().endswith("runs")
+
+
+def test_test_environment_is_pinned() -> None:
+    """Every distribution the test command installs is pinned exactly, and the running one is the pinned one."""
+    from importlib import metadata
+
+    from packaging.utils import canonicalize_name
+
+    pins: dict[str, str] = {}
+    for line in (REPO / "requirements" / "test.txt").read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            assert version, f"not an exact pin: {line}"
+            pins[canonicalize_name(name)] = version
+    for dist in ("pytest", "hypothesis", "pyyaml", "py-rattler", "pydantic", "resolvelib", "packaging"):
+        assert canonicalize_name(dist) in pins
+    installed = {canonicalize_name(d.metadata["Name"]): d.version for d in metadata.distributions()}
+    drift = {n: (v, installed[n]) for n, v in pins.items() if n in installed and installed[n] != v}
+    assert not drift, f"installed versions differ from requirements/test.txt: {drift}"

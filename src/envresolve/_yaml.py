@@ -81,6 +81,13 @@ def _too_deep(mark: Any) -> YamlError:
     return _at("limit", f"YAML nesting deeper than {MAX_DEPTH} levels", mark)
 
 
+def _is_depth_refusal(exc: yaml.MarkedYAMLError) -> bool:
+    """libyaml 0.2.5 as bundled since PyYAML 6.0.4 refuses deep flow nesting in its scanner, before any event
+    reaches our own depth check (it scans up to 1024 characters ahead for simple keys). That is the same
+    limit, so it gets the same kind and message as ours, whatever libyaml's wording."""
+    return "nesting" in f"{exc.problem or ''} {exc.context or ''}".lower()
+
+
 def _events(text: str, consume: Callable[[Any], None]) -> None:
     """Feed every libyaml event to `consume`; parser errors become `YamlError`."""
     parser = _Parser(text)
@@ -98,6 +105,8 @@ def _events(text: str, consume: Callable[[Any], None]) -> None:
             consume(ev)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
+        if _is_depth_refusal(exc):
+            raise _too_deep(mark) from None
         raise _at("syntax", exc.problem or exc.context or "syntax error", mark) from None
     except yaml.YAMLError as exc:
         raise YamlError("syntax", str(exc), None, None) from None

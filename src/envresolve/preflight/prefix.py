@@ -534,9 +534,7 @@ class _Scanner:
         # the loader searches the global scope first, then the module's own dependencies, breadth first;
         # a versioned reference binds to whichever object defines that symbol version, not only the file named
         # in its version need (glibc >= 2.34 moved libpthread's GLIBC_2.2.5 symbols into libc.so.6)
-        providers = list(
-            dict.fromkeys([*self._global_scope(info), *(r.path for _n, r in scope if r.path is not None)])
-        )
+        providers = list(dict.fromkeys([*self._global_scope(info), *(r.path for _n, r in scope if r.path is not None)]))
         interp_known = bool(self.interpreters)
         missing: list[str] = []
         for u in obj.undefined_symbols():
