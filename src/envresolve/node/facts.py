@@ -148,6 +148,13 @@ class NodeFacts(_Frozen):
         default_factory=dict,
         description="fact (os, kernel, cpu, glibc, libstdcxx, driver, cuda, gpus, cuda_arch) -> where it came from",
     )
+    labels: dict[str, str] = Field(
+        default_factory=dict,
+        # left out of the JSON when empty, so nodes without labels keep their JSON and lock fingerprints
+        exclude_if=lambda v: not v,
+        description="what the source says about the node beyond the facts, kept for people and selectors, never "
+        "judged (Slurm features and partitions: `slurm.feature/<name>`, `slurm/partitions`, `slurm/gres`)",
+    )
 
     @property
     def cuda_driver_version(self) -> Version | None:
@@ -178,12 +185,12 @@ class NodeFacts(_Frozen):
         return ccs[0] if ccs else None
 
     def facts_dict(self) -> dict[str, Any]:
-        """The facts alone, as JSON-ready data: without `name`, `source` and `provenance`.
+        """The facts alone, as JSON-ready data: without `name`, `source`, `provenance` and `labels`.
 
         Two descriptions of the same node from different sources (a probe, a Node manifest, a facts
         file) compare equal on this even though their provenance differs.
         """
-        return self.model_dump(mode="json", exclude={"name", "source", "provenance"})
+        return self.model_dump(mode="json", exclude={"name", "source", "provenance", "labels"})
 
     def same_facts(self, other: NodeFacts) -> bool:
         """True when both describe the same node facts, whatever their names and provenance."""

@@ -1,8 +1,9 @@
 """`load_node(source)`: a file path or a bundled profile name -> node facts, whatever the file's format.
 
 Sniffed formats: a node facts file (JSON or YAML, `schema_version` at the top), a Kubernetes `Node` or
-`List` of Nodes, a conda-lock style virtual-packages file (`subdirs:`), and a directory holding any of
-these. Every problem is an `InputError` carrying an ND/GN diagnostic; nothing else escapes.
+`List` of Nodes, a conda-lock style virtual-packages file (`subdirs:`), saved Slurm `scontrol show node`
+output (`NodeName=` first; multi-line or `-o`), and a directory holding facts files, manifests or
+virtual-packages files. Every problem is an `InputError` carrying an ND/GN diagnostic; nothing else escapes.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from envresolve.node.facts_file import facts_from_obj, is_facts_obj
 from envresolve.node.infer import fill_inferred
 from envresolve.node.kubernetes import is_kubernetes_obj, nodes_from_kubernetes
 from envresolve.node.profiles import load_profile
+from envresolve.node.slurm import is_scontrol_text, nodes_from_scontrol
 
 __all__ = ["MAX_NODE_FILE_BYTES", "load_node", "load_nodes", "parse_node_text", "read_node", "read_nodes"]
 
@@ -117,6 +119,8 @@ def _parse(text: str, origin: str) -> Any:
 
 def parse_node_text(text: str, *, origin: str) -> list[tuple[NodeFacts, list[Diagnostic]]]:
     """Parse and sniff node description text (any supported format). Raises `InputError`."""
+    if is_scontrol_text(text):
+        return nodes_from_scontrol(text, origin=origin)
     obj = _parse(text, origin)
     if is_facts_obj(obj):
         return [(facts_from_obj(obj, origin=origin), [])]
@@ -129,7 +133,8 @@ def parse_node_text(text: str, *, origin: str) -> list[tuple[NodeFacts, list[Dia
     raise InputError(
         make(
             "ND203",
-            "not a node facts file, a Kubernetes Node or List, nor a conda virtual-packages file",
+            "not a node facts file, a Kubernetes Node or List, a conda virtual-packages file, nor saved "
+            "`scontrol show node` output",
             subject=origin,
         )
     )

@@ -59,6 +59,7 @@ def render_node_text(node: NodeFacts) -> str:
     ]
     if node.cuda_arch:
         rows.append(("cuda_arch", node.cuda_arch, prov("cuda_arch")))
+    rows += [("label", f"{k}={v}", "declared") for k, v in sorted(node.labels.items())]
     lines = _table(rows, ("fact", "value", "provenance"))
     if node.gpus:
         gpu_rows = [

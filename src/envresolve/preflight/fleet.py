@@ -24,17 +24,20 @@ _GPU_IDENTITY = {"index", "uuid", "memory_mib", "pci_device_id", "name"}
 def group_key(node: NodeFacts) -> str:
     """The facts that decide a verdict, as a canonical string.
 
-    Everything except names, sources, the kernel release and GPU identity: GPUs become the sorted set of their
+    Everything except names, sources, labels, the kernel release and GPU identity: GPUs become the sorted set of their
     distinct code-relevant facts (compute capability, MIG mode), so four H100s and eight H100s, or per-device
     names, UUIDs and memory sizes, do not split groups.
     """
-    rest = node.model_dump_json(exclude={"name": True, "source": True, "gpus": True, "os": {"kernel"}})
+    rest = node.model_dump_json(
+        exclude={"name": True, "source": True, "labels": True, "gpus": True, "os": {"kernel"}}
+    )
     gpus = sorted({g.model_dump_json(exclude=_GPU_IDENTITY) for g in node.gpus})
     return rest + "|" + ",".join(gpus)
 
 
 def display_facts(node: NodeFacts) -> dict[str, str]:
-    """The facts shown in the table, as short strings (`-` when unknown)."""
+    """The facts shown in the table, as short strings (`-` when unknown or absent; `?` for the version of a
+    driver known to be there, e.g. on a Slurm GPU node)."""
     gpus = ",".join(node.compute_capabilities) or "-"
     os_name = " ".join(p for p in (node.os.id, node.os.version_id) if p is not None) or "-"
     return {
@@ -42,8 +45,8 @@ def display_facts(node: NodeFacts) -> dict[str, str]:
         "os": os_name,
         "glibc": node.glibc or "-",
         "libstdcxx": node.libstdcxx.glibcxx if node.libstdcxx and node.libstdcxx.glibcxx else "-",
-        "driver": (node.driver.version or "-") if node.driver else "-",
-        "cuda": node.driver.cuda if node.driver and node.driver.cuda else "-",
+        "driver": (node.driver.version or "?") if node.driver else "-",
+        "cuda": (node.driver.cuda or "?") if node.driver else "-",
         "gpus": gpus,
     }
 

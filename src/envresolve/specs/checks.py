@@ -696,6 +696,8 @@ def _declared_vs_node(spec: EnvSpec, node: NodeFacts) -> list[Diagnostic]:
         return []
     if node_cuda is not None and node_cuda >= need:
         return []
+    if node_cuda is None and node.driver is not None:
+        return []  # a driver whose CUDA level is unknown (Slurm node facts): unknown is never an error
     have = f"its driver supports CUDA {node.driver.cuda}" if node.driver and node.driver.cuda else "it has no driver"
     return [
         make(

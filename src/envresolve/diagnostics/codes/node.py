@@ -1,7 +1,8 @@
 """ND: node facts: probing the live machine and loading node descriptions.
 
 ND1xx: probing the live machine. ND2xx: reading node descriptions (facts files, Kubernetes Node
-manifests, conda virtual-package files, profiles, overrides). ND3xx: comparing two nodes.
+manifests, conda virtual-package files, profiles, overrides). ND301-ND309: comparing two nodes.
+ND310-ND329: reading saved Slurm `scontrol show node` output.
 """
 
 from __future__ import annotations
@@ -281,6 +282,86 @@ CODES: tuple[CodeInfo, ...] = (
             "One side of a `probe --against` comparison does not know this fact (for example the kernel "
             "release, which profiles do not state), so it cannot be compared. A driver or GPUs present on "
             "one side only is a difference (ND301), not an unknown."
+        ),
+    ),
+    CodeInfo(
+        code="ND310",
+        name="slurm-node-text-invalid",
+        category=NODE,
+        severity=ERROR,
+        summary="The file starts like `scontrol show node` output but cannot be read as such.",
+        explanation=(
+            "A file whose first word is `NodeName=` is read as saved `scontrol show node` (or `scontrol -o show "
+            "node`) output: every line is `Key=Value` pairs, and each `NodeName=` starts a node. A line that is "
+            "not `Key=Value` text (an edited or truncated capture, a shell prompt, `[...]`), a `NodeName` without "
+            "a value, a node listed twice, or more than 100,000 nodes stop the load; the message names the line."
+        ),
+        example="envresolve probe --node nodes.txt   # nodes.txt: scontrol show node output with a stray line",
+    ),
+    CodeInfo(
+        code="ND311",
+        name="slurm-gpu-type-read",
+        category=NODE,
+        severity=INFO,
+        summary="A Slurm Gres type was read as a GPU model through the GPU table; its compute capability follows.",
+        explanation=(
+            "`Gres=gpu:TYPE:COUNT` names the GPUs with a type the Slurm admin chose (`a100`, `h100`, or with "
+            "`AutoDetect=nvml` a name such as `nvidia_a100-sxm4-80gb`). When the type matches a model or alias "
+            "of `matrices/gpus.yaml` (vendor words, memory size and form factor ignored), the node lists COUNT "
+            "GPUs of that model with its compute capability, marked `inferred`; the evidence cites the table row. "
+            "A type matching models of different compute capabilities, or none, is not guessed (ND312)."
+        ),
+    ),
+    CodeInfo(
+        code="ND312",
+        name="slurm-gpu-model-unknown",
+        category=NODE,
+        severity=WARNING,
+        summary="Slurm names GPUs without a model envresolve can look up: their count is known, their model is not.",
+        explanation=(
+            "An untyped gres (`gpu:2`), or a type the GPU table does not know (`gpu:a800:8`, `gpu:tesla:2`), says "
+            "how many GPUs the node has but not what they are. Without a compute capability these GPUs are not "
+            "listed in the node facts (the count is kept in the `slurm/gpus` label), so no kernel-image check "
+            "covers them and nothing is judged about them. Typed gres, or facts measured with `envresolve "
+            "probe` on the node, close the gap."
+        ),
+    ),
+    CodeInfo(
+        code="ND313",
+        name="slurm-driver-unknown",
+        category=DRIVER,
+        severity=INFO,
+        summary="Slurm does not report the NVIDIA driver: a GPU node's driver version and CUDA level are unknown.",
+        explanation=(
+            "`scontrol show node` names GPUs (Gres) but not the driver that runs them. A node with GPU gres gets a "
+            "driver of unknown version and CUDA level (provenance `inferred`): driver checks do not run for it, "
+            "and no check reports the driver as missing. Measured facts (`srun envresolve probe --format json` on "
+            "each node, docs/slurm.md) carry the driver."
+        ),
+    ),
+    CodeInfo(
+        code="ND314",
+        name="slurm-field-unreadable",
+        category=NODE,
+        severity=WARNING,
+        summary="A field of `scontrol show node` output has a value envresolve cannot read; that fact is left out.",
+        explanation=(
+            "`Gres` entries end in a count (`gpu:a100:4`), `Arch` is x86_64, aarch64 or ppc64le, and `OS` reads "
+            "`Linux <kernel release> ...`. Another value leaves that fact unknown and the rest of the node is "
+            "loaded."
+        ),
+    ),
+    CodeInfo(
+        code="ND315",
+        name="slurm-glibc-unknown",
+        category=GLIBC,
+        severity=INFO,
+        summary="Slurm gives only the kernel release, which does not name the distribution: glibc stays unknown.",
+        explanation=(
+            "`OS=` in `scontrol show node` is the kernel (`uname -srv`), not the OS release. RHEL-family kernels "
+            "name their release (`.el8_8.`), so glibc and libstdc++ are inferred for them (ND207); other kernels "
+            "(`5.15.0-91-generic`, `6.1.0-18-amd64`) do not, and glibc and libstdc++ stay unknown rather than "
+            "guessed: checks that need them do not run."
         ),
     ),
 )
