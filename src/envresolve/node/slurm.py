@@ -101,9 +101,7 @@ def _new_record(records: list[_Record], seen: dict[str, int], name: str, lineno:
             )
         )
     if len(records) >= MAX_SLURM_NODES:
-        raise InputError(
-            make("ND310", f"{origin} lists more than {MAX_SLURM_NODES} nodes; split it", subject=origin)
-        )
+        raise InputError(make("ND310", f"{origin} lists more than {MAX_SLURM_NODES} nodes; split it", subject=origin))
     seen[name] = lineno
     records.append(_Record(lineno, {"NodeName": name}))
 
@@ -130,9 +128,7 @@ class _Reader:
         return f"{self.origin}, line {self.line}"
 
     def unreadable(self, key: str, value: str, why: str) -> None:
-        self.diags.append(
-            make("ND314", f"{key}={value!r} {why}; that fact is left out", subject=key, node=self.name)
-        )
+        self.diags.append(make("ND314", f"{key}={value!r} {why}; that fact is left out", subject=key, node=self.name))
 
 
 def _node(record: _Record, origin: str) -> tuple[NodeFacts, list[Diagnostic]]:
@@ -417,7 +413,7 @@ def gpu_row_for_gres_type(gres_type: str) -> tuple[Sourced[GpuRow], bool] | None
 
 @functools.lru_cache(maxsize=64)
 def _cpu_facts(arch: str | None) -> CpuFacts:
-    return CpuFacts() if arch is None else CpuFacts(arch=arch)  # type: ignore[arg-type]
+    return CpuFacts() if arch is None else CpuFacts(arch=arch)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -28,9 +28,7 @@ def group_key(node: NodeFacts) -> str:
     distinct code-relevant facts (compute capability, MIG mode), so four H100s and eight H100s, or per-device
     names, UUIDs and memory sizes, do not split groups.
     """
-    rest = node.model_dump_json(
-        exclude={"name": True, "source": True, "labels": True, "gpus": True, "os": {"kernel"}}
-    )
+    rest = node.model_dump_json(exclude={"name": True, "source": True, "labels": True, "gpus": True, "os": {"kernel"}})
     gpus = sorted({g.model_dump_json(exclude=_GPU_IDENTITY) for g in node.gpus})
     return rest + "|" + ",".join(gpus)
 

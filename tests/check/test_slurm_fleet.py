@@ -1,0 +1,95 @@
+"""`check LOCK --nodes` on saved `scontrol show node` output: identical Slurm nodes group, the table prints, and
+what Slurm does not say (the driver) never becomes an error."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from envresolve.cli import EXIT_FINDINGS, EXIT_OK, main
+from envresolve.lock import write
+from envresolve.specs.checks import check_spec
+from envresolve.specs.load import load_spec
+from tests.check.test_lock_spec import torch_lock
+from tests.conftest import FIXTURES
+
+SLURM = FIXTURES / "slurm"
+
+
+@pytest.fixture
+def partition(tmp_path: Path) -> Path:
+    """One saved file: the captured cluster plus the two published nodes (the CRLF one as published)."""
+    text = "".join(
+        (SLURM / name).read_text(encoding="utf-8")
+        for name in ("captured-multiline.txt", "published-rcic-hpc3-gpu-16-00.txt", "published-nyush-gpu187.txt")
+    )
+    path = tmp_path / "slurm.txt"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_check_lock_groups_slurm_nodes_and_prints_the_table(
+    tmp_path: Path, partition: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lock = tmp_path / "torch.lock"
+    write(torch_lock(), lock)  # torch with SASS sm_80..sm_120, needs GLIBC_2.28
+    assert main(["check", str(lock), "--nodes", str(partition)]) == EXIT_FINDINGS
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0] == (
+        f"FAIL: lock {lock} runs on 6 of 7 nodes (6 group(s) of identical facts; 1 error(s), 0 warning(s))"
+    )
+    rows = [line.split() for line in lines[2:9]]
+    assert rows[0][:3] == ["group", "nodes", "verdict"]
+    assert rows[2][:3] == ["2", "2", "runs"] and rows[2][-1] == "8.0"  # gpu-a100-01 and -02: one group
+    assert rows[2][-3:-1] == ["?", "?"]  # driver and its CUDA level: unknown, not absent
+    assert "group 2 (runs): gpu-a100-01, gpu-a100-02" in out
+    assert rows[5][:5] == ["5", "1", "DOES", "NOT", "RUN"] and rows[5][-5:-3] == ["2.28", "3.4.25"]
+    assert "group 5 (does-not-run): hpc3-gpu-16-00" in out and "why: CP110 no-kernel-for-gpu" in out
+    for code in ("CP101", "CP103", "SP202"):  # no driver verdict rests on what Slurm does not report
+        assert code not in out
+
+    assert main(["check", str(lock), "--nodes", str(partition), "--format", "json"]) == EXIT_FINDINGS
+    obj = json.loads(capsys.readouterr().out)
+    verdicts = {n["node"]: n["verdict"] for n in obj["nodes"]}
+    assert verdicts["hpc3-gpu-16-00"] == "does-not-run"
+    assert {k for k, v in verdicts.items() if v == "runs"} == {
+        "cpu-01",
+        "gpu-a100-01",
+        "gpu-a100-02",
+        "gpu-h100-01",
+        "gpu-untyped-01",
+        "gpu187",
+    }
+
+
+def test_el7_node_fails_a_manylinux_2_28_lock(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lock = tmp_path / "torch.lock"
+    write(torch_lock(), lock)
+    el7 = tmp_path / "el7.txt"
+    el7.write_text(
+        "NodeName=old01 Arch=x86_64 Gres=gpu:a100:4 OS=Linux 3.10.0-1160.el7.x86_64 #1 SMP Mon Oct 19 16:18:59 "
+        "UTC 2020 Partitions=gpu\n",
+        encoding="utf-8",
+    )
+    assert main(["check", str(lock), "--nodes", str(el7)]) == EXIT_FINDINGS
+    out = capsys.readouterr().out
+    assert "GLIBC_2.28" in out and "2.17" in out
+
+
+def test_pixi_cuda_requirement_is_not_judged_against_an_unknown_driver() -> None:
+    spec = load_spec(
+        FIXTURES / "specs" / "corpus" / "prefix-dev__pixi__docs_source_files_pixi_tomls_pytorch-conda-forge.toml"
+    )[0]
+    from envresolve.node import load_node
+
+    node = load_node(SLURM / "published-rcic-hpc3-gpu-16-00.txt")
+    assert spec.system_requirements.cuda  # the spec declares cuda = "12.0"
+    assert not [d for d in check_spec(spec, node) if d.code == "SP202"]
+
+
+def test_lint_with_a_slurm_node_file(capsys: pytest.CaptureFixture[str]) -> None:
+    demo = Path(__file__).resolve().parents[2] / "examples" / "llm-finetune-dataset.yaml"
+    assert main(["lint", str(demo), "--node", str(SLURM / "captured-one-node.txt")]) == EXIT_OK
