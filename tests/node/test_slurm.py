@@ -65,6 +65,12 @@ def test_oneline_form_gives_the_same_nodes() -> None:
     assert [n.model_dump(exclude={"source"}) for n in one] == [n.model_dump(exclude={"source"}) for n in multi]
 
 
+def test_partition_capture_holds_the_partitions_nodes_only() -> None:
+    nodes = load_nodes(SLURM / "captured-partition-gpu.txt")
+    assert [n.name for n in nodes] == ["gpu-a100-01", "gpu-a100-02", "gpu-h100-01", "gpu-untyped-01"]
+    assert all(n.labels["slurm/partitions"] == "gpu" for n in nodes)
+
+
 def test_one_node_file_loads_as_one_node() -> None:
     node = load_node(ONE_NODE)
     assert node.name == "gpu-h100-01" and gpu_summary(node) == (8, ("9.0",))

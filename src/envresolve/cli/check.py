@@ -19,8 +19,8 @@ targets:
   --prefix DIR        an installed conda env or venv (read-only is fine): loader, symbols, libstdc++ checks
 
 nodes: --node takes a facts file, a Node manifest or a bundled profile name, and may repeat; --nodes takes a
-file holding a Node List (`kubectl get nodes -o yaml`) or a directory of them. Without either, this machine is
-probed.
+file holding a Node List (`kubectl get nodes -o yaml`), saved `scontrol show node` output (Slurm), or a
+directory of facts files or manifests. Without either, this machine is probed.
 
 exit status: 0 runs on every node, 1 does not run on at least one, 2 usage or input error, 3 could not probe
 this node.
@@ -38,7 +38,13 @@ def configure_parser(sub: Any) -> None:
     p.add_argument("target", nargs="?", metavar="LOCKFILE|SPEC", help="a lockfile or a spec")
     p.add_argument("--prefix", metavar="DIR", help="an installed environment (conda env or venv) to check")
     p.add_argument("--node", action="append", default=[], metavar="SOURCE", help="facts file, manifest or profile")
-    p.add_argument("--nodes", action="append", default=[], metavar="FILE_OR_DIR", help="a Node List or a directory")
+    p.add_argument(
+        "--nodes",
+        action="append",
+        default=[],
+        metavar="FILE_OR_DIR",
+        help="a Node List, scontrol show node output or a directory",
+    )
     p.add_argument("--format", default="text", choices=("text", "json", "sarif", "github"), help="output format")
     p.add_argument(
         "--ld-library-path",

@@ -28,7 +28,8 @@ def configure_parser(sub: Any) -> None:
         action="append",
         default=[],
         metavar="SOURCE",
-        help="target node: a facts file, Kubernetes Node manifest, conda-lock virtual-package file or bundled profile"
+        help="target node: a facts file, Kubernetes Node manifest, scontrol show node output, conda-lock "
+        "virtual-package file or bundled profile"
         " (repeatable; every check runs against each node)",
     )
     p.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")

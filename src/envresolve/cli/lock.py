@@ -41,7 +41,8 @@ def configure_parser(sub: Any) -> None:
         metavar="SOURCE",
         action="append",
         default=[],
-        help="target node: facts file, Kubernetes Node/List manifest, or bundled profile name (repeatable)",
+        help="target node: facts file, Kubernetes Node/List manifest, scontrol show node output, or bundled "
+        "profile name (repeatable)",
     )
     p.add_argument(
         "--python", metavar="VERSION", help="Python version for specs that do not fix one (requirements.txt)"

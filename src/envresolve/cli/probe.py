@@ -32,8 +32,8 @@ def configure_parser(sub: Any) -> None:
     p.add_argument(
         "--node",
         metavar="SOURCE",
-        help="a node facts file, Kubernetes Node/List manifest, conda virtual-packages file, "
-        "or a bundled profile name (default: probe this machine)",
+        help="a node facts file, Kubernetes Node/List manifest, scontrol show node output, conda "
+        "virtual-packages file, or a bundled profile name (default: probe this machine)",
     )
     p.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
     p.add_argument("--against", metavar="SOURCE", help="compare with a bundled profile or another node file")
