@@ -67,6 +67,30 @@ keys = st.one_of(st.sampled_from(_KEYS + _GFD), st.text(max_size=8))
 trees = st.recursive(
     scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=6), max_leaves=30
 )
+_SLURM_KEYS = ["Arch", "OS", "Gres", "AvailableFeatures", "ActiveFeatures", "Features", "Partitions", "NodeName",
+               "CfgTRES", "Reason"]  # fmt: skip
+slurm_values = st.one_of(
+    st.text(max_size=16),
+    st.sampled_from(
+        [
+            "x86_64",
+            "aarch64",
+            "(null)",
+            "Linux 4.18.0-477.10.1.el8_8.x86_64 #1 SMP",
+            "Linux 3.10.0-1160.el7.x86_64",
+            "Linux",
+            "gpu:a100:4",
+            "gpu:h100:8(S:0-1)",
+            "gpu:2",
+            "gpu:a100:2,gpu:v100:2(S:0,1),shard:8",
+            "gpu:x:\u00b2",
+            "gpu:a100:99999999999999999999",
+            "gpu::",
+            "a100,ib",
+            "",
+        ]
+    ),
+)
 label_values = st.one_of(
     st.text(max_size=10),
     st.sampled_from(
@@ -136,7 +160,23 @@ def fuzz(max_examples: int = 200) -> int:
     def virtual(packages: dict[str, Any]) -> None:
         _check(yaml.safe_dump({"subdirs": {"linux-64": {"packages": packages}}}))
 
-    targets = [raw_text, structures, labels, virtual]
+    @cfg
+    @given(
+        st.lists(
+            st.lists(st.tuples(st.sampled_from(_SLURM_KEYS) | st.text(max_size=6), slurm_values), max_size=8),
+            min_size=1,
+            max_size=4,
+        ),
+        st.sampled_from([" ", "\n   ", "\r\n   "]),
+        st.sampled_from(["", "[...]\n", "NodeName=dup\n"]),
+    )
+    def slurm(records: list[list[tuple[str, str]]], sep: str, stray: str) -> None:
+        text = "\n".join(
+            f"NodeName=n{i}" + "".join(f"{sep}{k}={v}" for k, v in fields) for i, fields in enumerate(records)
+        )
+        _check(text + "\n" + stray)
+
+    targets = [raw_text, structures, labels, virtual, slurm]
     for target in targets:
         target()
     return len(targets)

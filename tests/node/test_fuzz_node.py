@@ -18,7 +18,7 @@ def _load():  # type: ignore[no-untyped-def]
 
 
 def test_fuzz_node_bounded() -> None:
-    assert _load().fuzz(max_examples=60) == 4
+    assert _load().fuzz(max_examples=60) == 5
 
 
 def test_regression_unhashable_kind() -> None:

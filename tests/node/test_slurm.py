@@ -85,7 +85,7 @@ def test_published_el8_node_infers_glibc_228() -> None:
     assert node.libstdcxx is not None and node.libstdcxx.glibcxx == "3.4.25"
     assert node.provenance["libstdcxx"] is Provenance.INFERRED
     inferred = [d for d in diags if d.code == "ND207"]
-    assert len(inferred) == 2 and all(d.node == "hpc3-gpu-16-00" for d in inferred)
+    assert len(inferred) == 2
     glibc = next(d for d in inferred if d.subject == "glibc")
     assert "el8" in glibc.message and any(e.fact == "rhel 8: glibc 2.28" for e in glibc.evidence)
     assert node.labels["slurm/partitions"] == "free-gpu,gpu" and node.labels["slurm.feature/avx512"] == "active"

@@ -55,7 +55,7 @@ def configure_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from envresolve._atomic import atomic_write_text
-    from envresolve.diagnostics import Diagnostic, Severity, sort_diagnostics
+    from envresolve.diagnostics import Diagnostic, Severity, sort_diagnostics, unique_diagnostics
     from envresolve.diagnostics.render import render_text, to_json_obj
     from envresolve.node import NodeFacts, apply_conda_overrides, read_node, read_nodes
     from envresolve.node.compare import FactComparison, compare_nodes
@@ -137,7 +137,8 @@ def run(args: argparse.Namespace) -> int:
         text = "\n".join(parts)
     _emit(text, args.output, atomic_write_text)
 
-    shown = [d for d in sort_diagnostics(diags) if not (args.quiet and d.severity is Severity.INFO)]
+    # several nodes of one source share findings (an inferred glibc): each is shown once
+    shown = [d for d in sort_diagnostics(unique_diagnostics(diags)) if not (args.quiet and d.severity is Severity.INFO)]
     if shown:
         print(render_text(shown, color=_color()), file=sys.stderr)
     if args.fail_on_difference and any(d.code == "ND301" for d in diags):

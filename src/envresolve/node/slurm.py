@@ -65,12 +65,13 @@ def _records(text: str, origin: str) -> list[_Record]:
     a value runs to the next ` Key=`. The first occurrence of a key wins (a free-text `Reason=` comes last)."""
     records: list[_Record] = []
     seen: dict[str, int] = {}
+    split = _KEY.split
     for lineno, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip().lstrip("\ufeff")
+        line = raw.strip().lstrip("\ufeff").strip()
         if not line:
             continue
-        keys = list(_KEY.finditer(line))
-        if not keys or keys[0].start() != 0:
+        parts = split(line)  # ["", key1, value1, key2, value2, ...]
+        if len(parts) < 3 or parts[0]:
             raise InputError(
                 make(
                     "ND310",
@@ -79,13 +80,24 @@ def _records(text: str, origin: str) -> list[_Record]:
                     hint="save the unedited output of `scontrol show node` (or `scontrol -o show node`)",
                 )
             )
-        for i, m in enumerate(keys):
-            end = keys[i + 1].start() if i + 1 < len(keys) else len(line)
-            key, value = m.group(1), line[m.end() : end].strip()
+        keys = parts[1::2]
+        if records and "NodeName" not in keys:
+            # the common line: more fields of the current node (kept first-wins, merged in C)
+            fields = records[-1].fields
+            new = dict(zip(reversed(keys), map(str.strip, reversed(parts[2::2]))))
+            new.update(fields)
+            fields.update(new)
+            continue
+        for i in range(1, len(parts), 2):
+            key, value = parts[i], parts[i + 1].strip()
             if key == "NodeName":
                 _new_record(records, seen, value, lineno, origin)
-                continue
-            records[-1].fields.setdefault(key, value)
+            elif not records:
+                raise InputError(
+                    make("ND310", f"{origin}, line {lineno}: {key}= comes before the first NodeName=", subject=origin)
+                )
+            else:
+                records[-1].fields.setdefault(key, value)
     return records
 
 
@@ -112,33 +124,58 @@ def nodes_from_scontrol(text: str, *, origin: str) -> list[tuple[NodeFacts, list
     records = _records(text, origin)
     if not records:
         raise InputError(make("ND310", f"{origin} names no Slurm node", subject=origin))
-    return [_node(r, origin) for r in records]
+    # a partition repeats a handful of (Arch, OS, Gres) shapes: each is read once, its facts and findings shared
+    shapes: dict[tuple[str, str, str], _Shape] = {}
+    out = []
+    for record in records:
+        f = record.fields
+        key = (f.get("Arch", ""), f.get("OS", ""), f.get("Gres", ""))
+        shape = shapes.get(key)
+        if shape is None:
+            shape = shapes[key] = _shape(origin, *key)
+        out.append(_node(record, shape, origin))
+    return out
+
+
+#: a finding that names its node: (code, message, subject, evidence, hint)
+_Warning = tuple[str, str, str, tuple[Evidence, ...], str | None]
 
 
 class _Reader:
-    def __init__(self, name: str, origin: str, line: int) -> None:
-        self.name = name
+    """Collects what one (Arch, OS, Gres) shape gives: provenance, labels, node-independent findings (shared by
+    every node of the shape) and warnings (made per node, with its name)."""
+
+    def __init__(self, origin: str) -> None:
         self.origin = origin
-        self.line = line
         self.diags: list[Diagnostic] = []
+        self.warnings: list[_Warning] = []
         self.prov: dict[str, Provenance] = {}
         self.labels: dict[str, str] = {}
 
-    def where(self) -> str:
-        return f"{self.origin}, line {self.line}"
-
     def unreadable(self, key: str, value: str, why: str) -> None:
-        self.diags.append(make("ND314", f"{key}={value!r} {why}; that fact is left out", subject=key, node=self.name))
+        self.warnings.append(("ND314", f"{key}={value!r} {why}; that fact is left out", key, (), None))
 
 
-def _node(record: _Record, origin: str) -> tuple[NodeFacts, list[Diagnostic]]:
-    f = record.fields
-    name = f["NodeName"]
-    r = _Reader(name, origin, record.line)
-    cpu = _cpu(r, f.get("Arch", ""))
-    kernel = _kernel(r, f.get("OS", ""))
+@dataclass(frozen=True)
+class _Shape:
+    cpu: CpuFacts
+    os: OsFacts
+    glibc: str | None
+    libstdcxx: LibStdCxxFacts | None
+    driver: DriverFacts | None
+    gpus: tuple[GpuFacts, ...]
+    provenance: tuple[tuple[str, Provenance], ...]
+    labels: tuple[tuple[str, str], ...]
+    diags: tuple[Diagnostic, ...]
+    warnings: tuple[_Warning, ...]
+
+
+def _shape(origin: str, arch: str, os_text: str, gres: str) -> _Shape:
+    r = _Reader(origin)
+    cpu = _cpu(r, arch)
+    kernel = _kernel(r, os_text)
     glibc, libstdcxx = _inferred_libs(r, kernel)
-    gpus, gpu_count = _gpus(r, f.get("Gres", ""))
+    gpus, gpu_count = _gpus(r, gres)
     driver = None
     if gpu_count:
         driver = _unknown_driver()
@@ -146,28 +183,48 @@ def _node(record: _Record, origin: str) -> tuple[NodeFacts, list[Diagnostic]]:
         r.diags.append(
             make(
                 "ND313",
-                f"Slurm lists {gpu_count} GPU(s) but not the NVIDIA driver: its version and CUDA level are unknown, "
-                "so driver checks cannot run for this node",
+                f"Slurm lists {gpu_count} GPU(s) (Gres={gres.strip()}) but not the NVIDIA driver: its version and CUDA "
+                "level are unknown, so driver checks cannot run for these nodes",
                 subject="driver",
-                node=name,
-                evidence=[Evidence(fact=f"Gres={f.get('Gres', '')}", source=r.where())],
-                hint="collect measured facts on the node: srun -w NODE envresolve probe --format json",
+                evidence=[Evidence(fact=f"Gres={gres.strip()}", source=origin)],
+                hint="collect measured facts on the nodes: srun envresolve probe --format json (docs/slurm.md)",
             )
         )
-    _labels(r, f)
-    node = NodeFacts(
-        name=name,
-        source=origin,
-        os=_os_facts(kernel),
+    return _Shape(
         cpu=cpu,
+        os=_os_facts(kernel),
         glibc=glibc,
         libstdcxx=libstdcxx,
         driver=driver,
         gpus=gpus,
-        provenance=r.prov,
-        labels=r.labels,
+        provenance=tuple(r.prov.items()),
+        labels=tuple(r.labels.items()),
+        diags=tuple(r.diags),
+        warnings=tuple(r.warnings),
     )
-    return node, r.diags
+
+
+def _node(record: _Record, shape: _Shape, origin: str) -> tuple[NodeFacts, list[Diagnostic]]:
+    f = record.fields
+    name = f["NodeName"]
+    labels = dict(shape.labels)
+    _labels(labels, f)
+    node = NodeFacts(
+        name=name,
+        source=origin,
+        os=shape.os,
+        cpu=shape.cpu,
+        glibc=shape.glibc,
+        libstdcxx=shape.libstdcxx,
+        driver=shape.driver,
+        gpus=shape.gpus,
+        provenance=dict(shape.provenance),
+        labels=labels,
+    )
+    diags = list(shape.diags)
+    for code, message, subject, evidence, hint in shape.warnings:
+        diags.append(make(code, message, subject=subject, node=name, evidence=evidence, hint=hint))
+    return node, diags
 
 
 def _cpu(r: _Reader, raw: str) -> CpuFacts:
@@ -204,15 +261,14 @@ def _inferred_libs(r: _Reader, kernel: str | None) -> tuple[str | None, LibStdCx
                     f"glibc and libstdc++ unknown: the kernel release {kernel} does not name a RHEL-family release, "
                     "and Slurm reports nothing else about the OS",
                     subject="glibc",
-                    node=r.name,
-                    evidence=[Evidence(fact=f"OS kernel release {kernel}", source=r.where())],
+                    evidence=[Evidence(fact=f"OS kernel release {kernel}", source=r.origin)],
                     hint="collect measured facts on the node: srun -w NODE envresolve probe --format json",
                 )
             )
         return None, None
     major = m.group(1)
     family = f"el{major} (RHEL {major} family: RHEL, Rocky Linux, AlmaLinux, CentOS, Oracle Linux)"
-    kernel_ev = Evidence(fact=f"kernel release {kernel}: {family}", source=r.where())
+    kernel_ev = Evidence(fact=f"kernel release {kernel}: {family}", source=r.origin)
     glibc: str | None = None
     libstdcxx: LibStdCxxFacts | None = None
     missing = []
@@ -225,7 +281,6 @@ def _inferred_libs(r: _Reader, kernel: str | None) -> tuple[str | None, LibStdCx
                 "ND207",
                 f"glibc {glibc} inferred from the kernel release {kernel} ({family})",
                 subject="glibc",
-                node=r.name,
                 evidence=[kernel_ev, Evidence(fact=f"rhel {major}: glibc {glibc}", source=g.citation, unsure=g.unsure)],
             )
         )
@@ -241,7 +296,6 @@ def _inferred_libs(r: _Reader, kernel: str | None) -> tuple[str | None, LibStdCx
                 f"libstdc++ GLIBCXX_{c.row.glibcxx} / CXXABI_{c.row.cxxabi} inferred from the kernel release "
                 f"{kernel} ({family}; the distribution's libstdc++ from GCC {c.row.gcc})",
                 subject="libstdcxx",
-                node=r.name,
                 evidence=[
                     kernel_ev,
                     Evidence(
@@ -260,7 +314,6 @@ def _inferred_libs(r: _Reader, kernel: str | None) -> tuple[str | None, LibStdCx
                 "ND206",
                 f"{' and '.join(missing)} unknown: the distro table has no row for rhel {major} (kernel {kernel})",
                 subject=f"rhel {major}",
-                node=r.name,
                 hint="state glibc and libstdcxx in a facts file, or add a sourced row to matrices/distros.yaml",
             )
         )
@@ -297,7 +350,7 @@ def _gpus(r: _Reader, raw: str) -> tuple[tuple[GpuFacts, ...], int]:
             continue  # mps, shard, and site-defined gres say nothing about GPU models
         fields = [p for p in parts[1:] if p != "no_consume"]
         count_text = fields[-1] if fields else "1"
-        if not count_text.isdigit():
+        if not (count_text.isascii() and count_text.isdigit()):
             r.unreadable("Gres", entry, "does not end in a GPU count")
             continue
         count = int(count_text)
@@ -320,9 +373,8 @@ def _gpus(r: _Reader, raw: str) -> tuple[tuple[GpuFacts, ...], int]:
                 f"Gres type {gres_type!r} read as {row.row.name} (compute capability {row.row.compute_capability})"
                 + (", MIG devices" if mig else ""),
                 subject="gpus",
-                node=r.name,
                 evidence=[
-                    Evidence(fact=f"Gres={entry}", source=r.where()),
+                    Evidence(fact=f"Gres={entry}", source=r.origin),
                     row.evidence(f"{row.row.name}: compute capability {row.row.compute_capability}"),
                 ],
             )
@@ -331,15 +383,14 @@ def _gpus(r: _Reader, raw: str) -> tuple[tuple[GpuFacts, ...], int]:
     if total:
         r.labels["slurm/gpus"] = str(total)
     if unknown:
-        r.diags.append(
-            make(
+        r.warnings.append(
+            (
                 "ND312",
                 f"GPU model unknown for {', '.join(unknown)} GPU(s): their compute capability is unknown, so they are "
                 "not listed and no kernel-image check covers them",
-                subject="gpus",
-                node=r.name,
-                evidence=[Evidence(fact=f"Gres={value}", source=r.where())],
-                hint="give the gres a type that names the model (gpu:a100:4) or collect measured facts with "
+                "gpus",
+                (Evidence(fact=f"Gres={value}", source=r.origin),),
+                "give the gres a type that names the model (gpu:a100:4) or collect measured facts with "
                 "srun envresolve probe",
             )
         )
@@ -347,16 +398,16 @@ def _gpus(r: _Reader, raw: str) -> tuple[tuple[GpuFacts, ...], int]:
     return gpus, total
 
 
-def _labels(r: _Reader, f: dict[str, str]) -> None:
+def _labels(labels: dict[str, str], f: dict[str, str]) -> None:
     active = set(_features(f.get("ActiveFeatures", "")))
     available = _features(f.get("AvailableFeatures", "")) or _features(f.get("Features", ""))
     for feature in available:
-        r.labels[f"slurm.feature/{feature}"] = "active" if feature in active or not active else "available"
+        labels[f"slurm.feature/{feature}"] = "active" if feature in active or not active else "available"
     for feature in sorted(active - set(available)):
-        r.labels[f"slurm.feature/{feature}"] = "active"
+        labels[f"slurm.feature/{feature}"] = "active"
     partitions = f.get("Partitions", "").strip()
     if partitions.lower() not in _NONE:
-        r.labels["slurm/partitions"] = partitions
+        labels["slurm/partitions"] = partitions
 
 
 def _features(value: str) -> list[str]:
