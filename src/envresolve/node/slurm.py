@@ -54,10 +54,8 @@ def is_scontrol_text(text: str) -> bool:
     return text.lstrip("\ufeff \t\r\n").startswith("NodeName=")
 
 
-@dataclass(frozen=True)
-class _Record:
-    line: int
-    fields: dict[str, str]
+#: one node's fields, `Key -> Value`, as `scontrol` printed them
+_Record = dict[str, str]
 
 
 def _records(text: str, origin: str) -> list[_Record]:
@@ -83,8 +81,8 @@ def _records(text: str, origin: str) -> list[_Record]:
         keys = parts[1::2]
         if records and "NodeName" not in keys:
             # the common line: more fields of the current node (kept first-wins, merged in C)
-            fields = records[-1].fields
-            new = dict(zip(reversed(keys), map(str.strip, reversed(parts[2::2]))))
+            fields = records[-1]
+            new = dict(zip(reversed(keys), map(str.strip, reversed(parts[2::2])), strict=True))
             new.update(fields)
             fields.update(new)
             continue
@@ -97,7 +95,7 @@ def _records(text: str, origin: str) -> list[_Record]:
                     make("ND310", f"{origin}, line {lineno}: {key}= comes before the first NodeName=", subject=origin)
                 )
             else:
-                records[-1].fields.setdefault(key, value)
+                records[-1].setdefault(key, value)
     return records
 
 
@@ -115,7 +113,7 @@ def _new_record(records: list[_Record], seen: dict[str, int], name: str, lineno:
     if len(records) >= MAX_SLURM_NODES:
         raise InputError(make("ND310", f"{origin} lists more than {MAX_SLURM_NODES} nodes; split it", subject=origin))
     seen[name] = lineno
-    records.append(_Record(lineno, {"NodeName": name}))
+    records.append({"NodeName": name})
 
 
 def nodes_from_scontrol(text: str, *, origin: str) -> list[tuple[NodeFacts, list[Diagnostic]]]:
@@ -127,13 +125,12 @@ def nodes_from_scontrol(text: str, *, origin: str) -> list[tuple[NodeFacts, list
     # a partition repeats a handful of (Arch, OS, Gres) shapes: each is read once, its facts and findings shared
     shapes: dict[tuple[str, str, str], _Shape] = {}
     out = []
-    for record in records:
-        f = record.fields
+    for f in records:
         key = (f.get("Arch", ""), f.get("OS", ""), f.get("Gres", ""))
         shape = shapes.get(key)
         if shape is None:
             shape = shapes[key] = _shape(origin, *key)
-        out.append(_node(record, shape, origin))
+        out.append(_node(f, shape, origin))
     return out
 
 
@@ -204,8 +201,7 @@ def _shape(origin: str, arch: str, os_text: str, gres: str) -> _Shape:
     )
 
 
-def _node(record: _Record, shape: _Shape, origin: str) -> tuple[NodeFacts, list[Diagnostic]]:
-    f = record.fields
+def _node(f: _Record, shape: _Shape, origin: str) -> tuple[NodeFacts, list[Diagnostic]]:
     name = f["NodeName"]
     labels = dict(shape.labels)
     _labels(labels, f)
