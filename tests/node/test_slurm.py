@@ -142,6 +142,11 @@ def test_gres_type_names_a_model_or_nothing(gres_type: str, model: str | None, m
     assert (found[1] if found else False) is mig
 
 
+def test_typed_gres_with_socket_binding() -> None:
+    [(node, _)] = nodes_from_scontrol("NodeName=h1 Gres=gpu:h100:8(S:0-1) Arch=x86_64\n", origin="t.txt")
+    assert gpu_summary(node) == (8, ("9.0",)) and node.labels["slurm/gres"] == "gpu:h100:8(S:0-1)"
+
+
 def test_several_gres_entries_and_unreadable_counts() -> None:
     text = "NodeName=mix Gres=gpu:a100:2,gpu:v100:2(S:0,1),shard:8,gpu:x:lots Arch=x86_64\n"
     [(node, diags)] = nodes_from_scontrol(text, origin="t.txt")
