@@ -23,7 +23,12 @@ def partition(tmp_path: Path) -> Path:
     """One saved file: the captured cluster plus the two published nodes (the CRLF one as published)."""
     text = "".join(
         (SLURM / name).read_text(encoding="utf-8")
-        for name in ("captured-multiline.txt", "published-rcic-hpc3-gpu-16-00.txt", "published-nyush-gpu187.txt")
+        for name in (
+            "captured-multiline.txt",
+            "published-rcic-hpc3-gpu-16-00.txt",
+            "published-nyush-gpu187.txt",
+            "published-upenn-node-2080ti-3.txt",
+        )
     )
     path = tmp_path / "slurm.txt"
     path.write_text(text, encoding="utf-8")
@@ -39,22 +44,26 @@ def test_check_lock_groups_slurm_nodes_and_prints_the_table(
     out = capsys.readouterr().out
     lines = out.splitlines()
     assert lines[0] == (
-        f"FAIL: lock {lock} runs on 6 of 7 nodes (6 group(s) of identical facts; 1 error(s), 0 warning(s))"
+        f"FAIL: lock {lock} runs on 6 of 8 nodes (7 group(s) of identical facts; 2 error(s), 2 warning(s))"
     )
-    rows = [line.split() for line in lines[2:9]]
+    rows = [line.split() for line in lines[2:10]]
     assert rows[0][:3] == ["group", "nodes", "verdict"]
     assert rows[2][:3] == ["2", "2", "runs"] and rows[2][-1] == "8.0"  # gpu-a100-01 and -02: one group
     assert rows[2][-3:-1] == ["?", "?"]  # driver and its CUDA level: unknown, not absent
     assert "group 2 (runs): gpu-a100-01, gpu-a100-02" in out
     assert rows[5][:5] == ["5", "1", "DOES", "NOT", "RUN"] and rows[5][-5:-3] == ["2.28", "3.4.25"]
     assert "group 5 (does-not-run): hpc3-gpu-16-00" in out and "why: CP110 no-kernel-for-gpu" in out
+    assert rows[7][:5] == ["7", "1", "DOES", "NOT", "RUN"] and rows[7][-1] == "7.5"  # gpu:rtx2080ti:4(S:0)
+    # GPUs whose model Slurm does not name are said once per node in the report: unchecked, not failed
+    assert "warning[ND312 slurm-gpu-model-unknown] [node gpu187]" in out
+    assert "warning[ND312 slurm-gpu-model-unknown] [node gpu-untyped-01]" in out
     for code in ("CP101", "CP103", "SP202"):  # no driver verdict rests on what Slurm does not report
         assert code not in out
 
     assert main(["check", str(lock), "--nodes", str(partition), "--format", "json"]) == EXIT_FINDINGS
     obj = json.loads(capsys.readouterr().out)
     verdicts = {n["node"]: n["verdict"] for n in obj["nodes"]}
-    assert verdicts["hpc3-gpu-16-00"] == "does-not-run"
+    assert verdicts["hpc3-gpu-16-00"] == verdicts["node-2080ti-3"] == "does-not-run"
     assert {k for k, v in verdicts.items() if v == "runs"} == {
         "cpu-01",
         "gpu-a100-01",
@@ -63,6 +72,21 @@ def test_check_lock_groups_slurm_nodes_and_prints_the_table(
         "gpu-untyped-01",
         "gpu187",
     }
+
+
+def test_one_finding_names_the_many_nodes_it_is_about(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lock = tmp_path / "torch.lock"
+    write(torch_lock(), lock)
+    # the captured untyped node, repeated under nine names: one ND312 that names the nodes, not nine
+    block = next(
+        b for b in (SLURM / "captured-multiline.txt").read_text(encoding="utf-8").split("\n\n") if "gpu:2" in b
+    )
+    nodes = tmp_path / "untyped.txt"
+    nodes.write_text("\n\n".join(block.replace("gpu-untyped-01", f"u{i}") for i in range(9)), encoding="utf-8")
+    assert main(["check", str(lock), "--nodes", str(nodes), "--format", "json"]) == EXIT_OK
+    report = json.loads(capsys.readouterr().out)
+    [note] = [d for d in report["diagnostics"] if d["code"] == "ND312"]
+    assert note.get("node") is None and note["evidence"][-1]["fact"] == "9 nodes: u0, u1, u2, u3, u4, u5, ... (+3)"
 
 
 def test_el7_node_fails_a_manylinux_2_28_lock(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -21,6 +21,7 @@ ONELINE = SLURM / "captured-oneline.txt"
 ONE_NODE = SLURM / "captured-one-node.txt"
 RCIC = SLURM / "published-rcic-hpc3-gpu-16-00.txt"
 NYUSH = SLURM / "published-nyush-gpu187.txt"
+UPENN = SLURM / "published-upenn-node-2080ti-3.txt"
 
 
 def by_name(nodes: list[NodeFacts]) -> dict[str, NodeFacts]:
@@ -98,6 +99,16 @@ def test_published_crlf_node_with_a_type_the_table_lacks() -> None:
     assert node.labels["slurm/gpus"] == "8" and node.glibc == "2.28"
     unknown = next(d for d in diags if d.code == "ND312")
     assert "8 x 'a800'" in unknown.message
+
+
+def test_published_ubuntu_node_keeps_glibc_unknown() -> None:
+    [(node, diags)] = read_nodes(UPENN)
+    assert node.name == "node-2080ti-3" and gpu_summary(node) == (4, ("7.5",))  # Gres=gpu:rtx2080ti:4(S:0)
+    assert node.gpus[0].name == "GeForce RTX 2080 Ti"
+    assert node.os.kernel == "4.15.0-108-generic" and node.glibc is None and node.libstdcxx is None
+    assert node.labels["slurm/partitions"] == "compute,kostas-compute"
+    assert not any(k.startswith("slurm.feature/") for k in node.labels)  # AvailableFeatures=(null)
+    assert {"ND311", "ND313", "ND315"} <= {d.code for d in diags}
 
 
 @pytest.mark.parametrize(

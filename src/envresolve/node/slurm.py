@@ -73,7 +73,7 @@ def _records(text: str, origin: str) -> list[_Record]:
             raise InputError(
                 make(
                     "ND310",
-                    f"{origin}, line {lineno}: not `Key=Value` text as `scontrol show node` prints it",
+                    f"line {lineno}: not `Key=Value` text as `scontrol show node` prints it",
                     subject=origin,
                     hint="save the unedited output of `scontrol show node` (or `scontrol -o show node`)",
                 )
@@ -92,7 +92,7 @@ def _records(text: str, origin: str) -> list[_Record]:
                 _new_record(records, seen, value, lineno, origin)
             elif not records:
                 raise InputError(
-                    make("ND310", f"{origin}, line {lineno}: {key}= comes before the first NodeName=", subject=origin)
+                    make("ND310", f"line {lineno}: {key}= comes before the first NodeName=", subject=origin)
                 )
             else:
                 records[-1].setdefault(key, value)
@@ -101,17 +101,17 @@ def _records(text: str, origin: str) -> list[_Record]:
 
 def _new_record(records: list[_Record], seen: dict[str, int], name: str, lineno: int, origin: str) -> None:
     if not name or name.lower() in _NONE:
-        raise InputError(make("ND310", f"{origin}, line {lineno}: NodeName has no value", subject=origin))
+        raise InputError(make("ND310", f"line {lineno}: NodeName has no value", subject=origin))
     if name in seen:
         raise InputError(
             make(
                 "ND310",
-                f"{origin}, line {lineno}: node {name} is listed twice (first at line {seen[name]})",
+                f"line {lineno}: node {name} is listed twice (first at line {seen[name]})",
                 subject=origin,
             )
         )
     if len(records) >= MAX_SLURM_NODES:
-        raise InputError(make("ND310", f"{origin} lists more than {MAX_SLURM_NODES} nodes; split it", subject=origin))
+        raise InputError(make("ND310", f"more than {MAX_SLURM_NODES} nodes; split the file", subject=origin))
     seen[name] = lineno
     records.append({"NodeName": name})
 
@@ -121,7 +121,7 @@ def nodes_from_scontrol(text: str, *, origin: str) -> list[tuple[NodeFacts, list
     (ND310) when the text is not readable `scontrol show node` output."""
     records = _records(text, origin)
     if not records:
-        raise InputError(make("ND310", f"{origin} names no Slurm node", subject=origin))
+        raise InputError(make("ND310", "names no Slurm node", subject=origin))
     # a partition repeats a handful of (Arch, OS, Gres) shapes: each is read once, its facts and findings shared
     shapes: dict[tuple[str, str, str], _Shape] = {}
     out = []

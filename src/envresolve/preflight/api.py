@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
 from envresolve.compat.model import Environment
-from envresolve.diagnostics import Diagnostic, Severity, make
+from envresolve.diagnostics import Diagnostic, Evidence, Severity, make, unique_diagnostics
 from envresolve.errors import InputError
 from envresolve.node.facts import NodeFacts
 from envresolve.preflight.fleet import check_fleet, group_key
@@ -76,13 +76,45 @@ def nodes_from(node: NodeInput) -> tuple[list[NodeFacts], bool, list[Diagnostic]
     if isinstance(node, NodeFacts):
         return [node], False, []
     if isinstance(node, (str, os.PathLike)):
-        from envresolve.node import load_nodes
+        from envresolve.node import read_nodes
 
-        return list(load_nodes(node)), False, []
+        loaded = read_nodes(node)
+        # what loading could not read (a label, a GPU model Slurm does not name) is said in the report;
+        # inferred facts (info) are not repeated there
+        notes = _load_notes([d for _, found in loaded for d in found if d.severity is not Severity.INFO])
+        return [n for n, _ in loaded], False, notes
     out: list[NodeFacts] = []
+    all_notes: list[Diagnostic] = []
     for item in node:
-        out += nodes_from(item)[0]
-    return out, False, []
+        got, _, found = nodes_from(item)
+        out += got
+        all_notes += found
+    return out, False, all_notes
+
+
+def _load_notes(diags: list[Diagnostic], *, max_names: int = 6) -> list[Diagnostic]:
+    """One finding per distinct problem: the same finding about many nodes (10,000 nodes with an untyped Gres)
+    becomes one, naming its nodes in its evidence."""
+    nodes: dict[str, list[str]] = {}
+    first: dict[str, Diagnostic] = {}
+    for d in diags:
+        key = d.with_node(None).model_dump_json()
+        first.setdefault(key, d)
+        if d.node and d.node not in nodes.setdefault(key, []):
+            nodes[key].append(d.node)
+    out = []
+    for key, d in first.items():
+        names = nodes.get(key, [])
+        if len(names) <= 1:
+            out.append(d)
+            continue
+        shown = ", ".join(names[:max_names]) + (f", ... (+{len(names) - max_names})" if len(names) > max_names else "")
+        out.append(
+            d.model_copy(
+                update={"node": None, "evidence": (*d.evidence, Evidence(fact=f"{len(names)} nodes: {shown}"))}
+            )
+        )
+    return unique_diagnostics(out)
 
 
 def check_environment(
