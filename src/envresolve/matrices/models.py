@@ -42,6 +42,7 @@ __all__ = [
     "SonameRow",
     "SystemLibRow",
     "ToolkitArchRow",
+    "TorchBindingRow",
     "TorchRelease",
     "TorchVariant",
 ]
@@ -540,11 +541,19 @@ class NameRule(MatrixRow):
         return self
 
 
+class TorchBindingRow(MatrixRow):
+    """An extension package whose compiled code binds to the torch release it was built against."""
+
+    package: StrictStr
+    binds: Literal["torch-minor"]
+
+
 class NamesMatrix(MatrixFile):
     """`matrices/names.yaml`."""
 
     kind: Literal["names"]
     rows: tuple[NameRule, ...]
+    bindings: tuple[TorchBindingRow, ...] = ()
 
     def _all_rows(self) -> list[MatrixRow]:
-        return list(self.rows)
+        return [*self.rows, *self.bindings]

@@ -24,7 +24,7 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 
 from envresolve.diagnostics import Evidence
 from envresolve.matrices.access import Sourced, names_matrix
-from envresolve.matrices.models import NameRule
+from envresolve.matrices.models import NameRule, TorchBindingRow
 
 __all__ = [
     "PROVENANCE",
@@ -33,6 +33,7 @@ __all__ = [
     "decode_index_url",
     "decode_local_label",
     "decode_wheel_filename",
+    "torch_binding",
 ]
 
 #: The provenance layer of every fact this module returns.
@@ -84,7 +85,7 @@ def _facts(name: str, rule: Sourced[NameRule], groups: dict[str, str | None]) ->
         torch=_compact_torch(torch_text) if torch_text else None,
         rocm=groups.get("rocm") or None,
         cpu=bool(groups.get("cpu")),
-        cxx11_abi=None if abi is None else abi == "TRUE",
+        cxx11_abi=None if abi is None else abi.upper() == "TRUE",
     )
 
 
@@ -117,16 +118,18 @@ def decode_local_label(package: str, label: str) -> NameFacts | None:
 def decode_wheel_filename(filename: str) -> NameFacts | None:
     """Facts in a wheel file name's local version label (`flash_attn-2.6.3+cu123torch2.4cxx11abiTRUE-...whl`)."""
     try:
-        name, version, _build, _tags = parse_wheel_filename(filename.rsplit("/", 1)[-1])
+        name, version, _build, _tags = parse_wheel_filename(unquote(filename.rsplit("/", 1)[-1]))
     except InvalidWheelFilename:
         return None
-    if version.local is None:
-        return None
-    # packaging normalises the label to lower case; the flash-attn convention spells TRUE/FALSE, so keep the
-    # label as written in the file name
-    raw = filename.rsplit("/", 1)[-1].split("-")[1]
-    label = raw.split("+", 1)[1] if "+" in raw else version.local
-    return decode_local_label(name, label)
+    return decode_local_label(name, version.local) if version.local else None
+
+
+def torch_binding(package: str) -> Sourced[TorchBindingRow] | None:
+    """The row saying `package`'s compiled code binds to the torch minor it was built for, if any."""
+    matrix = names_matrix()
+    want = canonicalize_name(package)
+    row = next((b for b in matrix.bindings if canonicalize_name(b.package) == want), None)
+    return Sourced(row, matrix) if row else None
 
 
 def decode_index_url(url: str) -> NameFacts | None:
