@@ -41,3 +41,23 @@ def test_python_3_6_0_is_below_torch_1_9_0s_requires_python() -> None:
     # Requires-Python >=3.6.2 (PyPI's value): `3.6` is read as 3.6.0, so no torch 1.9.0 wheel is acceptable
     with pytest.raises(PipResolutionError, match="torch"):
         resolve_pip(["torch==1.9.0"], [EL7], python="3.6", index_urls=[(PYPI / "simple").as_uri()], use_cache=False)
+
+
+def test_lock_of_torch_1_9_0_for_python_3_7_on_centos7(tmp_path: Path) -> None:
+    # the whole lock path: pip resolution, then every compatibility rule with the torch 1.9 matrix row
+    from envresolve.node import load_node
+    from envresolve.solve.combine import ResolveSettings, resolve
+    from envresolve.specs import load_spec
+
+    req = tmp_path / "requirements.txt"
+    req.write_text("torch==1.9.0\n")
+    spec = load_spec(req)[0].model_copy(update={"python": "3.7"})
+    settings = ResolveSettings(
+        index_urls=((PYPI / "simple").as_uri(),), notebook_packages=False, pip_cache_dir=str(tmp_path / "c")
+    )
+    node = load_node("v100-driver470")  # CentOS 7: glibc 2.17; V100 (sm_70) is in the cu102 build's arch list
+    assert node.glibc == "2.17"
+    res = resolve(spec, [node], offline=True, settings=settings)
+    assert res.ok, [d.line() for d in res.diagnostics]
+    torch = next(p for p in res.lock.pip if p.name == "torch")
+    assert torch.filename == "torch-1.9.0-cp37-cp37m-manylinux1_x86_64.whl"
