@@ -11,6 +11,7 @@ from envresolve.compat import (
     check_cudnn,
     check_cxx11_abi,
     check_driver,
+    check_extensions,
     check_glibc,
     check_kernels,
     check_libstdcxx,
@@ -82,6 +83,15 @@ SCENARIOS: dict[str, Callable[[], list[Diagnostic]]] = {
     ),
     "CP171": lambda: check_nccl(env(pypi("torch", "2.13.0"), pypi("nvidia-nccl-cu12", "2.27.5")), node()),
     "CP180": lambda: check_python(env(pypi("torch", "2.9.1"), python="3.9.19"), node()),
+    "CP200": lambda: check_extensions(
+        env(pypi("torch", "2.3.1"), pypi("flash-attn", "2.5.8+cu122torch2.3cxx11abitrue")), node()
+    ),
+    "CP201": lambda: check_extensions(
+        env(pypi("torch", "2.4.1"), pypi("flash-attn", "2.6.3+cu123torch2.3cxx11abifalse")), node()
+    ),
+    "CP202": lambda: check_extensions(
+        env(pypi("torch", "2.1.2+cu118"), pypi("torch-scatter", "2.1.2+pt21cu121")), node()
+    ),
 }
 
 

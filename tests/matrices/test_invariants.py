@@ -66,6 +66,12 @@ def test_gpu_capability_missing_from_arch_table_fails(scratch: Path) -> None:
         "sass: [35, 50, 52, 53, 60, 61, 62, 70, 72, 75, 80, 86, 87, 89, 90]",
     )
     _edit(scratch, "cuda_archs.yaml", "removed: [35, 37]", "removed: [35]")
+    _edit(
+        scratch,
+        "cuda_archs.yaml",
+        "sass: [30, 32, 35, 37, 50, 52, 53, 60, 61, 62, 70, 72, 75]",
+        "sass: [30, 32, 35, 50, 52, 53, 60, 61, 62, 70, 72, 75]",
+    )
     msgs = [d.message for d in inv.gpu_capabilities_in_arch_table()]
     assert msgs == ["gpus.yaml Tesla K80: compute capability 3.7 (sm_37) is not in cuda_archs.yaml"]
 

@@ -229,3 +229,25 @@ def test_http_channel_then_offline_from_cache(tmp_path: Path) -> None:
     assert [p.file_name for p in offline.packages] == [p.file_name for p in online.packages]
     with pytest.raises(InputError):
         CondaSolver([url], CondaSettings(cache_dir=str(tmp_path / "other"), offline=True)).solve(SPECS, vps())
+
+
+def test_dotted_build_string_solves(tmp_path: Path) -> None:
+    # the bracket form the spec parser writes for `pytorch=1.12.1=py3.9_cpu_0` is what the solver matches
+    from envresolve.specs.conda import parse_conda_dependency
+
+    ch = tmp_path / "dotted"
+    (ch / "linux-64").mkdir(parents=True)
+    (ch / "noarch").mkdir()
+    data = json.loads((CF / "linux-64" / "repodata.json").read_text())
+    key, rec = next((k, v) for k, v in data["packages"].items() if v["name"] == "xz")
+    for build in ("py3.9_cpu_0", "py3.10_cpu_0"):
+        fake = dict(rec, name="dotbuild", version="1.12.1", build=build, depends=[])
+        data["packages"][f"dotbuild-1.12.1-{build}.tar.bz2"] = fake
+    (ch / "linux-64" / "repodata.json").write_text(json.dumps(data))
+    (ch / "noarch" / "repodata.json").write_text(json.dumps({"info": {"subdir": "noarch"}, "packages": {}}))
+    dep, diags = parse_conda_dependency("dotbuild=1.12.1=py3.9_cpu_0", None)
+    assert dep is not None and not diags
+    sol = CondaSolver([str(ch)], CondaSettings(cache_dir=str(tmp_path / "c"))).solve([dep.spec], vps())
+    assert sol.ok, sol.diagnostics
+    assert [(p.name, p.build) for p in sol.packages if p.name == "dotbuild"] == [("dotbuild", "py3.9_cpu_0")]
+    assert key  # a real record was the template

@@ -9,6 +9,7 @@ from __future__ import annotations
 from envresolve.compat.cudalibs import check_cudnn, check_mixed_majors, check_nccl
 from envresolve.compat.driver import check_driver
 from envresolve.compat.engine import RULES, Rule, candidate_verdict, evaluate
+from envresolve.compat.extensions import check_extensions, extension_name_facts
 from envresolve.compat.facts import CudaClaim, DeviceCode, cuda_claims, device_code, glibc_need, runtime_cuda
 from envresolve.compat.kernels import check_kernels, ptx_runs, sass_runs
 from envresolve.compat.libs import check_glibc, check_libstdcxx, check_needed, libstdcxx_provider
@@ -27,6 +28,7 @@ __all__ = [
     "check_cudnn",
     "check_cxx11_abi",
     "check_driver",
+    "check_extensions",
     "check_glibc",
     "check_kernels",
     "check_libstdcxx",
@@ -37,6 +39,7 @@ __all__ = [
     "cuda_claims",
     "device_code",
     "evaluate",
+    "extension_name_facts",
     "glibc_need",
     "libstdcxx_provider",
     "ptx_runs",

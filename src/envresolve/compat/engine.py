@@ -8,6 +8,7 @@ from packaging.utils import canonicalize_name
 
 from envresolve.compat.cudalibs import check_cudnn, check_mixed_majors, check_nccl
 from envresolve.compat.driver import check_driver
+from envresolve.compat.extensions import check_extensions
 from envresolve.compat.kernels import check_kernels
 from envresolve.compat.libs import check_glibc, check_libstdcxx, check_needed
 from envresolve.compat.model import Environment, Package
@@ -33,6 +34,7 @@ RULES: dict[str, Rule] = {
     "cudnn": check_cudnn,
     "nccl": check_nccl,
     "python": check_python,
+    "extensions": check_extensions,
 }
 
 

@@ -30,6 +30,7 @@ from envresolve.matrices.models import (
     GpuRow,
     GpusMatrix,
     MinorCompatRow,
+    NamesMatrix,
     PytorchMatrix,
     RuleRow,
     ToolkitArchRow,
@@ -62,6 +63,7 @@ __all__ = [
     "gpus_matrix",
     "manylinux_glibc",
     "minor_compat_floor",
+    "names_matrix",
     "pytorch_matrix",
     "rule",
     "soname_providers",
@@ -115,6 +117,7 @@ MATRIX_FILES: dict[str, type[MatrixFile]] = {
     "cudnn_nccl.yaml": CudnnNcclMatrix,
     "conda_names.yaml": CondaNamesMatrix,
     "frameworks.yaml": FrameworksMatrix,
+    "names.yaml": NamesMatrix,
 }
 
 
@@ -171,6 +174,11 @@ def conda_names_matrix() -> CondaNamesMatrix:
 def frameworks_matrix() -> FrameworksMatrix:
     """`frameworks.yaml`."""
     return _load("frameworks.yaml", FrameworksMatrix)
+
+
+def names_matrix() -> NamesMatrix:
+    """`names.yaml`: naming conventions that encode build facts."""
+    return _load("names.yaml", NamesMatrix)
 
 
 def all_matrices() -> dict[str, MatrixFile]:

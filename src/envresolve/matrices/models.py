@@ -12,6 +12,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, StrictStr, model_val
 from envresolve.matrices.base import Confidence, MatrixFile, MatrixRow
 
 __all__ = [
+    "NAME_GROUPS",
     "AbiMatrix",
     "ArchRow",
     "BuildStringRow",
@@ -32,6 +33,8 @@ __all__ = [
     "GpusMatrix",
     "ManylinuxRow",
     "MinorCompatRow",
+    "NameRule",
+    "NamesMatrix",
     "NcclRow",
     "PypiCudaRow",
     "PytorchMatrix",
@@ -39,6 +42,7 @@ __all__ = [
     "SonameRow",
     "SystemLibRow",
     "ToolkitArchRow",
+    "TorchBindingRow",
     "TorchRelease",
     "TorchVariant",
 ]
@@ -496,3 +500,60 @@ class FrameworksMatrix(MatrixFile):
 
     kind: Literal["frameworks"]
     rows: tuple[FrameworkRow, ...]
+
+
+# --- facts encoded in names ---------------------------------------------------------------------------------------
+
+#: Named groups a name pattern may capture, and what each one means.
+NAME_GROUPS = frozenset(
+    {
+        "cuda",  # CUDA major.minor, dotted ("10.2") or compact ("118" = 11.8, "92" = 9.2)
+        "cuda_major",  # CUDA major only ("12")
+        "torch",  # torch major.minor, dotted ("2.3") or compact after "pt" ("21" = 2.1, "113" = 1.13)
+        "rocm",  # ROCm version ("5.7")
+        "cpu",  # present: a CPU-only build
+        "cxx11abi",  # TRUE / FALSE: built with _GLIBCXX_USE_CXX11_ABI=1 / 0
+    }
+)
+
+
+class NameRule(MatrixRow):
+    """A naming convention that states build facts: a full-match pattern over one kind of name.
+
+    `kind` says which name: `local-label` (the part of a version after `+`), `index-path` (a path segment
+    of an index or find-links URL), `bundled-runtime` (a library file name inside a wheel). `packages` limits
+    the rule to those projects (empty: any). `example` is a real name the pattern decodes.
+    """
+
+    kind: Literal["local-label", "index-path", "bundled-runtime"]
+    packages: tuple[StrictStr, ...] = ()
+    pattern: Pattern
+    example: StrictStr
+
+    @model_validator(mode="after")
+    def _groups_known_and_example_matches(self) -> NameRule:
+        compiled = re.compile(self.pattern)
+        unknown = set(compiled.groupindex) - NAME_GROUPS
+        if unknown:
+            raise ValueError(f"{self.pattern}: unknown groups {sorted(unknown)}")
+        if not compiled.fullmatch(self.example):
+            raise ValueError(f"{self.pattern}: does not match its example {self.example!r}")
+        return self
+
+
+class TorchBindingRow(MatrixRow):
+    """An extension package whose compiled code binds to the torch release it was built against."""
+
+    package: StrictStr
+    binds: Literal["torch-minor"]
+
+
+class NamesMatrix(MatrixFile):
+    """`matrices/names.yaml`."""
+
+    kind: Literal["names"]
+    rows: tuple[NameRule, ...]
+    bindings: tuple[TorchBindingRow, ...] = ()
+
+    def _all_rows(self) -> list[MatrixRow]:
+        return [*self.rows, *self.bindings]

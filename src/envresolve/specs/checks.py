@@ -20,6 +20,7 @@ from rattler import MatchSpec
 
 from envresolve import matrices as mx
 from envresolve.diagnostics import Diagnostic, Evidence, Location, Severity, make
+from envresolve.specs.extensions import extension_findings
 from envresolve.specs.model import CondaDependency, EnvSpec, PipRequirement
 
 if TYPE_CHECKING:
@@ -675,6 +676,7 @@ def check_spec(spec: EnvSpec, node: NodeFacts | None) -> list[Diagnostic]:
     out += _python_support(spec)
     out += _declared_cuda(spec, claims)
     out += _shadows(spec)
+    out += extension_findings(spec, node)
     if not (spec.cpu_variant and node is not None and node.driver is not None):
         out += _cpu_fallback(spec, claims, node)
     if node is not None and not _node_is_other_platform(spec, node):

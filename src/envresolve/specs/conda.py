@@ -10,6 +10,12 @@ strict parser to accept the result, so `CondaDependency.spec` is always a string
 'python ==3.10.14 hb885b13_0'
 >>> translate_conda_spec("pytorch::pytorch-cuda=11.8")
 'pytorch::pytorch-cuda 11.8.*'
+
+conda build strings may hold dots (`py3.9_cpu_0`), which py-rattler 0.28's strict parser refuses in the
+positional build slot; such a build is written in the bracket form, which it accepts:
+
+>>> translate_conda_spec("pytorch=1.12.1=py3.9_cpu_0")
+'pytorch ==1.12.1 [build="py3.9_cpu_0"]'
 """
 
 from __future__ import annotations
@@ -36,6 +42,15 @@ _HAS_OP = re.compile(r"^(==|!=|>=|<=|>|<|~=|=)")
 
 def _strict(spec: str) -> MatchSpec:
     return MatchSpec(spec, strict=True)
+
+
+def _bracket_build(spec: str) -> str | None:
+    """`name version build` -> `name version [build="build"]` (strict py-rattler reads dots only there)."""
+    parts = spec.split()
+    if len(parts) != 3 or "[" in spec or '"' in spec:
+        return None
+    head, ver, build = parts
+    return f'{head} {ver} [build="{build}"]'
 
 
 def translate_conda_spec(raw: str) -> str:
@@ -66,6 +81,15 @@ def translate_conda_spec(raw: str) -> str:
         try:
             ms = _strict(cand)
         except InvalidMatchSpecError:
+            bracketed = _bracket_build(cand)
+            if bracketed is None:
+                continue
+            try:
+                ms = _strict(bracketed)
+            except InvalidMatchSpecError:
+                continue
+            if ms.build is not None and not any(c.isspace() for c in ms.build):
+                return bracketed
             continue
         if ms.build is not None and any(c.isspace() for c in ms.build):
             continue  # `foo bar baz qux` is not a spec, whatever a lenient reading makes of it

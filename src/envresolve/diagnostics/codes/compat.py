@@ -302,4 +302,66 @@ CODES: tuple[CodeInfo, ...] = (
             "  hint: use Python 3.10-3.14, or torch 2.8.0 for Python 3.9"
         ),
     ),
+    # --- extensions built against torch, judged from their names (envresolve.compat.extensions) ---------------
+    CodeInfo(
+        code="CP200",
+        name="extension-abi-by-name",
+        category=Category.CXX_ABI,
+        severity=ERROR,
+        summary="An extension's name says it was built with the other _GLIBCXX_USE_CXX11_ABI than torch uses.",
+        explanation=(
+            "Extension wheels built against torch state their C++ ABI in the name (flash-attn: "
+            "`+cu12torch2.6cxx11abiTRUE`). libtorch passes std::string across its API, so a build with the other "
+            "libstdc++ string ABI fails to load with undefined symbols such as _ZN3c105ErrorC2...cxx11... . "
+            "The extension's ABI is a fact encoded in its name (matrices/names.yaml); torch's comes from its "
+            "binary facts or the matrix (PyPI torch wheels are pre-cxx11 before 2.7, 2.6's cu126 variant aside). "
+            "When the extension's own binary facts are known, CP140 judges instead." + _UNSURE
+        ),
+        example=(
+            "env: torch 2.3.1, flash-attn 2.5.8+cu122torch2.3cxx11abiTRUE\n"
+            "error[CP200 extension-abi-by-name] flash-attn: flash-attn 2.5.8+cu122torch2.3cxx11abitrue was built "
+            "with the cxx11 ABI (its name says so), torch 2.3.1 uses the pre-cxx11 ABI: it will fail to load with "
+            "undefined C++ symbols\n"
+            "  hint: use the cxx11abiFALSE build of flash-attn for this torch, or rebuild it against this torch"
+        ),
+    ),
+    CodeInfo(
+        code="CP201",
+        name="extension-torch-minor-by-name",
+        category=Category.COMPANION,
+        severity=ERROR,
+        summary="An extension's name says it was built for another torch minor release than the environment has.",
+        explanation=(
+            "flash-attn, xformers and the PyG extensions compile against torch's C++ API, which changes between "
+            "minor releases; a build for torch 2.3 fails to load under torch 2.4 with undefined symbols. The torch "
+            "release the build targets is encoded in its name (flash-attn `torch2.3`, PyG `+pt23cu121`); which "
+            "packages bind to one torch minor is sourced data (matrices/names.yaml `bindings`). A package whose "
+            "binding is not confirmed gets a warning." + _UNSURE
+        ),
+        example=(
+            "env: torch 2.4.1, flash-attn 2.6.3+cu123torch2.3cxx11abiFALSE\n"
+            "error[CP201 extension-torch-minor-by-name] flash-attn: flash-attn 2.6.3+cu123torch2.3cxx11abifalse "
+            "was built for torch 2.3, the environment has torch 2.4.1: it will fail to load with undefined symbols\n"
+            "  hint: use the flash-attn build for torch 2.4, or torch 2.3"
+        ),
+    ),
+    CodeInfo(
+        code="CP202",
+        name="extension-cuda-major-by-name",
+        category=Category.COMPANION,
+        severity=WARNING,
+        summary="An extension's name says it was built for another CUDA major than torch's CUDA variant.",
+        explanation=(
+            "An extension built against torch for CUDA 12 (`+cu12...`, `+cu121`, `+pt21cu121`) next to a torch "
+            "built for CUDA 11 (or the reverse) mixes two CUDA runtimes in one process; whether it loads depends "
+            "on how the extension links the runtime, so this is a warning. Both CUDA versions are facts encoded "
+            "in names (or the matrix's PyPI default variant for an unlabelled torch)."
+        ),
+        example=(
+            "env: torch 2.1.2+cu118, torch-scatter 2.1.2+pt21cu121\n"
+            "warning[CP202 extension-cuda-major-by-name] torch-scatter: torch-scatter 2.1.2+pt21cu121 was built for "
+            "CUDA 12, torch 2.1.2+cu118 for CUDA 11\n"
+            "  hint: use the torch-scatter build for CUDA 11"
+        ),
+    ),
 )

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from envresolve.node.facts import NodeFacts
 
-__all__ = ["DEFAULT_GLIBC", "manylinux_platforms", "marker_environment", "node_tags", "python_tuple"]
+__all__ = ["DEFAULT_GLIBC", "cpython_abi", "manylinux_platforms", "marker_environment", "node_tags", "python_tuple"]
 
 #: glibc assumed when a node does not say: manylinux2014's baseline (2.17), the lowest any current wheel targets.
 DEFAULT_GLIBC = "2.17"
@@ -54,6 +54,19 @@ def manylinux_platforms(glibc: str, arch: str) -> list[str]:
     return out
 
 
+def cpython_abi(py: tuple[int, int]) -> str:
+    """The ABI tag of a stock CPython build: `cp37m` before 3.8 (pymalloc builds), `cp38` from 3.8 on.
+
+    `packaging.tags` computes this only for the running interpreter (from its sysconfig); for a target
+    Python we take its default for a build with pymalloc and without debug, which is what release wheels
+    such as torch 1.x's `cp37-cp37m` are built for.
+
+    >>> cpython_abi((3, 7)), cpython_abi((3, 11))
+    ('cp37m', 'cp311')
+    """
+    return f"cp{py[0]}{py[1]}" + ("m" if py < (3, 8) else "")
+
+
 def _node_glibc(node: NodeFacts) -> str:
     return node.glibc or DEFAULT_GLIBC
 
@@ -79,7 +92,7 @@ def node_tags(nodes: Sequence[NodeFacts], python_version: str) -> list[Tag]:
     py = python_tuple(python_version)
     platforms = manylinux_platforms(glibc, arches[0])
     interpreter = f"cp{py[0]}{py[1]}"
-    tags = list(cpython_tags(py, [interpreter], platforms))
+    tags = list(cpython_tags(py, [cpython_abi(py)], platforms))
     tags.extend(compatible_tags(py, interpreter, platforms))
     return list(dict.fromkeys(tags))
 
