@@ -45,6 +45,12 @@ def configure_parser(sub: Any) -> None:
         metavar="FILE_OR_DIR",
         help="a Node List, scontrol show node output or a directory",
     )
+    p.add_argument(
+        "--image",
+        metavar="REF",
+        help="container image the environment runs in on each node: the image decides glibc and libstdc++, the "
+        "node the driver and GPUs (a Dockerfile's FROM or an ImageSpec's base image wins for SPEC)",
+    )
     p.add_argument("--format", default="text", choices=("text", "json", "sarif", "github"), help="output format")
     p.add_argument(
         "--ld-library-path",
@@ -101,7 +107,17 @@ def run(args: argparse.Namespace) -> int:
     else:
         nodes, live, notes = nodes_from(None)
 
+    image = None
+    if args.image:
+        from envresolve.node.images import image_facts
+
+        image, image_notes = image_facts(args.image)
+        notes = [*notes, *image_notes]
     color = args.format == "text" and sys.stdout.isatty()
+    if image is not None and (args.prefix or not _is_spec(args.target)):
+        from envresolve.node.images import image_on_node
+
+        nodes = [image_on_node(image, n) for n in nodes]
     if args.prefix:
         report = check_prefix(
             args.prefix,
@@ -131,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
             settings = ResolveSettings(
                 notebook_packages=not args.no_notebook_packages, index_urls=tuple(args.index_url)
             )
-            reports = check_spec(path, nodes, offline=args.offline, settings=settings)
+            reports = check_spec(path, nodes, offline=args.offline, settings=settings, image=image)
     if len(reports) > 1 and args.format in ("json", "sarif"):
         import json
 
@@ -145,3 +161,15 @@ def run(args: argparse.Namespace) -> int:
         for report in reports:
             sys.stdout.write(render(report, args.format, color=color))
     return EXIT_OK if all(r.ok for r in reports) else EXIT_FINDINGS
+
+
+def _is_spec(target: str | None) -> bool:
+    """True for a spec file (resolved first, so its own image can win); False for a lockfile or no target."""
+    if not target:
+        return False
+    from pathlib import Path
+
+    from envresolve.preflight.api import is_lock_file
+
+    path = Path(target)
+    return path.is_file() and not is_lock_file(path)

@@ -32,6 +32,12 @@ def configure_parser(sub: Any) -> None:
         "virtual-package file or bundled profile"
         " (repeatable; every check runs against each node)",
     )
+    p.add_argument(
+        "--image",
+        metavar="REF",
+        help="container image the environments run in (e.g. nvidia/cuda:12.1.0-cudnn8-runtime-ubuntu22.04): it "
+        "decides glibc and libstdc++, each --node the driver and GPUs; a Dockerfile's own FROM wins",
+    )
     p.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
     p.add_argument(
         "--no-env",
@@ -43,14 +49,15 @@ def configure_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from envresolve.cli import EXIT_FINDINGS, EXIT_OK, _color
-    from envresolve.diagnostics import has_errors
+    from envresolve.diagnostics import has_errors, sort_diagnostics
     from envresolve.diagnostics.render import render_json, render_text
     from envresolve.specs import lint
     from envresolve.specs.sarif import render_github, render_sarif
 
     nodes = _load_nodes(args.node)
     env = {} if args.no_env else dict(os.environ)
-    diags = lint(args.paths, nodes, env=env)
+    image, image_diags = _load_image(args.image)
+    diags = sort_diagnostics([*image_diags, *lint(args.paths, nodes, env=env, image=image)])
     if args.format == "json":
         out = render_json(diags, tool="envresolve lint", nodes=[n.label for n in nodes])
     elif args.format == "sarif":
@@ -64,6 +71,14 @@ def run(args: argparse.Namespace) -> int:
     if out:
         print(out)
     return EXIT_FINDINGS if has_errors(diags) else EXIT_OK
+
+
+def _load_image(ref: str | None) -> tuple[Any, list[Any]]:
+    if not ref:
+        return None, []
+    from envresolve.node.images import image_facts
+
+    return image_facts(ref)
 
 
 def _load_nodes(sources: list[str]) -> list[Any]:

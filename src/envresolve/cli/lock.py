@@ -37,6 +37,12 @@ def configure_parser(sub: Any) -> None:
     )
     p.add_argument("spec", metavar="SPEC", help="Dataset manifest, environment.yml, requirements.txt or pixi manifest")
     p.add_argument(
+        "--image",
+        metavar="REF",
+        help="container image the environment runs in: it decides glibc and libstdc++, each --node the driver "
+        "and GPUs (a Dockerfile's FROM or an ImageSpec's base image wins)",
+    )
+    p.add_argument(
         "--node",
         metavar="SOURCE",
         action="append",
@@ -156,6 +162,10 @@ def run(args: argparse.Namespace) -> int:
     spec = _pick_spec(specs, args.env, args.spec)
     if args.python:
         spec = spec.model_copy(update={"python": args.python})
+    if args.image and spec.image is None:
+        from envresolve.node.images import image_facts
+
+        spec = spec.model_copy(update={"image": image_facts(args.image)[0]})
     spec_errors = [d for d in spec.diagnostics if d.severity is Severity.ERROR]
     if spec_errors:
         raise InputError(spec_errors)

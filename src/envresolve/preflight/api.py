@@ -24,6 +24,7 @@ from envresolve.preflight.prefix import scan_prefix
 from envresolve.preflight.report import Report
 
 if TYPE_CHECKING:
+    from envresolve.node.images import ImageFacts
     from envresolve.specs.model import EnvSpec
 
 __all__ = [
@@ -270,8 +271,12 @@ def check_spec(
     offline: bool = False,
     settings: Any = None,
     rules: Rules | None = None,
+    image: ImageFacts | None = None,
 ) -> list[Report]:
     """Resolve each environment of a spec for the nodes (`envresolve.solve.resolve`), then check the result.
+
+    An environment runs in its spec's container image (a Dockerfile's FROM, an ImageSpec's base image) or else in
+    `image`, when given: the image decides glibc and libstdc++, each node the driver and GPUs.
 
     When one lock serves every node, that lock is checked like a lockfile. When there is none, each node's verdict
     is the resolver's outcome for it (its blocking fact and findings). `settings` is a
@@ -288,18 +293,25 @@ def check_spec(
     reports = []
     for s in specs:
         subject = f"{s.source}{f' ({s.name})' if s.name else ''}"
+        if s.image is None and image is not None:
+            s = s.model_copy(update={"image": image})
         resolution = resolve(s, list(nodes), offline=offline, settings=settings)
+        judged = list(nodes)
+        if s.image is not None:
+            from envresolve.node.images import image_on_node
+
+            judged = [image_on_node(s.image, n) for n in nodes]
         extra = [d for d in resolution.diagnostics if d.severity is not Severity.INFO]
         if resolution.lock is not None:
             # the rules run again below for every node: keep the resolver's own notes, not its rule findings
             extra = [d for d in extra if not d.code.startswith("CP")]
             env, notes = environment_from_lock(resolution.lock)
             reports.append(
-                check_environment(env, nodes, subject=subject, kind="spec", diagnostics=[*notes, *extra], rules=rules)
+                check_environment(env, judged, subject=subject, kind="spec", diagnostics=[*notes, *extra], rules=rules)
             )
             continue
         reports.append(
-            check_fleet(list(nodes), _outcomes(resolution, nodes, extra), subject=subject, kind="spec", packages=0)
+            check_fleet(judged, _outcomes(resolution, judged, extra), subject=subject, kind="spec", packages=0)
         )
     return reports
 

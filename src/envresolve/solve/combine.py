@@ -323,10 +323,15 @@ def resolve(
     the node (and its fact) that prevents a common lock. `explain` keeps the "why not" list of rejected
     candidates in the result (always computed; dropped from the result otherwise to keep it small).
 
+    A spec that names a container image (`spec.image`) is resolved for that image on each node.
     Raises `InputError` for unreadable channels/indexes, bad MatchSpecs, or no nodes.
     """
     if not nodes:
         raise InputError(make("GN104", "at least one target node is needed (--node)"))
+    if spec.image is not None:  # inside an image, the image decides glibc and libstdc++, each node the driver
+        from envresolve.node.images import image_on_node
+
+        nodes = [image_on_node(spec.image, n) for n in nodes]
     settings = settings or ResolveSettings()
     conda_settings = settings.conda.model_copy(
         update={"offline": offline or settings.conda.offline, "base_dir": settings.conda.base_dir or _spec_dir(spec)}

@@ -679,6 +679,12 @@ def check_spec(spec: EnvSpec, node: NodeFacts | None) -> list[Diagnostic]:
     out += extension_findings(spec, node)
     if not (spec.cpu_variant and node is not None and node.driver is not None):
         out += _cpu_fallback(spec, claims, node)
+    if spec.image is not None:
+        from envresolve.node.images import image_node, image_on_node
+        from envresolve.specs.container_checks import check_image
+
+        node = image_on_node(spec.image, node) if node is not None else None
+        out += check_image(spec, node or image_node(spec.image), claims)
     if node is not None and not _node_is_other_platform(spec, node):
         out += _declared_vs_node(spec, node)
         out += _driver(spec, claims, node)

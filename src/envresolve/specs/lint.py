@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING
 
 from envresolve.diagnostics import Diagnostic, make, sort_diagnostics, unique_diagnostics
 from envresolve.errors import InputError
+from envresolve.specs.dockerfile import is_containerfile_name
 from envresolve.specs.load import SPEC_SUFFIXES, load_file
 
 if TYPE_CHECKING:
     from envresolve.node.facts import NodeFacts
+    from envresolve.node.images import ImageFacts
 
 __all__ = ["iter_spec_files", "lint"]
 
@@ -38,6 +40,10 @@ def _looks_like_spec(path: Path) -> bool:
     """Directory walks take YAML files (sniffed later), pixi manifests and pyproject.toml, and text files named
     like requirements or constraints: not every `.txt` (a LICENSE.txt is no requirements file)."""
     name, suffix = path.name.lower(), path.suffix.lower()
+    if is_containerfile_name(path.name):
+        return True
+    if suffix == ".py":
+        return _mentions_imagespec(path)
     if suffix not in SPEC_SUFFIXES:
         return False
     if suffix == ".toml":
@@ -45,6 +51,15 @@ def _looks_like_spec(path: Path) -> bool:
     if suffix in (".txt", ".in"):
         return "requirements" in name or "constraints" in name or name.endswith(".in")
     return True
+
+
+def _mentions_imagespec(path: Path) -> bool:
+    """Directory walks take a Python file only when it mentions ImageSpec (read capped at the spec size limit)."""
+    try:
+        with path.open("rb") as fh:
+            return b"ImageSpec" in fh.read(4 * 1024 * 1024)
+    except OSError:
+        return False
 
 
 def _hidden(child: Path, root: Path) -> bool:
@@ -56,12 +71,15 @@ def lint(
     nodes: Sequence[NodeFacts] = (),
     *,
     env: Mapping[str, str] | None = None,
+    image: ImageFacts | None = None,
 ) -> list[Diagnostic]:
     """Lint spec files against zero or more target nodes; findings sorted worst first.
 
     Structural findings are reported once per file. The checks run once without a node, or, with nodes,
     once per node, and each finding then names its node (`Diagnostic.node`). `env` is the mapping used to
-    expand `${VAR}` in requirements files (pip's rule). Raises `InputError` (GN101) for a missing path.
+    expand `${VAR}` in requirements files (pip's rule). `image` is the container image the environments run in
+    when a spec does not name its own (a Dockerfile's FROM, an ImageSpec's base image): it decides glibc and
+    libstdc++, each node its driver and GPUs. Raises `InputError` (GN101) for a missing path.
     """
     from envresolve.specs.checks import check_spec
 
@@ -74,6 +92,8 @@ def lint(
         out.extend(res.diagnostics)
         for spec in res.specs:
             out.extend(spec.diagnostics)
+            if image is not None and spec.image is None:
+                spec = spec.model_copy(update={"image": image})
             if nodes:
                 for node in nodes:
                     out.extend(d.with_node(node.label) for d in check_spec(spec, node))

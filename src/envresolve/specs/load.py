@@ -11,7 +11,9 @@ from envresolve.errors import InputError
 from envresolve.specs._text import read_spec_text
 from envresolve.specs._yaml import YNode, compose_documents
 from envresolve.specs.dataset import is_dataset_stream, load_dataset_manifest
+from envresolve.specs.dockerfile import is_containerfile_name, load_containerfile
 from envresolve.specs.environment_yml import load_environment_yml
+from envresolve.specs.imagespec import is_imagespec_keys, load_imagespec_python, load_imagespec_yaml
 from envresolve.specs.model import EnvSpec
 from envresolve.specs.pixi import load_pixi
 from envresolve.specs.requirements import RequirementsParser
@@ -19,7 +21,7 @@ from envresolve.specs.requirements import RequirementsParser
 __all__ = ["SPEC_SUFFIXES", "LoadResult", "load_file", "load_spec", "sniff_yaml"]
 
 #: file suffixes a directory walk picks up
-SPEC_SUFFIXES = (".yaml", ".yml", ".txt", ".in", ".toml")
+SPEC_SUFFIXES = (".yaml", ".yml", ".txt", ".in", ".toml", ".py")
 
 
 @dataclass
@@ -33,13 +35,15 @@ class LoadResult:
 
 
 def sniff_yaml(docs: list[YNode | None]) -> str | None:
-    """'dataset', 'environment-yml', 'conda-lock-virtual-packages' or None for a parsed YAML stream."""
+    """'dataset', 'environment-yml', 'imagespec', 'conda-lock-virtual-packages' or None for a parsed YAML stream."""
     if is_dataset_stream(docs):
         return "dataset"
     first = next((d for d in docs if d is not None), None)
     if first is None or not first.is_map:
         return None
     keys = {k.value for k, _ in first.pairs if k.is_scalar}
+    if is_imagespec_keys(keys):
+        return "imagespec"
     if "subdirs" in keys and not keys & {"dependencies", "channels"}:
         return "conda-lock-virtual-packages"
     if keys & {"dependencies", "channels"} or keys == {"name"}:
@@ -69,6 +73,16 @@ def load_file(path: str | Path, *, env: Mapping[str, str] | None = None) -> Load
 def _dispatch(p: Path, text: str, env: Mapping[str, str] | None, result: LoadResult) -> None:
     name, suffix = p.name.lower(), p.suffix.lower()
     file = str(p)
+    if is_containerfile_name(p.name):
+        result.format = "dockerfile"
+        result.specs, diags = load_containerfile(p, text, env=env)
+        result.diagnostics += diags
+        return
+    if suffix == ".py":
+        result.format = "imagespec"
+        result.specs, diags = load_imagespec_python(p, text, env=env)
+        result.diagnostics += diags
+        return
     if suffix == ".toml":
         result.format = "pixi"
         if name == "pyproject.toml" and "[tool.pixi" not in text:
@@ -131,6 +145,10 @@ def _dispatch(p: Path, text: str, env: Mapping[str, str] | None, result: LoadRes
             result.specs, diags = load_dataset_manifest(p, text, env=env, docs=docs)
             result.diagnostics += warnings + diags
             return
+        if kind == "imagespec":
+            result.specs, diags = load_imagespec_yaml(p, text, docs, env=env)
+            result.diagnostics += warnings + diags
+            return
         if kind == "environment-yml":
             result.specs = load_environment_yml(p, text, env=env)
             return
@@ -160,7 +178,7 @@ def _dispatch(p: Path, text: str, env: Mapping[str, str] | None, result: LoadRes
     raise InputError(
         make(
             "SP107",
-            "not a Dataset manifest, environment.yml, requirements file or pixi manifest",
+            "not a Dataset manifest, environment.yml, requirements file, pixi manifest, Dockerfile or Flyte ImageSpec",
             subject=file,
             location=Location(file=file, line=1, column=1),
         )

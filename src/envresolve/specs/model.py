@@ -11,10 +11,13 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from envresolve.diagnostics import Diagnostic, Location
+from envresolve.node.images import ImageFacts
 
 __all__ = ["Channel", "CondaDependency", "EnvSpec", "IndexUrl", "PipRequirement", "SystemRequirements"]
 
-SpecFormat = Literal["dataset", "environment-yml", "requirements-txt", "pixi", "conda-lock-virtual-packages"]
+SpecFormat = Literal[
+    "dataset", "environment-yml", "requirements-txt", "pixi", "conda-lock-virtual-packages", "dockerfile", "imagespec"
+]
 
 
 class _Frozen(BaseModel):
@@ -103,6 +106,11 @@ class EnvSpec(_Frozen):
         default=None, description="BaizeAI `gpuType` option (nvidia-gpu, nvidia-vgpu, metax-gpu)"
     )
     location: Location | None = Field(default=None, description="where the environment is declared")
+    image: ImageFacts | None = Field(
+        default=None,
+        description="the container image the environment runs in (Dockerfile FROM, ImageSpec base_image): it "
+        "decides glibc and libstdc++, the node decides driver and GPUs",
+    )
     cpu_variant: bool = Field(
         default=False,
         description="a platform variant for machines without a CUDA driver (pixi selects a CUDA sibling on GPU nodes)",

@@ -258,6 +258,35 @@ CODES: tuple[CodeInfo, ...] = (
         ),
     ),
     CodeInfo(
+        code="ND330",
+        name="image-facts-inferred",
+        category=GLIBC,
+        severity=INFO,
+        summary="A container image's OS release, glibc, libstdc++ (and CUDA of nvidia/cuda tags) from the image table.",
+        explanation=(
+            "An environment that runs inside a container image loads the image's glibc and libstdc++, whatever "
+            "the host has; the host contributes only the kernel, the driver and the GPUs. The image reference is "
+            "looked up in `matrices/images.yaml` (repository + tag -> OS release; nvidia/cuda and pytorch/pytorch "
+            "tags also name their CUDA toolkit and cuDNN), and glibc and libstdc++ come from the OS release's rows "
+            "of `matrices/distros.yaml`. The facts are marked `inferred`; the evidence cites both rows."
+        ),
+        example="envresolve lint requirements.txt --image nvidia/cuda:12.1.0-cudnn8-runtime-ubuntu22.04 --node h100",
+    ),
+    CodeInfo(
+        code="ND331",
+        name="image-not-in-table",
+        category=GLIBC,
+        severity=INFO,
+        summary="A container image is not in the image table: its glibc and libstdc++ stay unknown.",
+        explanation=(
+            "The image's repository and tag match no row of `matrices/images.yaml` (a private base image, an "
+            "alpine/musl image, a tag built from a variable). Its C libraries are unknown, and checks that need "
+            "them are skipped rather than guessed; the host's glibc is never used in its place. Add a sourced "
+            "row, or probe inside the image (`envresolve probe --format json` in the container) and pass that "
+            "facts file as the node."
+        ),
+    ),
+    CodeInfo(
         code="ND301",
         name="node-fact-differs",
         category=NODE,

@@ -605,4 +605,72 @@ CODES: tuple[CodeInfo, ...] = (
         ),
         example="pipIndexUrl: http://mirror.example.invalid/simple",
     ),
+    CodeInfo(
+        code="SP300",
+        name="container-step-not-static",
+        category=SPEC,
+        severity=INFO,
+        summary="A Dockerfile/Containerfile step or an ImageSpec value cannot be understood without running it.",
+        explanation=(
+            "Dockerfiles and Flyte ImageSpecs are read statically: the Dockerfile's instructions are parsed, "
+            "and the ImageSpec Python file is read with `ast`, never executed. A `RUN` that installs through a "
+            "script, a shell conditional or an unknown tool, an `${VAR}` with no `ARG`/`ENV` default, a "
+            "`FROM` stage built from a variable, or an ImageSpec argument that is not a literal is reported "
+            "here and left out of the spec; nothing is guessed."
+        ),
+        example='RUN if [ "$CUDA" = 1 ]; then pip install torch; fi',
+    ),
+    CodeInfo(
+        code="SP301",
+        name="containerfile-invalid",
+        category=SPEC,
+        severity=ERROR,
+        summary="A Dockerfile/Containerfile has no usable FROM, or an instruction is malformed.",
+        explanation=(
+            "Every build stage starts with `FROM image[:tag] [AS name]`; a Dockerfile without one does not build. "
+            "The final stage is the image that runs; earlier stages only feed `COPY --from`."
+        ),
+        example="RUN pip install torch   # no FROM before it",
+    ),
+    CodeInfo(
+        code="SP302",
+        name="container-file-not-in-context",
+        category=SPEC,
+        severity=INFO,
+        summary="A requirements file that a container build installs is not in the build context next to the spec.",
+        explanation=(
+            "`pip install -r FILE` in a `RUN` line (or an ImageSpec's `requirements=`) reads a file that the "
+            "build copies in. It is looked up relative to the Dockerfile's directory (the usual build context) "
+            "or the ImageSpec file's directory; when it is not there its packages are unknown to lint."
+        ),
+    ),
+    CodeInfo(
+        code="SP310",
+        name="imagespec-builder-refuses",
+        category=SPEC,
+        severity=ERROR,
+        summary="flytekit's image builder refuses this ImageSpec, so the image is never built.",
+        explanation=(
+            "flytekit's default builder raises for `cuda` or `cudnn` (it expects CUDA from PyPI wheels, conda "
+            "packages or a CUDA base image) and for `conda_packages`/`conda_channels` with `python_exec`; the "
+            "envd builder raises for `cuda` without `python_version` and for `python_exec`. With `builder` "
+            "unset flytekit picks the registered builder with the highest priority (envd when its plugin is "
+            "installed, else the default), so the finding is a warning there."
+        ),
+        example='ImageSpec(builder="default", packages=["torch"], cuda="12.1")',
+    ),
+    CodeInfo(
+        code="SP311",
+        name="imagespec-field-meaning",
+        category=SPEC,
+        severity=INFO,
+        summary="What flytekit will really do with an ImageSpec field (base image replaced, Python unknown, ...).",
+        explanation=(
+            "Field meanings as flytekit's builders implement them: the envd builder replaces `base_image` with "
+            "ubuntu20.04 and installs the CUDA toolkit when `cuda` is set; the default builder installs Python "
+            "`python_version` (else the Python of the machine running flytekit) with micromamba from conda-forge "
+            "plus `conda_channels`, then `requirements` and `packages` with uv into that environment, using "
+            "`pip_index`/`pip_extra_index_url`; `base_image` defaults to debian:bookworm-slim."
+        ),
+    ),
 )
