@@ -149,3 +149,9 @@ def test_stale_schema_is_detected(tmp_path: Path) -> None:
 def test_file_validates_against_exported_schema(name: str) -> None:
     schema = json.loads(render_schemas()[name.removesuffix(".yaml") + ".schema.json"])
     jsonschema.validate(read_matrix_obj(matrices_dir() / name), schema)
+
+
+def test_image_release_without_distro_row_fails(scratch: Path) -> None:
+    assert inv.image_releases_in_distro_table() == []
+    _edit(scratch, "images.yaml", 'os_id: ubuntu, version_id: "22.04"', 'os_id: ubuntu, version_id: "22.10"')
+    assert any("no glibc row for ubuntu 22.10" in d.message for d in inv.image_releases_in_distro_table())

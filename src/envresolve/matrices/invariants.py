@@ -137,6 +137,21 @@ def distro_gcc_levels_known() -> list[Diagnostic]:
     return out
 
 
+def image_releases_in_distro_table() -> list[Diagnostic]:
+    """Every OS release images.yaml (owned by the node code) names has a glibc row in distros.yaml, so an image
+    in the table never ends up with unknown C libraries."""
+    images, distros = matrices_dir() / "images.yaml", matrices_dir() / "distros.yaml"
+    if not images.exists() or not distros.exists():
+        return []
+    known = {(r.get("id"), r.get("version_id")) for r in read_matrix_obj(distros).get("rows", []) if r.get("glibc")}
+    return [
+        _mx(f"images.yaml {row.get('repository')} {row.get('tag')}: no glibc row for {row.get('os_id')} "
+            f"{row.get('version_id')} in distros.yaml")
+        for row in read_matrix_obj(images).get("os", [])
+        if (row.get("os_id"), row.get("version_id")) not in known
+    ]  # fmt: skip
+
+
 INVARIANTS = (
     torch_variants_have_driver_rows,
     gpu_capabilities_in_arch_table,
@@ -145,6 +160,7 @@ INVARIANTS = (
     toolkit_ranges_consistent,
     torch_pairing_unique,
     distro_gcc_levels_known,
+    image_releases_in_distro_table,
 )
 
 

@@ -9,6 +9,7 @@ of the stages it is built `FROM`) give the packages, with `-r` files from the bu
 from __future__ import annotations
 
 import json
+import posixpath
 import re
 import shlex
 from collections.abc import Mapping
@@ -18,6 +19,7 @@ from pathlib import Path
 from envresolve.diagnostics import Diagnostic, Location, make
 from envresolve.node.images import image_facts
 from envresolve.specs.conda import parse_conda_dependency
+from envresolve.specs.environment_yml import python_from_conda
 from envresolve.specs.model import Channel, CondaDependency, EnvSpec, IndexUrl, PipRequirement
 from envresolve.specs.requirements import ParsedRequirements, RequirementsParser
 
@@ -113,6 +115,9 @@ class _Stage:
     channels: list[Channel] = field(default_factory=list)
     python: str | None = None
     env: dict[str, str] = field(default_factory=dict)
+    workdir: str = "/"
+    #: image path -> build-context path, from `COPY`/`ADD` without `--from`
+    copies: dict[str, str] = field(default_factory=dict)
 
 
 def is_containerfile_name(name: str) -> bool:
@@ -161,17 +166,21 @@ class _Reader:
 
     # -- positions ------------------------------------------------------------------------------------------
     def _locate(self, first: int, last: int, token: str) -> Location:
-        for n in range(first, min(last, len(self.lines)) + 1):
-            col = self.lines[n - 1].find(token)
-            if col >= 0:
-                return Location(file=self.file, line=n, column=col + 1)
+        """Where a word of an instruction is written; a word changed by `${VAR}` substitution is found by its
+        longest unchanged prefix."""
+        lines = range(first, min(last, len(self.lines)) + 1)
+        for size in range(len(token), min(len(token), 3) - 1, -1):
+            for n in lines:
+                col = self.lines[n - 1].find(token[:size])
+                if col >= 0:
+                    return Location(file=self.file, line=n, column=col + 1)
         return Location(file=self.file, line=first, column=1)
 
     def _info(self, message: str, location: Location, subject: str | None = None) -> None:
         self.diags.append(make("SP300", message, subject=subject, location=location))
 
     # -- substitution ---------------------------------------------------------------------------------------
-    def _subst(self, text: str, scope: Mapping[str, str], loc: Location) -> str | None:
+    def _subst(self, text: str, scope: Mapping[str, str], loc: Location, *, report: bool = True) -> str | None:
         """`$VAR`/`${VAR}`/`${VAR:-x}` from ARG/ENV; None (and SP300) when a variable has no value."""
         missing: list[str] = []
 
@@ -189,7 +198,7 @@ class _Reader:
             return value
 
         out = _VAR.sub(sub, text)
-        if missing:
+        if missing and report:
             self._info(
                 f"${{{missing[0]}}} has no ARG/ENV value here; the text that uses it is not read",
                 loc,
@@ -219,6 +228,10 @@ class _Reader:
                 self._env(rest.strip(), loc)
             elif keyword == "RUN":
                 self._run(rest.strip(), first, last)
+            elif keyword == "WORKDIR":
+                self._workdir(rest.strip(), loc)
+            elif keyword in ("COPY", "ADD"):
+                self._copy(rest.strip(), loc)
 
     def _scope(self) -> dict[str, str]:
         if not self.stages:
@@ -230,7 +243,7 @@ class _Reader:
             name, eq, value = item.partition("=")
             scope = self.stages[-1].env if self.stages else self.global_args
             if eq:
-                got = self._subst(value.strip("\"'"), self._scope(), loc)
+                got = self._subst(value.strip("\"'"), self._scope(), loc, report=False)
                 scope[name] = got if got is not None else ""
                 if got is None:
                     scope.pop(name)
@@ -250,13 +263,76 @@ class _Reader:
         else:
             pairs = [(t.partition("=")[0], t.partition("=")[2]) for t in tokens if "=" in t]
         for name, value in pairs:
-            got = self._subst(value, stage.env, loc)
+            got = self._subst(value, stage.env, loc, report=False)
             if got is not None:
                 stage.env[name] = got
                 if name in ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "UV_INDEX_URL", "UV_EXTRA_INDEX_URL"):
                     opt = "--index-url" if name.endswith("_INDEX_URL") and "EXTRA" not in name else "--extra-index-url"
                     for url in got.split():
                         self._pip_line(f"{opt} {url}", self._locate(loc.line or 1, loc.line or 1, name), stage)
+
+    def _workdir(self, rest: str, loc: Location) -> None:
+        stage = self.stages[-1]
+        got = self._subst(rest.strip("\"'"), stage.env, loc, report=False)
+        if got:
+            stage.workdir = posixpath.normpath(posixpath.join(stage.workdir, got))
+
+    def _copy(self, rest: str, loc: Location) -> None:
+        stage = self.stages[-1]
+        words = [w for w in rest.split() if not w.startswith("--")]
+        source_stage = next((w.split("=", 1)[1] for w in rest.split() if w.startswith("--from=")), None)
+        if source_stage is not None:
+            if any(s.name == source_stage.lower() for s in self.stages[:-1]):
+                self._info(
+                    f"COPY --from={source_stage} brings files built in stage {source_stage}; packages installed "
+                    "there are not judged as this stage's",
+                    loc,
+                    subject=source_stage,
+                )
+            return
+        if len(words) < 2 or rest.startswith("["):
+            return
+        got = [self._subst(w, stage.env, loc, report=False) for w in words]
+        if any(g is None for g in got):
+            return
+        *sources, dest = [g for g in got if g is not None]
+        dest = posixpath.join(stage.workdir, dest)
+        for src in sources:
+            if any(c in src for c in "*?["):
+                continue
+            if len(sources) == 1 and not dest.endswith("/"):
+                stage.copies[posixpath.normpath(dest)] = src
+            stage.copies[posixpath.normpath(posixpath.join(dest, posixpath.basename(src.rstrip("/"))))] = src
+            if src.rstrip("/") in (".", ""):
+                stage.copies[posixpath.normpath(dest) + "/"] = "."
+
+    def _context_file(self, target: str, stage: _Stage) -> Path | None:
+        """The build-context file an in-image path came from (`COPY`), or a context-relative path; never a file
+        outside the directory of the Dockerfile."""
+        image_path = posixpath.normpath(posixpath.join(stage.workdir, target))
+        candidates: list[str] = []
+        for s in self._chain(stage):
+            if image_path in s.copies:
+                candidates.append(s.copies[image_path])
+            for dest, src in s.copies.items():
+                if dest.endswith("/") and image_path.startswith(dest):
+                    candidates.append(posixpath.join(src, image_path[len(dest) :]))
+        if not target.startswith("/"):
+            candidates.append(target)
+        context = self.path.parent.resolve()
+        for cand in candidates:
+            path = (context / cand.lstrip("/")).resolve()
+            if path.is_relative_to(context) and path.is_file():
+                return self.path.parent / path.relative_to(context)
+        return None
+
+    def _chain(self, stage: _Stage) -> list[_Stage]:
+        out: list[_Stage] = []
+        cur: _Stage | None = stage
+        while cur is not None and len(out) <= len(self.stages):
+            out.append(cur)
+            cur = cur.parent
+        return out
 
     def _from(self, rest: str, first: int, last: int) -> None:
         loc = Location(file=self.file, line=first, column=1)
@@ -277,6 +353,7 @@ class _Reader:
             stage.ref = ""
         if parent is not None:
             stage.env = dict(parent.env)
+            stage.workdir = parent.workdir
         self.stages.append(stage)
 
     def _run(self, rest: str, first: int, last: int) -> None:
@@ -338,6 +415,12 @@ class _Reader:
 
     def _pip_line(self, line: str, loc: Location, stage: _Stage) -> None:
         res = self.req.parse_line(line, loc, base_dir=self.path.parent, file=self.file)
+        local = [r for r in res.pip if r.url is not None and "://" not in r.url]
+        if local:  # a path inside the image (a clone, a COPY): not something lint can read from the build context
+            res.pip = [r for r in res.pip if r not in local]
+            res.diagnostics = [d for d in res.diagnostics if d.code != "SP124"]
+            for r in local:
+                self._info(f"{r.raw!r} is a path inside the image; lint does not read it", loc, subject=r.raw)
         self._take(res, stage)
 
     def _take(self, res: ParsedRequirements, stage: _Stage) -> None:
@@ -376,8 +459,8 @@ class _Reader:
                 self._pip_line(f"-e {value}", self._locate(first, last, value), stage)
 
     def _requirements_file(self, target: str, constraint: bool, loc: Location, stage: _Stage) -> None:
-        path = self.path.parent / target
-        if "://" in target or not path.is_file():
+        path = None if "://" in target else self._context_file(target, stage)
+        if path is None:
             self.diags.append(
                 make(
                     "SP302",
@@ -417,7 +500,7 @@ class _Reader:
             if dep is None:
                 continue
             if dep.name == "python":
-                stage.python = dep.spec.removeprefix("python").strip().lstrip("=") or None
+                stage.python = python_from_conda([dep])
             stage.conda.append(dep)
 
     # -- result ---------------------------------------------------------------------------------------------

@@ -337,7 +337,10 @@ def _build(
     requirements = scalar("requirements")
     if requirements is not None:
         name = Path(requirements).name
-        req_path = path.parent / requirements
+        context = path.parent.resolve()
+        req_path = (context / requirements).resolve()
+        if not req_path.is_relative_to(context):  # flytekit reads it from the working directory; lint stays inside
+            req_path = context / "(outside the ImageSpec's directory)"
         if name in ("uv.lock", "poetry.lock"):
             diags.append(make("SP300", f"requirements={requirements!r} is a lock file; lint does not read it",
                               subject=requirements, location=loc("requirements")))  # fmt: skip

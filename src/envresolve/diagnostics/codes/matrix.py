@@ -31,7 +31,8 @@ CODES: tuple[CodeInfo, ...] = (
             "Cross-file invariants: every torch CUDA variant has a driver row; every GPU's compute capability "
             "appears in the arch table; every torch arch is buildable by its CUDA toolkit; driver minimums never "
             "decrease with newer CUDA releases; the minor-version floor of a major is its GA driver; every GCC "
-            "level named by distros.yaml is in the GCC table."
+            "level named by distros.yaml is in the GCC table; every OS release images.yaml names has a glibc row "
+            "in distros.yaml."
         ),
         example="python -m envresolve.matrices check\nerror MX102: pytorch.yaml 2.9 cu131: no CUDA 13.1 row",
     ),
