@@ -1,5 +1,5 @@
 """Fuzz spec intake and lint: random bytes, random requirement lines, random environment.yml / Dataset / pixi
-structures (with embedded files) go through `envresolve.specs.lint`; the only exception allowed out is
+structures (with embedded files), Dockerfiles and Flyte ImageSpec modules go through `envresolve.specs.lint`; the only exception allowed out is
 `EnvresolveError`, and every finding must point into the file it came from.
 
 Call `fuzz(max_examples=N)` from the bounded CI fuzz pass, or run `python fuzz/fuzz_spec.py --examples N`.
@@ -36,7 +36,53 @@ _NODES = [
     NodeFacts(name="cpu"),
 ]
 
-_NAMES = ["environment.yml", "requirements.txt", "pixi.toml", "dataset.yaml", "pyproject.toml", "constraints.in"]
+_NAMES = [
+    "environment.yml",
+    "requirements.txt",
+    "pixi.toml",
+    "dataset.yaml",
+    "pyproject.toml",
+    "constraints.in",
+    "Dockerfile",
+    "image_spec.py",
+]
+_DOCKER_PIECES = [
+    "FROM nvidia/cuda:11.8.0-runtime-centos7",
+    "FROM ${BASE} AS build",
+    "FROM build",
+    "ARG BASE=python:3.11-slim-bookworm",
+    "ARG TORCH=2.8.0",
+    "ENV PIP_EXTRA_INDEX_URL=https://torch-index.example.invalid/whl/cu118",
+    "WORKDIR /app",
+    "COPY requirements.txt /root/",
+    "COPY --from=build /opt /opt",
+    "RUN pip install torch==${TORCH} -r /root/requirements.txt \\",
+    "RUN --mount=type=cache,target=/c uv pip install --system numpy && pip3 install -e .",
+    'RUN ["python", "-m", "pip", "install", "jax[cuda12]"]',
+    "RUN conda install -y -c pytorch python=3.10 pytorch-cuda=12.1 'numpy<2'",
+    'RUN if [ "$X" ]; then pip install a; fi',
+    "RUN pip install --unknown-flag x",
+    "    # comment",
+    "RUN <<EOF",
+]
+_IMAGESPEC_PIECES = [
+    "packages=['torch==2.8.0', PKG]",
+    "cuda='11.8'",
+    "cudnn=8",
+    "python_version=3.11",
+    "builder='envd'",
+    "builder='default'",
+    "base_image='nvidia/cuda:12.1.0-cudnn8-runtime-ubuntu22.04'",
+    "base_image=ImageSpec(packages=['x'])",
+    "conda_packages=['pytorch-cuda=12.1', 1]",
+    "conda_channels=['nvidia']",
+    "pip_index='https://u:p@m.example.invalid/simple'",
+    "pip_extra_index_url=['https://torch-index.example.invalid/whl/cu128']",
+    "requirements='../requirements.txt'",
+    "python_exec='/usr/bin/python3'",
+    "**kw",
+    "env={'A': 'b'}",
+]
 _REQ_PIECES = [
     "torch",
     "torch==2.3.1+cu121",
@@ -155,12 +201,22 @@ pixi = st.builds(
     st.sampled_from(['"linux-64"', '{ platform = "linux-64", cuda = "12.0" }', '"win-64"', "1"]),
 )
 
+dockerfile = st.lists(st.sampled_from(_DOCKER_PIECES) | text.map(lambda s: s[:60]), max_size=14).map("\n".join)
+imagespec = st.lists(st.lists(st.sampled_from(_IMAGESPEC_PIECES), max_size=8), min_size=1, max_size=3).map(
+    lambda calls: (
+        "PKG = 'pandas'\n"
+        + "\n".join(f"s{i} = ImageSpec({', '.join(args)}).with_packages(['rich'])" for i, args in enumerate(calls))
+    )
+)
+
 payload = st.one_of(
     st.tuples(st.sampled_from(_NAMES), st.binary(max_size=400)),
     st.tuples(st.just("requirements.txt"), requirements.map(str.encode)),
     st.tuples(st.just("environment.yml"), environment.map(lambda e: yaml.safe_dump(e).encode())),
     st.tuples(st.just("dataset.yaml"), st.lists(dataset, max_size=3).map(lambda ds: yaml.safe_dump_all(ds).encode())),
     st.tuples(st.just("pixi.toml"), pixi.map(str.encode)),
+    st.tuples(st.just("Dockerfile"), dockerfile.map(str.encode)),
+    st.tuples(st.just("image_spec.py"), imagespec.map(str.encode)),
     st.tuples(st.sampled_from(_NAMES), text.map(str.encode)),
 )
 
