@@ -1,6 +1,6 @@
 """Fuzz spec intake and lint: random bytes, random requirement lines, random environment.yml / Dataset / pixi
-structures (with embedded files), Dockerfiles and Flyte ImageSpec modules go through `envresolve.specs.lint`; the only exception allowed out is
-`EnvresolveError`, and every finding must point into the file it came from.
+structures (with embedded files), Dockerfiles and Flyte ImageSpec modules go through `envresolve.specs.lint`; the
+only exception allowed out is `EnvresolveError`, and every finding must point into the file it came from.
 
 Call `fuzz(max_examples=N)` from the bounded CI fuzz pass, or run `python fuzz/fuzz_spec.py --examples N`.
 """
