@@ -312,3 +312,26 @@ def test_image_table_is_sourced_and_validated(tmp_path: Path) -> None:
     for broken in (bad_regex, no_group, unknown_source):
         with pytest.raises(ValidationError):
             ImageMatrix.model_validate(broken)
+
+
+# -- lock and check inside an image (offline: the demo wheel index) --------------------------------------------
+INDEX = Path(__file__).resolve().parents[2] / "examples" / "index"
+
+
+def test_lock_and_check_image_on_node(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    old = _dockerfile(tmp_path, "FROM nvidia/cuda:12.8.0-runtime-centos7\nRUN pip install torch numpy\n")
+    common = ["--offline", "--index-url", str(INDEX), "--node", "h100-driver580", "--python", "3.12"]
+    assert main(["lock", str(old), *common, "-o", str(tmp_path / "old.lock")]) == 1
+    out = capsys.readouterr().out
+    assert "RS209" in out and "glibc 2.17" in out and "on h100-driver580" in out  # the image's glibc, the node's GPUs
+    req = tmp_path / "requirements.txt"
+    req.write_text("torch\nnumpy\n", encoding="utf-8")
+    lock = tmp_path / "env.lock"
+    image = ["--image", "nvidia/cuda:12.8.0-runtime-ubuntu22.04"]
+    assert main(["lock", str(req), *common, *image, "-o", str(lock)]) == 0
+    capsys.readouterr()
+    assert main(["check", str(lock), "--node", "h100-driver580", "--image", "nvidia/cuda:12.8.0-base-centos7"]) == 1
+    out = capsys.readouterr().out
+    assert "CP120" in out and "nvidia/cuda:12.8.0-base-centos7 on h100-driver580" in out
+    assert main(["check", str(lock), "--node", "h100-driver580", "--image", "ubuntu:24.04"]) == 0
+    capsys.readouterr()
