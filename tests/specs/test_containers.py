@@ -335,3 +335,15 @@ def test_lock_and_check_image_on_node(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "CP120" in out and "nvidia/cuda:12.8.0-base-centos7 on h100-driver580" in out
     assert main(["check", str(lock), "--node", "h100-driver580", "--image", "ubuntu:24.04"]) == 0
     capsys.readouterr()
+
+
+def test_dockerfile_heredoc_body_stays_in_its_run(tmp_path: Path) -> None:
+    path = _dockerfile(
+        tmp_path,
+        "FROM ubuntu:22.04\nRUN <<EOF\npip install torch==2.8.0\nFROM centos:7\nEOF\nRUN pip install numpy==2.1.0\n",
+    )
+    (spec,) = load_spec(path)
+    assert spec.image is not None and spec.image.ref == "ubuntu:22.04"  # the heredoc's FROM is shell text
+    assert [r.name for r in spec.pip] == ["numpy"]
+    assert spec.pip[0].location is not None and spec.pip[0].location.line == 6
+    assert any(d.code == "SP300" and d.location is not None and d.location.line == 2 for d in spec.diagnostics)

@@ -32,6 +32,7 @@ _SHELL_LOGIC = re.compile(r"(?:^|[\s;&|(])(?:if|then|case|for|while|until)\s|\$\
 _PIP = re.compile(r"^(?:.*/)?pip(?:3(?:\.[0-9]+)?)?$")
 _PYTHON = re.compile(r"^(?:.*/)?python(?:3(?:\.[0-9]+)?)?$")
 _CONDA = re.compile(r"^(?:.*/)?(?:conda|mamba|micromamba)$")
+_HEREDOC = re.compile(r"<<-?[\"']?([A-Za-z_][A-Za-z0-9_]*)[\"']?")
 _ASSIGN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _MAX_INSTRUCTIONS = 10_000
 
@@ -131,11 +132,16 @@ def is_containerfile_name(name: str) -> bool:
 
 
 def _instructions(text: str) -> list[tuple[int, int, str]]:
-    """(first line, last line, text) of each instruction: continuations joined, comment lines dropped."""
+    """(first line, last line, text) of each instruction: continuations joined, comment lines dropped, heredoc
+    bodies (`RUN <<EOF` ... `EOF`) kept inside their instruction."""
     out: list[tuple[int, int, str]] = []
     buf: list[str] = []
     start = 0
-    for number, line in enumerate(text.splitlines(), start=1):
+    lines = text.splitlines()
+    number = 0
+    while number < len(lines):
+        line = lines[number]
+        number += 1
         stripped = line.strip()
         if not buf and (not stripped or stripped.startswith("#")):
             continue
@@ -147,7 +153,14 @@ def _instructions(text: str) -> list[tuple[int, int, str]]:
             buf.append(line.rstrip()[:-1])
             continue
         buf.append(line)
-        out.append((start, number, " ".join(b.strip() for b in buf)))
+        body = " ".join(b.strip() for b in buf)
+        heredocs = _HEREDOC.findall(body) if body.split(" ", 1)[0].upper() in ("RUN", "COPY", "ADD") else []
+        for word in heredocs:
+            while number < len(lines) and lines[number].strip() != word:
+                body += "\n" + lines[number]
+                number += 1
+            number += 1  # the terminator
+        out.append((start, min(number, len(lines)), body))
         buf = []
     if buf:
         out.append((start, start + len(buf) - 1, " ".join(b.strip() for b in buf)))
@@ -239,14 +252,15 @@ class _Reader:
         return dict(self.stages[-1].env)
 
     def _arg(self, rest: str, loc: Location) -> None:
+        scope = self.stages[-1].env if self.stages else self.global_args
         for item in rest.split():
             name, eq, value = item.partition("=")
-            scope = self.stages[-1].env if self.stages else self.global_args
             if eq:
                 got = self._subst(value.strip("\"'"), self._scope(), loc, report=False)
-                scope[name] = got if got is not None else ""
                 if got is None:
-                    scope.pop(name)
+                    scope.pop(name, None)
+                else:
+                    scope[name] = got
             elif self.stages and name in self.global_args:
                 scope[name] = self.global_args[name]  # `ARG NAME` in a stage re-imports the global default
 
