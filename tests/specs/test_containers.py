@@ -112,9 +112,11 @@ def test_acceptance_with_node_also_judges_the_driver(capsys: pytest.CaptureFixtu
 
 @pytest.mark.parametrize("path", REAL, ids=lambda p: p.name)
 def test_real_files_lint_cleanly(path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, diags = _lint_json([str(path)], capsys)
-    assert code in (0, 1)
-    assert all(isinstance(d["code"], str) for d in diags)
+    for nodes in ([], ["--node", str(NODES / "a100-driver535.yaml"), "--node", "v100-driver470"]):
+        code, diags = _lint_json([str(path), *nodes], capsys)
+        assert code in (0, 1)
+        assert diags and all(isinstance(d["code"], str) for d in diags)
+        assert all(str(d["location"]["file"]).startswith(str(path)) for d in diags if d.get("location"))  # type: ignore[index]
 
 
 def test_real_files_read_as_expected() -> None:
@@ -347,3 +349,20 @@ def test_dockerfile_heredoc_body_stays_in_its_run(tmp_path: Path) -> None:
     assert [r.name for r in spec.pip] == ["numpy"]
     assert spec.pip[0].location is not None and spec.pip[0].location.line == 6
     assert any(d.code == "SP300" and d.location is not None and d.location.line == 2 for d in spec.diagnostics)
+
+
+def test_imagespec_noop_and_third_party_builders(tmp_path: Path) -> None:
+    path = tmp_path / "wf.py"
+    path.write_text(
+        "from flytekit import ImageSpec\n"
+        "a = ImageSpec(builder='noop', base_image='nvidia/cuda:12.4.1-runtime-ubuntu22.04', packages=['torch'])\n"
+        "b = ImageSpec(builder='noop')\n"
+        "c = ImageSpec(builder='fast-builder', packages=['torch==2.3.1'])\n",
+        encoding="utf-8",
+    )
+    noop, missing, third = load_spec(path)
+    assert noop.pip == () and noop.image is not None and noop.image.cuda == "12.4"  # nothing is installed
+    assert any(d.code == "SP311" for d in noop.diagnostics)
+    assert [d.severity.value for d in missing.diagnostics if d.code == "SP310"] == ["error"]
+    assert [r.name for r in third.pip] == ["torch"]
+    assert any(d.code == "SP311" and d.subject == "builder" for d in third.diagnostics)

@@ -276,6 +276,19 @@ def _build(
                  "python_exec", severity=None if builder == "default" else Severity.WARNING, subject="python_exec",
                  location=loc("python_exec"), evidence=[cite])
         )  # fmt: skip
+    if builder == "noop":
+        return _noop(path, base, scalar("name"), where, loc("base_image"), origin, diags, cite)
+    if builder not in (None, "default", "envd"):
+        diags.append(
+            make(
+                "SP311",
+                f"builder {builder!r} is not one of flytekit's own (default, envd, noop); its fields are read as "
+                "flytekit's default builder defines them",
+                subject="builder",
+                location=loc("builder"),
+                evidence=[cite],
+            )
+        )
     image: ImageFacts | None = None
     if envd and cuda is not None:
         if base is not None:
@@ -378,4 +391,32 @@ def _build(
         origin=origin,
         location=where,
     )
+    return spec, diags
+
+
+def _noop(
+    path: Path,
+    base: str | None,
+    name: str | None,
+    where: Location,
+    base_loc: Location,
+    origin: str | None,
+    diags: list[Diagnostic],
+    cite: Evidence,
+) -> tuple[EnvSpec, list[Diagnostic]]:
+    """flytekit's noop builder builds nothing: the task runs in `base_image` as it is."""
+    image = None
+    if base is None:
+        diags.append(
+            make("SP310", "the noop builder raises 'base_image must be a string to use the noop image builder'",
+                 subject="base_image", location=where, evidence=[cite])
+        )  # fmt: skip
+    else:
+        image, image_diags = image_facts(base)
+        diags += [d.model_copy(update={"location": base_loc}) for d in image_diags]
+        diags.append(
+            make("SP311", f"the noop builder installs nothing: the environment is {base!r} as it is, and its "
+                 "packages are unknown to lint", subject="builder", location=where, evidence=[cite])
+        )  # fmt: skip
+    spec = EnvSpec(name=name, source=str(path), format="imagespec", image=image, origin=origin, location=where)
     return spec, diags
