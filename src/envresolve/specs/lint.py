@@ -96,7 +96,8 @@ def lint(
                 spec = spec.model_copy(update={"image": image})
             if nodes:
                 for node in nodes:
-                    out.extend(d.with_node(node.label) for d in check_spec(spec, node))
+                    label = f"{spec.image.ref} on {node.label}" if spec.image is not None else node.label
+                    out.extend(d.with_node(label) for d in check_spec(spec, node))
             else:
                 out.extend(check_spec(spec, None))
     return sort_diagnostics(unique_diagnostics(out))
