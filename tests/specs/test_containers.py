@@ -366,3 +366,19 @@ def test_imagespec_noop_and_third_party_builders(tmp_path: Path) -> None:
     assert [d.severity.value for d in missing.diagnostics if d.code == "SP310"] == ["error"]
     assert [r.name for r in third.pip] == ["torch"]
     assert any(d.code == "SP311" and d.subject == "builder" for d in third.diagnostics)
+
+
+def test_directory_walk_takes_dockerfiles_and_imagespec_modules(tmp_path: Path) -> None:
+    from envresolve.specs.lint import iter_spec_files
+
+    for name, text in {
+        "Dockerfile": "FROM ubuntu:22.04\n",
+        "gpu.Containerfile": "FROM ubuntu:22.04\n",
+        "workflows/image.py": "from flytekit import ImageSpec\nimg = ImageSpec(packages=['numpy'])\n",
+        "workflows/util.py": "print('no image here')\n",
+        "LICENSE.txt": "MIT\n",
+    }.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    found = sorted(p.relative_to(tmp_path).as_posix() for p in iter_spec_files([tmp_path]))
+    assert found == ["Dockerfile", "gpu.Containerfile", "workflows/image.py"]
