@@ -35,6 +35,7 @@ _CONDA = re.compile(r"^(?:.*/)?(?:conda|mamba|micromamba)$")
 _HEREDOC = re.compile(r"<<-?[\"']?([A-Za-z_][A-Za-z0-9_]*)[\"']?")
 _ASSIGN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _MAX_INSTRUCTIONS = 10_000
+_LOCATE_WINDOW = 64  # lines searched ahead for a word's position
 
 # pip / uv pip install options: name -> takes a value
 _PIP_OPTS: dict[str, bool] = {
@@ -155,12 +156,13 @@ def _instructions(text: str) -> list[tuple[int, int, str]]:
         buf.append(line)
         body = " ".join(b.strip() for b in buf)
         heredocs = _HEREDOC.findall(body) if body.split(" ", 1)[0].upper() in ("RUN", "COPY", "ADD") else []
+        parts = [body]
         for word in heredocs:
             while number < len(lines) and lines[number].strip() != word:
-                body += "\n" + lines[number]
+                parts.append(lines[number])
                 number += 1
             number += 1  # the terminator
-        out.append((start, min(number, len(lines)), body))
+        out.append((start, min(number, len(lines)), "\n".join(parts)))
         buf = []
     if buf:
         out.append((start, start + len(buf) - 1, " ".join(b.strip() for b in buf)))
@@ -176,16 +178,20 @@ class _Reader:
         self.req = RequirementsParser(env=env)
         self.global_args: dict[str, str] = {}
         self.stages: list[_Stage] = []
+        self._cursor: tuple[int, int] = (0, 0)  # (line, column) after the last word located
 
     # -- positions ------------------------------------------------------------------------------------------
     def _locate(self, first: int, last: int, token: str) -> Location:
-        """Where a word of an instruction is written; a word changed by `${VAR}` substitution is found by its
-        longest unchanged prefix."""
-        lines = range(first, min(last, len(self.lines)) + 1)
-        for size in range(len(token), min(len(token), 3) - 1, -1):
-            for n in lines:
-                col = self.lines[n - 1].find(token[:size])
+        """Where a word of an instruction is written, searching forward from the previous word (words come in
+        order; the window is bounded so a huge instruction stays linear). A word changed by `${VAR}` substitution
+        is found by an unchanged prefix."""
+        line0, col0 = self._cursor if self._cursor[0] >= first else (first, 0)
+        end = min(last, len(self.lines), line0 + _LOCATE_WINDOW)
+        for probe in dict.fromkeys((token, token[: max(3, len(token) // 2)], token[:3])):
+            for n in range(line0, end + 1):
+                col = self.lines[n - 1].find(probe, col0 if n == line0 else 0)
                 if col >= 0:
+                    self._cursor = (n, col + len(probe))
                     return Location(file=self.file, line=n, column=col + 1)
         return Location(file=self.file, line=first, column=1)
 
@@ -227,6 +233,7 @@ class _Reader:
             instructions = instructions[:_MAX_INSTRUCTIONS]
             self._info(f"only the first {_MAX_INSTRUCTIONS} instructions are read", Location(file=self.file, line=1))
         for first, last, body in instructions:
+            self._cursor = (first, 0)
             keyword, _, rest = body.partition(" ")
             keyword = keyword.upper()
             loc = Location(file=self.file, line=first, column=1)
