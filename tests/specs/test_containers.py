@@ -382,3 +382,10 @@ def test_directory_walk_takes_dockerfiles_and_imagespec_modules(tmp_path: Path) 
         (tmp_path / name).write_text(text, encoding="utf-8")
     found = sorted(p.relative_to(tmp_path).as_posix() for p in iter_spec_files([tmp_path]))
     assert found == ["Dockerfile", "gpu.Containerfile", "workflows/image.py"]
+
+
+def test_dockerfile_positions_follow_word_order(tmp_path: Path) -> None:
+    path = _dockerfile(tmp_path, "FROM ubuntu:22.04\nRUN pip install torchvision==0.23.0 \\\n      torch==2.8.0\n")
+    (spec,) = load_spec(path)
+    where = {r.name: (r.location.line, r.location.column) for r in spec.pip if r.location is not None}
+    assert where == {"torchvision": (2, 17), "torch": (3, 7)}
