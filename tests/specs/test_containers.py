@@ -389,3 +389,14 @@ def test_dockerfile_positions_follow_word_order(tmp_path: Path) -> None:
     (spec,) = load_spec(path)
     where = {r.name: (r.location.line, r.location.column) for r in spec.pip if r.location is not None}
     assert where == {"torchvision": (2, 17), "torch": (3, 7)}
+
+
+def test_probe_shows_image_on_node(capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(["probe", "--node", "v100-driver470", "--image", "nvidia/cuda:12.4.1-runtime-ubi9", "--format", "json"])
+        == 0
+    )
+    captured = capsys.readouterr()
+    facts = json.loads(captured.out)
+    assert facts["glibc"] == "2.34" and facts["os"]["id"] == "rhel" and facts["driver"]["version"] == "470.82.01"
+    assert facts["name"] == "nvidia/cuda:12.4.1-runtime-ubi9 on v100-driver470" and "ND330" in captured.err

@@ -35,6 +35,12 @@ def configure_parser(sub: Any) -> None:
         help="a node facts file, Kubernetes Node/List manifest, scontrol show node output, conda "
         "virtual-packages file, or a bundled profile name (default: probe this machine)",
     )
+    p.add_argument(
+        "--image",
+        metavar="REF",
+        help="show the node as an environment inside this container image sees it: the image's OS, glibc and "
+        "libstdc++, the node's driver and GPUs",
+    )
     p.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
     p.add_argument("--against", metavar="SOURCE", help="compare with a bundled profile or another node file")
     p.add_argument(
@@ -88,6 +94,12 @@ def run(args: argparse.Namespace) -> int:
             node, found = apply_conda_overrides(node, os.environ)
             diags += found
         nodes.append(node)
+    if args.image:
+        from envresolve.node.images import image_facts, image_on_node
+
+        image, found = image_facts(args.image)
+        diags += found
+        nodes = [image_on_node(image, n) for n in nodes]
 
     reference = None
     comparisons: list[list[FactComparison]] = []
