@@ -400,3 +400,12 @@ def test_probe_shows_image_on_node(capsys: pytest.CaptureFixture[str]) -> None:
     facts = json.loads(captured.out)
     assert facts["glibc"] == "2.34" and facts["os"]["id"] == "rhel" and facts["driver"]["version"] == "470.82.01"
     assert facts["name"] == "nvidia/cuda:12.4.1-runtime-ubi9 on v100-driver470" and "ND330" in captured.err
+
+
+def test_dockerfile_conda_without_channels_says_so(tmp_path: Path) -> None:
+    path = _dockerfile(tmp_path, "FROM continuumio/miniconda3:24.7.1-0\nRUN conda install -y python=3.11 numpy\n")
+    (spec,) = load_spec(path)
+    assert spec.channels == () and [d.name for d in spec.conda] == ["python", "numpy"]
+    (note,) = [d for d in spec.diagnostics if d.code == "SP300"]
+    assert note.subject == "channels" and note.location is not None and note.location.line == 2
+    assert any(d.code == "ND331" for d in spec.diagnostics)  # an image the table does not know

@@ -543,6 +543,14 @@ class _Reader:
         if base.ref:
             image, image_diags = image_facts(base.ref)
             self.diags += [d.model_copy(update={"location": base.location}) for d in image_diags]
+        conda = [d for s in chain for d in s.conda]
+        if conda and not any(s.channels for s in chain):
+            self._info(
+                "conda installs without -c: the channels come from the image's .condarc, unknown to lint; "
+                "lint and lock assume conda-forge",
+                conda[0].location or final.location,
+                subject="channels",
+            )
         python = next((s.python for s in reversed(chain) if s.python), None)
         if python is None and image is not None and image.repository == "python":
             m = re.match(r"^([0-9]+\.[0-9]+)", image.tag)
