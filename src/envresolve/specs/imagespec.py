@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from packaging.version import InvalidVersion, Version
+
 from envresolve.diagnostics import Diagnostic, Evidence, Location, Severity, make
 from envresolve.node.images import ImageFacts, image_facts
 from envresolve.specs._yaml import YNode
@@ -240,6 +242,10 @@ def _build(
 
     builder, cuda, cudnn = scalar("builder"), scalar("cuda"), scalar("cudnn")
     python, base = scalar("python_version"), scalar("base_image")
+    cuda_version = cuda if cuda is not None and _is_version(cuda) else None
+    if cuda is not None and cuda_version is None:
+        diags.append(make("SP300", f"cuda={cuda!r} is not a version; the image's CUDA toolkit is unknown",
+                          subject="cuda", location=loc("cuda")))  # fmt: skip
     envd = builder == "envd" or (builder is None and (cuda is not None or cudnn is not None))
     cite = Evidence(fact="flytekit's builders", source=_SOURCE)
     if (cuda is not None or cudnn is not None) and builder in (None, "default"):
@@ -300,7 +306,7 @@ def _build(
         image = image.model_copy(
             update={
                 "ref": f"envd ubuntu20.04 + CUDA {cuda}",
-                "cuda": cuda,
+                "cuda": cuda_version,
                 "cudnn": cudnn,
                 "evidence": (
                     *image.evidence,
@@ -420,3 +426,11 @@ def _noop(
         )  # fmt: skip
     spec = EnvSpec(name=name, source=str(path), format="imagespec", image=image, origin=origin, location=where)
     return spec, diags
+
+
+def _is_version(text: str) -> bool:
+    try:
+        Version(text)
+    except InvalidVersion:
+        return False
+    return True
