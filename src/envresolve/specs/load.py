@@ -120,6 +120,7 @@ def _dispatch(p: Path, text: str, env: Mapping[str, str] | None, result: LoadRes
                 format="requirements-txt",
                 pip=tuple(res.pip),
                 indexes=tuple(res.indexes),
+                no_index=res.no_index,
                 diagnostics=tuple(diags),
                 location=Location(file=file, line=1, column=1),
             )
