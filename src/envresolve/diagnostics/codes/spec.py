@@ -496,7 +496,7 @@ CODES: tuple[CodeInfo, ...] = (
         severity=ERROR,
         summary="The spec declares a CUDA system requirement (pixi `cuda`) the target node's driver does not meet.",
         explanation=(
-            "A pixi workspace (or platform variant) that declares `cuda = \"12.4\"` is only installable where the "
+            'A pixi workspace (or platform variant) that declares `cuda = "12.4"` is only installable where the '
             "driver reports at least that CUDA level: pixi refuses it elsewhere. The CUDA runtime a spec pins "
             "(cudatoolkit, cuda-version, a torch `+cuXYZ` pin, ...) against the driver is a compatibility finding "
             "and has the judge's code wherever it is found: CP101/CP102/CP103."
