@@ -214,7 +214,7 @@ def test_cxx11_abi_of_a_companion_must_match_the_chosen_torch() -> None:
 def test_progress_is_quiet_in_ci_and_shown_when_asked(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from envresolve.solve.net import HttpClient
+    from envresolve.net import HttpClient
 
     monkeypatch.setenv("CI", "true")
     assert HttpClient().progress is False

@@ -176,8 +176,14 @@ CODES: tuple[CodeInfo, ...] = (
         name="hash-mismatch",
         category=Category.SECURITY,
         severity=ERROR,
-        summary="A downloaded file does not have the sha256 the index (or the lock) promised.",
-        explanation="The file changed on the index or was corrupted in transit. It is deleted and not used.",
+        summary="A file or a cached record does not have the sha256 (or the name and version) it was promised with.",
+        explanation=(
+            "A download whose sha256 differs from what the index (or the lock) announced, a PEP 658 metadata "
+            "file that differs from its announced hash, or a verified cache record that shows the announced "
+            "sha256 belongs to another file (one index listing a package under another file's hash). The file "
+            "changed on the index, was corrupted in transit, or the index lies. Nothing is locked: the file is "
+            "deleted and not used, and the cache is not changed."
+        ),
     ),
     CodeInfo(
         code="RS404",
@@ -186,6 +192,39 @@ CODES: tuple[CodeInfo, ...] = (
         severity=ERROR,
         summary="An index answered with an HTTP error other than 401/403 (after retries for 5xx).",
         explanation="The message gives the status and the URL (credentials masked).",
+    ),
+    CodeInfo(
+        code="RS410",
+        name="network-deadline",
+        category=Category.RESOLUTION,
+        severity=ERROR,
+        summary="A request, or the whole command (`--timeout`), ran past its deadline.",
+        explanation=(
+            "Every HTTP request has a total deadline covering connect, retries and the whole body (600 s), so a "
+            "server that sends one byte a second cannot stall envresolve, and `--timeout SECONDS` bounds all "
+            "the network work of one command. Nothing is written when it fires."
+        ),
+        example="envresolve lock spec.yaml --node h100-driver580 --timeout 60",
+    ),
+    CodeInfo(
+        code="RS411",
+        name="response-too-large",
+        category=Category.SECURITY,
+        severity=ERROR,
+        summary="An index page, metadata file or download is larger than its size cap.",
+        explanation=(
+            "Bodies are read in chunks and counted: index pages, metadata and range answers are capped at "
+            "128 MiB, downloads (streamed to disk, never held in memory) at 8 GiB. A larger answer is refused, "
+            "not cached, and not fetched again in the same command."
+        ),
+    ),
+    CodeInfo(
+        code="RS412",
+        name="redirect-loop",
+        category=Category.RESOLUTION,
+        severity=ERROR,
+        summary="A URL redirected more than 10 times (a redirect loop).",
+        explanation="The index or file host is misconfigured. The request is not retried.",
     ),
     CodeInfo(
         code="RS406",

@@ -27,7 +27,7 @@ from envresolve._atomic import atomic_write_bytes
 from envresolve._redact import redact_url
 from envresolve.diagnostics import make
 from envresolve.errors import InputError
-from envresolve.solve.net import HttpClient, NetError, Response
+from envresolve.net import HttpClient, NetError, Response
 
 if TYPE_CHECKING:
     from envresolve.solve.pip.index import DistFile

@@ -20,7 +20,7 @@ from envresolve._redact import redact_url
 from envresolve.compat.model import Environment
 from envresolve.diagnostics import Diagnostic, Evidence, make, sort_diagnostics
 from envresolve.errors import EnvresolveError, InputError
-from envresolve.solve.net import HttpClient, default_cache_dir
+from envresolve.net import HttpClient, default_cache_dir
 from envresolve.solve.pip.gpu import cached_binary_facts, default_filters
 from envresolve.solve.pip.index import PackageFinder
 from envresolve.solve.pip.metadata import MetadataFetcher
