@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from envresolve.errors import InputError
-from envresolve.node.facts import CpuFacts, DriverFacts, GpuFacts, NodeFacts
 from envresolve.net import HttpClient
+from envresolve.node.facts import CpuFacts, DriverFacts, GpuFacts, NodeFacts
 from envresolve.solve.pip import PipResolution, PipResolutionError, node_tags, resolve_pip
 from envresolve.solve.pip.index import parse_html_page, parse_json_page
 from tests.fixtures.index.server import ROOT, IndexServer, Knobs

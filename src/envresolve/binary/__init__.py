@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any, Literal
 from envresolve.errors import InputError
 
 if TYPE_CHECKING:
-    from envresolve.net import HttpClient
     from envresolve.binary.model import ArtifactReport
     from envresolve.binary.wheel import Limits
     from envresolve.diagnostics import Diagnostic
+    from envresolve.net import HttpClient
 
 
 def _make(code: str, message: str, **kw: Any) -> Diagnostic:

@@ -148,8 +148,8 @@ def run(args: argparse.Namespace) -> int:
     from envresolve.diagnostics import Severity, make
     from envresolve.diagnostics.render import render_text
     from envresolve.errors import InputError
-    from envresolve.lock import write
-    from envresolve.lock.export import EXPORT_FILE_NAMES, write_export
+    from envresolve.lock.export import EXPORT_FILE_NAMES, export
+    from envresolve.lock.outputs import publish
     from envresolve.node import load_nodes
     from envresolve.solve.combine import ResolveSettings, resolve
     from envresolve.solve.conda import CondaSettings
@@ -186,8 +186,7 @@ def run(args: argparse.Namespace) -> int:
     export_diags = []
     if result.ok and result.lock is not None:
         out = Path(args.output)
-        write(result.lock, out)
-        written.append(str(out))
+        rendered: list[tuple[str, bytes]] = []
         for fmt in exports:
             target = out.parent / EXPORT_FILE_NAMES[fmt]
             if target.resolve() == Path(args.spec).resolve():
@@ -198,8 +197,10 @@ def run(args: argparse.Namespace) -> int:
                         hint="write the lock into another directory with -o DIR/envresolve.lock",
                     )
                 )
-            export_diags.extend(write_export(result.lock, fmt, target))
-            written.append(str(target))
+            data, diags = export(result.lock, fmt)
+            export_diags.extend(diags)
+            rendered.append((target.name, data.encode("utf-8") if isinstance(data, str) else data))
+        written = publish(result.lock, out, rendered)
     if args.format == "json":
         import json
 

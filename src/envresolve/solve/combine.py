@@ -10,7 +10,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from packaging.utils import canonicalize_name
 from pydantic import BaseModel, ConfigDict, Field
@@ -481,6 +481,17 @@ def _matrix_digests() -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()[:16] for p in sorted(root.glob("*.yaml"))}
 
 
+_CHECKS: dict[str, Literal["sha256", "index-hash", "unverified", "local"]] = {
+    "sha256": "sha256",
+    "index-hash": "index-hash",
+    "local": "local",
+}
+
+
+def _metadata_check(value: str) -> Literal["sha256", "index-hash", "unverified", "local"]:
+    return _CHECKS.get(value, "unverified")
+
+
 def _build_lock(
     spec: EnvSpec,
     nodes: Sequence[NodeFacts],
@@ -515,10 +526,12 @@ def _build_lock(
                     index=redact_url(q.index) if q.index else None,
                     requires_dist=q.requires_dist,
                     requires_python=q.requires_python,
+                    metadata_check=_metadata_check(q.metadata_check),
                     verdict=_verdict(q.name, diags, _cached_report(cache, q.sha256)),
                     binary=_cached_report(cache, q.sha256),
                 )
             )
+    unverified = sorted(q.name for q in locked_pip if q.metadata_check == "unverified")
     src = Path(spec.source)
     shown = spec.source if not src.is_absolute() else src.name
     names = _node_names(nodes)
@@ -531,6 +544,17 @@ def _build_lock(
     unseen = [p.name for p in locked_conda if p.verdict.status == "not-inspected"]
     unseen += [q.name for q in locked_pip if q.verdict.status == "not-inspected"]
     notes = list(diags)
+    if unverified:
+        notes.append(
+            make(
+                "LK107",
+                f"the metadata of {len(unverified)} pip package(s) was read from byte ranges and not checked "
+                "against their sha256",
+                evidence=[", ".join(unverified[:12]) + (", ..." if len(unverified) > 12 else "")],
+                hint="an installer checks each wheel's sha256 when it downloads it; "
+                "`metadata_check` in the lock says what vouches for each package's dependencies",
+            )
+        )
     if unseen:
         notes.append(
             make(

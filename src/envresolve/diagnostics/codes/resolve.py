@@ -227,6 +227,18 @@ CODES: tuple[CodeInfo, ...] = (
         explanation="The index or file host is misconfigured. The request is not retried.",
     ),
     CodeInfo(
+        code="RS413",
+        name="metadata-mismatch",
+        category=Category.SECURITY,
+        severity=ERROR,
+        summary="A wheel's METADATA names another project or version than the file it was read for.",
+        explanation=(
+            "Metadata is used only for the name and version it describes. A wheel whose METADATA says "
+            "`Name: other` or another version than its file name was built wrongly or is served under a false "
+            "name; its dependencies would be another package's. Nothing is locked."
+        ),
+    ),
+    CodeInfo(
         code="RS406",
         name="offline-cache-miss",
         category=Category.RESOLUTION,

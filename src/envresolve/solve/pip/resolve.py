@@ -245,6 +245,7 @@ def _packages(result: object, provider: PipProvider, client: HttpClient) -> list
                 yanked=dist.yanked,
                 cuda=info.cuda,
                 metadata_source=md.how,
+                metadata_check=md.check,
             )
         )
     return sorted(out, key=lambda p: p.name)
