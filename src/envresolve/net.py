@@ -68,6 +68,7 @@ __all__ = [
     "NetError",
     "Response",
     "Stream",
+    "command_deadline",
     "default_cache_dir",
     "strip_credentials",
 ]
@@ -79,6 +80,19 @@ _CHUNK = 1 << 16
 MAX_PAGE_BYTES = 128 << 20
 MAX_DOWNLOAD_BYTES = 8 << 30
 REQUEST_TIMEOUT = 600.0
+
+
+_COMMAND: list[tuple[float, float]] = []  # (deadline instant, its length): set once per command by the CLI
+
+
+def command_deadline(seconds: float | None) -> None:
+    """Bound every request of every client made from now on to `seconds` from now, all together (`--timeout`).
+
+    `None` lifts it. Clients created before the call keep what they had.
+    """
+    _COMMAND.clear()
+    if seconds is not None:
+        _COMMAND.append((time.monotonic() + seconds, seconds))
 
 
 class _Deadline(Exception):
@@ -347,6 +361,8 @@ class HttpClient:
         self.max_page_bytes = max_page_bytes
         self.max_download_bytes = max_download_bytes
         self._command_seconds: float | None = None
+        if deadline is None and _COMMAND:
+            self.deadline, self._command_seconds = _COMMAND[0]
         self._failed: dict[str, NetError] = {}
         self.retries = max(0, retries)
         self.backoff = backoff

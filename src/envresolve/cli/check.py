@@ -28,6 +28,8 @@ this node.
 
 
 def configure_parser(sub: Any) -> None:
+    from envresolve.cli import add_timeout_argument
+
     p = sub.add_parser(
         "check",
         help="check a lockfile, spec or installed prefix against nodes",
@@ -81,6 +83,7 @@ def configure_parser(sub: Any) -> None:
         metavar="URL",
         help="SPEC: pip index (URL or local directory) used instead of the spec's; may repeat",
     )
+    add_timeout_argument(p)
     p.set_defaults(run=run)
 
 

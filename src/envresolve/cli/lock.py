@@ -22,6 +22,8 @@ EXPORTS = ("pylock", "pixi", "explicit", "requirements")
 
 
 def configure_parser(sub: Any) -> None:
+    from envresolve.cli import add_timeout_argument
+
     p = sub.add_parser(
         "lock",
         help="resolve a spec for target nodes and write a lockfile",
@@ -64,6 +66,7 @@ def configure_parser(sub: Any) -> None:
     )
     p.add_argument("--explain", action="store_true", help='print "why not X" lines for rejected candidates')
     p.add_argument("--offline", action="store_true", help="use only cached repodata/index pages and local files")
+    add_timeout_argument(p)
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
     p.add_argument("--channel-alias", metavar="URL", help="base URL (or directory) for bare conda channel names")
     p.add_argument(

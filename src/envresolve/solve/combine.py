@@ -236,6 +236,7 @@ def _attempt(
         find_links = [_abs_link(f, spec) for f in [*find_links, *settings.find_links]]
         if getattr(spec, "no_index", False):
             index_urls = []
+        diags.extend(_credential_notes([*index_urls, *find_links]))
         cache = _report_cache() if settings.inspect_cache else None
         try:
             pip = resolve_pip(
@@ -260,6 +261,17 @@ def _attempt(
     for node in nodes:
         diags.extend(d.with_node(node.label) for d in _evaluate(env, node))
     return _Attempt(conda=conda, pip=pip, environment=env, diagnostics=tuple(diags), why_not=tuple(why))
+
+
+def _credential_notes(locations: Sequence[str]) -> list[Diagnostic]:
+    """LK105 for each pip index or find-links URL that carries credentials (shown masked)."""
+    from envresolve._redact import has_credentials, redact_url
+
+    return [
+        make("LK105", f"pip index credentials kept out of the lock: {redact_url(u)}", subject=redact_url(u))
+        for u in dict.fromkeys(locations)
+        if "://" in u and has_credentials(u)
+    ]
 
 
 def _abs_url(location: str) -> str:

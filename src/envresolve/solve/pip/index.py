@@ -238,8 +238,10 @@ class _LinkParser(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.base: str | None = None
         self.links: list[dict[str, str | None]] = []
+        self.tags = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags += 1
         if tag == "base" and self.base is None:
             self.base = dict(attrs).get("href")
         elif tag == "a":
@@ -247,9 +249,19 @@ class _LinkParser(HTMLParser):
 
 
 def parse_html_page(body: bytes, page_url: str, index: str, accept: TagFilter | None = None) -> list[DistFile]:
-    """Files of a PEP 503 HTML project page (or a find-links page), with PEP 592/658/714 attributes."""
+    """Files of a PEP 503 HTML project page (or a find-links page), with PEP 592/658/714 attributes.
+
+    Raises ValueError for a body that is not HTML at all: not UTF-8 (PEP 503), or text without a single tag.
+    """
     parser = _LinkParser()
-    parser.feed(body.decode("utf-8", errors="replace"))
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not an HTML page: not UTF-8 text (byte {exc.start})") from None
+    parser.feed(text)
+    parser.close()
+    if parser.tags == 0 and text.strip():
+        raise ValueError("not an HTML page: no HTML tags")
     base = urllib.parse.urljoin(page_url, parser.base) if parser.base else page_url
     out: list[DistFile] = []
     for attrs in parser.links:
@@ -490,5 +502,15 @@ class PackageFinder:
                 continue
             url = path.resolve().as_uri() if path is not None else loc
             resp = self.client.get(url, headers={"Accept": "text/html"}, cache=True)
-            out.extend(parse_html_page(resp.body, resp.url, redact_url(loc), self.accept))
+            try:
+                out.extend(parse_html_page(resp.body, resp.url, redact_url(loc), self.accept))
+            except ValueError as exc:
+                raise NetError(
+                    make(
+                        "RS206",
+                        f"cannot parse the find-links page {redact_url(loc)}: {exc}",
+                        subject=redact_url(loc),
+                        hint="a find-links location is a directory or an HTML page of links",
+                    )
+                ) from None
         return out
