@@ -349,17 +349,18 @@ class HttpClient:
         use_keyring: bool = True,
         use_netrc: bool = True,
         environ: Mapping[str, str] | None = None,
-        request_timeout: float = REQUEST_TIMEOUT,
+        request_timeout: float | None = None,
         deadline: float | None = None,
-        max_page_bytes: int = MAX_PAGE_BYTES,
-        max_download_bytes: int = MAX_DOWNLOAD_BYTES,
+        max_page_bytes: int | None = None,
+        max_download_bytes: int | None = None,
     ) -> None:
         self.cache_dir = cache_dir
         self.timeout = timeout
-        self.request_timeout = request_timeout
+        # the module defaults are read here, not bound at import: tests and embedders may lower them
+        self.request_timeout = REQUEST_TIMEOUT if request_timeout is None else request_timeout
         self.deadline = deadline
-        self.max_page_bytes = max_page_bytes
-        self.max_download_bytes = max_download_bytes
+        self.max_page_bytes = MAX_PAGE_BYTES if max_page_bytes is None else max_page_bytes
+        self.max_download_bytes = MAX_DOWNLOAD_BYTES if max_download_bytes is None else max_download_bytes
         self._command_seconds: float | None = None
         if deadline is None and _COMMAND:
             self.deadline, self._command_seconds = _COMMAND[0]

@@ -67,6 +67,12 @@ def configure_parser(sub: Any) -> None:
     p.add_argument("--explain", action="store_true", help='print "why not X" lines for rejected candidates')
     p.add_argument("--offline", action="store_true", help="use only cached repodata/index pages and local files")
     add_timeout_argument(p)
+    p.add_argument(
+        "--verify-hashes",
+        action="store_true",
+        help="download each chosen wheel whose metadata came from byte ranges and check its sha256 "
+        "(RS403 on a mismatch; the lock then records metadata_check sha256)",
+    )
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
     p.add_argument("--channel-alias", metavar="URL", help="base URL (or directory) for bare conda channel names")
     p.add_argument(
@@ -183,6 +189,7 @@ def run(args: argparse.Namespace) -> int:
         index_urls=tuple(args.index_url),
         find_links=tuple(str(Path(f).resolve()) if "://" not in f else f for f in args.find_links),
         notebook_packages=not args.no_notebook_packages,
+        verify_hashes=args.verify_hashes,
     )
     result = resolve(spec, nodes, offline=args.offline, explain=args.explain, settings=settings)
     written: list[str] = []

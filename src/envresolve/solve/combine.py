@@ -56,6 +56,9 @@ class ResolveSettings(_Frozen):
         default=True, description="keep the notebook packages the Dataset loader adds (ipykernel, ...)"
     )
     pip_cache_dir: str | None = None
+    verify_hashes: bool = Field(
+        default=False, description="fetch each chosen wheel read by ranges and check its sha256 (RS403)"
+    )
     inspect_cache: bool = Field(default=True, description="use cached `envresolve inspect` reports for verdicts")
 
 
@@ -250,6 +253,7 @@ def _attempt(
                 binary_facts=(lambda c: _cached_report(cache, c.sha256)) if cache is not None else None,
                 cache_dir=Path(settings.pip_cache_dir) if settings.pip_cache_dir else None,
                 offline=offline,
+                verify_hashes=settings.verify_hashes,
             )
         except PipResolutionError as exc:
             why = [_why(r) for r in exc.rejections]

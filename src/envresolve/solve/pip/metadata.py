@@ -328,6 +328,36 @@ class MetadataFetcher:
                     self._inflight.pop(key, None)
                 event.set()
 
+    def verify(self, dist: DistFile, md: CoreMetadata) -> CoreMetadata:
+        """Fetch the whole file, check it against `dist.sha256` (RS403) and that `md` is what it holds (RS403).
+
+        Returns the verified record (`check == "sha256"`, also cached as such); `md` as it is when there is no
+        announced sha256 to check, or it was already verified or local.
+        """
+        if md.check in ("sha256", "local") or not dist.sha256 or dist.local_path is not None:
+            return md
+        with tempfile.TemporaryDirectory(prefix="envresolve-wheel-") as tmp:
+            path = self.client.download(dist.url, Path(tmp) / "wheel.zip", sha256=dist.sha256)
+            data = self._from_zip_file(dist, path)
+        full = self._described(dist, self._parse(dist, data, "download"))
+        if (full.requires_dist, full.requires_python) != (md.requires_dist, md.requires_python):
+            raise NetError(
+                make(
+                    "RS403",
+                    f"the metadata read earlier for {dist.filename} is not what the verified file holds",
+                    subject=redact_url(dist.url),
+                    evidence=[f"verified Requires-Dist: {', '.join(full.requires_dist) or '-'}"],
+                    hint="the index served different bytes for ranges, metadata and the whole file; do not use it",
+                )
+            )
+        target = self._verified_path(dist)
+        if target is not None:
+            with contextlib.suppress(OSError, InputError):
+                target.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write_bytes(target, data)
+                _cache_write_parsed(target, data, full)
+        return full
+
     def _verified_path(self, dist: DistFile) -> Path | None:
         """Where a record read from the whole file, hashed and matching `dist.sha256`, is kept."""
         if self.cache_dir is None or not dist.sha256:
