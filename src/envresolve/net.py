@@ -80,6 +80,7 @@ _CHUNK = 1 << 16
 MAX_PAGE_BYTES = 128 << 20
 MAX_DOWNLOAD_BYTES = 8 << 30
 REQUEST_TIMEOUT = 600.0
+BACKOFF = 0.5
 
 
 _COMMAND: list[tuple[float, float]] = []  # (deadline instant, its length): set once per command by the CLI
@@ -342,7 +343,7 @@ class HttpClient:
         cache_dir: Path | None = None,
         timeout: float = 30.0,
         retries: int = 3,
-        backoff: float = 0.5,
+        backoff: float | None = None,
         backoff_max: float = 8.0,
         offline: bool = False,
         progress: bool | None = None,
@@ -366,7 +367,7 @@ class HttpClient:
             self.deadline, self._command_seconds = _COMMAND[0]
         self._failed: dict[str, NetError] = {}
         self.retries = max(0, retries)
-        self.backoff = backoff
+        self.backoff = BACKOFF if backoff is None else backoff
         self.backoff_max = backoff_max
         self.offline = offline
         self.progress = _is_tty() if progress is None else progress
