@@ -142,8 +142,11 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(make("GN101", f"no such file: {path}", subject=str(path)))
         if is_lock_file(path):
             from envresolve.lock.io import read
+            from envresolve.lock.outputs import mixed_exports
 
-            reports = [check_lock(read(path), nodes, subject=str(path), notes=notes)]
+            locked = read(path)
+            notes = [*notes, *mixed_exports(locked, path)]
+            reports = [check_lock(locked, nodes, subject=str(path), notes=notes)]
         else:
             from envresolve.solve import ResolveSettings
 

@@ -99,7 +99,7 @@ CODES: tuple[CodeInfo, ...] = (
         code="LK108",
         name="output-set-mixed",
         category=Category.LOCKFILE,
-        severity=ERROR,
+        severity=WARNING,
         summary="A lock and an export beside it come from different runs (their output-set ids differ).",
         explanation=(
             "`envresolve lock` writes the lock and its exports as one set: all are written to a temporary "
