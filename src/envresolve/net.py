@@ -15,9 +15,10 @@ Built on `urllib` (no extra dependency). What it does for every request:
 
 Downloads resume with `Range` after a broken connection and are checked against a sha256.
 
-Every request has a total deadline (`request_timeout`, covering connect, retries and the whole body, so a
-server that drips one byte a second cannot stall it), and the client may carry a deadline for the whole
-command (`deadline`, from `--timeout`): past either, RS410. Bodies are read in chunks with a size cap
+Every request has a total deadline (`request_timeout`, covering connect, retries and the whole body, plus one
+second per MiB received, so a server that drips one byte a second cannot stall it while a large download at a
+fair rate finishes), and the client may carry a deadline for the whole command (`deadline`, from `--timeout`):
+past either, RS410. Bodies are read in chunks with a size cap
 (`max_page_bytes` for pages and metadata, `max_download_bytes` for downloads): past it, RS411. A redirect
 loop is RS412. A URL that failed once in a command is not fetched again in that command.
 
@@ -77,7 +78,7 @@ _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 _USER_AGENT = "envresolve (+resolver)"
 _CHUNK = 1 << 16
 #: default caps; see `HttpClient`
-MAX_PAGE_BYTES = 128 << 20
+MAX_PAGE_BYTES = 64 << 20
 MAX_DOWNLOAD_BYTES = 8 << 30
 REQUEST_TIMEOUT = 600.0
 BACKOFF = 0.5
@@ -103,6 +104,30 @@ class _Deadline(Exception):
         super().__init__(which)
         self.which = which
         self.seconds = seconds
+
+
+#: a request's own deadline grows by one second for each this many bytes received: a large download at a fair
+#: rate finishes, a slow drip does not (the command's deadline never grows)
+CREDIT_BYTES_PER_S = 1 << 20
+
+
+class _Budget:
+    """The deadlines of one request: its own (`request_end`, credited as bytes arrive) and the command's."""
+
+    def __init__(self, request_end: float, request_s: float, command_end: float | None, command_s: float) -> None:
+        self.request_end = request_end
+        self.request_s = request_s
+        self.command_end = command_end
+        self.command_s = command_s
+
+    def credit(self, nbytes: int) -> None:
+        self.request_end += nbytes / CREDIT_BYTES_PER_S
+
+    def end(self) -> tuple[float, str, float]:
+        """(instant, "request" or "command", that deadline's length in seconds), whichever comes first."""
+        if self.command_end is not None and self.command_end < self.request_end:
+            return self.command_end, "command", self.command_s
+        return self.request_end, "request", self.request_s
 
 
 class _TooLarge(Exception):
@@ -387,19 +412,19 @@ class HttpClient:
         self._command_seconds = seconds
         self.deadline = None if seconds is None else time.monotonic() + seconds
 
-    def _stop_at(self, started: float) -> tuple[float, str, float]:
-        """(instant, which deadline, its length in seconds) that ends a request started at `started`."""
-        stop, which, length = started + self.request_timeout, "request", self.request_timeout
-        if self.deadline is not None and self.deadline < stop:
-            stop, which = self.deadline, "command"
-            length = self._command_seconds if self._command_seconds is not None else self.deadline - started
-        return stop, which, length
+    def _stop_at(self, started: float) -> _Budget:
+        """The deadlines of a request started at `started`."""
+        command_s = self._command_seconds
+        if self.deadline is not None and command_s is None:
+            command_s = self.deadline - started
+        return _Budget(started + self.request_timeout, self.request_timeout, self.deadline, command_s or 0.0)
 
-    def _left(self, stop: tuple[float, str, float]) -> float:
-        """Seconds left before `stop`, capped by the per-read timeout; raises _Deadline when none are."""
-        left = stop[0] - time.monotonic()
+    def _left(self, stop: _Budget) -> float:
+        """Seconds left before the first deadline, capped by the per-read timeout; raises _Deadline when none are."""
+        end, which, length = stop.end()
+        left = end - time.monotonic()
         if left <= 0:
-            raise _Deadline(stop[1], stop[2])
+            raise _Deadline(which, length)
         return min(self.timeout, left)
 
     def _deadline_error(self, url: str, exc: _Deadline) -> NetError:
@@ -685,8 +710,9 @@ class HttpClient:
                     attempt += 1
                     self._sleep(attempt, None)
                     continue
-                if time.monotonic() >= stop[0]:
-                    raise self._deadline_error(clean, _Deadline(stop[1], stop[2])) from None
+                end, which, length = stop.end()
+                if time.monotonic() >= end:
+                    raise self._deadline_error(clean, _Deadline(which, length)) from None
                 raise self._unreachable(clean, exc, attempt) from None
             status = resp.status
             if status in (401, 403):
@@ -710,10 +736,10 @@ class HttpClient:
                 )
             return Stream(self, clean, resp, stop, attempt)
 
-    def _may_retry(self, stop: tuple[float, str, float], attempt: int) -> bool:
+    def _may_retry(self, stop: _Budget, attempt: int) -> bool:
         """A retry is worth it only when its backoff ends before the deadline."""
         delay = min(self.backoff_max, self.backoff * (2 ** (attempt - 1)))
-        return bool(time.monotonic() + delay < stop[0])
+        return bool(time.monotonic() + delay < stop.end()[0])
 
     def _unreachable(self, url: str, exc: BaseException, attempt: int) -> NetError:
         reason = getattr(exc, "reason", exc)
@@ -950,7 +976,7 @@ class HttpClient:
 class Stream:
     """An open response whose body the caller reads, within its request's deadline (see `HttpClient.stream`)."""
 
-    def __init__(self, client: HttpClient, url: str, resp: _Resp, stop: tuple[float, str, float], attempt: int) -> None:
+    def __init__(self, client: HttpClient, url: str, resp: _Resp, stop: _Budget, attempt: int) -> None:
         self._client = client
         self._resp: _Resp | None = resp
         self._stop = stop
@@ -980,6 +1006,7 @@ class Stream:
                 have += len(chunk)
                 if have > cap:
                     raise _TooLarge(cap)
+                self._stop.credit(len(chunk))
                 yield chunk
             length = self.headers.get("content-length", "")
             if length.isdigit() and have < int(length) and "content-encoding" not in self.headers:

@@ -200,9 +200,10 @@ CODES: tuple[CodeInfo, ...] = (
         severity=ERROR,
         summary="A request, or the whole command (`--timeout`), ran past its deadline.",
         explanation=(
-            "Every HTTP request has a total deadline covering connect, retries and the whole body (600 s), so a "
-            "server that sends one byte a second cannot stall envresolve, and `--timeout SECONDS` bounds all "
-            "the network work of one command. Nothing is written when it fires."
+            "Every HTTP request has a total deadline covering connect, retries and the whole body: 600 s, plus "
+            "one second for each MiB received (a large download at a fair rate finishes, a server that sends "
+            "one byte a second cannot stall envresolve). `--timeout SECONDS` bounds the whole command, network "
+            "and solver included. Nothing is written when it fires."
         ),
         example="envresolve lock spec.yaml --node h100-driver580 --timeout 60",
     ),
@@ -214,7 +215,7 @@ CODES: tuple[CodeInfo, ...] = (
         summary="An index page, metadata file or download is larger than its size cap.",
         explanation=(
             "Bodies are read in chunks and counted: index pages, metadata and range answers are capped at "
-            "128 MiB, downloads (streamed to disk, never held in memory) at 8 GiB. A larger answer is refused, "
+            "64 MiB, downloads (streamed to disk, never held in memory) at 8 GiB. A larger answer is refused, "
             "not cached, and not fetched again in the same command."
         ),
     ),
