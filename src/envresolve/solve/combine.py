@@ -174,10 +174,11 @@ def _report_cache() -> Any:
     return ReportCache()
 
 
-def _cached_report(cache: Any, sha256: str | None) -> ArtifactReport | None:
+def _cached_report(cache: Any, sha256: str | None, name: str, version: str) -> ArtifactReport | None:
+    """The cached inspection report of this artefact, only when it is about this name and version."""
     if cache is None or not sha256:
         return None
-    report: ArtifactReport | None = cache.get(sha256, symbols=False)
+    report: ArtifactReport | None = cache.get_for(sha256, name, version)
     return report
 
 
@@ -250,7 +251,9 @@ def _attempt(
                 find_links=find_links,
                 installed=_pypi_installed(conda_pkgs),
                 env=env,
-                binary_facts=(lambda c: _cached_report(cache, c.sha256)) if cache is not None else None,
+                binary_facts=(lambda c: _cached_report(cache, c.sha256, c.name, c.version))
+                if cache is not None
+                else None,
                 cache_dir=Path(settings.pip_cache_dir) if settings.pip_cache_dir else None,
                 offline=offline,
                 verify_hashes=settings.verify_hashes,
@@ -524,8 +527,8 @@ def _build_lock(
     locked_conda = tuple(
         LockedCondaPackage(
             **p.model_dump(),
-            verdict=_verdict(str(canonicalize_name(p.name)), diags, _cached_report(cache, p.sha256)),
-            binary=_cached_report(cache, p.sha256),
+            verdict=_verdict(str(canonicalize_name(p.name)), diags, _cached_report(cache, p.sha256, p.name, p.version)),
+            binary=_cached_report(cache, p.sha256, p.name, p.version),
         )
         for p in conda
     )
@@ -543,8 +546,8 @@ def _build_lock(
                     requires_dist=q.requires_dist,
                     requires_python=q.requires_python,
                     metadata_check=_metadata_check(q.metadata_check),
-                    verdict=_verdict(q.name, diags, _cached_report(cache, q.sha256)),
-                    binary=_cached_report(cache, q.sha256),
+                    verdict=_verdict(q.name, diags, _cached_report(cache, q.sha256, q.name, q.version)),
+                    binary=_cached_report(cache, q.sha256, q.name, q.version),
                 )
             )
     unverified = sorted(q.name for q in locked_pip if q.metadata_check == "unverified")
