@@ -994,6 +994,9 @@ class Stream:
         if resp is None:
             return
         try:
+            length = self.headers.get("content-length", "")
+            if length.isdigit() and int(length) > cap:
+                raise _TooLarge(cap)  # announced too large: refused before a byte of it is read
             while True:
                 resp.set_timeout(self._client._left(self._stop))
                 try:

@@ -31,6 +31,7 @@ class Fault:
     size: int = 0  # huge: bytes to send
     body: bytes = b""
     content_type: str = "text/html"
+    announce: bool = True  # send Content-Length (else the body ends when the connection closes)
 
 
 @dataclass
@@ -104,7 +105,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = fault.body or b"x" * max(fault.size, 1)
         self.send_response(200)
         self.send_header("Content-Type", fault.content_type)
-        self.send_header("Content-Length", str(len(body) if kind != "huge" else fault.size))
+        if fault.announce:
+            self.send_header("Content-Length", str(len(body) if kind != "huge" else fault.size))
         self.end_headers()
         try:
             if kind == "truncate":

@@ -305,11 +305,13 @@ def test_no_credentials_is_rs402_naming_netrc(env: Path, index: Path, capsys: py
     assert_clean(run, env, locked=False)
 
 
+@pytest.mark.parametrize("announce", [True, False], ids=["content-length", "until-close"])
 def test_huge_page_is_capped_and_fetched_once(
-    env: Path, index: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    env: Path, index: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, announce: bool
 ) -> None:
     monkeypatch.setattr(envresolve.net, "MAX_PAGE_BYTES", 256 << 10)
-    cfg = Config(index, auth=(USER, SECRET), faults={"/simple/alpha/": Fault("huge", size=8 << 20)})
+    fault = Fault("huge", size=8 << 20, announce=announce)
+    cfg = Config(index, auth=(USER, SECRET), faults={"/simple/alpha/": fault})
     with FaultServer(cfg) as srv:
         run = lock(env, capsys, with_creds(srv.url))
     assert run.rc == 2 and "RS411" in run.err
