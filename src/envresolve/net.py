@@ -660,12 +660,13 @@ class HttpClient:
 
     def _request(self, url: str, headers: Mapping[str, str], *, ok_statuses: frozenset[int]) -> Response:
         tries = 0
+        budget = self._stop_at(time.monotonic())  # one deadline for the request, its body retries included
         while True:
-            stream = self.stream(url, headers, ok_statuses=ok_statuses)
+            stream = self._stream(url, headers, ok_statuses=ok_statuses, budget=budget)
             try:
                 body = stream.read_all(self.max_page_bytes)
             except NetError as exc:
-                if exc.transient and tries < self.retries:
+                if exc.transient and tries < self.retries and self._may_retry(budget, tries + 1):
                     tries += 1
                     self._sleep(tries, None)
                     continue
@@ -680,14 +681,23 @@ class HttpClient:
         headers: Mapping[str, str] | None = None,
         *,
         ok_statuses: frozenset[int] = frozenset({200}),
-        retry_body: bool = True,
     ) -> Stream:
         """Open a GET whose body is read by the caller (`Stream.chunks`, `read_all`), within this request's deadline.
 
         Credentials, retries (connection errors, 5xx, 429), redirects and the deadlines apply as for `get`; a
-        status outside `ok_statuses` raises (RS402 for 401/403, RS404 otherwise). `retry_body=False` leaves a
-        failure while reading the body to the caller (`Stream` errors are already NetErrors).
+        status outside `ok_statuses` raises (RS402 for 401/403, RS404 otherwise). A failure while reading the
+        body is a NetError (`transient` when the connection broke), for the caller to retry or not.
         """
+        return self._stream(url, headers, ok_statuses=ok_statuses, budget=None)
+
+    def _stream(
+        self,
+        url: str,
+        headers: Mapping[str, str] | None,
+        *,
+        ok_statuses: frozenset[int],
+        budget: _Budget | None,
+    ) -> Stream:
         clean, url_creds = strip_credentials(url)
         if url_creds is not None:
             with self._lock:
@@ -696,7 +706,7 @@ class HttpClient:
             raise NetError(make("RS406", f"offline: cannot fetch {redact_url(clean)}", subject=redact_url(clean)))
         hdrs = {"User-Agent": _USER_AGENT, **(headers or {})}
         creds = self._credentials(clean)
-        stop = self._stop_at(time.monotonic())
+        stop = budget or self._stop_at(time.monotonic())
         attempt = 0
         while True:
             try:
@@ -870,10 +880,11 @@ class HttpClient:
         have = 0
         total: int | None = None
         breaks = 0
+        budget = self._stop_at(time.monotonic())  # resumes continue the same request: one deadline
         with open(part, "wb") as out:
             while True:
                 hdrs = {"Range": f"bytes={have}-"} if have else {}
-                stream = self.stream(url, hdrs, ok_statuses=frozenset({200, 206}))
+                stream = self._stream(url, hdrs, ok_statuses=frozenset({200, 206}), budget=budget)
                 try:
                     if have and stream.status != 206:  # the server ignored Range: start over
                         out.seek(0)
@@ -892,7 +903,7 @@ class HttpClient:
                         if show:
                             show(have, total)
                 except NetError as exc:
-                    if exc.transient and breaks < self.retries:
+                    if exc.transient and breaks < self.retries and self._may_retry(budget, breaks + 1):
                         breaks += 1
                         self._sleep(breaks, None)
                         continue
