@@ -138,6 +138,15 @@ def test_credentials_are_masked_and_sent_as_basic_auth(server, tmp_path: Path) -
     assert "404" in err.value.diagnostics[0].message
 
 
+@pytest.fixture
+def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """inspect shares the resolver's HTTP client: the same bounded retries, here with a short backoff."""
+    import envresolve.net
+
+    monkeypatch.setattr(envresolve.net, "BACKOFF", 0.01)
+
+
+@pytest.mark.usefixtures("fast_retries")
 def test_dead_server_is_bn701() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -147,6 +156,7 @@ def test_dead_server_is_bn701() -> None:
     assert err.value.code == "BN701"
 
 
+@pytest.mark.usefixtures("fast_retries")
 def test_silent_server_times_out() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -403,3 +403,22 @@ def test_inspect_url_authenticates_from_netrc_like_lock(
     assert_clean(run, env, locked=True)
     auth = [h.get("authorization", "") for _p, s, h in srv.cfg.log if s in (200, 206)]
     assert auth and all(a.startswith("Basic ") for a in auth)
+
+
+def test_inspect_url_obeys_timeout(env: Path, index: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    wheel = (index / "files" / ALPHA).read_bytes()
+    cfg = Config(index, ranges=False, faults={f"/files/{ALPHA}": Fault("drip", body=wheel)})
+    with FaultServer(cfg) as srv:
+        capsys.readouterr()
+        t0 = time.monotonic()
+        rc = main(["inspect", f"{srv.url}/files/{ALPHA}", "--no-cache", "--timeout", "1"])
+        seconds = time.monotonic() - t0
+    assert rc == 2 and "RS410" in capsys.readouterr().err
+    assert seconds < 3
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "soon"])
+def test_timeout_must_be_positive_seconds(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["lock", "x.txt", "--node", NODE, "--timeout", value]) == 2
+    err = capsys.readouterr().err
+    assert "GN104" in err and "seconds" in err
