@@ -236,7 +236,8 @@ CODES: tuple[CodeInfo, ...] = (
         explanation=(
             "Metadata is used only for the name and version it describes. A wheel whose METADATA says "
             "`Name: other` or another version than its file name was built wrongly or is served under a false "
-            "name; its dependencies would be another package's. Nothing is locked."
+            "name; its dependencies would be another package's. pip refuses such wheels as well (inconsistent "
+            "metadata). Nothing is locked."
         ),
     ),
     CodeInfo(
