@@ -242,10 +242,6 @@ class _Resp:
         self._done = done
         self._sock = sock
 
-    def read(self, n: int = -1) -> bytes:
-        data: bytes = self._fp.read() if n < 0 else self._fp.read(n)
-        return data
-
     def read_chunk(self, n: int = _CHUNK) -> bytes:
         """What arrives next, at most `n` bytes: never waits to fill `n` (a slow drip is seen chunk by chunk)."""
         read1 = getattr(self._fp, "read1", None)

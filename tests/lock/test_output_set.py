@@ -114,3 +114,16 @@ def test_four_concurrent_lock_commands_on_the_same_output(tmp_path: Path) -> Non
     for name, version in names.items():
         assert f'name = "{name}"' in pylock and f"{name}=={version}" in reqs
     assert sorted(p.name for p in out.parent.iterdir()) == ["envresolve.lock", "pylock.toml", "requirements.lock.txt"]
+
+
+def test_check_reports_a_mixed_set(lock: Lock, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from envresolve.cli import main
+
+    target = tmp_path / "envresolve.lock"
+    publish(lock, target, _rendered(lock, ["pylock"]))
+    capsys.readouterr()
+    main(["check", str(target), "--node", "a100-driver535", "--format", "json"])
+    assert "LK108" not in capsys.readouterr().out
+    (tmp_path / "pylock.toml").write_text(f"{SET_MARK}0000000000000000\n")
+    main(["check", str(target), "--node", "a100-driver535", "--format", "json"])
+    assert "LK108" in capsys.readouterr().out
