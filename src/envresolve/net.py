@@ -664,7 +664,7 @@ class HttpClient:
             except NetError as exc:
                 if exc.transient and tries < self.retries and self._may_retry(budget, tries + 1):
                     tries += 1
-                    self._sleep(tries, None)
+                    self._sleep(tries, None, budget)
                     continue
                 raise
             finally:
@@ -714,7 +714,7 @@ class HttpClient:
             except (urllib.error.URLError, OSError, http.client.HTTPException, ssl.SSLError) as exc:
                 if attempt < self.retries and self._may_retry(stop, attempt + 1):
                     attempt += 1
-                    self._sleep(attempt, None)
+                    self._sleep(attempt, None, stop)
                     continue
                 end, which, length = stop.end()
                 if time.monotonic() >= end:
@@ -728,7 +728,7 @@ class HttpClient:
                 resp.close(reusable=False)
                 if attempt < self.retries and self._may_retry(stop, attempt + 1):
                     attempt += 1
-                    self._sleep(attempt, resp.headers.get("retry-after"))
+                    self._sleep(attempt, resp.headers.get("retry-after"), stop)
                     continue
             if status not in ok_statuses:
                 resp.close(reusable=False)
@@ -782,11 +782,14 @@ class HttpClient:
             hint=hint,
         )
 
-    def _sleep(self, attempt: int, retry_after: str | None) -> None:
+    def _sleep(self, attempt: int, retry_after: str | None, stop: _Budget | None = None) -> None:
         delay = min(self.backoff_max, self.backoff * (2 ** (attempt - 1)))
         if retry_after and retry_after.isdigit():
             delay = min(self.backoff_max, max(delay, float(retry_after)))
-        time.sleep(delay * (0.75 + random.random() / 2))
+        delay *= 0.75 + random.random() / 2
+        if stop is not None:  # never sleep past the deadline (the next attempt then reports it)
+            delay = max(0.0, min(delay, stop.end()[0] - time.monotonic()))
+        time.sleep(delay)
 
     # -- file:// -------------------------------------------------------------------------------------
 
@@ -901,7 +904,7 @@ class HttpClient:
                 except NetError as exc:
                     if exc.transient and breaks < self.retries and self._may_retry(budget, breaks + 1):
                         breaks += 1
-                        self._sleep(breaks, None)
+                        self._sleep(breaks, None, budget)
                         continue
                     raise
                 finally:
