@@ -387,6 +387,8 @@ class HttpClient:
         if deadline is None and _COMMAND:
             self.deadline, self._command_seconds = _COMMAND[0]
         self._failed: dict[str, NetError] = {}
+        self._store_lock = threading.Lock()
+        self._closed = False
         self.retries = max(0, retries)
         self.backoff = BACKOFF if backoff is None else backoff
         self.backoff_max = backoff_max
@@ -402,6 +404,29 @@ class HttpClient:
         self._proxies = urllib.request.getproxies()
         self._opener = urllib.request.build_opener()  # only through a proxy (the pool speaks directly)
         self.requests = 0  # network requests actually sent (for tests and the benchmark)
+
+    def store(self, *files: tuple[Path, bytes]) -> bool:
+        """Write cache files atomically, in order; skipped (False) once `close` was called or when a write fails.
+
+        Background fetches still running when a command ends must not be caught mid-write by the process's exit
+        (which would leave a temporary file in the cache): `close` waits for a write in progress and stops later
+        ones.
+        """
+        with self._store_lock:
+            if self._closed:
+                return False
+            try:
+                for path, data in files:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    atomic_write_bytes(path, data)
+            except (OSError, InputError):
+                return False  # a cache that cannot be written only costs speed
+            return True
+
+    def close(self) -> None:
+        """No more cache writes from this client (requests still work); waits for a write in progress."""
+        with self._store_lock:
+            self._closed = True
 
     def set_deadline(self, seconds: float | None) -> None:
         """Give every later request of this client at most `seconds` from now, all together (None: no limit)."""
@@ -974,13 +999,8 @@ class HttpClient:
             "sha256": resp.digest or hashlib.sha256(resp.body).hexdigest(),
             "stored": time.time() - _age(resp.headers),
         }
-        try:
-            meta_path.parent.mkdir(parents=True, exist_ok=True)
-            if not body_unchanged:
-                atomic_write_bytes(body_path, resp.body)
-            atomic_write_bytes(meta_path, json.dumps(meta, sort_keys=True).encode())
-        except (OSError, InputError):
-            pass  # a cache that cannot be written only costs speed
+        files = [] if body_unchanged else [(body_path, resp.body)]
+        self.store(*files, (meta_path, json.dumps(meta, sort_keys=True).encode()))
 
 
 class Stream:

@@ -7,7 +7,6 @@ parallel on a thread pool (`PackageFinder.prefetch`).
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import json
@@ -22,7 +21,6 @@ from typing import TYPE_CHECKING, Any, Literal
 from packaging.utils import InvalidSdistFilename, NormalizedName, canonicalize_name, parse_sdist_filename
 from packaging.version import InvalidVersion, Version
 
-from envresolve._atomic import atomic_write_bytes
 from envresolve._redact import redact_url
 from envresolve.diagnostics import make
 from envresolve.errors import InputError
@@ -473,9 +471,7 @@ class PackageFinder:
             ]
             for f in files
         ]
-        with contextlib.suppress(OSError, InputError):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(path, json.dumps(rows, separators=(",", ":")).encode())
+        self.client.store((path, json.dumps(rows, separators=(",", ":")).encode()))
 
     def _find_links_files(self) -> list[DistFile]:
         with self._lock:

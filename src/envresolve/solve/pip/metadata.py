@@ -20,7 +20,6 @@ from the file that claims its sha256 proves the claim false: RS403, nothing is l
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import json
@@ -39,14 +38,13 @@ from packaging.metadata import parse_email
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from envresolve._atomic import atomic_write_bytes
 from envresolve._redact import redact_url
 from envresolve.diagnostics import make
 from envresolve.errors import InputError
 from envresolve.net import HttpClient, NetError, Response, Stream
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from envresolve.solve.pip.index import DistFile
 
@@ -107,7 +105,7 @@ def describes(md: CoreMetadata, dist: DistFile) -> bool:
 _PARSED_FORMAT = 2
 
 
-def _cache_read(path: Path, check: str) -> CoreMetadata | None:
+def _cache_read(path: Path, check: str, store: Callable[..., bool]) -> CoreMetadata | None:
     """The cached metadata at `path` ('cache'), from its parsed sidecar when that matches; None when absent.
 
     `check` is what the entry's key vouches for (a record under a bare sha256 was verified when it was stored).
@@ -137,11 +135,12 @@ def _cache_read(path: Path, check: str) -> CoreMetadata | None:
     except (ValueError, UnicodeDecodeError):
         return None
     md = CoreMetadata(**{**md.__dict__, "check": check})
-    _cache_write_parsed(path, data, md)
+    store(_parsed_row(path, data, md))
     return md
 
 
-def _cache_write_parsed(path: Path, data: bytes, md: CoreMetadata) -> None:
+def _parsed_row(path: Path, data: bytes, md: CoreMetadata) -> tuple[Path, bytes]:
+    """The parsed sidecar of the METADATA cached at `path`: (its path, its bytes)."""
     row = [
         _PARSED_FORMAT,
         hashlib.sha256(data).hexdigest(),
@@ -152,8 +151,7 @@ def _cache_write_parsed(path: Path, data: bytes, md: CoreMetadata) -> None:
         list(md.provides_extra),
         md.check,
     ]
-    with contextlib.suppress(OSError, InputError):
-        atomic_write_bytes(path.with_suffix(".json"), json.dumps(row, separators=(",", ":")).encode())
+    return path.with_suffix(".json"), json.dumps(row, separators=(",", ":")).encode()
 
 
 class _RangeFile(io.RawIOBase):
@@ -352,10 +350,7 @@ class MetadataFetcher:
             )
         target = self._verified_path(dist)
         if target is not None:
-            with contextlib.suppress(OSError, InputError):
-                target.parent.mkdir(parents=True, exist_ok=True)
-                atomic_write_bytes(target, data)
-                _cache_write_parsed(target, data, full)
+            self.client.store((target, data), _parsed_row(target, data, full))
         return full
 
     def _verified_path(self, dist: DistFile) -> Path | None:
@@ -377,14 +372,14 @@ class MetadataFetcher:
             return self._described(dist, self._parse(dist, self._from_zip_file(dist, dist.local_path), "local"))
         verified = self._verified_path(dist)
         if verified is not None:
-            cached = _cache_read(verified, "sha256")
+            cached = _cache_read(verified, "sha256", self.client.store)
             if cached is not None:
                 if not describes(cached, dist):
                     raise self._claim_refuted(dist, cached)
                 return cached
         scoped = self._scoped_path(dist)
         if scoped is not None:
-            cached = _cache_read(scoped, "unverified")
+            cached = _cache_read(scoped, "unverified", self.client.store)
             if cached is not None and describes(cached, dist):
                 return cached
         if dist.kind != "wheel":
@@ -404,13 +399,7 @@ class MetadataFetcher:
             md = CoreMetadata(**{**md.__dict__, "check": "unverified"})  # hashed, but against no announced hash
         target = verified if md.check == "sha256" else scoped
         if target is not None:
-            try:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                atomic_write_bytes(target, data)
-            except (OSError, InputError):
-                pass
-            else:
-                _cache_write_parsed(target, data, md)
+            self.client.store((target, data), _parsed_row(target, data, md))
         return md
 
     @staticmethod

@@ -109,6 +109,7 @@ def resolve_pip(
         cache_dir = default_cache_dir()
     if not use_cache:
         cache_dir = None
+    own_client = client is None
     client = client or HttpClient(cache_dir=cache_dir, offline=offline)
     installed = {canonicalize_name(k): v for k, v in (installed or {}).items()}
     env = env or Environment(python=python)
@@ -154,6 +155,8 @@ def resolve_pip(
     finally:
         provider.close()
         finder.close()
+        if own_client:
+            client.close()  # prefetches still running write nothing more: no half-written cache file at exit
     rejections = _sorted(provider.rejections.values())
     kept = sorted((c.name, str(c.version)) for c in result.mapping.values() if c.installed and not c.extras)
     diags = [*provider.findings, *(r.to_diagnostic() for r in rejections)]
