@@ -47,6 +47,14 @@ def test_every_export_names_the_set_and_still_reads_back(lock: Lock, tmp_path: P
     assert mixed_exports(back, tmp_path / "envresolve.lock") == []
     pixi = LockFile.from_path(tmp_path / "pixi.lock")  # the mark is a comment to every reader
     assert pixi.default_environment() is not None
+    from rattler.explicit_environment import ExplicitEnvironmentSpec
+
+    explicit = ExplicitEnvironmentSpec.from_str((tmp_path / "conda-explicit.txt").read_text())
+    assert len(explicit.packages) == len(lock.conda)
+    import tomllib
+    from packaging.pylock import Pylock
+
+    Pylock.from_dict(tomllib.loads((tmp_path / "pylock.toml").read_text())).validate()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [*(EXPORT_FILE_NAMES[f] for f in formats), "envresolve.lock"]
     )
