@@ -1,4 +1,4 @@
-"""The one HTTP client of the resolver: index pages, metadata, range reads and downloads.
+"""The one HTTP client of envresolve (resolution and `inspect URL`): pages, metadata, range reads, downloads.
 
 Built on `urllib` (no extra dependency). What it does for every request:
 
