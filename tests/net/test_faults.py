@@ -422,3 +422,15 @@ def test_timeout_must_be_positive_seconds(value: str, capsys: pytest.CaptureFixt
     assert main(["lock", "x.txt", "--node", NODE, "--timeout", value]) == 2
     err = capsys.readouterr().err
     assert "GN104" in err and "seconds" in err
+
+
+def test_a_cache_of_earlier_versions_is_not_trusted(env: Path, index: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Earlier versions cached range-read METADATA under `sha256-<claimed>`; such a record is never believed."""
+    real_sha = _sha((FILES / ALPHA).read_bytes())
+    legacy = env / "cache" / "metadata" / ("sha256-" + real_sha)[:9] / f"sha256-{real_sha}.METADATA"
+    legacy.parent.mkdir(parents=True)
+    legacy.write_text("Metadata-Version: 2.1\nName: alpha\nVersion: 1.0\nRequires-Dist: beta==1.0\n")
+    with FaultServer(Config(index, auth=(USER, SECRET))) as srv:
+        run = lock(env, capsys, with_creds(srv.url))
+    assert run.rc == 0, run.err
+    assert run.pip()["beta"]["version"] == "1.1"

@@ -357,8 +357,9 @@ class MetadataFetcher:
         """Where a record read from the whole file, hashed and matching `dist.sha256`, is kept."""
         if self.cache_dir is None or not dist.sha256:
             return None
-        key = "sha256-" + dist.sha256
-        return self.cache_dir / "metadata" / key[:9] / f"{key}.METADATA"
+        # not the `sha256-` names of earlier versions, which also held range reads: those are never trusted
+        key = "verified-" + dist.sha256
+        return self.cache_dir / "metadata" / key[:11] / f"{key}.METADATA"
 
     def _scoped_path(self, dist: DistFile) -> Path | None:
         """Where any other record is kept: under the file's URL and the hash its index claims, for it alone."""
