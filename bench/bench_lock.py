@@ -37,7 +37,7 @@ from pathlib import Path
 t0 = time.perf_counter()
 from envresolve.node import load_node
 from envresolve.solve.pip import resolve_pip
-from envresolve.solve.net import HttpClient
+from envresolve.net import HttpClient
 cache = Path(sys.argv[1])
 client = HttpClient(cache_dir=cache, progress=False)
 res = resolve_pip(json.loads(sys.argv[3]), [load_node(sys.argv[2])], python="3.11", cache_dir=cache, client=client)

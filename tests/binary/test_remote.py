@@ -91,7 +91,7 @@ def test_wheel_by_url_matches_local(server, tmp_path: Path) -> None:  # type: ig
 
 
 def test_sha_fragment_and_cache(server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    base, (log, _sent), _ranges = server
+    base, (log, _sent), ranges = server
     monkeypatch.setenv("ENVRESOLVE_CACHE_DIR", str(tmp_path / "cache"))
     w = build.demo_wheel(tmp_path)
     sha = inspect(w, cache=False).sha256
@@ -99,8 +99,30 @@ def test_sha_fragment_and_cache(server, tmp_path: Path, monkeypatch: pytest.Monk
     first = inspect(url)
     n = len(log)
     second = inspect(url)
-    assert len(log) == n  # served from the cache, no request
-    assert second.elf == first.elf and second.sha256 == sha
+    assert second.elf == first.elf
+    if ranges:
+        # ranges never hash the whole file: the claimed sha256 is not trusted as a cache key nor recorded,
+        # the report is cached under the URL and its ETag (one tail request to see the validators)
+        assert len(log) == n + 1 and second.sha256 is None
+    else:
+        assert len(log) == n and second.sha256 == sha  # hashed, verified, cached by sha256: no request
+
+
+def test_claimed_sha_of_another_file_is_not_believed(server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    base, _log, ranges = server
+    monkeypatch.setenv("ENVRESOLVE_CACHE_DIR", str(tmp_path / "cache"))
+    w = build.demo_wheel(tmp_path)
+    real = inspect(w)  # cached under its verified sha256
+    other = tmp_path / "other-1.0-py3-none-any.whl"
+    other.write_bytes(w.read_bytes() + b"\0")  # a different file: different sha256
+    url = f"{base}/{other.name}#sha256={real.sha256}"
+    if ranges:
+        r = inspect(url)
+        assert r.sha256 is None and r.name == "other"  # read, not taken from the poisoned key
+    else:
+        with pytest.raises(InputError) as err:
+            inspect(url)
+        assert err.value.code == "RS403"
 
 
 def test_credentials_are_masked_and_sent_as_basic_auth(server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -116,6 +138,15 @@ def test_credentials_are_masked_and_sent_as_basic_auth(server, tmp_path: Path) -
     assert "404" in err.value.diagnostics[0].message
 
 
+@pytest.fixture
+def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """inspect shares the resolver's HTTP client: the same bounded retries, here with a short backoff."""
+    import envresolve.net
+
+    monkeypatch.setattr(envresolve.net, "BACKOFF", 0.01)
+
+
+@pytest.mark.usefixtures("fast_retries")
 def test_dead_server_is_bn701() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -125,6 +156,7 @@ def test_dead_server_is_bn701() -> None:
     assert err.value.code == "BN701"
 
 
+@pytest.mark.usefixtures("fast_retries")
 def test_silent_server_times_out() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -183,13 +183,34 @@ def test_cached_binary_facts_reject_a_wheel_without_kernels_for_the_gpu(tmp_path
     """A report in the inspection cache (no SASS for sm_90, no PTX) rules torch 2.5.0 out on an H100."""
     wheel = ROOT / "files" / "torch-2.5.0+cu130-cp311-cp311-manylinux_2_28_x86_64.whl"
     sha = hashlib.sha256(wheel.read_bytes()).hexdigest()
-    report = ArtifactReport(artifact=wheel.name, kind="wheel", sha256=sha, sass_archs=("sm_100",), ptx_archs=())
+    report = ArtifactReport(
+        artifact=wheel.name,
+        kind="wheel",
+        sha256=sha,
+        sass_archs=("sm_100",),
+        ptx_archs=(),
+        name="torch",
+        version="2.5.0+cu130",
+    )
     ReportCache(tmp_path).put(sha, report, symbols=False)
     with IndexServer() as srv:
         res = _resolve(srv.url, ["torch"], [H100_580], binary_facts=cached_binary_facts(tmp_path))
     assert res.find("torch").version == "2.4.0+cu121"  # type: ignore[union-attr]
     rej = next(r for r in res.rejections if r.name == "torch")
     assert rej.reason == "gpu-arch" and rej.code.startswith("CP") and "sm_90" in rej.message
+
+
+def test_cached_binary_facts_of_another_project_are_not_used(tmp_path: Path) -> None:
+    """A report cached under the sha256 an index claims is used only when it is about that project and version."""
+    wheel = ROOT / "files" / "torch-2.5.0+cu130-cp311-cp311-manylinux_2_28_x86_64.whl"
+    sha = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    report = ArtifactReport(
+        artifact="other-1.0-py3-none-any.whl", kind="wheel", sha256=sha, sass_archs=("sm_100",), name="other"
+    )
+    ReportCache(tmp_path).put(sha, report, symbols=False)
+    with IndexServer() as srv:
+        res = _resolve(srv.url, ["torch"], [H100_580], binary_facts=cached_binary_facts(tmp_path))
+    assert res.find("torch").version == "2.5.0+cu130"  # type: ignore[union-attr]
 
 
 def test_cxx11_abi_of_a_companion_must_match_the_chosen_torch() -> None:
@@ -214,7 +235,7 @@ def test_cxx11_abi_of_a_companion_must_match_the_chosen_torch() -> None:
 def test_progress_is_quiet_in_ci_and_shown_when_asked(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from envresolve.solve.net import HttpClient
+    from envresolve.net import HttpClient
 
     monkeypatch.setenv("CI", "true")
     assert HttpClient().progress is False

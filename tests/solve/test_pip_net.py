@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from envresolve.errors import InputError
-from envresolve.solve.net import HttpClient, NetError, strip_credentials
+from envresolve.net import HttpClient, NetError, strip_credentials
 from tests.fixtures.index.server import ROOT, IndexServer, Knobs, SilentServer, dead_url
 
 WHEEL = "files/beta-1.0-py3-none-any.whl"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from envresolve.errors import InputError
+from envresolve.net import HttpClient
 from envresolve.node.facts import CpuFacts, DriverFacts, GpuFacts, NodeFacts
-from envresolve.solve.net import HttpClient
 from envresolve.solve.pip import PipResolution, PipResolutionError, node_tags, resolve_pip
 from envresolve.solve.pip.index import parse_html_page, parse_json_page
 from tests.fixtures.index.server import ROOT, IndexServer, Knobs
@@ -355,7 +355,7 @@ class _LocalRanges:
         self.calls = 0
 
     def get_range(self, url: str, start: int | None, end: int | None) -> object:
-        from envresolve.solve.net import Response
+        from envresolve.net import Response
 
         self.calls += 1
         size = len(self.data)

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from envresolve.binary.model import ArtifactReport
     from envresolve.binary.wheel import Limits
     from envresolve.diagnostics import Diagnostic
+    from envresolve.net import HttpClient
 
 
 def _make(code: str, message: str, **kw: Any) -> Diagnostic:
@@ -88,8 +89,11 @@ def inspect(
     cache_root: str | os.PathLike[str] | None = None,
     limits: Limits | None = None,
     timeout: float = 30.0,
+    client: HttpClient | None = None,
 ) -> ArtifactReport:
     """Inspect a `.so`, wheel, `.conda`, `.tar.bz2`, directory/prefix or wheel URL.
+
+    URLs are fetched through `client` (default: a new `envresolve.net.HttpClient` with `timeout` per read).
 
     Findings (hostile members, tags that understate glibc needs) are diagnostics in the report;
     an input that cannot be read at all raises `InputError`.
@@ -99,7 +103,9 @@ def inspect(
     if kind == "url":
         from envresolve.binary.remote import inspect_url
 
-        return inspect_url(s, symbols=symbols, cache=cache, cache_root=cache_root, limits=limits, timeout=timeout)
+        return inspect_url(
+            s, symbols=symbols, cache=cache, cache_root=cache_root, limits=limits, timeout=timeout, client=client
+        )
     if kind == "directory":
         from envresolve.binary.prefix import prefix_report
 

@@ -92,6 +92,27 @@ class ReportCache:
         except (OSError, ValueError):  # pydantic's ValidationError is a ValueError
             return None
 
+    def get_for(self, sha256: str, name: str, version: str, *, symbols: bool = False) -> ArtifactReport | None:
+        """The report cached under `sha256`, only when it is about `name` `version`.
+
+        Reports are stored under a sha256 only after the whole file was hashed, but the sha256 asked for is
+        often just what an index claims: a report of another project or version means the claim is false,
+        and it is not used.
+        """
+        report = self.get(sha256, symbols=symbols)
+        if report is None or report.name is None:
+            return None
+        from packaging.utils import canonicalize_name
+        from packaging.version import InvalidVersion, Version
+
+        if canonicalize_name(report.name) != canonicalize_name(name):
+            return None
+        try:
+            same = Version(report.version or "") == Version(version)
+        except InvalidVersion:
+            same = report.version == version
+        return report if same else None
+
     def put(self, key: str, report: ArtifactReport, *, symbols: bool) -> None:
         """Store a report; failures (read-only or full disk) are ignored: the cache is an optimisation."""
         target = self._report_path(key, symbols)

@@ -1,90 +1,88 @@
 """Wheels by URL: HTTP range requests when the server supports them, one streamed download otherwise.
 
-With ranges, the zip's central directory comes from one suffix request for the tail, small reads
-(local headers, the first bytes of members) go through a bounded block cache, and each ELF member's
-compressed bytes arrive as one streamed range request. Without ranges the body is streamed into a
-temporary file (hashed on the way) and read like a local wheel. URLs are shown with credentials
-masked; user:password in the URL is sent as Basic auth to that host only (never across a redirect).
+Every request goes through the one HTTP client (`envresolve.net.HttpClient`), so `inspect URL` gets the same
+credentials (URL, environment, netrc, keyring), retries, deadlines, size caps and redaction as `lock`. With
+ranges, the zip's central directory comes from one suffix request for the tail, small reads (local headers,
+the first bytes of members) go through a bounded block cache, and each ELF member's compressed bytes arrive
+as one streamed range request. Without ranges the body is streamed into a temporary file (hashed on the way)
+and read like a local wheel.
+
+Reports are cached by sha256 only when the whole file was read and hashed here; a report made from ranges
+is cached under the URL and its validators, never under a hash the URL merely claims.
 """
 
 from __future__ import annotations
 
-import base64
-import contextlib
 import hashlib
-import http.client
 import os
 import re
-import socket
 import tempfile
 import threading
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections import OrderedDict
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING
 
-from envresolve._redact import redact_text, redact_url
+from envresolve._redact import redact_url
 from envresolve.binary.model import ArtifactReport
 from envresolve.binary.wheel import DEFAULT_LIMITS, FileSource, Limits, wheel_report
 from envresolve.diagnostics import make
 from envresolve.errors import InputError
+from envresolve.net import HttpClient, NetError, Stream
+
+if TYPE_CHECKING:
+    from envresolve.binary.cache import ReportCache
 
 __all__ = ["HttpRangeSource", "inspect_url"]
 
 _BLOCK = 32 << 10  # small: a peek needs ~300 bytes at each member start
 _MAX_BLOCKS = 256
-_CHUNK = 1 << 20
 _TAIL = 256 << 10
-_USER_AGENT = "envresolve-inspect"
 _CONTENT_RANGE = re.compile(r"^bytes\s+(\d+)-(\d+)/(\d+)$")
 _SHA_FRAGMENT = re.compile(r"(?:^|&)sha256=([0-9a-fA-F]{64})(?:&|$)")
+#: these network codes say something precise; any other failure to fetch is BN701
+_KEPT_CODES = frozenset({"RS402", "RS403", "RS410", "RS411", "RS412"})
 
 
 class _Request:
-    """URL without user info, plus the Authorization header it implies."""
+    """One wheel URL (credentials registered with the client, never kept here) and how it is shown."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, client: HttpClient, url: str) -> None:
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise InputError(make("GN104", f"not an http(s) URL: {redact_url(url)}", subject=redact_url(url)))
+        self.client = client
         self.display = redact_url(url)
-        netloc = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
-        if parts.port:
-            netloc += f":{parts.port}"
-        self.url = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
         self.fragment = parts.fragment
-        self.auth: str | None = None
-        if parts.username is not None or parts.password is not None:
-            user = urllib.parse.unquote(parts.username or "")
-            password = urllib.parse.unquote(parts.password or "")
-            self.auth = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        clean = client.trust_host(url)  # the user named this URL: its host gets the configured credentials
+        self.url = clean.split("#", 1)[0]
         self.filename = urllib.parse.unquote(parts.path.rsplit("/", 1)[-1])
 
-    def open(self, timeout: float, byte_range: str | None = None) -> http.client.HTTPResponse:
-        req = urllib.request.Request(self.url, headers={"User-Agent": _USER_AGENT, "Accept-Encoding": "identity"})
+    def open(self, byte_range: str | None = None) -> Stream:
+        headers = {"Accept-Encoding": "identity"}
         if byte_range:
-            req.add_header("Range", byte_range)
-        if self.auth:
-            req.add_unredirected_header("Authorization", self.auth)
+            headers["Range"] = byte_range
         try:
-            resp: http.client.HTTPResponse = urllib.request.urlopen(req, timeout=timeout)
-        except urllib.error.HTTPError as exc:
-            exc.close()
-            raise self.error(f"HTTP {exc.code} {exc.reason}") from None
-        except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as exc:
-            reason = getattr(exc, "reason", exc)
-            if isinstance(reason, socket.timeout) or isinstance(exc, TimeoutError):
-                raise self.error(f"timed out after {timeout:g} s") from None
-            raise self.error(str(reason)) from None
-        return resp
+            return self.client.stream(self.url, headers, ok_statuses=frozenset({200, 206}))
+        except NetError as exc:
+            raise self.wrap(exc) from None
+
+    def read(self, stream: Stream, cap: int) -> bytes:
+        try:
+            return stream.read_all(cap)
+        except NetError as exc:
+            raise self.wrap(exc) from None
+
+    def wrap(self, exc: NetError) -> InputError:
+        if exc.code in _KEPT_CODES:
+            return exc
+        return self.error(exc.diagnostics[0].message)
 
     def error(self, what: str) -> InputError:
         return InputError(
             make(
                 "BN701",
-                f"cannot fetch {self.display}: {redact_text(what)}",
+                f"cannot fetch {self.display}: {what}",
                 subject=self.display,
                 hint="check the URL and the network; credentials in URLs are masked in messages",
             )
@@ -94,10 +92,9 @@ class _Request:
 class HttpRangeSource:
     """A ByteSource over an HTTP resource whose server honours Range requests."""
 
-    def __init__(self, req: _Request, size: int, *, timeout: float, tail: bytes = b"") -> None:
+    def __init__(self, req: _Request, size: int, *, tail: bytes = b"") -> None:
         self._req = req
         self.size = size
-        self._timeout = timeout
         self._blocks: OrderedDict[int, bytes] = OrderedDict()
         self._lock = threading.Lock()
         self._tail_start = size - len(tail)
@@ -105,14 +102,10 @@ class HttpRangeSource:
 
     def _fetch(self, start: int, end: int) -> bytes:
         """Bytes [start, end) in one request."""
-        resp = self._req.open(self._timeout, f"bytes={start}-{end - 1}")
-        with contextlib.closing(resp):
+        with self._req.open(f"bytes={start}-{end - 1}") as resp:
             if resp.status != 206:
                 raise self._req.error(f"server answered {resp.status} to a range request it had honoured before")
-            try:
-                data = resp.read(end - start + 1)
-            except (OSError, http.client.HTTPException) as exc:
-                raise self._req.error(f"connection broke: {exc}") from None
+            data = self._req.read(resp, end - start)
         if len(data) != end - start:
             raise self._req.error(f"short range answer: {len(data)} of {end - start} bytes")
         return data
@@ -152,20 +145,18 @@ class HttpRangeSource:
         end = min(offset + length, self.size)
         if end <= offset:
             return
-        resp = self._req.open(self._timeout, f"bytes={offset}-{end - 1}")
-        with contextlib.closing(resp):
+        with self._req.open(f"bytes={offset}-{end - 1}") as resp:
             if resp.status != 206:
                 raise self._req.error(f"server answered {resp.status} to a range request")
             left = end - offset
-            while left > 0:
-                try:
-                    data = resp.read(min(_CHUNK, left))
-                except (OSError, http.client.HTTPException) as exc:
-                    raise self._req.error(f"connection broke: {exc}") from None
-                if not data:
-                    raise self._req.error(f"range answer ended {left} bytes early")
-                left -= len(data)
-                yield data
+            try:
+                for data in resp.chunks(left):
+                    left -= len(data)
+                    yield data
+            except NetError as exc:
+                raise self._req.wrap(exc) from None
+            if left > 0:
+                raise self._req.error(f"range answer ended {left} bytes early")
 
 
 def inspect_url(
@@ -176,40 +167,41 @@ def inspect_url(
     cache_root: str | os.PathLike[str] | None = None,
     limits: Limits | None = None,
     timeout: float = 30.0,
+    client: HttpClient | None = None,
 ) -> ArtifactReport:
-    """Inspect the wheel at `url` (http or https). Raises InputError (BN701) when it cannot be fetched."""
+    """Inspect the wheel or conda package at `url` (http or https) through `client` (default: a new one).
+
+    Raises InputError: BN701 when it cannot be fetched; RS402 (auth refused), RS403 (the URL's `#sha256=` does
+    not match), RS410 (deadline), RS411 (too large) and RS412 (redirect loop) as the client reports them.
+    """
     from envresolve.binary.cache import ReportCache
 
     limits = limits or DEFAULT_LIMITS
-    req = _Request(url)
+    client = client or HttpClient(cache_dir=None, timeout=timeout, progress=False)
+    req = _Request(client, url)
     store = ReportCache(cache_root) if cache else None
     m = _SHA_FRAGMENT.search(req.fragment)
     known_sha = m.group(1).lower() if m else None
     if store is not None and known_sha:
-        hit = store.get(known_sha, symbols=symbols)
-        if hit is not None:
+        hit = _matching(store.get(known_sha, symbols=symbols), req.filename)
+        if hit is not None:  # stored under a sha256 only after hashing the whole file
             return hit.model_copy(update={"artifact": req.display})
 
     if req.filename.lower().endswith((".conda", ".tar.bz2")):
         # A conda package is read front to back (zstd/bz2 tarballs), so ranges would not save anything.
-        resp = req.open(timeout)
-        with contextlib.closing(resp):
+        with req.open() as resp:
             return _download_and_inspect(
                 req, resp, symbols=symbols, store=store, limits=limits, known_sha=known_sha, ranged=False
             )
 
-    resp = req.open(timeout, f"bytes=-{_TAIL}")
-    with contextlib.closing(resp):
+    with req.open(f"bytes=-{_TAIL}") as resp:
         status = resp.status
-        content_range = resp.headers.get("Content-Range", "")
-        validators = "|".join(resp.headers.get(h, "") for h in ("ETag", "Last-Modified"))
+        content_range = resp.headers.get("content-range", "")
+        validators = "|".join(resp.headers.get(h, "") for h in ("etag", "last-modified"))
         cr = _CONTENT_RANGE.match(content_range.strip())
         if status == 206 and cr:
             size = int(cr.group(3))
-            try:
-                tail = resp.read(int(cr.group(2)) - int(cr.group(1)) + 1)
-            except (OSError, http.client.HTTPException) as exc:
-                raise req.error(f"connection broke: {exc}") from None
+            tail = req.read(resp, int(cr.group(2)) - int(cr.group(1)) + 1)
             ranged = True
         elif status == 200:
             ranged = False
@@ -217,29 +209,38 @@ def inspect_url(
             raise req.error(f"unexpected answer {status} {content_range!r} to a range request")
 
         if ranged:
+            # Nothing here reads the whole file, so its sha256 stays unknown: the report is cached under the
+            # URL and its validators, and the sha256 the URL claims is neither trusted nor recorded.
             url_key = None
-            if store is not None and not known_sha and validators.strip("|"):
+            if store is not None and validators.strip("|"):
                 url_key = hashlib.sha256(f"{req.url}\n{size}\n{validators}".encode()).hexdigest()
-                hit = store.get(url_key, symbols=symbols)
+                hit = _matching(store.get(url_key, symbols=symbols), req.filename)
                 if hit is not None:
                     return hit.model_copy(update={"artifact": req.display})
-            source = HttpRangeSource(req, size, timeout=timeout, tail=tail)
+            source = HttpRangeSource(req, size, tail=tail)
             report = wheel_report(
-                source, artifact=req.display, filename=req.filename, symbols=symbols, limits=limits, sha256=known_sha
+                source, artifact=req.display, filename=req.filename, symbols=symbols, limits=limits, sha256=None
             )
-            key = known_sha or url_key
-            if store is not None and key:
-                store.put(key, report, symbols=symbols)
+            if store is not None and url_key:
+                store.put(url_key, report, symbols=symbols)
             return report
         return _download_and_inspect(req, resp, symbols=symbols, store=store, limits=limits, known_sha=known_sha)
 
 
+def _matching(report: ArtifactReport | None, filename: str) -> ArtifactReport | None:
+    """A cached report only when it is about a file of this name (a wrong claimed sha256 finds another file)."""
+    if report is None:
+        return None
+    cached = urllib.parse.unquote(report.artifact.rsplit("/", 1)[-1].split("#", 1)[0])
+    return report if cached == filename else None
+
+
 def _download_and_inspect(
     req: _Request,
-    resp: Any,
+    resp: Stream,
     *,
     symbols: bool,
-    store: Any,
+    store: ReportCache | None,
     limits: Limits,
     known_sha: str | None,
     ranged: bool = True,
@@ -249,31 +250,32 @@ def _download_and_inspect(
     `ranged=True` means we asked for a range and the server sent everything (worth a BN702 note).
     """
     h = hashlib.sha256()
-    cap = 2 * limits.max_member_bytes
+    cap = min(2 * limits.max_member_bytes, req.client.max_download_bytes)
     with tempfile.TemporaryDirectory(prefix="envresolve-inspect-") as tmp:
-        path = os.path.join(tmp, req.filename or "download.whl")
-        total = 0
+        path = os.path.join(tmp, os.path.basename(req.filename) or "download.whl")
         with open(path, "wb") as fh:
-            while True:
-                try:
-                    data = resp.read(_CHUNK)
-                except (OSError, http.client.HTTPException) as exc:
-                    raise req.error(f"connection broke after {total} bytes: {exc}") from None
-                if not data:
-                    break
-                total += len(data)
-                if total > cap:
-                    raise req.error(f"download larger than {cap} bytes")
-                h.update(data)
-                fh.write(data)
+            try:
+                for data in resp.chunks(cap):
+                    h.update(data)
+                    fh.write(data)
+            except NetError as exc:
+                raise req.wrap(exc) from None
         sha = h.hexdigest()
         if known_sha and sha != known_sha:
-            raise req.error(f"sha256 mismatch: the URL says {known_sha}, the download is {sha}")
+            raise InputError(
+                make(
+                    "RS403",
+                    f"sha256 mismatch for {req.display}",
+                    subject=req.display,
+                    evidence=[f"the URL says {known_sha}", f"the download is {sha}"],
+                    hint="the file changed on the index or was corrupted in transit; do not install it",
+                )
+            )
         notes = [make("BN702", "server ignores Range requests: downloaded the whole file", subject=req.display)]
         if store is not None:
-            hit = store.get(sha, symbols=symbols)
+            hit = _matching(store.get(sha, symbols=symbols), req.filename)
             if hit is not None:
-                return hit.model_copy(update={"artifact": req.display})  # type: ignore[no-any-return]
+                return hit.model_copy(update={"artifact": req.display})
         report: ArtifactReport
         if not ranged:
             from envresolve.binary.conda_pkg import conda_report

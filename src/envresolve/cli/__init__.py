@@ -9,12 +9,21 @@ import contextlib
 import importlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import NoReturn
 
 from envresolve._version import __version__
 
-__all__ = ["EXIT_CANNOT_PROBE", "EXIT_FINDINGS", "EXIT_INTERNAL", "EXIT_OK", "EXIT_USAGE", "console_main", "main"]
+__all__ = [
+    "EXIT_CANNOT_PROBE",
+    "EXIT_FINDINGS",
+    "EXIT_INTERNAL",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "add_timeout_argument",
+    "console_main",
+    "main",
+]
 
 EXIT_OK = 0  # no errors
 EXIT_FINDINGS = 1  # errors were found (lint, lock, check)
@@ -67,8 +76,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    timeout = getattr(args, "timeout", None)
     try:
-        return int(args.run(args))
+        with _deadline(timeout):
+            return int(args.run(args))
+    except _CommandDeadline:
+        from envresolve.diagnostics import make
+        from envresolve.diagnostics.render import render_text
+
+        diag = make(
+            "RS410",
+            f"the command's deadline of {timeout:g} s passed",
+            hint="raise --timeout, or use a faster index, mirror or channel",
+        )
+        print(render_text([diag], color=_color(sys.stderr)), file=sys.stderr)
+        return EXIT_USAGE
     except EnvresolveError as exc:
         from envresolve.diagnostics.render import render_text
 
@@ -102,6 +124,67 @@ def console_main() -> NoReturn:
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
     os._exit(status)
+
+
+class _CommandDeadline(BaseException):
+    """Raised in the main thread when `--timeout` has passed (a BaseException: no `except Exception` hides it)."""
+
+
+#: the HTTP client's own deadline fires first with the URL it was fetching; this backstop catches the rest
+_GRACE_S = 1.0
+
+
+@contextlib.contextmanager
+def _deadline(seconds: float | None) -> Iterator[None]:
+    """`--timeout`: every HTTP request of the command shares the deadline, and a timer ends whatever else runs."""
+    if seconds is None:
+        yield
+        return
+    import signal
+    import threading
+
+    from envresolve.net import command_deadline
+
+    command_deadline(seconds)
+    armed = threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
+    previous = None
+    if armed:
+
+        def fire(_signum: int, _frame: object) -> None:
+            raise _CommandDeadline
+
+        previous = signal.signal(signal.SIGALRM, fire)
+        signal.setitimer(signal.ITIMER_REAL, seconds + _GRACE_S)
+    try:
+        yield
+    finally:
+        command_deadline(None)
+        if armed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+
+
+def _positive_seconds(text: str) -> float:
+    """argparse type of `--timeout`."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"--timeout wants a positive number of seconds, got {text!r}")
+    return value
+
+
+def add_timeout_argument(parser: argparse.ArgumentParser) -> None:
+    """`--timeout SECONDS` for a command that may touch the network."""
+    parser.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        type=_positive_seconds,
+        default=None,
+        help="deadline for the whole command, network included (RS410 past it; default: none, "
+        "each request still ends within 600 s)",
+    )
 
 
 def _color(stream: object) -> bool:

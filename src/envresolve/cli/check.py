@@ -28,6 +28,8 @@ this node.
 
 
 def configure_parser(sub: Any) -> None:
+    from envresolve.cli import add_timeout_argument
+
     p = sub.add_parser(
         "check",
         help="check a lockfile, spec or installed prefix against nodes",
@@ -81,6 +83,7 @@ def configure_parser(sub: Any) -> None:
         metavar="URL",
         help="SPEC: pip index (URL or local directory) used instead of the spec's; may repeat",
     )
+    add_timeout_argument(p)
     p.set_defaults(run=run)
 
 
@@ -139,8 +142,11 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(make("GN101", f"no such file: {path}", subject=str(path)))
         if is_lock_file(path):
             from envresolve.lock.io import read
+            from envresolve.lock.outputs import mixed_exports
 
-            reports = [check_lock(read(path), nodes, subject=str(path), notes=notes)]
+            locked = read(path)
+            notes = [*notes, *mixed_exports(locked, path)]
+            reports = [check_lock(locked, nodes, subject=str(path), notes=notes)]
         else:
             from envresolve.solve import ResolveSettings
 

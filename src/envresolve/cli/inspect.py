@@ -22,6 +22,8 @@ INSPECT_JSON_VERSION = 1
 
 
 def configure_parser(sub: Any) -> None:
+    from envresolve.cli import add_timeout_argument
+
     p = sub.add_parser(
         "inspect",
         help="read ELF and CUDA facts from wheels, conda packages, prefixes, .so files or wheel URLs",
@@ -32,7 +34,7 @@ def configure_parser(sub: Any) -> None:
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
     p.add_argument("--symbols", action="store_true", help="also list defined and undefined dynamic symbols")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the report cache")
-    p.add_argument("--timeout", type=float, default=30.0, help="seconds per network operation for URLs (default 30)")
+    add_timeout_argument(p)
     p.set_defaults(run=run)
 
 
@@ -43,9 +45,14 @@ def run(args: argparse.Namespace) -> int:
 
     reports: list[ArtifactReport] = []
     failures: list[Diagnostic] = []
+    client = None
+    if any("://" in item for item in args.artifacts):
+        from envresolve.net import HttpClient
+
+        client = HttpClient(cache_dir=None)  # one client: credentials, retries, deadlines and caps as for lock
     for item in args.artifacts:
         try:
-            reports.append(inspect(item, symbols=args.symbols, cache=not args.no_cache, timeout=args.timeout))
+            reports.append(inspect(item, symbols=args.symbols, cache=not args.no_cache, client=client))
         except EnvresolveError as exc:
             failures.extend(exc.diagnostics)
     # imported after the work: a cold wheel read imports pydantic in parallel with its helper process

@@ -16,6 +16,8 @@ FORMATS = ("text", "json", "sarif", "github")
 
 
 def configure_parser(sub: Any) -> None:
+    from envresolve.cli import add_timeout_argument
+
     p = sub.add_parser(
         "lint",
         help="lint Dataset manifests, environment.yml, requirements and pixi files",
@@ -44,6 +46,7 @@ def configure_parser(sub: Any) -> None:
         action="store_true",
         help="do not expand ${VAR} in requirements files from this process's environment",
     )
+    add_timeout_argument(p)
     p.set_defaults(run=run)
 
 

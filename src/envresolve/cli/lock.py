@@ -22,6 +22,8 @@ EXPORTS = ("pylock", "pixi", "explicit", "requirements")
 
 
 def configure_parser(sub: Any) -> None:
+    from envresolve.cli import add_timeout_argument
+
     p = sub.add_parser(
         "lock",
         help="resolve a spec for target nodes and write a lockfile",
@@ -65,6 +67,13 @@ def configure_parser(sub: Any) -> None:
     )
     p.add_argument("--explain", action="store_true", help='print "why not X" lines for rejected candidates')
     p.add_argument("--offline", action="store_true", help="use only cached repodata/index pages and local files")
+    add_timeout_argument(p)
+    p.add_argument(
+        "--verify-hashes",
+        action="store_true",
+        help="download each chosen wheel whose metadata came from byte ranges and check its sha256 "
+        "(RS403 on a mismatch; the lock then records metadata_check sha256)",
+    )
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
     p.add_argument("--channel-alias", metavar="URL", help="base URL (or directory) for bare conda channel names")
     p.add_argument(
@@ -153,8 +162,8 @@ def run(args: argparse.Namespace) -> int:
     from envresolve.diagnostics import Severity, make
     from envresolve.diagnostics.render import render_text
     from envresolve.errors import InputError
-    from envresolve.lock import write
-    from envresolve.lock.export import EXPORT_FILE_NAMES, write_export
+    from envresolve.lock.export import EXPORT_FILE_NAMES, export
+    from envresolve.lock.outputs import publish
     from envresolve.node import load_nodes
     from envresolve.solve.combine import ResolveSettings, resolve
     from envresolve.solve.conda import CondaSettings
@@ -185,14 +194,14 @@ def run(args: argparse.Namespace) -> int:
         index_urls=tuple(args.index_url),
         find_links=tuple(str(Path(f).resolve()) if "://" not in f else f for f in args.find_links),
         notebook_packages=not args.no_notebook_packages,
+        verify_hashes=args.verify_hashes,
     )
     result = resolve(spec, nodes, offline=args.offline, explain=args.explain, settings=settings)
     written: list[str] = []
     export_diags = []
     if result.ok and result.lock is not None:
         out = Path(args.output)
-        write(result.lock, out)
-        written.append(str(out))
+        rendered: list[tuple[str, bytes]] = []
         for fmt in exports:
             target = out.parent / EXPORT_FILE_NAMES[fmt]
             if target.resolve() == Path(args.spec).resolve():
@@ -203,8 +212,10 @@ def run(args: argparse.Namespace) -> int:
                         hint="write the lock into another directory with -o DIR/envresolve.lock",
                     )
                 )
-            export_diags.extend(write_export(result.lock, fmt, target))
-            written.append(str(target))
+            data, diags = export(result.lock, fmt)
+            export_diags.extend(diags)
+            rendered.append((target.name, data.encode("utf-8") if isinstance(data, str) else data))
+        written = publish(result.lock, out, rendered)
     if args.format == "json":
         import json
 

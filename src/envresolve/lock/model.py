@@ -25,6 +25,7 @@ __all__ = [
     "LockedCondaPackage",
     "LockedNode",
     "LockedPipPackage",
+    "OutputSet",
     "SpecRef",
     "node_fingerprint",
 ]
@@ -73,6 +74,14 @@ class LockedPipPackage(_Frozen):
     index: str | None = Field(default=None, description="index or find-links location it came from (masked)")
     requires_dist: tuple[str, ...] = ()
     requires_python: str | None = None
+    metadata_check: Literal["sha256", "index-hash", "unverified", "local"] | None = Field(
+        default=None,
+        description=(
+            "what vouches for requires_dist/requires_python: sha256 (read from the whole file, whose sha256 "
+            "matched), index-hash (a PEP 658 file matching the hash its index announced; the wheel itself was "
+            "not fetched), unverified (read from byte ranges; nothing checked it against sha256), local"
+        ),
+    )
     verdict: BinaryVerdict
     binary: ArtifactReport | None = Field(default=None, description="binary facts recorded at lock time (check)")
 
@@ -107,6 +116,13 @@ class SpecRef(_Frozen):
     digest: str = Field(description="sha256 of the spec model's stable JSON (content, not file timestamps)")
 
 
+class OutputSet(_Frozen):
+    """The files written together with this lock by one run (see docs/lockfile.md, "Output sets")."""
+
+    id: str = Field(description="sha256 (16 hex digits) of every file of the set; each export's first line names it")
+    files: tuple[str, ...] = Field(default=(), description="export file names beside the lock, in this set")
+
+
 class Lock(_Frozen):
     """An envresolve lock (`lock-version` 1)."""
 
@@ -122,6 +138,9 @@ class Lock(_Frozen):
     conda: tuple[LockedCondaPackage, ...] = ()
     pip: tuple[LockedPipPackage, ...] = ()
     diagnostics: tuple[Diagnostic, ...] = ()
+    output_set: OutputSet | None = Field(
+        default=None, alias="output-set", description="the run's output set (absent when written alone)"
+    )
 
     def to_obj(self) -> dict[str, object]:
         """Plain JSON-ready data, with aliases ('lock-version')."""

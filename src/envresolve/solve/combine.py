@@ -10,7 +10,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from packaging.utils import canonicalize_name
 from pydantic import BaseModel, ConfigDict, Field
@@ -60,6 +60,9 @@ class ResolveSettings(_Frozen):
         default=True, description="keep the notebook packages the Dataset loader adds (ipykernel, ...)"
     )
     pip_cache_dir: str | None = None
+    verify_hashes: bool = Field(
+        default=False, description="fetch each chosen wheel read by ranges and check its sha256 (RS403)"
+    )
     inspect_cache: bool = Field(default=True, description="use cached `envresolve inspect` reports for verdicts")
 
 
@@ -150,7 +153,7 @@ def _pypi_installed(conda: Sequence[CondaPackage]) -> dict[str, str]:
 
 def _conda_env_packages(conda: Sequence[CondaPackage], cache: Any = None) -> list[Package]:
     """The conda packages as the judge sees them, with the binary facts the lock will record attached."""
-    return [p.as_package(binary=_cached_report(cache, p.sha256)) for p in conda]
+    return [p.as_package(binary=_cached_report(cache, p.sha256, p.name, p.version)) for p in conda]
 
 
 def _report_cache() -> Any:
@@ -161,10 +164,11 @@ def _report_cache() -> Any:
     return ReportCache()
 
 
-def _cached_report(cache: Any, sha256: str | None) -> ArtifactReport | None:
+def _cached_report(cache: Any, sha256: str | None, name: str, version: str) -> ArtifactReport | None:
+    """The cached inspection report of this artefact, only when it is about this name and version."""
     if cache is None or not sha256:
         return None
-    report: ArtifactReport | None = cache.get(sha256, symbols=False)
+    report: ArtifactReport | None = cache.get_for(sha256, name, version)
     return report
 
 
@@ -231,6 +235,7 @@ def _attempt(
         find_links = [_abs_link(f, spec) for f in [*find_links, *settings.find_links]]
         if spec.no_index:
             index_urls = []
+        diags.extend(_credential_notes([*index_urls, *find_links]))
         try:
             pip = resolve_pip(
                 list(spec.pip),
@@ -240,9 +245,12 @@ def _attempt(
                 find_links=find_links,
                 installed=_pypi_installed(conda_pkgs),
                 env=env,
-                binary_facts=(lambda c: _cached_report(cache, c.sha256)) if cache is not None else None,
+                binary_facts=(lambda c: _cached_report(cache, c.sha256, c.name, c.version))
+                if cache is not None
+                else None,
                 cache_dir=Path(settings.pip_cache_dir) if settings.pip_cache_dir else None,
                 offline=offline,
+                verify_hashes=settings.verify_hashes,
             )
         except PipResolutionError as exc:
             why = [_why(r) for r in exc.rejections]
@@ -310,6 +318,17 @@ def _keep_out_rejected(
     return current, notes
 
 
+def _credential_notes(locations: Sequence[str]) -> list[Diagnostic]:
+    """LK105 for each pip index or find-links URL that carries credentials (shown masked)."""
+    from envresolve._redact import has_credentials, redact_url
+
+    return [
+        make("LK105", f"pip index credentials kept out of the lock: {redact_url(u)}", subject=redact_url(u))
+        for u in dict.fromkeys(locations)
+        if "://" in u and has_credentials(u)
+    ]
+
+
 def _abs_url(location: str) -> str:
     """An index given as a local directory (relative to the working directory) becomes a file:// URL."""
     if "://" in location:
@@ -340,7 +359,7 @@ def _pip_env_packages(pip: PipResolution, cache: Any = None) -> list[Package]:
             index=p.index,
             url=p.url,
             requires_dist=p.requires_dist,
-            binary=_cached_report(cache, p.sha256),
+            binary=_cached_report(cache, p.sha256, p.name, p.version),
         )
         for p in pip.packages
     ]
@@ -536,6 +555,17 @@ def _matrix_digests() -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()[:16] for p in sorted(root.glob("*.yaml"))}
 
 
+_CHECKS: dict[str, Literal["sha256", "index-hash", "unverified", "local"]] = {
+    "sha256": "sha256",
+    "index-hash": "index-hash",
+    "local": "local",
+}
+
+
+def _metadata_check(value: str) -> Literal["sha256", "index-hash", "unverified", "local"]:
+    return _CHECKS.get(value, "unverified")
+
+
 def _build_lock(
     spec: EnvSpec,
     nodes: Sequence[NodeFacts],
@@ -574,10 +604,12 @@ def _build_lock(
                     index=redact_url(q.index) if q.index else None,
                     requires_dist=q.requires_dist,
                     requires_python=q.requires_python,
+                    metadata_check=_metadata_check(q.metadata_check),
                     verdict=_verdict(q.name, diags, facts.get(("pypi", str(canonicalize_name(q.name))))),
                     binary=facts.get(("pypi", str(canonicalize_name(q.name)))),
                 )
             )
+    unverified = sorted(q.name for q in locked_pip if q.metadata_check == "unverified")
     src = Path(spec.source)
     shown = spec.source if not src.is_absolute() else src.name
     names = _node_names(nodes)
@@ -590,6 +622,17 @@ def _build_lock(
     unseen = [p.name for p in locked_conda if p.verdict.status == "not-inspected"]
     unseen += [q.name for q in locked_pip if q.verdict.status == "not-inspected"]
     notes = list(diags)
+    if unverified:
+        notes.append(
+            make(
+                "LK107",
+                f"the metadata of {len(unverified)} pip package(s) was read from byte ranges and not checked "
+                "against their sha256",
+                evidence=[", ".join(unverified[:12]) + (", ..." if len(unverified) > 12 else "")],
+                hint="an installer checks each wheel's sha256 when it downloads it; "
+                "`metadata_check` in the lock says what vouches for each package's dependencies",
+            )
+        )
     if unseen:
         notes.append(
             make(

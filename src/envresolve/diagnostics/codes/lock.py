@@ -82,4 +82,30 @@ CODES: tuple[CodeInfo, ...] = (
         ),
         example="envresolve lock spec.yaml --export explicit   # the pip packages are not in it",
     ),
+    CodeInfo(
+        code="LK107",
+        name="metadata-unverified",
+        category=Category.SECURITY,
+        severity=INFO,
+        summary="Some pip packages' dependencies were read from byte ranges, not checked against the wheel's sha256.",
+        explanation=(
+            "Reading only a wheel's METADATA through HTTP range requests saves downloading it, but nothing ties "
+            "those bytes to the sha256 the index announced. Such packages are marked `metadata_check: "
+            "unverified` in the lock; an installer still checks each wheel's sha256 when it downloads it. "
+            "Records verified by a whole download (`sha256`) are preferred whenever one is cached."
+        ),
+    ),
+    CodeInfo(
+        code="LK108",
+        name="output-set-mixed",
+        category=Category.LOCKFILE,
+        severity=WARNING,
+        summary="A lock and an export beside it come from different runs (their output-set ids differ).",
+        explanation=(
+            "`envresolve lock` writes the lock and its exports as one set: all are written to a temporary "
+            "directory beside the target and published together under a directory lock, the lock last, and "
+            "each names the set's id. An export whose id is not the lock's was left by another run (or a run "
+            "that was killed while publishing). Lock again."
+        ),
+    ),
 )

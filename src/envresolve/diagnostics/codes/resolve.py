@@ -176,8 +176,14 @@ CODES: tuple[CodeInfo, ...] = (
         name="hash-mismatch",
         category=Category.SECURITY,
         severity=ERROR,
-        summary="A downloaded file does not have the sha256 the index (or the lock) promised.",
-        explanation="The file changed on the index or was corrupted in transit. It is deleted and not used.",
+        summary="A file or a cached record does not have the sha256 (or the name and version) it was promised with.",
+        explanation=(
+            "A download whose sha256 differs from what the index (or the lock) announced, a PEP 658 metadata "
+            "file that differs from its announced hash, or a verified cache record that shows the announced "
+            "sha256 belongs to another file (one index listing a package under another file's hash). The file "
+            "changed on the index, was corrupted in transit, or the index lies. Nothing is locked: the file is "
+            "deleted and not used, and the cache is not changed."
+        ),
     ),
     CodeInfo(
         code="RS404",
@@ -186,6 +192,53 @@ CODES: tuple[CodeInfo, ...] = (
         severity=ERROR,
         summary="An index answered with an HTTP error other than 401/403 (after retries for 5xx).",
         explanation="The message gives the status and the URL (credentials masked).",
+    ),
+    CodeInfo(
+        code="RS410",
+        name="network-deadline",
+        category=Category.RESOLUTION,
+        severity=ERROR,
+        summary="A request, or the whole command (`--timeout`), ran past its deadline.",
+        explanation=(
+            "Every HTTP request has a total deadline covering connect, retries and the whole body: 600 s, plus "
+            "one second for each MiB received (a large download at a fair rate finishes, a server that sends "
+            "one byte a second cannot stall envresolve). `--timeout SECONDS` bounds the whole command, network "
+            "and solver included. Nothing is written when it fires."
+        ),
+        example="envresolve lock spec.yaml --node h100-driver580 --timeout 60",
+    ),
+    CodeInfo(
+        code="RS411",
+        name="response-too-large",
+        category=Category.SECURITY,
+        severity=ERROR,
+        summary="An index page, metadata file or download is larger than its size cap.",
+        explanation=(
+            "Bodies are read in chunks and counted: index pages, metadata and range answers are capped at "
+            "64 MiB, downloads (streamed to disk, never held in memory) at 8 GiB. A larger answer is refused, "
+            "not cached, and not fetched again in the same command."
+        ),
+    ),
+    CodeInfo(
+        code="RS412",
+        name="redirect-loop",
+        category=Category.RESOLUTION,
+        severity=ERROR,
+        summary="A URL redirected more than 10 times (a redirect loop).",
+        explanation="The index or file host is misconfigured. The request is not retried.",
+    ),
+    CodeInfo(
+        code="RS413",
+        name="metadata-mismatch",
+        category=Category.SECURITY,
+        severity=ERROR,
+        summary="A wheel's METADATA names another project or version than the file it was read for.",
+        explanation=(
+            "Metadata is used only for the name and version it describes. A wheel whose METADATA says "
+            "`Name: other` or another version than its file name was built wrongly or is served under a false "
+            "name; its dependencies would be another package's. pip refuses such wheels as well (inconsistent "
+            "metadata). Nothing is locked."
+        ),
     ),
     CodeInfo(
         code="RS406",

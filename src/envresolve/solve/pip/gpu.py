@@ -393,7 +393,7 @@ def cached_binary_facts(root: str | os.PathLike[str] | None = None) -> Callable[
     cache = ReportCache(root)
 
     def lookup(info: CandidateInfo) -> ArtifactReport | None:
-        return cache.get(info.sha256, symbols=False) if info.sha256 else None
+        return cache.get_for(info.sha256, info.name, info.version) if info.sha256 else None
 
     return lookup
 

@@ -7,7 +7,6 @@ parallel on a thread pool (`PackageFinder.prefetch`).
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import json
@@ -22,11 +21,10 @@ from typing import TYPE_CHECKING, Any, Literal
 from packaging.utils import InvalidSdistFilename, NormalizedName, canonicalize_name, parse_sdist_filename
 from packaging.version import InvalidVersion, Version
 
-from envresolve._atomic import atomic_write_bytes
 from envresolve._redact import redact_url
 from envresolve.diagnostics import make
 from envresolve.errors import InputError
-from envresolve.solve.net import HttpClient, NetError, Response
+from envresolve.net import HttpClient, NetError, Response
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -238,8 +236,10 @@ class _LinkParser(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.base: str | None = None
         self.links: list[dict[str, str | None]] = []
+        self.tags = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags += 1
         if tag == "base" and self.base is None:
             self.base = dict(attrs).get("href")
         elif tag == "a":
@@ -247,9 +247,19 @@ class _LinkParser(HTMLParser):
 
 
 def parse_html_page(body: bytes, page_url: str, index: str, accept: TagFilter | None = None) -> list[DistFile]:
-    """Files of a PEP 503 HTML project page (or a find-links page), with PEP 592/658/714 attributes."""
+    """Files of a PEP 503 HTML project page (or a find-links page), with PEP 592/658/714 attributes.
+
+    Raises ValueError for a body that is not HTML at all: not UTF-8 (PEP 503), or text without a single tag.
+    """
     parser = _LinkParser()
-    parser.feed(body.decode("utf-8", errors="replace"))
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not an HTML page: not UTF-8 text (byte {exc.start})") from None
+    parser.feed(text)
+    parser.close()
+    if parser.tags == 0 and text.strip():
+        raise ValueError("not an HTML page: no HTML tags")
     base = urllib.parse.urljoin(page_url, parser.base) if parser.base else page_url
     out: list[DistFile] = []
     for attrs in parser.links:
@@ -461,9 +471,7 @@ class PackageFinder:
             ]
             for f in files
         ]
-        with contextlib.suppress(OSError, InputError):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(path, json.dumps(rows, separators=(",", ":")).encode())
+        self.client.store((path, json.dumps(rows, separators=(",", ":")).encode()))
 
     def _find_links_files(self) -> list[DistFile]:
         with self._lock:
@@ -490,5 +498,15 @@ class PackageFinder:
                 continue
             url = path.resolve().as_uri() if path is not None else loc
             resp = self.client.get(url, headers={"Accept": "text/html"}, cache=True)
-            out.extend(parse_html_page(resp.body, resp.url, redact_url(loc), self.accept))
+            try:
+                out.extend(parse_html_page(resp.body, resp.url, redact_url(loc), self.accept))
+            except ValueError as exc:
+                raise NetError(
+                    make(
+                        "RS206",
+                        f"cannot parse the find-links page {redact_url(loc)}: {exc}",
+                        subject=redact_url(loc),
+                        hint="a find-links location is a directory or an HTML page of links",
+                    )
+                ) from None
         return out

@@ -1,20 +1,33 @@
-"""Core metadata of a wheel, as cheaply as the index allows.
+"""Core metadata of a wheel, as cheaply as the index allows, and never trusted further than it was checked.
 
-In order: the on-disk metadata cache (keyed by the wheel's sha256, or its URL); the PEP 658/714
-`<wheel-url>.metadata` file when the index offers it (hash-checked); the `METADATA` member read through
-HTTP range requests (the zip central directory from the tail, then only that member); a full download
-when the server ignores `Range`. Local files are read directly.
+In order: the on-disk metadata cache; the PEP 658/714 `<wheel-url>.metadata` file when the index offers it
+(checked against the hash the index announces for it); the `METADATA` member read through HTTP range requests
+(the zip central directory from the tail, then only that member); a full download, streamed to a temporary
+file and checked against the wheel's sha256, when the server ignores `Range`. Local files are read directly.
+
+What each record is worth is kept with it (`CoreMetadata.check`, recorded in the lock as `metadata_check`):
+
+- `sha256`: read from the whole wheel, whose sha256 matched the one announced;
+- `index-hash`: a PEP 658 file that matched the hash the index announced for it (the wheel was not fetched);
+- `unverified`: read from byte ranges of the wheel, which nothing checked against its sha256;
+- `local`: read from a local file.
+
+The cache never lets one index's claim reach another: a record is stored under the bare sha256 only when the
+whole file was hashed (`sha256`); everything else is stored under the file's URL plus the claimed hash. A
+record is used only for the name and version it describes. A verified record whose name or version differs
+from the file that claims its sha256 proves the claim false: RS403, nothing is locked.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import json
 import re
 import struct
+import tempfile
 import threading
+import urllib.parse
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -22,14 +35,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from packaging.metadata import parse_email
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
-from envresolve._atomic import atomic_write_bytes
 from envresolve._redact import redact_url
 from envresolve.diagnostics import make
 from envresolve.errors import InputError
-from envresolve.solve.net import HttpClient, NetError, Response
+from envresolve.net import HttpClient, NetError, Response, Stream
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
     from envresolve.solve.pip.index import DistFile
 
 __all__ = ["CoreMetadata", "MetadataFetcher", "parse_metadata"]
@@ -49,6 +65,10 @@ class CoreMetadata:
     requires_python: str | None
     provides_extra: tuple[str, ...]
     how: str  # where it came from: cache, pep658, range, download, local
+    check: str = "unverified"  # what vouches for it: sha256, index-hash, unverified, local (see the module doc)
+
+
+_CHECK_OF = {"download": "sha256", "pep658": "index-hash", "range": "unverified", "local": "local"}
 
 
 def parse_metadata(data: bytes, how: str) -> CoreMetadata:
@@ -65,17 +85,31 @@ def parse_metadata(data: bytes, how: str) -> CoreMetadata:
         requires_python=raw.get("requires_python"),
         provides_extra=tuple(raw.get("provides_extra", ())),
         how=how,
+        check=_CHECK_OF.get(how, "unverified"),
     )
+
+
+def describes(md: CoreMetadata, dist: DistFile) -> bool:
+    """Is `md` the metadata of this file's project and version (names compared canonically, versions by PEP 440)?"""
+    if canonicalize_name(md.name) != dist.name:
+        return False
+    try:
+        return Version(md.version) == dist.version
+    except InvalidVersion:
+        return False
 
 
 # The metadata cache keeps, beside each METADATA file, what `parse_metadata` made of it (`<key>.json`, tied to
 # the METADATA bytes by their sha256): parsing METADATA with the email parser costs about 0.5 ms a file, and a
 # warm lock reads dozens of them.
-_PARSED_FORMAT = 1
+_PARSED_FORMAT = 2
 
 
-def _cache_read(path: Path) -> CoreMetadata | None:
-    """The cached metadata at `path` ('cache'), from its parsed sidecar when that matches; None when absent."""
+def _cache_read(path: Path, check: str, store: Callable[..., bool]) -> CoreMetadata | None:
+    """The cached metadata at `path` ('cache'), from its parsed sidecar when that matches; None when absent.
+
+    `check` is what the entry's key vouches for (a record under a bare sha256 was verified when it was stored).
+    """
     try:
         data = path.read_bytes()
     except OSError:
@@ -83,7 +117,7 @@ def _cache_read(path: Path) -> CoreMetadata | None:
     digest = hashlib.sha256(data).hexdigest()
     try:
         row = json.loads(path.with_suffix(".json").read_bytes())
-        fmt, sha, name, version, requires_dist, requires_python, provides_extra = row
+        fmt, sha, name, version, requires_dist, requires_python, provides_extra, stored_check = row
         if fmt == _PARSED_FORMAT and sha == digest and name and version:
             return CoreMetadata(
                 name=str(name),
@@ -92,18 +126,21 @@ def _cache_read(path: Path) -> CoreMetadata | None:
                 requires_python=None if requires_python is None else str(requires_python),
                 provides_extra=tuple(str(e) for e in provides_extra),
                 how="cache",
+                check=str(stored_check) if check != "sha256" else "sha256",
             )
     except (OSError, ValueError, TypeError):
         pass
     try:
         md = parse_metadata(data, "cache")
-    except ValueError:
+    except (ValueError, UnicodeDecodeError):
         return None
-    _cache_write_parsed(path, data, md)
+    md = CoreMetadata(**{**md.__dict__, "check": check})
+    store(_parsed_row(path, data, md))
     return md
 
 
-def _cache_write_parsed(path: Path, data: bytes, md: CoreMetadata) -> None:
+def _parsed_row(path: Path, data: bytes, md: CoreMetadata) -> tuple[Path, bytes]:
+    """The parsed sidecar of the METADATA cached at `path`: (its path, its bytes)."""
     row = [
         _PARSED_FORMAT,
         hashlib.sha256(data).hexdigest(),
@@ -112,9 +149,9 @@ def _cache_write_parsed(path: Path, data: bytes, md: CoreMetadata) -> None:
         list(md.requires_dist),
         md.requires_python,
         list(md.provides_extra),
+        md.check,
     ]
-    with contextlib.suppress(OSError, InputError):
-        atomic_write_bytes(path.with_suffix(".json"), json.dumps(row, separators=(",", ":")).encode())
+    return path.with_suffix(".json"), json.dumps(row, separators=(",", ":")).encode()
 
 
 class _RangeFile(io.RawIOBase):
@@ -258,8 +295,8 @@ class MetadataFetcher:
         self.stats: dict[str, int] = {}
 
     def get(self, dist: DistFile) -> CoreMetadata:
-        """The metadata of `dist`. Raises InputError (RS205, or a network code) when it cannot be had."""
-        key = dist.sha256 or dist.url
+        """The metadata of `dist`. Raises InputError (RS205, RS403, RS413, or a network code) when it cannot be had."""
+        key = f"{dist.url}#{dist.sha256 or ''}"
         while True:
             with self._lock:
                 if key in self._memo:
@@ -289,19 +326,62 @@ class MetadataFetcher:
                     self._inflight.pop(key, None)
                 event.set()
 
-    def _cache_path(self, dist: DistFile) -> Path | None:
+    def verify(self, dist: DistFile, md: CoreMetadata) -> CoreMetadata:
+        """Fetch the whole file, check it against `dist.sha256` (RS403) and that `md` is what it holds (RS403).
+
+        Returns the verified record (`check == "sha256"`, also cached as such); `md` as it is when there is no
+        announced sha256 to check, or it was already verified or local.
+        """
+        if md.check in ("sha256", "local") or not dist.sha256 or dist.local_path is not None:
+            return md
+        with tempfile.TemporaryDirectory(prefix="envresolve-wheel-") as tmp:
+            path = self.client.download(dist.url, Path(tmp) / "wheel.zip", sha256=dist.sha256)
+            data = self._from_zip_file(dist, path)
+        full = self._described(dist, self._parse(dist, data, "download"))
+        if (full.requires_dist, full.requires_python) != (md.requires_dist, md.requires_python):
+            raise NetError(
+                make(
+                    "RS403",
+                    f"the metadata read earlier for {dist.filename} is not what the verified file holds",
+                    subject=redact_url(dist.url),
+                    evidence=[f"verified Requires-Dist: {', '.join(full.requires_dist) or '-'}"],
+                    hint="the index served different bytes for ranges, metadata and the whole file; do not use it",
+                )
+            )
+        target = self._verified_path(dist)
+        if target is not None:
+            self.client.store((target, data), _parsed_row(target, data, full))
+        return full
+
+    def _verified_path(self, dist: DistFile) -> Path | None:
+        """Where a record read from the whole file, hashed and matching `dist.sha256`, is kept."""
+        if self.cache_dir is None or not dist.sha256:
+            return None
+        # not the `sha256-` names of earlier versions, which also held range reads: those are never trusted
+        key = "verified-" + dist.sha256
+        return self.cache_dir / "metadata" / key[:11] / f"{key}.METADATA"
+
+    def _scoped_path(self, dist: DistFile) -> Path | None:
+        """Where any other record is kept: under the file's URL and the hash its index claims, for it alone."""
         if self.cache_dir is None:
             return None
-        key = "sha256-" + dist.sha256 if dist.sha256 else "url-" + hashlib.sha256(dist.url.encode()).hexdigest()
+        key = "url-" + hashlib.sha256(f"{dist.url}\n{dist.sha256 or ''}".encode()).hexdigest()
         return self.cache_dir / "metadata" / key[:9] / f"{key}.METADATA"
 
     def _fetch(self, dist: DistFile) -> CoreMetadata:
         if dist.local_path is not None:
-            return self._parse(dist, self._from_zip_bytes(dist, dist.local_path.read_bytes()), "local")
-        cache = self._cache_path(dist)
-        if cache is not None:
-            cached = _cache_read(cache)
+            return self._described(dist, self._parse(dist, self._from_zip_file(dist, dist.local_path), "local"))
+        verified = self._verified_path(dist)
+        if verified is not None:
+            cached = _cache_read(verified, "sha256", self.client.store)
             if cached is not None:
+                if not describes(cached, dist):
+                    raise self._claim_refuted(dist, cached)
+                return cached
+        scoped = self._scoped_path(dist)
+        if scoped is not None:
+            cached = _cache_read(scoped, "unverified", self.client.store)
+            if cached is not None and describes(cached, dist):
                 return cached
         if dist.kind != "wheel":
             raise InputError(make("RS205", f"not a wheel: {dist.filename}", subject=dist.filename))
@@ -309,20 +389,64 @@ class MetadataFetcher:
         how = ""
         if dist.metadata:
             resp = self.client.get(dist.url + ".metadata", ok_statuses=frozenset({200, 404}))
-            if resp.status == 200 and self._hash_ok(resp.body, dist):
+            if resp.status == 200:
+                if not self._hash_ok(resp.body, dist):
+                    raise self._mismatch(dist.url + ".metadata", dist.metadata_hashes, resp.body)
                 data, how = resp.body, "pep658"
         if data is None:
             data, how = self._from_range(dist)
-        md = self._parse(dist, data, how)
-        if cache is not None and (dist.sha256 or how != "download"):
-            try:
-                cache.parent.mkdir(parents=True, exist_ok=True)
-                atomic_write_bytes(cache, data)
-            except (OSError, InputError):
-                pass
-            else:
-                _cache_write_parsed(cache, data, md)
+        md = self._described(dist, self._parse(dist, data, how))
+        if how == "download" and not dist.sha256:
+            md = CoreMetadata(**{**md.__dict__, "check": "unverified"})  # hashed, but against no announced hash
+        target = verified if md.check == "sha256" else scoped
+        if target is not None:
+            self.client.store((target, data), _parsed_row(target, data, md))
         return md
+
+    @staticmethod
+    def _described(dist: DistFile, md: CoreMetadata) -> CoreMetadata:
+        """`md`, when it is the metadata of `dist`'s project and version; RS413 otherwise."""
+        if describes(md, dist):
+            return md
+        raise InputError(
+            make(
+                "RS413",
+                f"the metadata of {dist.filename} describes {md.name} {md.version}, not {dist.name} {dist.version}",
+                subject=redact_url(dist.url),
+                evidence=[f"file name: {dist.filename}", f"METADATA: Name {md.name}, Version {md.version}"],
+                hint="the index serves a file under another project's name; do not use this index",
+            )
+        )
+
+    @staticmethod
+    def _claim_refuted(dist: DistFile, known: CoreMetadata) -> NetError:
+        return NetError(
+            make(
+                "RS403",
+                f"sha256 mismatch for {redact_url(dist.url)}: its index lists it under the sha256 of "
+                f"{known.name} {known.version}",
+                subject=redact_url(dist.url),
+                evidence=[
+                    f"claimed sha256 {dist.sha256}",
+                    f"a file with that sha256 was downloaded and verified before: {known.name} {known.version}",
+                ],
+                hint="the index lists a wrong hash (or another file's hash); do not use it",
+            )
+        )
+
+    @staticmethod
+    def _mismatch(url: str, want: Mapping[str, str] | str | None, body: bytes) -> NetError:
+        got = hashlib.sha256(body).hexdigest()
+        wanted = want if isinstance(want, str) or want is None else ", ".join(f"{k}={v}" for k, v in want.items())
+        return NetError(
+            make(
+                "RS403",
+                f"sha256 mismatch for {redact_url(url)}",
+                subject=redact_url(url),
+                evidence=[f"expected {wanted}", f"got sha256={got}"],
+                hint="the file changed on the index or was corrupted in transit; do not install it",
+            )
+        )
 
     @staticmethod
     def _hash_ok(body: bytes, dist: DistFile) -> bool:
@@ -340,42 +464,82 @@ class MetadataFetcher:
             ) from None
 
     def _from_range(self, dist: DistFile) -> tuple[bytes, str]:
-        resp = self.client.get_range(dist.url, None, _TAIL)
-        if resp.status == 200:  # no Range support: we got the whole wheel
-            return self._check_and_extract(dist, resp.body), "download"
-        m = _CONTENT_RANGE.match(resp.headers.get("content-range", ""))
-        if not m:
-            full = self.client.get(dist.url)
-            return self._check_and_extract(dist, full.body), "download"
-        start, size = int(m.group(1)), int(m.group(3))
-        raw = _RangeFile(self.client, dist.url, size, (start, resp.body))
+        if urllib.parse.urlsplit(dist.url).scheme not in ("http", "https"):
+            resp = self.client.get_range(dist.url, None, _TAIL)
+            if resp.status == 200:  # no Range support: we got the whole file
+                return self._check_and_extract(dist, resp.body), "download"
+            tail_start, size, tail = self._tail_of(dist, resp.headers, resp.body)
+        else:
+            with self.client.stream(dist.url, {"Range": f"bytes=-{_TAIL}"}, ok_statuses=frozenset({200, 206})) as st:
+                if st.status != 206 or not _CONTENT_RANGE.match(st.headers.get("content-range", "")):
+                    return self._spool_and_extract(dist, st), "download"
+                tail_start, size, tail = self._tail_of(dist, st.headers, st.read_all(_TAIL + 1))
+        raw = _RangeFile(self.client, dist.url, size, (tail_start, tail))
         try:
-            found = _scan_metadata(raw, start, resp.body)
-        except _NoRange as exc:
-            return self._check_and_extract(dist, exc.resp.body), "download"
+            found = _scan_metadata(raw, tail_start, tail)
+        except _NoRange:
+            return self._download_and_extract(dist), "download"
         if found is not None:
             return found, "range"
         try:
             with zipfile.ZipFile(io.BufferedReader(raw, buffer_size=_MIN_READ)) as zf:
                 return self._member(dist, zf), "range"
-        except _NoRange as exc:
-            return self._check_and_extract(dist, exc.resp.body), "download"
+        except _NoRange:
+            return self._download_and_extract(dist), "download"
         except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
             raise InputError(
                 make("RS205", f"cannot read {dist.filename} as a zip file: {exc}", subject=redact_url(dist.url))
             ) from None
 
+    @staticmethod
+    def _tail_of(dist: DistFile, headers: Mapping[str, str], body: bytes) -> tuple[int, int, bytes]:
+        m = _CONTENT_RANGE.match(headers.get("content-range", ""))
+        if not m:
+            raise InputError(
+                make("RS205", f"a range answer for {dist.filename} has no Content-Range", subject=redact_url(dist.url))
+            )
+        return int(m.group(1)), int(m.group(3)), body
+
+    def _spool_and_extract(self, dist: DistFile, stream: Stream) -> bytes:
+        """The server sent the whole wheel: stream it to a temporary file, hashing it, then read METADATA."""
+        with tempfile.TemporaryDirectory(prefix="envresolve-wheel-") as tmp:
+            path = Path(tmp) / "wheel.zip"
+            h = hashlib.sha256()
+            with open(path, "wb") as out:
+                for chunk in stream.chunks(self.client.max_download_bytes):
+                    out.write(chunk)
+                    h.update(chunk)
+            if dist.sha256 and h.hexdigest() != dist.sha256:
+                raise NetError(
+                    make(
+                        "RS403",
+                        f"sha256 mismatch for {redact_url(dist.url)}",
+                        subject=redact_url(dist.url),
+                        evidence=[f"expected {dist.sha256}", f"got {h.hexdigest()}"],
+                        hint="the file changed on the index or was corrupted in transit; do not install it",
+                    )
+                )
+            return self._from_zip_file(dist, path)
+
+    def _download_and_extract(self, dist: DistFile) -> bytes:
+        """The whole wheel through the client (streamed to disk, sha256 checked), then its METADATA."""
+        with tempfile.TemporaryDirectory(prefix="envresolve-wheel-") as tmp:
+            path = self.client.download(dist.url, Path(tmp) / "wheel.zip", sha256=dist.sha256)
+            return self._from_zip_file(dist, path)
+
     def _check_and_extract(self, dist: DistFile, body: bytes) -> bytes:
         if dist.sha256 and hashlib.sha256(body).hexdigest() != dist.sha256:
-            raise NetError(
-                make(
-                    "RS403",
-                    f"sha256 mismatch for {redact_url(dist.url)}",
-                    subject=redact_url(dist.url),
-                    evidence=[f"expected {dist.sha256}", f"got {hashlib.sha256(body).hexdigest()}"],
-                )
-            )
+            raise self._mismatch(dist.url, dist.sha256, body)
         return self._from_zip_bytes(dist, body)
+
+    def _from_zip_file(self, dist: DistFile, path: Path) -> bytes:
+        try:
+            with zipfile.ZipFile(path) as zf:
+                return self._member(dist, zf)
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+            raise InputError(
+                make("RS205", f"cannot read {dist.filename} as a zip file: {exc}", subject=dist.filename)
+            ) from None
 
     def _from_zip_bytes(self, dist: DistFile, body: bytes) -> bytes:
         try:

@@ -118,6 +118,9 @@ class PipPackage(_Frozen):
     yanked: str | None = Field(default=None, description="yank reason when a yanked file was pinned with ==")
     cuda: CudaNeed | None = None
     metadata_source: str = Field(default="", description="pep658, range, download, local or cache")
+    metadata_check: str = Field(
+        default="unverified", description="what vouches for the metadata: sha256, index-hash, unverified or local"
+    )
 
 
 class PipResolution(_Frozen):

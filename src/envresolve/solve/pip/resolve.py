@@ -20,10 +20,10 @@ from envresolve._redact import redact_url
 from envresolve.compat.model import Environment
 from envresolve.diagnostics import Diagnostic, Evidence, make, sort_diagnostics
 from envresolve.errors import EnvresolveError, InputError
-from envresolve.solve.net import HttpClient, default_cache_dir
+from envresolve.net import HttpClient, default_cache_dir
 from envresolve.solve.pip.gpu import cached_binary_facts, default_filters
-from envresolve.solve.pip.index import PackageFinder
-from envresolve.solve.pip.metadata import MetadataFetcher
+from envresolve.solve.pip.index import DistFile, PackageFinder
+from envresolve.solve.pip.metadata import CoreMetadata, MetadataFetcher
 from envresolve.solve.pip.model import CandidateInfo, PipPackage, PipResolution, Rejection
 from envresolve.solve.pip.provider import Candidate, PipProvider, PipReporter, Req
 from envresolve.solve.pip.tags import marker_environment, node_tags
@@ -80,6 +80,7 @@ def resolve_pip(
     offline: bool = False,
     allow_prereleases: bool = False,
     max_rounds: int = 10000,
+    verify_hashes: bool = False,
 ) -> PipResolution:
     """Resolve pip requirements to one wheel per package that every node in `nodes` can use.
 
@@ -96,6 +97,8 @@ def resolve_pip(
       keyed by the wheel's sha256); None: no binary facts at all.
     - `client` / `cache_dir` / `use_cache` / `offline`: the network layer; the HTTP and metadata cache
       lives in `cache_dir` (default: the user cache dir) unless `use_cache=False`.
+    - `verify_hashes`: fetch every chosen wheel whose metadata was not read from the whole file, and check
+      it against its sha256 and its metadata (RS403 on a mismatch).
 
     Returns the chosen wheels with sha256 and Requires-Dist, every rejection, and findings. Raises
     `PipResolutionError` (exit 1; RS201/RS202/RS203/RS301) when nothing works, naming the blocking fact and
@@ -108,6 +111,7 @@ def resolve_pip(
         cache_dir = default_cache_dir()
     if not use_cache:
         cache_dir = None
+    own_client = client is None
     client = client or HttpClient(cache_dir=cache_dir, offline=offline)
     installed = {canonicalize_name(k): v for k, v in (installed or {}).items()}
     env = env or Environment(python=python)
@@ -149,10 +153,12 @@ def resolve_pip(
                 ],
                 _sorted(provider.rejections.values()),
             ) from None
-        packages = _packages(result, provider, client)
+        packages = _packages(result, provider, client, verify=fetcher.verify if verify_hashes else None)
     finally:
         provider.close()
         finder.close()
+        if own_client:
+            client.close()  # prefetches still running write nothing more: no half-written cache file at exit
     rejections = _sorted(provider.rejections.values())
     kept = sorted((c.name, str(c.version)) for c in result.mapping.values() if c.installed and not c.extras)
     diags = [*provider.findings, *(r.to_diagnostic() for r in rejections)]
@@ -214,7 +220,13 @@ def _requirements(
     return roots, constraints
 
 
-def _packages(result: object, provider: PipProvider, client: HttpClient) -> list[PipPackage]:
+def _packages(
+    result: object,
+    provider: PipProvider,
+    client: HttpClient,
+    *,
+    verify: Callable[[DistFile, CoreMetadata], CoreMetadata] | None = None,
+) -> list[PipPackage]:
     mapping: Mapping[str, Candidate] = result.mapping  # type: ignore[attr-defined]
     graph = result.graph  # type: ignore[attr-defined]
     extras: dict[str, set[str]] = {}
@@ -231,6 +243,8 @@ def _packages(result: object, provider: PipProvider, client: HttpClient) -> list
             continue
         dist = cand.dist
         md = provider.metadata(cand)
+        if verify is not None:
+            md = verify(dist, md)
         info = provider.info(cand)
         out.append(
             PipPackage(
@@ -247,14 +261,13 @@ def _packages(result: object, provider: PipProvider, client: HttpClient) -> list
                 yanked=dist.yanked,
                 cuda=info.cuda,
                 metadata_source=md.how,
+                metadata_check=md.check,
             )
         )
     return sorted(out, key=lambda p: p.name)
 
 
 def _sha256_of(dist: object, client: HttpClient) -> str:
-    from envresolve.solve.pip.index import DistFile
-
     assert isinstance(dist, DistFile)
     if dist.local_path is not None:
         h = hashlib.sha256()

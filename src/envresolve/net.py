@@ -1,4 +1,4 @@
-"""The one HTTP client of the resolver: index pages, metadata, range reads and downloads.
+"""The one HTTP client of envresolve (resolution and `inspect URL`): pages, metadata, range reads, downloads.
 
 Built on `urllib` (no extra dependency). What it does for every request:
 
@@ -14,6 +14,13 @@ Built on `urllib` (no extra dependency). What it does for every request:
   as a generated listing of its files).
 
 Downloads resume with `Range` after a broken connection and are checked against a sha256.
+
+Every request has a total deadline (`request_timeout`, covering connect, retries and the whole body, plus one
+second per MiB received, so a server that drips one byte a second cannot stall it while a large download at a
+fair rate finishes), and the client may carry a deadline for the whole command (`deadline`, from `--timeout`):
+past either, RS410. Bodies are read in chunks with a size cap
+(`max_page_bytes` for pages and metadata, `max_download_bytes` for downloads): past it, RS411. A redirect
+loop is RS412. A URL that failed once in a command is not fetched again in that command.
 
 Environment variables for credentials (the host part is upper-cased, every other character becomes `_`,
 so `pkgs.example.com` -> `PKGS_EXAMPLE_COM`):
@@ -43,7 +50,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from base64 import b64encode
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -61,16 +68,85 @@ __all__ = [
     "HttpClient",
     "NetError",
     "Response",
+    "Stream",
+    "command_deadline",
     "default_cache_dir",
     "strip_credentials",
 ]
 
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 _USER_AGENT = "envresolve (+resolver)"
+_CHUNK = 1 << 16
+#: default caps; see `HttpClient`
+MAX_PAGE_BYTES = 64 << 20
+MAX_DOWNLOAD_BYTES = 8 << 30
+REQUEST_TIMEOUT = 600.0
+BACKOFF = 0.5
+
+
+_COMMAND: list[tuple[float, float]] = []  # (deadline instant, its length): set once per command by the CLI
+
+
+def command_deadline(seconds: float | None) -> None:
+    """Bound every request of every client made from now on to `seconds` from now, all together (`--timeout`).
+
+    `None` lifts it. Clients created before the call keep what they had.
+    """
+    _COMMAND.clear()
+    if seconds is not None:
+        _COMMAND.append((time.monotonic() + seconds, seconds))
+
+
+class _Deadline(Exception):
+    """Raised inside a request when its deadline (or the command's) has passed; turned into RS410."""
+
+    def __init__(self, which: str, seconds: float) -> None:
+        super().__init__(which)
+        self.which = which
+        self.seconds = seconds
+
+
+#: a request's own deadline grows by one second for each this many bytes received: a large download at a fair
+#: rate finishes, a slow drip does not (the command's deadline never grows)
+CREDIT_BYTES_PER_S = 1 << 20
+
+
+class _Budget:
+    """The deadlines of one request: its own (`request_end`, credited as bytes arrive) and the command's."""
+
+    def __init__(self, request_end: float, request_s: float, command_end: float | None, command_s: float) -> None:
+        self.request_end = request_end
+        self.request_s = request_s
+        self.command_end = command_end
+        self.command_s = command_s
+
+    def credit(self, nbytes: int) -> None:
+        self.request_end += nbytes / CREDIT_BYTES_PER_S
+
+    def end(self) -> tuple[float, str, float]:
+        """(instant, "request" or "command", that deadline's length in seconds), whichever comes first."""
+        if self.command_end is not None and self.command_end < self.request_end:
+            return self.command_end, "command", self.command_s
+        return self.request_end, "request", self.request_s
+
+
+class _TooLarge(Exception):
+    def __init__(self, cap: int) -> None:
+        super().__init__(cap)
+        self.cap = cap
+
+
+class _RedirectLoop(Exception):
+    pass
 
 
 class NetError(InputError):
-    """A request that cannot succeed: host unreachable, auth refused, hash mismatch, bad status."""
+    """A request that cannot succeed: host unreachable, auth refused, hash mismatch, bad status.
+
+    `transient` is True for a connection that broke mid-body (worth another try).
+    """
+
+    transient = False
 
 
 @dataclass(frozen=True)
@@ -150,16 +226,33 @@ def _is_tty() -> bool:
 class _Resp:
     """A response being read: status, lower-case headers, the final URL, and the body stream."""
 
-    def __init__(self, status: int, headers: dict[str, str], url: str, fp: Any, done: Callable[[bool], None]) -> None:
+    def __init__(
+        self,
+        status: int,
+        headers: dict[str, str],
+        url: str,
+        fp: Any,
+        done: Callable[[bool], None],
+        sock: socket.socket | None = None,
+    ) -> None:
         self.status = status
         self.headers = headers
         self.url = url
         self._fp = fp
         self._done = done
+        self._sock = sock
 
-    def read(self, n: int = -1) -> bytes:
-        data: bytes = self._fp.read() if n < 0 else self._fp.read(n)
+    def read_chunk(self, n: int = _CHUNK) -> bytes:
+        """What arrives next, at most `n` bytes: never waits to fill `n` (a slow drip is seen chunk by chunk)."""
+        read1 = getattr(self._fp, "read1", None)
+        data: bytes = read1(n) if read1 is not None else self._fp.read(n)
         return data
+
+    def set_timeout(self, seconds: float) -> None:
+        """Bound the wait for the next bytes (the per-read timeout, cut to what the deadline leaves)."""
+        if self._sock is not None:
+            with contextlib.suppress(OSError):
+                self._sock.settimeout(max(0.001, seconds))
 
     def close(self, *, reusable: bool = True) -> None:
         """Finish: a fully read response gives its connection back to the pool."""
@@ -206,7 +299,8 @@ class _Pool:
             self._local.conns = conns
         return conns
 
-    def open(self, url: str, headers: Mapping[str, str]) -> _Resp:
+    def open(self, url: str, headers: Mapping[str, str], timeout: float | None = None) -> _Resp:
+        timeout = self.timeout if timeout is None else timeout
         parts = urllib.parse.urlsplit(url)
         host = parts.hostname or ""
         port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -218,9 +312,13 @@ class _Pool:
             reused = conn is not None
             if conn is None:
                 if parts.scheme == "https":
-                    conn = http.client.HTTPSConnection(host, port, timeout=self.timeout, context=self._ssl)
+                    conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=self._ssl)
                 else:
-                    conn = http.client.HTTPConnection(host, port, timeout=self.timeout)
+                    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+            else:
+                conn.timeout = timeout
+                if conn.sock is not None:
+                    conn.sock.settimeout(timeout)
             try:
                 conn.request("GET", path, headers=dict(headers))
                 resp = conn.getresponse()
@@ -240,7 +338,7 @@ class _Pool:
                     conn.close()
 
             hdrs = {k.lower(): v for k, v in resp.getheaders()}
-            return _Resp(resp.status, hdrs, url, resp, done)
+            return _Resp(resp.status, hdrs, url, resp, done, conn.sock)
         raise http.client.HTTPException("connection failed")  # pragma: no cover - the loop always returns
 
 
@@ -254,7 +352,10 @@ class HttpClient:
     """A small, thread-safe HTTP client with retries, credentials, a page cache and resumable downloads.
 
     `cache_dir=None` turns the HTTP cache off. `offline=True` answers only from the cache (and `file://`).
-    `progress=None` shows download progress only on a TTY outside CI.
+    `progress=None` shows download progress only on a TTY outside CI. `timeout` bounds each connect and each
+    wait for bytes; `request_timeout` bounds a whole request (retries and body included); `deadline` (a
+    `time.monotonic()` instant, see `set_deadline`) bounds every request of the command. `max_page_bytes` caps
+    a page, metadata or range body held in memory; `max_download_bytes` caps a download streamed to disk.
     """
 
     def __init__(
@@ -263,18 +364,33 @@ class HttpClient:
         cache_dir: Path | None = None,
         timeout: float = 30.0,
         retries: int = 3,
-        backoff: float = 0.5,
+        backoff: float | None = None,
         backoff_max: float = 8.0,
         offline: bool = False,
         progress: bool | None = None,
         use_keyring: bool = True,
         use_netrc: bool = True,
         environ: Mapping[str, str] | None = None,
+        request_timeout: float | None = None,
+        deadline: float | None = None,
+        max_page_bytes: int | None = None,
+        max_download_bytes: int | None = None,
     ) -> None:
         self.cache_dir = cache_dir
         self.timeout = timeout
+        # the module defaults are read here, not bound at import: tests and embedders may lower them
+        self.request_timeout = REQUEST_TIMEOUT if request_timeout is None else request_timeout
+        self.deadline = deadline
+        self.max_page_bytes = MAX_PAGE_BYTES if max_page_bytes is None else max_page_bytes
+        self.max_download_bytes = MAX_DOWNLOAD_BYTES if max_download_bytes is None else max_download_bytes
+        self._command_seconds: float | None = None
+        if deadline is None and _COMMAND:
+            self.deadline, self._command_seconds = _COMMAND[0]
+        self._failed: dict[str, NetError] = {}
+        self._store_lock = threading.Lock()
+        self._closed = False
         self.retries = max(0, retries)
-        self.backoff = backoff
+        self.backoff = BACKOFF if backoff is None else backoff
         self.backoff_max = backoff_max
         self.offline = offline
         self.progress = _is_tty() if progress is None else progress
@@ -288,6 +404,76 @@ class HttpClient:
         self._proxies = urllib.request.getproxies()
         self._opener = urllib.request.build_opener()  # only through a proxy (the pool speaks directly)
         self.requests = 0  # network requests actually sent (for tests and the benchmark)
+
+    def store(self, *files: tuple[Path, bytes]) -> bool:
+        """Write cache files atomically, in order; skipped (False) once `close` was called or when a write fails.
+
+        Background fetches still running when a command ends must not be caught mid-write by the process's exit
+        (which would leave a temporary file in the cache): `close` waits for a write in progress and stops later
+        ones.
+        """
+        with self._store_lock:
+            if self._closed:
+                return False
+            try:
+                for path, data in files:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    atomic_write_bytes(path, data)
+            except (OSError, InputError):
+                return False  # a cache that cannot be written only costs speed
+            return True
+
+    def close(self) -> None:
+        """No more cache writes from this client (requests still work); waits for a write in progress."""
+        with self._store_lock:
+            self._closed = True
+
+    def set_deadline(self, seconds: float | None) -> None:
+        """Give every later request of this client at most `seconds` from now, all together (None: no limit)."""
+        self._command_seconds = seconds
+        self.deadline = None if seconds is None else time.monotonic() + seconds
+
+    def _stop_at(self, started: float) -> _Budget:
+        """The deadlines of a request started at `started`."""
+        command_s = self._command_seconds
+        if self.deadline is not None and command_s is None:
+            command_s = self.deadline - started
+        return _Budget(started + self.request_timeout, self.request_timeout, self.deadline, command_s or 0.0)
+
+    def _left(self, stop: _Budget) -> float:
+        """Seconds left before the first deadline, capped by the per-read timeout; raises _Deadline when none are."""
+        end, which, length = stop.end()
+        left = end - time.monotonic()
+        if left <= 0:
+            raise _Deadline(which, length)
+        return min(self.timeout, left)
+
+    def _deadline_error(self, url: str, exc: _Deadline) -> NetError:
+        shown = redact_url(url)
+        if exc.which == "command":
+            msg = f"the command's deadline of {exc.seconds:g} s passed while fetching {shown}"
+            hint = "raise --timeout, or use a faster index or mirror"
+        else:
+            msg = f"{shown} took longer than the request deadline of {exc.seconds:g} s"
+            hint = "the server sends too slowly; use another index or mirror"
+        return NetError(make("RS410", msg, subject=shown, hint=hint))
+
+    @staticmethod
+    def _too_large_error(url: str, cap: int) -> NetError:
+        shown = redact_url(url)
+        return NetError(
+            make(
+                "RS411",
+                f"{shown} is larger than the {cap:,} byte limit for this kind of response",
+                subject=shown,
+                hint="an index page or file this large is not plausible; check the index URL",
+            )
+        )
+
+    @staticmethod
+    def _redirect_error(url: str) -> NetError:
+        shown = redact_url(url)
+        return NetError(make("RS412", f"too many redirects from {shown}", subject=shown))
 
     # -- credentials ---------------------------------------------------------------------------------
 
@@ -385,6 +571,21 @@ class HttpClient:
         if scheme not in ("http", "https"):
             raise NetError(make("RS404", f"unsupported URL scheme: {redact_url(clean)}", subject=redact_url(clean)))
         hdrs = {"User-Agent": _USER_AGENT, **(headers or {})}
+        if not cache:
+            return self._get_http(clean, hdrs, cache=False, ok_statuses=ok_statuses)
+        memo = f"{clean}\n{hdrs.get('Accept', '')}"
+        with self._lock:
+            failed = self._failed.get(memo)
+        if failed is not None:
+            raise failed  # one failure per URL and command: a broken or huge page is not fetched again
+        try:
+            return self._get_http(clean, hdrs, cache=True, ok_statuses=ok_statuses)
+        except NetError as exc:
+            with self._lock:
+                self._failed[memo] = exc
+            raise
+
+    def _get_http(self, clean: str, hdrs: dict[str, str], *, cache: bool, ok_statuses: frozenset[int]) -> Response:
         entry = self._cache_load(clean, hdrs) if cache and self.cache_dir is not None else None
         if entry is not None and (entry.fresh or self.offline):
             cached = entry.load()
@@ -438,7 +639,9 @@ class HttpClient:
         rng = f"bytes=-{end}" if start is None else f"bytes={start}-{'' if end is None else end}"
         return self.get(url, headers={"Range": rng}, ok_statuses=frozenset({200, 206}))
 
-    def _open(self, url: str, headers: Mapping[str, str], creds: Credentials | None) -> _Resp:
+    def _open(
+        self, url: str, headers: Mapping[str, str], creds: Credentials | None, *, timeout: float | None = None
+    ) -> _Resp:
         """Send one GET, following redirects (credentials never follow one to another host or scheme)."""
         with self._lock:
             self.requests += 1
@@ -451,26 +654,25 @@ class HttpClient:
             if creds is not None and same_origin:
                 hdrs["Authorization"] = creds.header()
             if _proxied(current, self._proxies):
-                resp = self._open_urllib(current, hdrs)
+                resp = self._open_urllib(current, hdrs, timeout)
             else:
-                resp = self._pool.open(current, hdrs)
+                resp = self._pool.open(current, hdrs, timeout)
             location = resp.headers.get("location")
             if resp.status in (301, 302, 303, 307, 308) and location:
-                resp.read()
-                resp.close()
+                resp.close(reusable=False)
                 current = urllib.parse.urljoin(current, location)
                 continue
             resp.url = strip_credentials(current)[0]
             return resp
-        raise http.client.HTTPException(f"too many redirects from {redact_url(url)}")
+        raise _RedirectLoop
 
-    def _open_urllib(self, url: str, headers: Mapping[str, str]) -> _Resp:
+    def _open_urllib(self, url: str, headers: Mapping[str, str], timeout: float | None = None) -> _Resp:
         auth = headers.get("Authorization")
         req = urllib.request.Request(url, headers={k: v for k, v in headers.items() if k != "Authorization"})
         if auth:
             req.add_unredirected_header("Authorization", auth)
         try:
-            fh = self._opener.open(req, timeout=self.timeout)
+            fh = self._opener.open(req, timeout=self.timeout if timeout is None else timeout)
         except urllib.error.HTTPError as exc:
             hdrs = {k.lower(): v for k, v in (exc.headers or {}).items()}
             return _Resp(exc.code, hdrs, url, exc, lambda _r: None)
@@ -478,53 +680,113 @@ class HttpClient:
         return _Resp(fh.status, hdrs, strip_credentials(fh.geturl())[0], fh, lambda _r: None)
 
     def _request(self, url: str, headers: Mapping[str, str], *, ok_statuses: frozenset[int]) -> Response:
-        creds = self._credentials(url)
+        tries = 0
+        budget = self._stop_at(time.monotonic())  # one deadline for the request, its body retries included
+        while True:
+            stream = self._stream(url, headers, ok_statuses=ok_statuses, budget=budget)
+            try:
+                body = stream.read_all(self.max_page_bytes)
+            except NetError as exc:
+                if exc.transient and tries < self.retries and self._may_retry(budget, tries + 1):
+                    tries += 1
+                    self._sleep(tries, None, budget)
+                    continue
+                raise
+            finally:
+                stream.close()
+            return Response(stream.url, stream.status, stream.headers, body)
+
+    def stream(
+        self,
+        url: str,
+        headers: Mapping[str, str] | None = None,
+        *,
+        ok_statuses: frozenset[int] = frozenset({200}),
+    ) -> Stream:
+        """Open a GET whose body is read by the caller (`Stream.chunks`, `read_all`), within this request's deadline.
+
+        Credentials, retries (connection errors, 5xx, 429), redirects and the deadlines apply as for `get`; a
+        status outside `ok_statuses` raises (RS402 for 401/403, RS404 otherwise). A failure while reading the
+        body is a NetError (`transient` when the connection broke), for the caller to retry or not.
+        """
+        return self._stream(url, headers, ok_statuses=ok_statuses, budget=None)
+
+    def _stream(
+        self,
+        url: str,
+        headers: Mapping[str, str] | None,
+        *,
+        ok_statuses: frozenset[int],
+        budget: _Budget | None,
+    ) -> Stream:
+        clean, url_creds = strip_credentials(url)
+        if url_creds is not None:
+            with self._lock:
+                self._host_creds.setdefault(_netloc(clean), url_creds)
+        if self.offline:
+            raise NetError(make("RS406", f"offline: cannot fetch {redact_url(clean)}", subject=redact_url(clean)))
+        hdrs = {"User-Agent": _USER_AGENT, **(headers or {})}
+        creds = self._credentials(clean)
+        stop = budget or self._stop_at(time.monotonic())
         attempt = 0
         while True:
             try:
-                resp = self._open(url, headers, creds)
-                try:
-                    body = resp.read()
-                except BaseException:
-                    resp.close(reusable=False)
-                    raise
-                resp.close()
+                resp = self._open(clean, hdrs, creds, timeout=self._left(stop))
+            except _Deadline as exc:
+                raise self._deadline_error(clean, exc) from None
+            except _RedirectLoop:
+                raise self._redirect_error(clean) from None
             except (urllib.error.URLError, OSError, http.client.HTTPException, ssl.SSLError) as exc:
-                if attempt < self.retries:
+                if attempt < self.retries and self._may_retry(stop, attempt + 1):
                     attempt += 1
-                    self._sleep(attempt, None)
+                    self._sleep(attempt, None, stop)
                     continue
-                reason = getattr(exc, "reason", exc)
-                if isinstance(reason, socket.timeout | TimeoutError):
-                    what = f"timed out after {self.timeout:g} s"
-                else:
-                    what = redact_text(str(reason)) or type(exc).__name__
-                raise NetError(
-                    make(
-                        "RS401",
-                        f"cannot reach {redact_url(url)}: {what}",
-                        subject=redact_url(url),
-                        evidence=[f"{attempt + 1} attempt(s) with exponential backoff"],
-                        hint="check the index URL and the network, or use --offline with a warm cache",
-                    )
-                ) from None
+                end, which, length = stop.end()
+                if time.monotonic() >= end:
+                    raise self._deadline_error(clean, _Deadline(which, length)) from None
+                raise self._unreachable(clean, exc, attempt) from None
             status = resp.status
             if status in (401, 403):
-                raise NetError(self._auth_error(url, status, creds))
-            if status in _RETRY_STATUS and status not in ok_statuses and attempt < self.retries:
-                attempt += 1
-                self._sleep(attempt, resp.headers.get("retry-after"))
-                continue
+                resp.close(reusable=False)
+                raise NetError(self._auth_error(clean, status, creds))
+            if status in _RETRY_STATUS and status not in ok_statuses:
+                resp.close(reusable=False)
+                if attempt < self.retries and self._may_retry(stop, attempt + 1):
+                    attempt += 1
+                    self._sleep(attempt, resp.headers.get("retry-after"), stop)
+                    continue
             if status not in ok_statuses:
+                resp.close(reusable=False)
                 raise NetError(
                     make(
                         "RS404",
-                        f"HTTP {status} from {redact_url(url)}",
-                        subject=redact_url(url),
+                        f"HTTP {status} from {redact_url(clean)}",
+                        subject=redact_url(clean),
                         evidence=[f"after {attempt + 1} attempt(s)"],
                     )
                 )
-            return Response(resp.url, status, resp.headers, body)
+            return Stream(self, clean, resp, stop, attempt)
+
+    def _may_retry(self, stop: _Budget, attempt: int) -> bool:
+        """A retry is worth it only when its backoff ends before the deadline."""
+        delay = min(self.backoff_max, self.backoff * (2 ** (attempt - 1)))
+        return bool(time.monotonic() + delay < stop.end()[0])
+
+    def _unreachable(self, url: str, exc: BaseException, attempt: int) -> NetError:
+        reason = getattr(exc, "reason", exc)
+        if isinstance(reason, socket.timeout | TimeoutError):
+            what = f"timed out after {self.timeout:g} s"
+        else:
+            what = redact_text(str(reason)) or type(exc).__name__
+        return NetError(
+            make(
+                "RS401",
+                f"cannot reach {redact_url(url)}: {what}",
+                subject=redact_url(url),
+                evidence=[f"{attempt + 1} attempt(s) with exponential backoff"],
+                hint="check the index URL and the network, or use --offline with a warm cache",
+            )
+        )
 
     def _auth_error(self, url: str, status: int, creds: Credentials | None) -> Diagnostic:
         host = urllib.parse.urlsplit(url).hostname or ""
@@ -545,11 +807,14 @@ class HttpClient:
             hint=hint,
         )
 
-    def _sleep(self, attempt: int, retry_after: str | None) -> None:
+    def _sleep(self, attempt: int, retry_after: str | None, stop: _Budget | None = None) -> None:
         delay = min(self.backoff_max, self.backoff * (2 ** (attempt - 1)))
         if retry_after and retry_after.isdigit():
             delay = min(self.backoff_max, max(delay, float(retry_after)))
-        time.sleep(delay * (0.75 + random.random() / 2))
+        delay *= 0.75 + random.random() / 2
+        if stop is not None:  # never sleep past the deadline (the next attempt then reports it)
+            delay = max(0.0, min(delay, stop.end()[0] - time.monotonic()))
+        time.sleep(delay)
 
     # -- file:// -------------------------------------------------------------------------------------
 
@@ -601,14 +866,19 @@ class HttpClient:
         *,
         sha256: str | None = None,
         on_progress: Callable[[int, int | None], None] | None = None,
+        max_bytes: int | None = None,
     ) -> Path:
-        """Download `url` to `dest` (atomically), resuming with `Range` after a broken connection.
+        """Stream `url` to `dest` (atomically), resuming with `Range` after a broken connection.
 
-        With `sha256`, the file is checked and RS403 raised on a mismatch (nothing is left at `dest`).
+        With `sha256`, the file is checked and RS403 raised on a mismatch. On any failure nothing is left at
+        `dest` nor beside it. `max_bytes` (default `max_download_bytes`) caps the file (RS411).
         """
+        cap = self.max_download_bytes if max_bytes is None else max_bytes
         clean, _ = strip_credentials(url)
         if urllib.parse.urlsplit(clean).scheme == "file":
             data = self._get_file(clean, {}).body
+            if len(data) > cap:
+                raise self._too_large_error(clean, cap)
             self._check_hash(clean, hashlib.sha256(data).hexdigest(), sha256)
             atomic_write_bytes(dest, data)
             return dest
@@ -616,76 +886,55 @@ class HttpClient:
             raise NetError(make("RS406", f"offline: cannot download {redact_url(clean)}", subject=redact_url(clean)))
         dest.parent.mkdir(parents=True, exist_ok=True)
         part = dest.with_name(dest.name + ".part")
-        creds = self._credentials(clean)
+        show = on_progress or (self._print_progress(dest.name) if self.progress else None)
+        try:
+            digest = self._download_to(url, part, cap, show)
+            if self.progress and on_progress is None:
+                sys.stderr.write("\n")
+            self._check_hash(clean, digest, sha256)
+            os.replace(part, dest)
+        except BaseException:
+            part.unlink(missing_ok=True)
+            raise
+        return dest
+
+    def _download_to(self, url: str, part: Path, cap: int, show: Callable[[int, int | None], None] | None) -> str:
+        """Fetch into `part`, resuming after transient breaks; the sha256 of what was written."""
         digest = hashlib.sha256()
         have = 0
         total: int | None = None
-        attempt = 0
-        show = on_progress or (self._print_progress(dest.name) if self.progress else None)
+        breaks = 0
+        budget = self._stop_at(time.monotonic())  # resumes continue the same request: one deadline
         with open(part, "wb") as out:
             while True:
-                hdrs = {"User-Agent": _USER_AGENT}
-                if have:
-                    hdrs["Range"] = f"bytes={have}-"
+                hdrs = {"Range": f"bytes={have}-"} if have else {}
+                stream = self._stream(url, hdrs, ok_statuses=frozenset({200, 206}), budget=budget)
                 try:
-                    fh = self._open(clean, hdrs, creds)
-                    status = fh.status
-                    if status in (401, 403) or status in _RETRY_STATUS or status not in (200, 206):
-                        fh.close(reusable=False)
-                    else:
-                        try:
-                            if have and status != 206:  # server ignored Range: start over
-                                out.seek(0)
-                                out.truncate()
-                                digest = hashlib.sha256()
-                                have = 0
-                            length = fh.headers.get("content-length")
-                            if total is None and length and length.isdigit():
-                                total = have + int(length)
-                            while True:
-                                chunk = fh.read(1 << 16)
-                                if not chunk:
-                                    break
-                                out.write(chunk)
-                                digest.update(chunk)
-                                have += len(chunk)
-                                if show:
-                                    show(have, total)
-                        except BaseException:
-                            fh.close(reusable=False)
-                            raise
-                        fh.close()
-                        if total is not None and have < total:
-                            raise http.client.IncompleteRead(b"", total - have)
-                        break
-                except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-                    if attempt < self.retries:
-                        attempt += 1
-                        self._sleep(attempt, None)
+                    if have and stream.status != 206:  # the server ignored Range: start over
+                        out.seek(0)
+                        out.truncate()
+                        digest = hashlib.sha256()
+                        have = 0
+                    length = stream.headers.get("content-length", "")
+                    if total is None and length.isdigit():
+                        total = have + int(length)
+                        if total > cap:
+                            raise self._too_large_error(url, cap)
+                    for chunk in stream.chunks(cap - have):
+                        out.write(chunk)
+                        digest.update(chunk)
+                        have += len(chunk)
+                        if show:
+                            show(have, total)
+                except NetError as exc:
+                    if exc.transient and breaks < self.retries and self._may_retry(budget, breaks + 1):
+                        breaks += 1
+                        self._sleep(breaks, None, budget)
                         continue
-                    part.unlink(missing_ok=True)
-                    reason = redact_text(str(getattr(exc, "reason", exc))) or type(exc).__name__
-                    raise NetError(
-                        make("RS401", f"download of {redact_url(clean)} failed: {reason}", subject=redact_url(clean))
-                    ) from None
-                if status in (401, 403):
-                    part.unlink(missing_ok=True)
-                    raise NetError(self._auth_error(clean, status, creds))
-                if status in _RETRY_STATUS and attempt < self.retries:
-                    attempt += 1
-                    self._sleep(attempt, None)
-                    continue
-                part.unlink(missing_ok=True)
-                raise NetError(make("RS404", f"HTTP {status} from {redact_url(clean)}", subject=redact_url(clean)))
-        if self.progress and on_progress is None:
-            sys.stderr.write("\n")
-        try:
-            self._check_hash(clean, digest.hexdigest(), sha256)
-        except NetError:
-            part.unlink(missing_ok=True)
-            raise
-        os.replace(part, dest)
-        return dest
+                    raise
+                finally:
+                    stream.close()
+                return digest.hexdigest()
 
     @staticmethod
     def _check_hash(url: str, got: str, want: str | None) -> None:
@@ -750,13 +999,88 @@ class HttpClient:
             "sha256": resp.digest or hashlib.sha256(resp.body).hexdigest(),
             "stored": time.time() - _age(resp.headers),
         }
+        files = [] if body_unchanged else [(body_path, resp.body)]
+        self.store(*files, (meta_path, json.dumps(meta, sort_keys=True).encode()))
+
+
+class Stream:
+    """An open response whose body the caller reads, within its request's deadline (see `HttpClient.stream`)."""
+
+    def __init__(self, client: HttpClient, url: str, resp: _Resp, stop: _Budget, attempt: int) -> None:
+        self._client = client
+        self._resp: _Resp | None = resp
+        self._stop = stop
+        self._done = False
+        self.attempts = attempt + 1
+        self.url = resp.url
+        self.status = resp.status
+        self.headers: Mapping[str, str] = resp.headers
+        self.requested = url
+
+    def chunks(self, cap: int) -> Iterator[bytes]:
+        """The body in chunks as they arrive; RS410 past the deadline, RS411 past `cap` bytes, RS401 on a break."""
+        have = 0
+        resp = self._resp
+        if resp is None:
+            return
         try:
-            meta_path.parent.mkdir(parents=True, exist_ok=True)
-            if not body_unchanged:
-                atomic_write_bytes(body_path, resp.body)
-            atomic_write_bytes(meta_path, json.dumps(meta, sort_keys=True).encode())
-        except (OSError, InputError):
-            pass  # a cache that cannot be written only costs speed
+            length = self.headers.get("content-length", "")
+            if length.isdigit() and int(length) > cap:
+                raise _TooLarge(cap)  # announced too large: refused before a byte of it is read
+            while True:
+                resp.set_timeout(self._client._left(self._stop))
+                try:
+                    chunk = resp.read_chunk(_CHUNK)
+                except TimeoutError:
+                    self._client._left(self._stop)
+                    raise
+                if not chunk:
+                    break
+                have += len(chunk)
+                if have > cap:
+                    raise _TooLarge(cap)
+                self._stop.credit(len(chunk))
+                yield chunk
+            length = self.headers.get("content-length", "")
+            if length.isdigit() and have < int(length) and "content-encoding" not in self.headers:
+                raise http.client.IncompleteRead(b"", int(length) - have)
+        except _Deadline as exc:
+            self.close(reusable=False)
+            raise self._client._deadline_error(self.requested, exc) from None
+        except _TooLarge as exc:
+            self.close(reusable=False)
+            raise self._client._too_large_error(self.requested, exc.cap) from None
+        except (OSError, http.client.HTTPException, ssl.SSLError) as exc:
+            self.close(reusable=False)
+            reason = redact_text(str(getattr(exc, "reason", exc))) or type(exc).__name__
+            if isinstance(exc, http.client.IncompleteRead):
+                reason = f"the connection closed {exc.expected} bytes early"
+            err = NetError(
+                make(
+                    "RS401",
+                    f"the transfer of {redact_url(self.requested)} broke after {have} bytes: {reason}",
+                    subject=redact_url(self.requested),
+                )
+            )
+            err.transient = True
+            raise err from None
+        self._done = True
+
+    def read_all(self, cap: int) -> bytes:
+        """The whole body (at most `cap` bytes, else RS411)."""
+        return b"".join(self.chunks(cap))
+
+    def close(self, *, reusable: bool = True) -> None:
+        """Finish; the connection is kept for reuse only after a complete body."""
+        if self._resp is not None:
+            resp, self._resp = self._resp, None
+            resp.close(reusable=reusable and self._done)
+
+    def __enter__(self) -> Stream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 @dataclass(frozen=True)
