@@ -52,7 +52,10 @@ def sha256_file(path: str | os.PathLike[str], *, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-_READERS = ("model", "elf", "fatbin", "cxxabi", "wheel", "conda_pkg", "prefix", "remote", "report")
+_READERS = (
+    *("model", "elf", "fatbin", "cxxabi", "wheel", "conda_pkg", "prefix", "remote", "report"),
+    *("elfhead", "budgeted"),
+)
 
 
 def _reader_tag() -> str:

@@ -130,3 +130,8 @@ class ArtifactReport(_Frozen):
     version: str | None = None
     build: str | None = Field(default=None, description="conda build string or wheel build tag")
     files: int = Field(default=0, ge=0, description="regular files looked at (members, or files in a directory)")
+    device_code: Literal["read", "beyond-budget"] = Field(
+        default="read",
+        description="beyond-budget: some shared object was not read whole within the inspect budget, so the "
+        "fatbinary entries were dropped and SASS/PTX come from a measured or published row instead",
+    )

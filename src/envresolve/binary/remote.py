@@ -47,14 +47,15 @@ _KEPT_CODES = frozenset({"RS402", "RS403", "RS410", "RS411", "RS412"})
 class _Request:
     """One wheel URL (credentials registered with the client, never kept here) and how it is shown."""
 
-    def __init__(self, client: HttpClient, url: str) -> None:
+    def __init__(self, client: HttpClient, url: str, *, trust: bool = True) -> None:
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise InputError(make("GN104", f"not an http(s) URL: {redact_url(url)}", subject=redact_url(url)))
         self.client = client
         self.display = redact_url(url)
         self.fragment = parts.fragment
-        clean = client.trust_host(url)  # the user named this URL: its host gets the configured credentials
+        # a URL the user named: its host gets the configured credentials; an index's file URL has its index's
+        clean = client.trust_host(url) if trust else url
         self.url = clean.split("#", 1)[0]
         self.filename = urllib.parse.unquote(parts.path.rsplit("/", 1)[-1])
 

@@ -187,6 +187,27 @@ def add_timeout_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _budget(text: str) -> int:
+    from envresolve.binary.budgeted import parse_budget
+
+    try:
+        return parse_budget(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a byte count: {text!r} (e.g. 8M, 512k, 0)") from None
+
+
+def add_inspect_budget_argument(parser: argparse.ArgumentParser) -> None:
+    """`--inspect-budget BYTES`: how much of each candidate wheel the single pass reads."""
+    parser.add_argument(
+        "--inspect-budget",
+        metavar="BYTES",
+        type=_budget,
+        default=None,
+        help="compressed bytes read per wheel with compiled code to learn its binary facts (default 8M; "
+        "e.g. 64M reads device code of larger wheels, 0 reads none)",
+    )
+
+
 def _color(stream: object) -> bool:
     isatty = getattr(stream, "isatty", None)
     return bool(isatty and isatty()) and "NO_COLOR" not in os.environ

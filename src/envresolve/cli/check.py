@@ -28,7 +28,7 @@ this node.
 
 
 def configure_parser(sub: Any) -> None:
-    from envresolve.cli import add_timeout_argument
+    from envresolve.cli import add_inspect_budget_argument, add_timeout_argument
 
     p = sub.add_parser(
         "check",
@@ -84,6 +84,7 @@ def configure_parser(sub: Any) -> None:
         help="SPEC: pip index (URL or local directory) used instead of the spec's; may repeat",
     )
     add_timeout_argument(p)
+    add_inspect_budget_argument(p)
     p.set_defaults(run=run)
 
 
@@ -151,7 +152,9 @@ def run(args: argparse.Namespace) -> int:
             from envresolve.solve import ResolveSettings
 
             settings = ResolveSettings(
-                notebook_packages=not args.no_notebook_packages, index_urls=tuple(args.index_url)
+                notebook_packages=not args.no_notebook_packages,
+                index_urls=tuple(args.index_url),
+                inspect_budget=args.inspect_budget,
             )
             reports = check_spec(path, nodes, offline=args.offline, settings=settings, image=image)
     if len(reports) > 1 and args.format in ("json", "sarif"):

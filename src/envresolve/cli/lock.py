@@ -22,7 +22,7 @@ EXPORTS = ("pylock", "pixi", "explicit", "requirements")
 
 
 def configure_parser(sub: Any) -> None:
-    from envresolve.cli import add_timeout_argument
+    from envresolve.cli import add_inspect_budget_argument, add_timeout_argument
 
     p = sub.add_parser(
         "lock",
@@ -68,6 +68,7 @@ def configure_parser(sub: Any) -> None:
     p.add_argument("--explain", action="store_true", help='print "why not X" lines for rejected candidates')
     p.add_argument("--offline", action="store_true", help="use only cached repodata/index pages and local files")
     add_timeout_argument(p)
+    add_inspect_budget_argument(p)
     p.add_argument(
         "--verify-hashes",
         action="store_true",
@@ -195,6 +196,7 @@ def run(args: argparse.Namespace) -> int:
         find_links=tuple(str(Path(f).resolve()) if "://" not in f else f for f in args.find_links),
         notebook_packages=not args.no_notebook_packages,
         verify_hashes=args.verify_hashes,
+        inspect_budget=args.inspect_budget,
     )
     result = resolve(spec, nodes, offline=args.offline, explain=args.explain, settings=settings)
     written: list[str] = []

@@ -64,6 +64,14 @@ class ResolveSettings(_Frozen):
         default=False, description="fetch each chosen wheel read by ranges and check its sha256 (RS403)"
     )
     inspect_cache: bool = Field(default=True, description="use cached `envresolve inspect` reports for verdicts")
+    inspect_wheels: bool = Field(
+        default=True,
+        description="read each candidate wheel with compiled code by ranges within `inspect_budget` (cached "
+        "facts only when offline); False: cached reports only",
+    )
+    inspect_budget: int | None = Field(
+        default=None, ge=0, description="compressed bytes read per wheel (default binary.budgeted's)"
+    )
 
 
 class WhyNot(_Frozen):
@@ -245,9 +253,8 @@ def _attempt(
                 find_links=find_links,
                 installed=_pypi_installed(conda_pkgs),
                 env=env,
-                binary_facts=(lambda c: _cached_report(cache, c.sha256, c.name, c.version))
-                if cache is not None
-                else None,
+                binary_facts=_binary_facts(settings, cache),
+                inspect_budget=settings.inspect_budget,
                 cache_dir=Path(settings.pip_cache_dir) if settings.pip_cache_dir else None,
                 offline=offline,
                 verify_hashes=settings.verify_hashes,
@@ -345,6 +352,15 @@ def _abs_link(link: str, spec: EnvSpec) -> str:
     return str(p.resolve())
 
 
+def _binary_facts(settings: ResolveSettings, cache: Any) -> Any:
+    """What the pip search judges candidates by: wheels read within the budget, cached reports, or nothing."""
+    if cache is None:
+        return None
+    if settings.inspect_wheels:
+        return "read"
+    return lambda c: _cached_report(cache, c.sha256, c.name, c.version)
+
+
 def _why(r: Any) -> WhyNot:
     return WhyNot(name=r.name, version=r.version, reason=r.reason, code=r.code, message=r.message, node=r.node)
 
@@ -359,7 +375,7 @@ def _pip_env_packages(pip: PipResolution, cache: Any = None) -> list[Package]:
             index=p.index,
             url=p.url,
             requires_dist=p.requires_dist,
-            binary=_cached_report(cache, p.sha256, p.name, p.version),
+            binary=p.binary or _cached_report(cache, p.sha256, p.name, p.version),
         )
         for p in pip.packages
     ]
@@ -531,7 +547,7 @@ def _verdict(name: str, diags: Sequence[Diagnostic], report: ArtifactReport | No
         )
     if report is not None:
         return BinaryVerdict(
-            status="compatible", basis="binary", reason="binary facts (cached inspect report) pass every rule"
+            status="compatible", basis="binary", reason="binary facts (read from the artefact) pass every rule"
         )
     return BinaryVerdict(
         status="not-inspected",

@@ -193,6 +193,35 @@ CODES: tuple[CodeInfo, ...] = (
         example="envresolve inspect notes.txt",
     ),
     CodeInfo(
+        code="BN550",
+        name="read-within-budget",
+        category=BINARY,
+        severity=INFO,
+        summary="A wheel's binary facts were read within the per-artefact inspect budget (`--inspect-budget`).",
+        explanation=(
+            "`lock`, `check SPEC` and `lint` read each candidate wheel with compiled code by HTTP range requests: "
+            "the zip table of contents, then each shared object smallest first, whole while it fits in the "
+            "budget, else only its first bytes, where `.gnu.version_r` and `.dynstr` lie. Version needs read "
+            "that way are proven record by record (each carries the ELF hash of its name), so GLIBC_/GLIBCXX_ "
+            "verdicts are as certain as from the whole file. When some library was not read whole, its device "
+            "code (SASS/PTX) is unknown: the fatbinary entries are dropped and the published matrix row (or a "
+            "measured row) decides kernel verdicts, which say so. The note gives the bytes read."
+        ),
+        example="envresolve lock requirements.txt --node a100-driver535 --inspect-budget 64M",
+    ),
+    CodeInfo(
+        code="BN551",
+        name="facts-not-read",
+        category=BINARY,
+        severity=WARNING,
+        summary="A candidate wheel's binary facts could not be read; its verdicts rest on index metadata.",
+        explanation=(
+            "The wheel could not be fetched by ranges (a network failure, a refused request, a server that "
+            "ignores Range requests for a file larger than the budget). Unknown facts never give errors, so "
+            "the candidate is judged by its metadata and the matrices alone."
+        ),
+    ),
+    CodeInfo(
         code="BN601",
         name="tag-understates-glibc",
         category=GLIBC,

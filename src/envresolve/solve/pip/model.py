@@ -121,6 +121,7 @@ class PipPackage(_Frozen):
     metadata_check: str = Field(
         default="unverified", description="what vouches for the metadata: sha256, index-hash, unverified or local"
     )
+    binary: ArtifactReport | None = Field(default=None, description="the binary facts the search judged it by")
 
 
 class PipResolution(_Frozen):

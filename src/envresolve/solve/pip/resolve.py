@@ -73,7 +73,8 @@ def resolve_pip(
     installed: Mapping[str, str] | None = None,
     env: Environment | None = None,
     filters: Sequence[CandidateFilter] | None = None,
-    binary_facts: Callable[[CandidateInfo], ArtifactReport | None] | Literal["cache"] | None = "cache",
+    binary_facts: Callable[[CandidateInfo], ArtifactReport | None] | Literal["cache", "read"] | None = "cache",
+    inspect_budget: int | None = None,
     client: HttpClient | None = None,
     cache_dir: Path | None = None,
     use_cache: bool = True,
@@ -94,7 +95,9 @@ def resolve_pip(
     - `filters`: `CandidateFilter`s (default `gpu.default_filters()`: CUDA vs driver, binary facts).
     - `binary_facts`: looks up an `ArtifactReport` for a candidate (or None for that candidate); `"cache"`
       (the default) reads the inspection report cache under `cache_dir` (what `envresolve inspect` stored,
-      keyed by the wheel's sha256); None: no binary facts at all.
+      keyed by the wheel's sha256); `"read"`: those, else each candidate wheel with compiled code is read by
+      ranges within `inspect_budget` compressed bytes (`binary.budgeted`; cached facts only when `offline`);
+      None: no binary facts at all.
     - `client` / `cache_dir` / `use_cache` / `offline`: the network layer; the HTTP and metadata cache
       lives in `cache_dir` (default: the user cache dir) unless `use_cache=False`.
     - `verify_hashes`: fetch every chosen wheel whose metadata was not read from the whole file, and check
@@ -116,6 +119,7 @@ def resolve_pip(
     installed = {canonicalize_name(k): v for k, v in (installed or {}).items()}
     env = env or Environment(python=python)
     roots, constraints = _requirements(requirements, markers)
+    facts = _facts_callback(binary_facts, client, cache_dir, offline=offline, budget=inspect_budget)
     finder = PackageFinder(client, list(index_urls), list(find_links), tags=tags, cache_dir=cache_dir)
     fetcher = MetadataFetcher(client, cache_dir)
     provider = PipProvider(
@@ -129,7 +133,7 @@ def resolve_pip(
         installed=installed,
         constraints=constraints,
         filters=default_filters() if filters is None else list(filters),
-        binary_facts=cached_binary_facts(cache_dir) if binary_facts == "cache" else binary_facts,
+        binary_facts=facts,
         allow_prereleases=allow_prereleases,
     )
     try:
@@ -161,7 +165,7 @@ def resolve_pip(
             client.close()  # prefetches still running write nothing more: no half-written cache file at exit
     rejections = _sorted(provider.rejections.values())
     kept = sorted((c.name, str(c.version)) for c in result.mapping.values() if c.installed and not c.extras)
-    diags = [*provider.findings, *(r.to_diagnostic() for r in rejections)]
+    diags = [*provider.findings, *(r.to_diagnostic() for r in rejections), *getattr(facts, "notes", ())]
     return PipResolution(
         packages=tuple(packages),
         installed=tuple(kept),
@@ -170,6 +174,29 @@ def resolve_pip(
         python=markers["python_full_version"],
         tags=tuple(str(t) for t in tags[:5]),
     )
+
+
+def _facts_callback(
+    binary_facts: Callable[[CandidateInfo], ArtifactReport | None] | Literal["cache", "read"] | None,
+    client: HttpClient,
+    cache_dir: Path | None,
+    *,
+    offline: bool,
+    budget: int | None,
+) -> Callable[[CandidateInfo], ArtifactReport | None] | None:
+    if binary_facts == "cache":
+        return cached_binary_facts(cache_dir)
+    if binary_facts == "read":
+        from envresolve.binary.budgeted import DEFAULT_INSPECT_BUDGET, WheelFacts
+        from envresolve.binary.cache import ReportCache
+
+        return WheelFacts(
+            client,
+            budget=DEFAULT_INSPECT_BUDGET if budget is None else budget,
+            offline=offline,
+            cache=ReportCache(),
+        )
+    return binary_facts
 
 
 def _sorted(rejections: object) -> list[Rejection]:
@@ -260,6 +287,7 @@ def _packages(
                 extras=tuple(sorted(extras.get(cand.name, ()))),
                 yanked=dist.yanked,
                 cuda=info.cuda,
+                binary=info.binary,
                 metadata_source=md.how,
                 metadata_check=md.check,
             )
