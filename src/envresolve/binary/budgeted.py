@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from envresolve.binary.elfhead import read_version_needs
+from envresolve.binary.elfhead import first_load_end, read_version_needs
 from envresolve.binary.remote import _CONTENT_RANGE, _TAIL, HttpRangeSource, _Request
 from envresolve.binary.wheel import (
     DEFAULT_LIMITS,
@@ -81,22 +81,68 @@ def parse_budget(text: str) -> int:
 
 
 class _Counted(HttpRangeSource):
-    """A range source that counts the bytes it fetched."""
+    """A range source that counts the bytes it fetched, holds spans fetched ahead, and hands out the budget."""
 
-    def __init__(self, req: _Request, size: int, tail: bytes, on_bytes: Callable[[int], None]) -> None:
+    def __init__(self, req: _Request, size: int, tail: bytes, on_bytes: Callable[[int], None], budget: int) -> None:
         super().__init__(req, size, tail=tail)
         self.fetched = len(tail)
         self._on_bytes = on_bytes
+        self._spans: dict[int, bytes] = {}
+        self._spans_lock = threading.Lock()
+        self._left = budget - len(tail)
+
+    def reserve(self, n: int) -> int:
+        """Take up to `n` bytes of what is left of the budget; the bytes granted."""
+        with self._spans_lock:
+            got = max(0, min(n, self._left))
+            self._left -= got
+            return got
 
     def _fetch(self, start: int, end: int) -> bytes:
         data = super()._fetch(start, end)
-        self.fetched += len(data)
+        with self._spans_lock:
+            self.fetched += len(data)
         self._on_bytes(len(data))
         return data
 
+    def prime(self, start: int, end: int) -> None:
+        """Fetch [start, end) in one request and keep it for the reads that follow (a local header and data)."""
+        end = min(end, self.size)
+        if end > start:
+            data = self._fetch(start, end)
+            with self._spans_lock:
+                self._spans[start] = data
+
+    def forget(self, start: int) -> None:
+        with self._spans_lock:
+            self._spans.pop(start, None)
+
+    def _span(self, offset: int, n: int) -> bytes | None:
+        with self._spans_lock:
+            for at, data in self._spans.items():
+                if at <= offset and offset + n <= at + len(data):
+                    return data[offset - at : offset - at + n]
+        return None
+
+    def read_at(self, offset: int, n: int) -> bytes:
+        hit = self._span(offset, min(n, self.size - offset))
+        return hit if hit is not None else super().read_at(offset, n)
+
+    def fetch(self, offset: int, n: int) -> bytes:
+        """[offset, offset + n) in one request (or from a span), never through the block cache."""
+        n = min(n, self.size - offset)
+        hit = self._span(offset, n)
+        return hit if hit is not None else self._fetch(offset, offset + n)
+
     def stream(self, offset: int, length: int) -> Iterator[bytes]:
+        hit = self._span(offset, min(length, self.size - offset))
+        if hit is not None:
+            for i in range(0, len(hit), 1 << 20):
+                yield hit[i : i + (1 << 20)]
+            return
         for data in super().stream(offset, length):
-            self.fetched += len(data)
+            with self._spans_lock:
+                self.fetched += len(data)
             self._on_bytes(len(data))
             yield data
 
@@ -110,36 +156,67 @@ class _Read:
     unread: int = 0
 
 
-def _prefix_facts(source: _Counted, m: ZipMember, start: int, cap: int) -> dict[str, Any] | bool | None:
-    """Version needs from the member's first bytes: fields, None (not proven within `cap`), False (not ELF)."""
+#: room for a local header (30 bytes, the name, an extra field) fetched with the data that follows it
+_HEADER_ROOM = 1024
+
+
+def _prefix_facts(source: _Counted, m: ZipMember) -> dict[str, Any] | str | None:
+    """Version needs from the member's first bytes: fields, None (not proven), "not-elf" or "unread".
+
+    Each step takes its bytes from the budget; the first comes in one request with the local header. Reading
+    stops at the end of the first loaded segment, where the tables lie in every linker layout.
+    """
+    first = source.reserve(min(_PREFIX_STEPS[0], m.compress_size) + _HEADER_ROOM)
+    if first <= _HEADER_ROOM:
+        return "unread"
+    source.prime(m.header_offset, m.header_offset + first)
+    try:
+        start = data_offset(source, m)
+    except ValueError:
+        source.forget(m.header_offset)
+        return "unread"
     d = zlib.decompressobj(-15) if m.method == 8 else None
     out = bytearray()
     pos = 0
-    limit = 64 << 20  # uncompressed bytes kept at most (the first loaded segment of the largest libraries)
-    for step in _PREFIX_STEPS:
-        want = min(step, cap, m.compress_size) - pos
-        if want <= 0:
-            break
-        raw = source.read_at(start + pos, want)
-        pos += len(raw)
-        if d is None:
-            out += raw
-        else:
-            try:
-                out += d.decompress(raw, max(0, limit - len(out)))
-            except zlib.error:
-                return None
-        if len(out) >= 4 and out[:4] != ELF_MAGIC:
-            return False
-        fields = read_version_needs(bytes(out), path=m.name, size=m.file_size)
-        if fields is not None:
-            return fields
-        if len(out) >= limit or pos >= m.compress_size or len(raw) < want:
-            break
+    limit = 64 << 20  # uncompressed bytes kept at most
+    stop: int | None = None
+    try:
+        for step in _PREFIX_STEPS:
+            want = min(step, m.compress_size) - pos
+            want = source.reserve(want) if pos else min(want, m.header_offset + first - start)
+            if want <= 0:
+                break
+            raw = source.fetch(start + pos, want)
+            pos += len(raw)
+            if d is None:
+                out += raw
+            else:
+                try:
+                    out += d.decompress(raw, max(0, limit - len(out)))
+                except zlib.error:
+                    return None
+            if len(out) >= 4 and out[:4] != ELF_MAGIC:
+                return "not-elf"
+            fields = read_version_needs(bytes(out), path=m.name, size=m.file_size)
+            if fields is not None:
+                return fields
+            if stop is None:
+                stop = first_load_end(bytes(out[:65536]))
+            if (stop is not None and len(out) >= stop) or len(out) >= limit or pos >= m.compress_size:
+                break
+    finally:
+        source.forget(m.header_offset)
     return None
 
 
-def _whole_facts(source: _Counted, m: ZipMember, start: int, subject: str) -> tuple[Any, list[Diagnostic]]:
+def _whole_facts(source: _Counted, m: ZipMember, subject: str) -> tuple[Any, list[Diagnostic]]:
+    source.prime(m.header_offset, m.header_offset + _HEADER_ROOM + m.compress_size)
+    try:
+        start = data_offset(source, m)
+    except ValueError as exc:
+        from envresolve.diagnostics import make
+
+        return None, [make("BN508", f"{m.name}: {exc}", subject=f"{subject}:{m.name}")]
     states: list[StreamState] = []
 
     def factory() -> Iterator[bytes]:
@@ -147,40 +224,55 @@ def _whole_facts(source: _Counted, m: ZipMember, start: int, subject: str) -> tu
         states.append(st)
         return member_chunks(source, m, start, subject=f"{subject}:{m.name}", limits=DEFAULT_LIMITS, state=st)
 
-    fields, diags = read_elf_stream_fields(factory, path=m.name, size=m.file_size, symbols=False)
+    try:
+        fields, diags = read_elf_stream_fields(factory, path=m.name, size=m.file_size, symbols=False)
+    finally:
+        source.forget(m.header_offset)
     problems = [s.problem for s in states if s.problem is not None]
     return _to_facts((fields, [problems[0]] if problems else diags), m.name)
 
 
+#: members of one wheel read at the same time
+_WORKERS = 8
+
+
 def _read_members(source: _Counted, members: list[ZipMember], subject: str, budget: int) -> _Read:
+    """Smallest first: whole while a member fits in its share of the budget, else by its first bytes."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from envresolve.binary.elf import elf_facts
+
     got = _Read()
+    whole: list[ZipMember] = []
+    prefix: list[ZipMember] = []
     for m in sorted(members, key=lambda m: (m.compress_size, m.name)):
-        left = budget - source.fetched
-        if left <= 0:
-            got.unread += 1
-            continue
-        try:
-            start = data_offset(source, m)
-        except ValueError:
-            got.unread += 1
-            continue
-        if m.compress_size <= min(left, budget * _WHOLE_SHARE):
-            facts, diags = _whole_facts(source, m, start, subject)
+        cost = m.compress_size + _HEADER_ROOM
+        if cost <= budget * _WHOLE_SHARE and source.reserve(cost) == cost:
+            whole.append(m)
+        else:
+            prefix.append(m)
+
+    def one(m: ZipMember) -> tuple[str, Any, list[Diagnostic]]:
+        if m in whole_set:
+            facts, diags = _whole_facts(source, m, subject)
+            return "whole", facts, diags
+        fields = _prefix_facts(source, m)
+        if isinstance(fields, str):
+            return fields, None, []  # not-elf: named like a library (the whole reader's BN505 is for `inspect`)
+        return "prefix", elf_facts(fields) if fields is not None else None, []
+
+    whole_set = set(whole)
+    with ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="envresolve-facts") as pool:
+        for kind, facts, diags in pool.map(one, [*whole, *prefix]):
             got.diagnostics.extend(diags)
             if facts is not None:
                 got.elf.append(facts)
+            if kind == "whole" and facts is not None:
                 got.whole += 1
-            continue
-        fields = _prefix_facts(source, m, start, left)
-        if fields is False:
-            continue  # named like a library, not ELF: the whole reader's BN505 is for `inspect`
-        if isinstance(fields, dict):
-            from envresolve.binary.elf import elf_facts
-
-            facts = elf_facts(fields)
-            if facts is not None:
-                got.elf.append(facts)
-        got.prefix += 1
+            elif kind == "prefix":
+                got.prefix += 1
+            elif kind == "unread":
+                got.unread += 1
     return got
 
 
@@ -201,7 +293,8 @@ def budgeted_wheel_report(
 
     req = _Request(client, url, trust=False)
     on_bytes = progress or (lambda _n: None)
-    with req.open(f"bytes=-{_TAIL}") as resp:
+    tail_bytes = min(_TAIL, max(budget // 4, 16 << 10))  # the central directory; more is read as needed
+    with req.open(f"bytes=-{tail_bytes}") as resp:
         cr = _CONTENT_RANGE.match(resp.headers.get("content-range", "").strip())
         if resp.status != 206 or not cr:
             size = int(resp.headers.get("content-length", "0") or 0)
@@ -213,7 +306,7 @@ def budgeted_wheel_report(
         size = int(cr.group(3))
         tail = req.read(resp, int(cr.group(2)) - int(cr.group(1)) + 1)
     on_bytes(len(tail))
-    source = _Counted(req, size, tail, on_bytes)
+    source = _Counted(req, size, tail, on_bytes, budget)
     members, diags = list_zip_members(source, subject=req.display)
     members, more = vet_zip_members(members, source, req.display)
     libs = [
@@ -325,6 +418,8 @@ class WheelFacts:
         url: str | None = info.url
         filename: str | None = info.filename
         if not url or not filename or not _has_compiled_code(filename):
+            return None
+        if self.budget == 0 and not url.startswith("file:"):
             return None
         with self._lock:
             if url in self._memo:

@@ -21,7 +21,7 @@ from typing import Any
 
 from envresolve.binary.elf import _MACHINES as MACHINES
 
-__all__ = ["elf_hash", "read_version_needs"]
+__all__ = ["elf_hash", "first_load_end", "read_version_needs"]
 
 _ELF_MAGIC = b"\x7fELF"
 #: bounds for hostile input
@@ -164,3 +164,25 @@ def read_version_needs(data: bytes, *, path: str, size: int | None = None) -> di
             "weak_version_needs": {k: tuple(sorted(set(v))) for k, v in weak.items() if v},
         }
     return None
+
+
+def first_load_end(data: bytes) -> int | None:
+    """File offset where the first PT_LOAD segment ends (the tables this reader wants lie before it), if known."""
+    if len(data) < 64 or data[:4] != _ELF_MAGIC or data[4] not in (1, 2) or data[5] not in (1, 2):
+        return None
+    wide = data[4] == 2
+    end = "<" if data[5] == 1 else ">"
+    (phoff,) = struct.unpack_from(end + ("Q" if wide else "I"), data, 32 if wide else 28)
+    phentsize, phnum = struct.unpack_from(end + "HH", data, 54 if wide else 42)
+    if phentsize < (56 if wide else 32) or phnum > 4096 or phoff + phentsize * phnum > len(data):
+        return None
+    first: tuple[int, int] | None = None
+    for i in range(phnum):
+        at = phoff + i * phentsize
+        if wide:
+            p_type, _flags, p_offset, _va, _pa, p_filesz = struct.unpack_from(end + "IIQQQQ", data, at)
+        else:
+            p_type, p_offset, _va, _pa, p_filesz = struct.unpack_from(end + "IIIII", data, at)
+        if p_type == 1 and (first is None or p_offset < first[0]):
+            first = (p_offset, p_offset + p_filesz)
+    return first[1] if first is not None else None

@@ -16,7 +16,7 @@ FORMATS = ("text", "json", "sarif", "github")
 
 
 def configure_parser(sub: Any) -> None:
-    from envresolve.cli import add_timeout_argument
+    from envresolve.cli import add_inspect_budget_argument, add_timeout_argument
 
     p = sub.add_parser(
         "lint",
@@ -46,7 +46,13 @@ def configure_parser(sub: Any) -> None:
         action="store_true",
         help="do not expand ${VAR} in requirements files from this process's environment",
     )
+    p.add_argument(
+        "--offline",
+        action="store_true",
+        help="do not read wheels named by URL (their binary facts then come from the inspect cache only)",
+    )
     add_timeout_argument(p)
+    add_inspect_budget_argument(p)
     p.set_defaults(run=run)
 
 
@@ -60,7 +66,12 @@ def run(args: argparse.Namespace) -> int:
     nodes = _load_nodes(args.node)
     env = {} if args.no_env else dict(os.environ)
     image, image_diags = _load_image(args.image)
-    diags = sort_diagnostics([*image_diags, *lint(args.paths, nodes, env=env, image=image)])
+    facts, close = _wheel_facts(args.offline, args.inspect_budget)
+    try:
+        found = lint(args.paths, nodes, env=env, image=image, wheel_facts=facts)
+    finally:
+        close()
+    diags = sort_diagnostics([*image_diags, *found, *getattr(facts, "notes", ())])
     if args.format == "json":
         out = render_json(diags, tool="envresolve lint", nodes=[n.label for n in nodes])
     elif args.format == "sarif":
@@ -74,6 +85,43 @@ def run(args: argparse.Namespace) -> int:
     if out:
         print(out)
     return EXIT_FINDINGS if has_errors(diags) else EXIT_OK
+
+
+class _UrlFacts:
+    """lint's lookup of a URL wheel's binary facts: the single pass's reader, one HTTP client, made on first use."""
+
+    def __init__(self, offline: bool, budget: int | None) -> None:
+        self.offline = offline
+        self.budget = budget
+        self.notes: list[Any] = []
+        self._reader: Any = None
+
+    def __call__(self, name: str, version: str, url: str) -> Any:
+        from types import SimpleNamespace
+
+        if self._reader is None:
+            from envresolve.binary.budgeted import DEFAULT_INSPECT_BUDGET, WheelFacts
+            from envresolve.binary.cache import ReportCache
+            from envresolve.net import HttpClient
+
+            client = HttpClient(cache_dir=None, offline=self.offline, progress=False)
+            budget = DEFAULT_INSPECT_BUDGET if self.budget is None else self.budget
+            self._reader = WheelFacts(client, budget=budget, offline=self.offline, cache=ReportCache())
+            self.notes = self._reader.notes
+        filename = url.split("#", 1)[0].rsplit("/", 1)[-1]
+        fragment = url.split("#", 1)[1] if "#" in url else ""
+        sha = fragment.removeprefix("sha256=") if fragment.startswith("sha256=") else None
+        info = SimpleNamespace(name=name, version=version, url=url.split("#", 1)[0], filename=filename, sha256=sha)
+        return self._reader(info)
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.client.close()
+
+
+def _wheel_facts(offline: bool, budget: int | None) -> tuple[Any, Any]:
+    facts = _UrlFacts(offline, budget)
+    return facts, facts.close
 
 
 def _load_image(ref: str | None) -> tuple[Any, list[Any]]:

@@ -20,7 +20,7 @@ from rattler import MatchSpec
 from envresolve import matrices as mx
 from envresolve.diagnostics import Diagnostic, Evidence, Location, Severity, make
 from envresolve.specs.extensions import extension_findings
-from envresolve.specs.judged import judge_spec, spec_environment
+from envresolve.specs.judged import WheelFactsLookup, judge_spec, spec_environment
 from envresolve.specs.model import CondaDependency, EnvSpec, PipRequirement
 
 if TYPE_CHECKING:
@@ -453,7 +453,9 @@ def _missing_variants(claims: list[CudaClaim]) -> list[Diagnostic]:
     return out
 
 
-def check_spec(spec: EnvSpec, node: NodeFacts | None) -> list[Diagnostic]:
+def check_spec(
+    spec: EnvSpec, node: NodeFacts | None, *, wheel_facts: WheelFactsLookup | None = None
+) -> list[Diagnostic]:
     """Every lint check on one spec; node-dependent checks run only when a node is given.
 
     Compatibility findings (driver, kernels, glibc, pairing, Python, CUDA majors, cuDNN) come from the judge
@@ -481,7 +483,7 @@ def check_spec(spec: EnvSpec, node: NodeFacts | None) -> list[Diagnostic]:
         out += _declared_vs_node(spec, node)
         out += _missing_variants(claims)
     pins = {d.name: v for d in spec.conda if (v := _conda_version(d)) is not None}
-    packages = spec_environment(spec, claims, pins)
+    packages = spec_environment(spec, claims, pins, wheel_facts)
     # in an image, glibc, libstdc++ and CUDA majors are judged with the image's facts (`check_image`)
     image_rules = frozenset({"glibc", "libstdcxx", "mixed-cuda-majors"}) if spec.image is not None else frozenset()
     out += judge_spec(packages, _spec_python(spec), node if on_node else None, without=image_rules)

@@ -8,6 +8,7 @@ allows) rests on a guess: it is lowered to a warning and says so.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,7 @@ from envresolve.diagnostics import Diagnostic, Evidence, Location, Severity
 from envresolve.node.facts import NodeFacts
 
 if TYPE_CHECKING:
+    from envresolve.binary.model import ArtifactReport
     from envresolve.specs.checks import CudaClaim
     from envresolve.specs.model import EnvSpec
 
@@ -68,11 +70,21 @@ def _newest_torch(specifier: str, cuda: str | None, python: str | None) -> str |
     return str(best) if best else None
 
 
-def spec_environment(spec: EnvSpec, claims: list[CudaClaim], conda_version: dict[str, str]) -> list[JudgedPackage]:
+#: binary facts of a wheel named by URL: (name, version, url) -> report, or None when unknown
+WheelFactsLookup = Callable[[str, str, str], "ArtifactReport | None"]
+
+
+def spec_environment(
+    spec: EnvSpec,
+    claims: list[CudaClaim],
+    conda_version: dict[str, str],
+    wheel_facts: WheelFactsLookup | None = None,
+) -> list[JudgedPackage]:
     """The packages the spec pins, as the judge's `Package`s.
 
     `conda_version` maps a conda dependency name to the single version it pins (lint reads MatchSpecs once);
-    `claims` are the CUDA claims lint read (a `cuXYZ` index gives torch its local variant)."""
+    `claims` are the CUDA claims lint read (a `cuXYZ` index gives torch its local variant). `wheel_facts` reads
+    the binary facts of a wheel the spec names by URL; such a wheel is judged when its facts are known."""
     out: list[JudgedPackage] = []
     for dep in spec.conda:
         version = conda_version.get(dep.name)
@@ -86,6 +98,11 @@ def spec_environment(spec: EnvSpec, claims: list[CudaClaim], conda_version: dict
     }
     python = _python(spec)
     for req in spec.pip:
+        if req.url and wheel_facts is not None and req.name and not req.constraint:
+            url_package = _url_wheel(req.name, req.url, wheel_facts)
+            if url_package is not None:
+                out.append(JudgedPackage(url_package, req.location))
+            continue
         if req.constraint or not req.name or req.url:
             continue
         name = str(canonicalize_name(req.name))
@@ -118,6 +135,24 @@ def spec_environment(spec: EnvSpec, claims: list[CudaClaim], conda_version: dict
     return out
 
 
+def _url_wheel(name: str, url: str, wheel_facts: WheelFactsLookup) -> Package | None:
+    from urllib.parse import unquote, urlsplit
+
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+    filename = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+    if not filename.endswith(".whl"):
+        return None
+    try:
+        version = str(parse_wheel_filename(filename)[1])
+    except InvalidWheelFilename:
+        return None
+    report = wheel_facts(str(canonicalize_name(name)), version, url)
+    if report is None:
+        return None
+    return Package.pypi(str(canonicalize_name(name)), version, url=url, binary=report)
+
+
 #: (node identity, packages, python) -> (node, findings): fleets of manifests repeat the same pins, and the judge
 #: is pure, so each distinct question is asked once per node (the node is kept so its id stays unique)
 _MEMO: dict[tuple[int, tuple[Package, ...], str | None, frozenset[str]], tuple[NodeFacts, list[Diagnostic]]] = {}
@@ -128,6 +163,9 @@ def _evaluate(
     packages: tuple[Package, ...], python: str | None, node: NodeFacts, without: frozenset[str]
 ) -> list[Diagnostic]:
     key = (id(node), packages, python, without)
+    if any(p.binary is not None for p in packages):  # binary facts (a URL wheel) are not hashable: no memo
+        rules = {name: rule for name, rule in _LINT_RULES.items() if name not in without}
+        return evaluate(Environment(packages=packages, python=python), node, rules=rules)
     hit = _MEMO.get(key)
     if hit is not None and hit[0] is node:
         return hit[1]

@@ -15,6 +15,7 @@ from envresolve.specs.load import SPEC_SUFFIXES, load_file
 if TYPE_CHECKING:
     from envresolve.node.facts import NodeFacts
     from envresolve.node.images import ImageFacts
+    from envresolve.specs.judged import WheelFactsLookup
 
 __all__ = ["iter_spec_files", "lint"]
 
@@ -72,6 +73,7 @@ def lint(
     *,
     env: Mapping[str, str] | None = None,
     image: ImageFacts | None = None,
+    wheel_facts: WheelFactsLookup | None = None,
 ) -> list[Diagnostic]:
     """Lint spec files against zero or more target nodes; findings sorted worst first.
 
@@ -79,7 +81,9 @@ def lint(
     once per node, and each finding then names its node (`Diagnostic.node`). `env` is the mapping used to
     expand `${VAR}` in requirements files (pip's rule). `image` is the container image the environments run in
     when a spec does not name its own (a Dockerfile's FROM, an ImageSpec's base image): it decides glibc and
-    libstdc++, each node its driver and GPUs. Raises `InputError` (GN101) for a missing path.
+    libstdc++, each node its driver and GPUs. `wheel_facts` reads the binary facts of wheels named by URL
+    (`envresolve.binary.budgeted`); without it they are judged by name and metadata only.
+    Raises `InputError` (GN101) for a missing path.
     """
     from envresolve.specs.checks import check_spec
 
@@ -97,7 +101,7 @@ def lint(
             if nodes:
                 for node in nodes:
                     label = f"{spec.image.ref} on {node.label}" if spec.image is not None else node.label
-                    out.extend(d.with_node(label) for d in check_spec(spec, node))
+                    out.extend(d.with_node(label) for d in check_spec(spec, node, wheel_facts=wheel_facts))
             else:
-                out.extend(check_spec(spec, None))
+                out.extend(check_spec(spec, None, wheel_facts=wheel_facts))
     return sort_diagnostics(unique_diagnostics(out))

@@ -1,0 +1,207 @@
+"""Binary facts in the single pass: `lock` reads the wheels it chooses, by ranges, with no earlier `inspect`.
+
+The index is served over loopback HTTP with Range support (`tests/net/faultserver.py`); its wheels wrap real
+ELF objects built with the gcc here (`tests/fixtures/elf/build.sh`): `libcvwait.so` needs GLIBCXX_3.4.30,
+`libcxx11.so` GLIBCXX_3.4.21. Each object is followed by incompressible padding, so the wheel is larger than the
+tail read and a small budget reads the object by its first bytes only. The node (`t4-driver550`, RHEL 8) has
+libstdc++ up to GLIBCXX_3.4.25.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import random
+import re
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import envresolve.net
+from envresolve.binary.budgeted import budgeted_wheel_report, parse_budget
+from envresolve.binary.elfhead import elf_hash, read_version_needs
+from envresolve.cli import main
+from envresolve.net import HttpClient
+from tests.net.faultserver import Config, FaultServer
+
+ELF = Path(__file__).resolve().parents[1] / "fixtures" / "elf" / "bin"
+NODE = "t4-driver550"
+NEW, OLD = "fastcv-2.0-cp311-cp311-manylinux_2_17_x86_64.whl", "fastcv-1.0-cp311-cp311-manylinux_2_17_x86_64.whl"
+PAD = 700 << 10
+
+
+def wheel(version: str, lib: str) -> bytes:
+    """A wheel holding a real shared object (plus padding behind its end, which no loader reads)."""
+    pad = random.Random(version).randbytes(PAD)
+    meta = f"Metadata-Version: 2.1\nName: fastcv\nVersion: {version}\nRequires-Python: >=3.8\n"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("fastcv/__init__.py", "")
+        zf.writestr("fastcv/_cv.so", (ELF / lib).read_bytes() + pad)
+        zf.writestr(f"fastcv-{version}.dist-info/METADATA", meta)
+        zf.writestr(
+            f"fastcv-{version}.dist-info/WHEEL",
+            "Wheel-Version: 1.0\nRoot-Is-Purelib: false\nTag: cp311-cp311-manylinux_2_17_x86_64\n",
+        )
+        zf.writestr(f"fastcv-{version}.dist-info/RECORD", "")
+    return buf.getvalue()
+
+
+def make_index(root: Path, files: dict[str, bytes]) -> Path:
+    (root / "files").mkdir(parents=True)
+    (root / "simple" / "fastcv").mkdir(parents=True)
+    links = []
+    for name, data in files.items():
+        (root / "files" / name).write_bytes(data)
+        links.append(f'<a href="../../files/{name}#sha256={hashlib.sha256(data).hexdigest()}">{name}</a>')
+    (root / "simple" / "fastcv" / "index.html").write_text("<html><body>\n" + "<br/>\n".join(links) + "\n</body></html>")
+    return root
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("ENVRESOLVE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+    monkeypatch.setattr(envresolve.net, "BACKOFF", 0.01)
+    return tmp_path
+
+
+def run_lock(tmp: Path, capsys: pytest.CaptureFixture[str], url: str, *extra: str) -> tuple[int, dict[str, object]]:
+    spec = tmp / "requirements.txt"
+    spec.write_text("fastcv\n")
+    out = tmp / "envresolve.lock"
+    out.unlink(missing_ok=True)
+    argv = ["lock", str(spec), "--python", "3.11", "--node", NODE, "--index-url", url, "-o", str(out)]
+    capsys.readouterr()
+    rc = main([*argv, "--format", "json", "--explain", *extra])
+    doc: dict[str, object] = json.loads(capsys.readouterr().out)
+    return rc, doc
+
+
+def _codes(doc: object) -> set[str]:
+    return set(re.findall(r'"code": "([A-Z]{2}\d{3})"', json.dumps(doc)))
+
+
+def _ranges(cfg: Config) -> list[str]:
+    return [h.get("range", "") for p, _s, h in cfg.log if p.endswith(".whl")]
+
+
+@pytest.mark.parametrize("budget", ["8M", "400k"])
+def test_lock_reads_glibcxx_needs_and_fails_cp121(
+    env: Path, capsys: pytest.CaptureFixture[str], budget: str
+) -> None:
+    root = make_index(env / "index", {NEW: wheel("2.0", "libcvwait.so")})
+    cfg = Config(root=root)
+    with FaultServer(cfg) as srv:
+        rc, doc = run_lock(env, capsys, f"{srv.url}/simple", "--inspect-budget", budget)
+    assert rc == 1
+    assert "CP121" in _codes(doc)
+    assert "GLIBCXX_3.4.30" in json.dumps(doc)
+    ranges = _ranges(cfg)
+    assert ranges and all(r.startswith("bytes=") for r in ranges)  # never the whole file
+    assert not (env / "envresolve.lock").exists()
+
+
+def test_lock_backtracks_to_the_release_that_runs(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = make_index(env / "index", {NEW: wheel("2.0", "libcvwait.so"), OLD: wheel("1.0", "libcxx11.so")})
+    cfg = Config(root=root)
+    with FaultServer(cfg) as srv:
+        rc, doc = run_lock(env, capsys, f"{srv.url}/simple", "--inspect-budget", "400k")
+        assert rc == 0, doc
+        lock = json.loads((env / "envresolve.lock").read_text())
+        (row,) = lock["pip"]
+        assert row["version"] == "1.0"
+        assert row["verdict"]["basis"] == "binary" and row["verdict"]["status"] == "compatible"
+        assert row["binary"]["max_glibcxx"] == "3.4.21"
+        assert "LK104" not in _codes(lock)
+        why = json.dumps(doc.get("why_not", []))
+        assert "2.0" in why and "CP121" in why
+        # what the lock recorded is what check judges: no new error on the node it was made for
+        capsys.readouterr()
+        assert main(["check", str(env / "envresolve.lock"), "--node", NODE]) == 0
+        # offline: the cached facts decide the same way, with no request at all
+        served = len(cfg.log)
+        rc2, _doc2 = run_lock(env, capsys, f"{srv.url}/simple", "--inspect-budget", "400k", "--offline")
+        assert rc2 == 0 and len(cfg.log) == served
+        assert json.loads((env / "envresolve.lock").read_text())["pip"][0]["version"] == "1.0"
+
+
+def test_offline_without_cached_facts_is_not_an_error(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Offline and never read: the facts are unknown, and unknown is never an error."""
+    root = make_index(env / "index", {NEW: wheel("2.0", "libcvwait.so")})
+    with FaultServer(Config(root=root)) as srv:
+        # index pages cached first with binary facts off (no wheel bytes read)
+        rc, _ = run_lock(env, capsys, f"{srv.url}/simple", "--inspect-budget", "0")
+    assert rc == 0  # budget 0: nothing read, nothing known
+    rc, doc = run_lock(env, capsys, f"{srv.url}/simple", "--offline")
+    assert rc == 0 and "CP121" not in _codes(doc)
+
+
+def test_budget_small_reads_prefix_and_drops_device_code(env: Path) -> None:
+    data = wheel("2.0", "libcvwait.so")
+    root = make_index(env / "index", {NEW: data})
+    cfg = Config(root=root)
+    client = HttpClient(cache_dir=None, progress=False)
+    with FaultServer(cfg) as srv:
+        report = budgeted_wheel_report(f"{srv.url}/files/{NEW}", client=client, budget=400 << 10)
+    client.close()
+    assert report is not None
+    assert report.sha256 is None  # nothing hashed the whole file
+    assert report.max_glibcxx == "3.4.30" and report.device_code == "beyond-budget"
+    note = next(d for d in report.diagnostics if d.code == "BN550")
+    assert "1 by their first bytes" in note.message
+    served = sum(int(m.group(2)) - int(m.group(1)) + 1 for m in map(_span, _ranges(cfg)) if m)
+    assert served <= 400 << 10 and served < len(data) // 2
+
+
+def _span(r: str) -> re.Match[str] | None:
+    return re.fullmatch(r"bytes=(\d+)-(\d+)", r)
+
+
+def test_prefix_reader_proves_version_needs_like_the_whole_reader() -> None:
+    from envresolve.binary.elf import read_elf_file
+
+    for lib in ("libcvwait.so", "libcxx11.so", "libplain.so.1", "libcuda_mixed.so"):
+        data = (ELF / lib).read_bytes()
+        head = read_version_needs(data, path=lib)
+        full, _ = read_elf_file(ELF / lib)
+        assert head is not None and full is not None
+        assert {k: set(v) for k, v in head["version_needs"].items()} == {
+            k: set(v) for k, v in full.version_needs.items()
+        }
+        assert set(head["needed"]) <= set(full.needed)
+
+
+def test_prefix_reader_refuses_what_it_cannot_prove() -> None:
+    data = bytearray((ELF / "libcvwait.so").read_bytes())
+    i = data.find(b"GLIBCXX_3.4.30\x00")
+    data[i : i + 14] = b"GLIBCXX_3.4.99"  # the string no longer hashes to its record's vna_hash
+    head = read_version_needs(bytes(data), path="x")
+    assert head is None or "GLIBCXX_3.4.99" not in str(head)
+    assert read_version_needs(b"\x7fELF" + bytes(100), path="x") is None
+    assert read_version_needs(b"not an elf" * 10, path="x") is None
+    assert elf_hash(b"GLIBC_2.2.5") == 0x09691A75  # as objdump -p prints it
+
+
+def test_parse_budget() -> None:
+    assert parse_budget("8M") == 8 << 20 and parse_budget("512k") == 512 << 10 and parse_budget("0") == 0
+    assert parse_budget("1GiB") == 1 << 30
+    with pytest.raises(ValueError):
+        parse_budget("lots")
+
+
+def test_lint_reads_a_wheel_named_by_url_unless_offline(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = make_index(env / "index", {NEW: wheel("2.0", "libcvwait.so")})
+    cfg = Config(root=root)
+    spec = env / "requirements.txt"
+    with FaultServer(cfg) as srv:
+        spec.write_text(f"fastcv @ {srv.url}/files/{NEW}\n")
+        capsys.readouterr()
+        assert main(["lint", str(spec), "--node", NODE, "--offline", "--format", "json"]) == 0
+        assert "CP121" not in capsys.readouterr().out and not _ranges(cfg)
+        assert main(["lint", str(spec), "--node", NODE, "--format", "json"]) == 1
+        out = capsys.readouterr().out
+    assert "CP121" in out and "GLIBCXX_3.4.30" in out
+    assert _ranges(cfg) and all(r.startswith("bytes=") for r in _ranges(cfg))
