@@ -66,6 +66,8 @@ def _conda_cuda_major(env: Environment) -> int | None:
 
 #: How many releases of a project the speculative prefetch judges, newest first, looking for one the node accepts.
 _PREFETCH_WALK = 12
+#: rejection reasons that binary facts cannot overturn (read from metadata and the matrices)
+_NOT_BINARY = frozenset({"cuda-driver", "companion", "yanked"})
 
 
 @dataclass(frozen=True)
@@ -170,6 +172,7 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
         self._verdicts: dict[tuple[str, Version], list[Rejection]] = {}
         self._verdict_locks: dict[tuple[str, Version], threading.Lock] = {}
         self._infos: dict[tuple[str, Version], CandidateInfo] = {}
+        self._bare_infos: dict[tuple[str, Version], CandidateInfo] = {}
         self.rejections: dict[tuple[str, str, str, str | None], Rejection] = {}
         self.not_found: set[str] = set()
         self.sdist_only: dict[str, list[str]] = {}
@@ -370,13 +373,15 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
         assert candidate.dist is not None
         return self.fetcher.get(candidate.dist)
 
-    def info(self, candidate: Candidate) -> CandidateInfo:
-        """The filter's view of a candidate."""
+    def info(self, candidate: Candidate, *, binary: bool = True) -> CandidateInfo:
+        """The filter's view of a candidate; `binary=False`: without its binary facts (nothing read for them)."""
         self._matrices.result()
         key = (candidate.name, candidate.version)
         with self._lock:
             if key in self._infos:
                 return self._infos[key]
+            if not binary and key in self._bare_infos:
+                return self._bare_infos[key]
         dist = candidate.dist
         assert dist is not None
         md = self.fetcher.get(dist)
@@ -391,6 +396,10 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
             cuda=cuda_need(candidate.name, str(candidate.version), md.requires_dist, dist.index, markers=self.markers),
             local_variant=local_variant(str(candidate.version)),
         )
+        if not binary:
+            with self._lock:
+                self._bare_infos[key] = info
+            return info
         if self.binary_facts is not None:
             report = self.binary_facts(info)
             if report is not None:
@@ -476,7 +485,14 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
                     )
                 ]
             else:
-                out = run_filters(self.filters, self.info(candidate), self.nodes, self.env)
+                out = []
+                if self.binary_facts is not None:
+                    # what binary facts cannot change (the CUDA its metadata pins vs the driver, a companion
+                    # pairing) rejects before any wheel byte is read for them
+                    bare = run_filters(self.filters, self.info(candidate, binary=False), self.nodes, self.env)
+                    out = [r for r in bare if r.reason in _NOT_BINARY]
+                if not out:
+                    out = run_filters(self.filters, self.info(candidate), self.nodes, self.env)
         with self._lock:
             self._verdicts.setdefault(key, out)
             return self._verdicts[key]

@@ -448,7 +448,8 @@ def _smallest_change(
     if cuda:
         needs: list[tuple[Version, Rejection]] = []
         for r in cuda:
-            info = provider._infos.get((canonicalize_name(r.name), Version(r.version)))
+            key = (canonicalize_name(r.name), Version(r.version))
+            info = provider._infos.get(key) or provider._bare_infos.get(key)
             if info is not None and info.cuda is not None:
                 needs.append((Version(info.cuda.version), r))
         if needs:
