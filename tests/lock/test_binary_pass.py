@@ -205,3 +205,30 @@ def test_lint_reads_a_wheel_named_by_url_unless_offline(env: Path, capsys: pytes
         out = capsys.readouterr().out
     assert "CP121" in out and "GLIBCXX_3.4.30" in out
     assert _ranges(cfg) and all(r.startswith("bytes=") for r in _ranges(cfg))
+
+
+def test_small_wheels_are_fetched_whole_hashed_and_their_metadata_verified(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = wheel("1.0", "libcxx11.so")
+    root = make_index(env / "index", {NEW: wheel("2.0", "libcvwait.so"), OLD: old})
+    cfg = Config(root=root)
+    with FaultServer(cfg) as srv:
+        rc, doc = run_lock(env, capsys, f"{srv.url}/simple")  # the default budget holds the whole wheel
+    assert rc == 0, doc
+    (row,) = json.loads((env / "envresolve.lock").read_text())["pip"]
+    assert row["version"] == "1.0" and row["metadata_check"] == "sha256"
+    assert row["binary"]["sha256"] == hashlib.sha256(old).hexdigest()  # hashed here, not the index's claim
+    assert row["binary"]["device_code"] == "read"
+
+
+def test_a_wheel_that_is_not_what_the_index_announced_has_no_facts(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = make_index(env / "index", {NEW: wheel("2.0", "libcvwait.so")})
+    page = root / "simple" / "fastcv" / "index.html"
+    page.write_text(re.sub(r"sha256=[0-9a-f]{64}", "sha256=" + "0" * 64, page.read_text()))
+    with FaultServer(Config(root=root)) as srv:
+        rc, doc = run_lock(env, capsys, f"{srv.url}/simple")
+    assert "CP121" not in _codes(doc)  # never judged by bytes that are not the announced file
+    assert "BN551" in _codes(doc) or rc != 0

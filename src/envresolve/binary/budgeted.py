@@ -236,7 +236,7 @@ def _whole_facts(source: _Counted, m: ZipMember, subject: str) -> tuple[Any, lis
 _WORKERS = 8
 
 
-def _read_members(source: _Counted, members: list[ZipMember], subject: str, budget: int) -> _Read:
+def _read_members(source: _Counted, members: list[ZipMember], subject: str, budget: int, pool: Any = None) -> _Read:
     """Smallest first: whole while a member fits in its share of the budget, else by its first bytes."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -262,18 +262,72 @@ def _read_members(source: _Counted, members: list[ZipMember], subject: str, budg
         return "prefix", elf_facts(fields) if fields is not None else None, []
 
     whole_set = set(whole)
-    with ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="envresolve-facts") as pool:
-        for kind, facts, diags in pool.map(one, [*whole, *prefix]):
-            got.diagnostics.extend(diags)
-            if facts is not None:
-                got.elf.append(facts)
-            if kind == "whole" and facts is not None:
-                got.whole += 1
-            elif kind == "prefix":
-                got.prefix += 1
-            elif kind == "unread":
-                got.unread += 1
+    own = pool is None
+    if own:
+        pool = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="envresolve-facts")
+    try:
+        results = list(pool.map(one, [*whole, *prefix]))
+    finally:
+        if own:
+            pool.shutdown()
+    for kind, facts, diags in results:
+        got.diagnostics.extend(diags)
+        if facts is not None:
+            got.elf.append(facts)
+        if kind == "whole" and facts is not None:
+            got.whole += 1
+        elif kind == "prefix":
+            got.prefix += 1
+        elif kind == "unread":
+            got.unread += 1
     return got
+
+
+def _whole_file(
+    req: _Request, size: int, tail: bytes, sha256: str | None, keep: str | None, on_bytes: Callable[[int], None]
+) -> ArtifactReport:
+    """A wheel no larger than the budget: fetched whole (what the tail left), hashed, and read like a local file.
+
+    RS403 when it is not the file the index announced. `keep`: a directory where the file stays (as
+    `<sha256>.whl`, for the metadata check), else it is removed.
+    """
+    import tempfile
+
+    from envresolve.binary.wheel import FileSource, wheel_report
+    from envresolve.diagnostics import make
+
+    h = hashlib.sha256()
+    with tempfile.TemporaryDirectory(prefix="envresolve-wheel-") as tmp:
+        path = os.path.join(keep or tmp, f"part-{threading.get_ident()}-{os.getpid()}.whl")
+        with open(path, "wb") as fh:
+            rest = size - len(tail)
+            if rest > 0:
+                with req.open(f"bytes=0-{rest - 1}") as resp:
+                    if resp.status != 206:
+                        raise req.error(f"server answered {resp.status} to a range request it had honoured before")
+                    for data in resp.chunks(rest):
+                        on_bytes(len(data))
+                        h.update(data)
+                        fh.write(data)
+            h.update(tail)
+            fh.write(tail)
+        sha = h.hexdigest()
+        if sha256 and sha != sha256.lower():
+            os.unlink(path)
+            raise InputError(
+                make(
+                    "RS403",
+                    f"sha256 mismatch for {req.display}",
+                    subject=req.display,
+                    evidence=[f"the index says {sha256}", f"the download is {sha}"],
+                    hint="the file changed on the index or was corrupted in transit; do not install it",
+                )
+            )
+        with FileSource(path) as source:
+            report = wheel_report(source, artifact=req.display, filename=req.filename, symbols=False, sha256=sha)
+        if keep:
+            os.replace(path, os.path.join(keep, f"{sha}.whl"))
+    return report
 
 
 def budgeted_wheel_report(
@@ -282,9 +336,15 @@ def budgeted_wheel_report(
     client: HttpClient,
     budget: int = DEFAULT_INSPECT_BUDGET,
     progress: Callable[[int], None] | None = None,
+    sha256: str | None = None,
+    keep: str | None = None,
+    pool: Any = None,
 ) -> ArtifactReport | None:
     """The binary facts of the wheel at `url` read within `budget` compressed bytes (see the module docstring).
 
+    A wheel no larger than the budget is fetched whole and hashed (its report then carries the verified sha256;
+    RS403 when it differs from `sha256`, the hash the index announces); `keep` names a directory where such a
+    file stays. `pool`: a thread pool for the member reads (its threads keep their connections).
     None when the server ignores ranges and the file is larger than the budget. Raises InputError (BN701 and the
     network codes) when it cannot be fetched.
     """
@@ -306,6 +366,8 @@ def budgeted_wheel_report(
         size = int(cr.group(3))
         tail = req.read(resp, int(cr.group(2)) - int(cr.group(1)) + 1)
     on_bytes(len(tail))
+    if size <= budget:
+        return _whole_file(req, size, tail, sha256, keep, on_bytes)
     source = _Counted(req, size, tail, on_bytes, budget)
     members, diags = list_zip_members(source, subject=req.display)
     members, more = vet_zip_members(members, source, req.display)
@@ -317,7 +379,7 @@ def budgeted_wheel_report(
         and m.file_size >= 4
         and m.method in (0, 8)
     ]
-    got = _read_members(source, libs, req.display, budget)
+    got = _read_members(source, libs, req.display, budget, pool)
     complete = got.prefix == 0 and got.unread == 0
     elf = got.elf if complete else [f.model_copy(update={"fatbin": (), "relocatable_fatbin": ()}) for f in got.elf]
     note = make(
@@ -409,6 +471,31 @@ class WheelFacts:
         self._memo: dict[str, ArtifactReport | None] = {}
         self._keys: dict[str, threading.Lock] = {}
         self._progress = _Progress()
+        self._pool: Any = None
+        self._tmp: Any = None
+        #: wheel URL -> the whole file fetched and hashed here (small wheels), while this object is open
+        self.whole_files: dict[str, str] = {}
+
+    def _resources(self) -> tuple[Any, str]:
+        with self._lock:
+            if self._pool is None:
+                import tempfile
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._pool = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="envresolve-facts")
+                self._tmp = tempfile.TemporaryDirectory(prefix="envresolve-wheels-")
+            return self._pool, self._tmp.name
+
+    def close(self) -> None:
+        """Stop the reader threads and remove the whole files kept."""
+        with self._lock:
+            pool, tmp = self._pool, self._tmp
+            self._pool = self._tmp = None
+            self.whole_files.clear()
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+        if tmp is not None:
+            tmp.cleanup()
 
     def _key(self, url: str, sha256: str | None) -> str:
         return hashlib.sha256(f"wheel-facts\n{url}\n{sha256 or ''}\n{self.budget}".encode()).hexdigest()
@@ -450,9 +537,16 @@ class WheelFacts:
                 return hit
         if self.offline:
             return None
+        pool, keep = self._resources()
         try:
             report = budgeted_wheel_report(
-                url, client=self.client, budget=self.budget, progress=self._counter(filename)
+                url,
+                client=self.client,
+                budget=self.budget,
+                progress=self._counter(filename),
+                sha256=info.sha256,
+                keep=keep,
+                pool=pool,
             )
         except InputError as exc:
             if exc.code == "RS410":
@@ -469,7 +563,14 @@ class WheelFacts:
             return None
         finally:
             self._progress.done()
-        if report is not None and self.cache is not None:
+        if report is not None and report.sha256:  # the whole file, hashed here
+            kept = os.path.join(keep, f"{report.sha256}.whl")
+            if os.path.exists(kept):
+                with self._lock:
+                    self.whole_files[url] = kept
+            if self.cache is not None:
+                self.cache.put(report.sha256, report, symbols=False)
+        elif report is not None and self.cache is not None:
             self.cache.put(key, report, symbols=False)
         return report
 

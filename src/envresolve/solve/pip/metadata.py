@@ -326,17 +326,21 @@ class MetadataFetcher:
                     self._inflight.pop(key, None)
                 event.set()
 
-    def verify(self, dist: DistFile, md: CoreMetadata) -> CoreMetadata:
+    def verify(self, dist: DistFile, md: CoreMetadata, *, path: Path | None = None) -> CoreMetadata:
         """Fetch the whole file, check it against `dist.sha256` (RS403) and that `md` is what it holds (RS403).
 
+        `path`: the whole file, already fetched (the binary pass keeps small wheels); it is hashed again here.
         Returns the verified record (`check == "sha256"`, also cached as such); `md` as it is when there is no
         announced sha256 to check, or it was already verified or local.
         """
         if md.check in ("sha256", "local") or not dist.sha256 or dist.local_path is not None:
             return md
         with tempfile.TemporaryDirectory(prefix="envresolve-wheel-") as tmp:
-            path = self.client.download(dist.url, Path(tmp) / "wheel.zip", sha256=dist.sha256)
-            data = self._from_zip_file(dist, path)
+            if path is not None and _file_sha256(path) == dist.sha256:
+                data = self._from_zip_file(dist, path)
+            else:
+                path = self.client.download(dist.url, Path(tmp) / "wheel.zip", sha256=dist.sha256)
+                data = self._from_zip_file(dist, path)
         full = self._described(dist, self._parse(dist, data, "download"))
         if (full.requires_dist, full.requires_python) != (md.requires_dist, md.requires_python):
             raise NetError(
@@ -564,3 +568,11 @@ class MetadataFetcher:
             raise InputError(make("RS205", f"{dist.filename}: METADATA is implausibly large", subject=dist.filename))
         with zf.open(info) as fh:
             return fh.read(_MAX_METADATA)
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

@@ -157,8 +157,17 @@ def resolve_pip(
                 ],
                 _sorted(provider.rejections.values()),
             ) from None
-        packages = _packages(result, provider, client, verify=fetcher.verify if verify_hashes else None)
+        packages = _packages(
+            result,
+            provider,
+            client,
+            verify=fetcher.verify if verify_hashes else None,
+            fetched=_whole_files(facts, fetcher),
+        )
     finally:
+        close_facts = getattr(facts, "close", None)
+        if close_facts is not None:
+            close_facts()
         provider.close()
         finder.close()
         if own_client:
@@ -174,6 +183,19 @@ def resolve_pip(
         python=markers["python_full_version"],
         tags=tuple(str(t) for t in tags[:5]),
     )
+
+
+def _whole_files(facts: object, fetcher: MetadataFetcher) -> Callable[[DistFile, CoreMetadata], CoreMetadata] | None:
+    """Metadata checked against the whole files the binary pass fetched (and hashed), where it has them."""
+    whole: dict[str, str] | None = getattr(facts, "whole_files", None)
+    if whole is None:
+        return None
+
+    def check(dist: DistFile, md: CoreMetadata) -> CoreMetadata:
+        path = whole.get(dist.url)
+        return fetcher.verify(dist, md, path=Path(path)) if path else md
+
+    return check
 
 
 def _facts_callback(
@@ -253,7 +275,10 @@ def _packages(
     client: HttpClient,
     *,
     verify: Callable[[DistFile, CoreMetadata], CoreMetadata] | None = None,
+    fetched: Callable[[DistFile, CoreMetadata], CoreMetadata] | None = None,
 ) -> list[PipPackage]:
+    """The chosen wheels. `verify` fetches and checks each one (`--verify-hashes`); `fetched` checks those the
+    binary pass already fetched whole, so their metadata is recorded as verified."""
     mapping: Mapping[str, Candidate] = result.mapping  # type: ignore[attr-defined]
     graph = result.graph  # type: ignore[attr-defined]
     extras: dict[str, set[str]] = {}
@@ -270,6 +295,8 @@ def _packages(
             continue
         dist = cand.dist
         md = provider.metadata(cand)
+        if fetched is not None:
+            md = fetched(dist, md)
         if verify is not None:
             md = verify(dist, md)
         info = provider.info(cand)
