@@ -14,6 +14,7 @@ import io
 import json
 import random
 import re
+import struct
 import zipfile
 from pathlib import Path
 
@@ -56,7 +57,8 @@ def make_index(root: Path, files: dict[str, bytes]) -> Path:
     for name, data in files.items():
         (root / "files" / name).write_bytes(data)
         links.append(f'<a href="../../files/{name}#sha256={hashlib.sha256(data).hexdigest()}">{name}</a>')
-    (root / "simple" / "fastcv" / "index.html").write_text("<html><body>\n" + "<br/>\n".join(links) + "\n</body></html>")
+    page = "<html><body>\n" + "<br/>\n".join(links) + "\n</body></html>"
+    (root / "simple" / "fastcv" / "index.html").write_text(page)
     return root
 
 
@@ -89,9 +91,7 @@ def _ranges(cfg: Config) -> list[str]:
 
 
 @pytest.mark.parametrize("budget", ["8M", "400k"])
-def test_lock_reads_glibcxx_needs_and_fails_cp121(
-    env: Path, capsys: pytest.CaptureFixture[str], budget: str
-) -> None:
+def test_lock_reads_glibcxx_needs_and_fails_cp121(env: Path, capsys: pytest.CaptureFixture[str], budget: str) -> None:
     root = make_index(env / "index", {NEW: wheel("2.0", "libcvwait.so")})
     cfg = Config(root=root)
     with FaultServer(cfg) as srv:
@@ -174,12 +174,33 @@ def test_prefix_reader_proves_version_needs_like_the_whole_reader() -> None:
         assert set(head["needed"]) <= set(full.needed)
 
 
+def test_prefix_reader_reads_records_by_hash_when_the_strings_are_out_of_reach() -> None:
+    """As after patchelf (auditwheel): `.dynstr` moved to the end, the records stay; here its strings are erased."""
+    data = bytearray((ELF / "libcvwait.so").read_bytes())
+    for name in (b"GLIBCXX_3.4.30", b"GLIBCXX_3.4.11", b"GLIBC_2.2.5", b"CXXABI_1.3", b"GCC_3.0", b"libstdc++"):
+        at = data.find(name + b"\x00")
+        data[at : at + len(name)] = b"x" * len(name)
+    head = read_version_needs(bytes(data), path="x")
+    assert head is not None and head["needed"] == ()  # library names are not read by hash
+    assert head["version_needs"]["libstdc++.so.6"] == ("CXXABI_1.3", "GLIBCXX_3.4.11", "GLIBCXX_3.4.30")
+    assert head["version_needs"]["glibc"] == ("GLIBC_2.2.5",)
+
+
 def test_prefix_reader_refuses_what_it_cannot_prove() -> None:
     data = bytearray((ELF / "libcvwait.so").read_bytes())
     i = data.find(b"GLIBCXX_3.4.30\x00")
     data[i : i + 14] = b"GLIBCXX_3.4.99"  # the string no longer hashes to its record's vna_hash
     head = read_version_needs(bytes(data), path="x")
-    assert head is None or "GLIBCXX_3.4.99" not in str(head)
+    assert head is not None and "GLIBCXX_3.4.99" not in str(head)  # read by the hash: what the linker recorded
+    assert "GLIBCXX_3.4.30" in str(head)
+    # records whose hashes name nothing known, and no readable strings: nothing is claimed
+    data = bytearray((ELF / "libcvwait.so").read_bytes())
+    for name in (b"GLIBCXX_3.4.30", b"GLIBCXX_3.4.11", b"GLIBC_2.2.5", b"CXXABI_1.3", b"GCC_3.0"):
+        at = data.find(struct.pack("<I", elf_hash(name)))
+        data[at : at + 4] = b"\xff\xff\xff\x0f"
+        at = data.find(name + b"\x00")
+        data[at : at + len(name)] = b"x" * len(name)
+    assert read_version_needs(bytes(data), path="x") is None
     assert read_version_needs(b"\x7fELF" + bytes(100), path="x") is None
     assert read_version_needs(b"not an elf" * 10, path="x") is None
     assert elf_hash(b"GLIBC_2.2.5") == 0x09691A75  # as objdump -p prints it
@@ -188,7 +209,7 @@ def test_prefix_reader_refuses_what_it_cannot_prove() -> None:
 def test_parse_budget() -> None:
     assert parse_budget("8M") == 8 << 20 and parse_budget("512k") == 512 << 10 and parse_budget("0") == 0
     assert parse_budget("1GiB") == 1 << 30
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="could not convert"):
         parse_budget("lots")
 
 

@@ -25,7 +25,6 @@ import sys
 import threading
 import urllib.parse
 import urllib.request
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -33,10 +32,12 @@ from typing import TYPE_CHECKING, Any
 from envresolve.binary.elfhead import first_load_end, read_version_needs
 from envresolve.binary.remote import _CONTENT_RANGE, _TAIL, HttpRangeSource, _Request
 from envresolve.binary.wheel import (
+    _INFLATE_ERRORS,
     DEFAULT_LIMITS,
     ELF_MAGIC,
     StreamState,
     ZipMember,
+    _inflate_mod,
     _to_facts,
     data_offset,
     list_zip_members,
@@ -89,7 +90,13 @@ class _Counted(HttpRangeSource):
         self._on_bytes = on_bytes
         self._spans: dict[int, bytes] = {}
         self._spans_lock = threading.Lock()
+        self._budget = budget
         self._left = budget - len(tail)
+
+    def settle(self) -> None:
+        """What is left of the budget after the reads so far (the central directory beyond the tail)."""
+        with self._spans_lock:
+            self._left = self._budget - self.fetched
 
     def reserve(self, n: int) -> int:
         """Take up to `n` bytes of what is left of the budget; the bytes granted."""
@@ -175,7 +182,7 @@ def _prefix_facts(source: _Counted, m: ZipMember) -> dict[str, Any] | str | None
     except ValueError:
         source.forget(m.header_offset)
         return "unread"
-    d = zlib.decompressobj(-15) if m.method == 8 else None
+    d = _inflate_mod.decompressobj(-15) if m.method == 8 else None
     out = bytearray()
     pos = 0
     limit = 64 << 20  # uncompressed bytes kept at most
@@ -193,7 +200,7 @@ def _prefix_facts(source: _Counted, m: ZipMember) -> dict[str, Any] | str | None
             else:
                 try:
                     out += d.decompress(raw, max(0, limit - len(out)))
-                except zlib.error:
+                except _INFLATE_ERRORS:
                     return None
             if len(out) >= 4 and out[:4] != ELF_MAGIC:
                 return "not-elf"
@@ -371,6 +378,7 @@ def budgeted_wheel_report(
     source = _Counted(req, size, tail, on_bytes, budget)
     members, diags = list_zip_members(source, subject=req.display)
     members, more = vet_zip_members(members, source, req.display)
+    source.settle()
     libs = [
         m
         for m in members

@@ -5,7 +5,11 @@ the file) means inflating almost all of it. `.gnu.version_r` and `.dynstr` lie i
 the start. This reader finds the version-needs table in a prefix by its shape and proves it: each auxiliary
 record carries the ELF hash of its version name (`vna_hash`), and the table is accepted only when every record's
 hash matches the string it points at for one consistent string-table base, and every needed file name is a
-library name. The result is a subset of the object's facts, each one certain:
+library name. Files rewritten by patchelf (every auditwheel-repaired wheel) keep `.gnu.version_r` in place but
+move `.dynstr` to the end of the file; there the records are read by their hashes alone: a record counts only
+when its hash is the ELF hash of a version name of glibc, libstdc++ or libgcc (131 names, no two alike), the
+chain is well formed and its version indexes are distinct. The result is a subset of the object's facts, each
+one certain:
 
 - the libraries it needs with versions (each `vn_file` is a DT_NEEDED entry of the object);
 - the version names it needs of each (GLIBC_2.17, GLIBCXX_3.4.30, ...), weak needs apart.
@@ -30,9 +34,13 @@ _MAX_AUX = 256
 _MAX_NAME = 256
 _VER_FLG_WEAK = 0x2
 #: version names as the GNU toolchain writes them (GLIBC_2.17, GLIBCXX_3.4.30, CXXABI_1.3.9, GCC_3.0, ...)
-_ANCHOR = re.compile(rb"\x00([A-Z][A-Z0-9_]{1,31}_[0-9][0-9.]{0,15})\x00")
-_HEAD_LE = re.compile(rb"\x01\x00[\x01-\xff]\x00.{4}\x10\x00\x00\x00", re.S)
-_HEAD_BE = re.compile(rb"\x00\x01\x00[\x01-\xff].{4}\x00\x00\x00\x10", re.S)
+_ANCHOR_PREFIXES = (b"\x00GLIBC_2", b"\x00GLIBCXX_3", b"\x00CXXABI_1", b"\x00GCC_")
+_VERSION_NAME = re.compile(rb"[A-Z][A-Z0-9_]{1,31}_[0-9][0-9.]{0,15}")
+_MAX_ANCHORS = 512
+_MAX_HITS = 64
+#: anchors whose hash is looked for (each record of the table proves the same base: a few suffice)
+_MAX_ANCHOR_TRIES = 8
+_MAX_AUX_BACK = 64
 _LIB_NAME = re.compile(r"^[A-Za-z0-9_.+-]+\.so(\.[0-9A-Za-z.]+)?$|^ld-linux[A-Za-z0-9_.-]*$")
 
 
@@ -129,45 +137,187 @@ def read_version_needs(data: bytes, *, path: str, size: int | None = None) -> di
     elf_class = 64 if data[4] == 2 else 32
     end = "<" if data[5] == 1 else ">"
     (machine,) = struct.unpack_from(end + "H", data, 18)
-    anchors: dict[int, list[int]] = {}
-    for m in _ANCHOR.finditer(data):
-        anchors.setdefault(elf_hash(m.group(1)), []).append(m.start(1))
-    if not anchors:
-        return None
-    # a verneed record: vn_version 1, a small vn_cnt, then vn_file, vn_aux (16 in every linker's layout), vn_next
-    head = _HEAD_LE if end == "<" else _HEAD_BE
-    for m in head.finditer(data):
-        start = m.start()
-        if start % 4:
+    # every linker puts .dynstr and .gnu.version_r in the first loaded segment: nothing is searched past it
+    region = len(data)
+    anchors = _anchors(data, region)
+    found = _find_table(data, anchors, end, region) if anchors else None
+    if found is None:
+        return _by_hash(data, end, region, path=path, size=size, elf_class=elf_class, machine=machine)
+    chain, base = found
+    needs: dict[str, list[str]] = {}
+    weak: dict[str, list[str]] = {}
+    for vn_file, auxes in chain:
+        lib = (_string(data, base + vn_file) or b"").decode("ascii", "replace")
+        needs.setdefault(lib, [])
+        for _hash, flags, name in auxes:
+            text = (_string(data, base + name) or b"").decode("ascii", "replace")
+            (weak.setdefault(lib, []) if flags & _VER_FLG_WEAK else needs[lib]).append(text)
+    return {
+        "path": path,
+        "size": size,
+        "elf_class": elf_class,
+        "machine": MACHINES.get(machine, f"em_{machine}"),
+        "needed": tuple(needs),
+        "version_needs": {k: tuple(sorted(set(v))) for k, v in needs.items() if v},
+        "weak_version_needs": {k: tuple(sorted(set(v))) for k, v in weak.items() if v},
+    }
+
+
+def _known_names() -> dict[int, str]:
+    glibc = ["2.0", "2.1", "2.1.1", "2.1.2", "2.1.3", "2.2", *(f"2.2.{i}" for i in range(1, 7)), "2.3"]
+    glibc += ["2.3.2", "2.3.3", "2.3.4", *(f"2.{i}" for i in range(4, 46))]
+    names = [f"GLIBC_{v}" for v in glibc]
+    names += ["GLIBCXX_3.4", *(f"GLIBCXX_3.4.{i}" for i in range(1, 36))]
+    names += ["CXXABI_1.3", *(f"CXXABI_1.3.{i}" for i in range(1, 17)), "CXXABI_TM_1", "CXXABI_FLOAT128"]
+    gcc = ["3.0", "3.3", "3.3.1", "3.4", "3.4.2", "3.4.4", "4.0.0", "4.2.0", "4.3.0", "4.4.0", "4.5.0", "4.6.0"]
+    gcc += ["4.7.0", "4.8.0", "7.0.0", "12.0.0", "13.0.0", "14.0.0"]
+    names += [f"GCC_{v}" for v in gcc]
+    table = {elf_hash(n.encode()): n for n in names}
+    assert len(table) == len(names)  # no two known names share a hash
+    return table
+
+
+#: ELF hash -> version name, for the toolchain's version names (glibc, libstdc++, libgcc)
+KNOWN_VERSIONS = _known_names()
+#: the names whose hashes are looked for: the baselines almost every object needs
+_SEEDS = ("GLIBC_2.2.5", "GLIBC_2.17", "GLIBC_2.14", "GLIBC_2.3.4", "GLIBC_2.4", "GLIBCXX_3.4", "CXXABI_1.3")
+#: the library a record group is named after when its file name is not readable
+_FAMILY = (("GLIBCXX_", "libstdc++.so.6"), ("CXXABI_", "libstdc++.so.6"), ("GCC_", "libgcc_s.so.1"))
+
+
+def _by_hash(
+    data: bytes, end: str, region: int, *, path: str, size: int | None, elf_class: int, machine: int
+) -> dict[str, Any] | None:
+    """The version needs read by their hashes (the string table is out of reach: see the module docstring)."""
+    by_name = {v: k for k, v in KNOWN_VERSIONS.items()}
+    for seed in _SEEDS:
+        needle = struct.pack(end + "I", by_name[seed])
+        at = data.find(needle, 0, region)
+        tries = 0
+        while at >= 0 and tries < _MAX_HITS:
+            tries += 1
+            chain = _chain_around(data, at, end) if at % 4 == 0 else None
+            if chain is not None:
+                return _hash_fields(chain, path=path, size=size, elf_class=elf_class, machine=machine)
+            at = data.find(needle, at + 1, region)
+    return None
+
+
+def _chain_around(data: bytes, at: int, end: str) -> _Chain | None:
+    for k in range(_MAX_AUX_BACK):
+        head = at - 16 - 16 * k
+        if head < 0:
+            return None
+        version, cnt, _file, vn_aux, _next = struct.unpack_from(end + "HHIII", data, head)
+        if version != 1 or vn_aux != 16 or cnt <= k:
             continue
-        chain = _chain(data, start, end)
-        if not chain:
+        chain = _chain(data, _table_start(data, head, end), end)
+        if chain and _well_formed(data, chain, end):
+            return chain
+    return None
+
+
+def _well_formed(data: bytes, chain: _Chain, end: str) -> bool:
+    """Distinct names within each library's records, and at least two records that name known versions."""
+    del data, end
+    auxes = [a for _file, group in chain for a in group]
+    known = sum(1 for h, _f, _n in auxes if h in KNOWN_VERSIONS)
+    distinct = all(len({n for _h, _f, n in group}) == len(group) for _file, group in chain)
+    return known >= 2 and distinct
+
+
+def _hash_fields(chain: _Chain, *, path: str, size: int | None, elf_class: int, machine: int) -> dict[str, Any]:
+    needs: dict[str, set[str]] = {}
+    weak: dict[str, set[str]] = {}
+    for _file, group in chain:
+        known = [(KNOWN_VERSIONS[h], f) for h, f, _n in group if h in KNOWN_VERSIONS]
+        if not known:
             continue
-        base = _base(data, chain, anchors)
-        if base is None:
-            continue
-        needs: dict[str, list[str]] = {}
-        weak: dict[str, list[str]] = {}
-        for vn_file, auxes in chain:
-            lib = (_string(data, base + vn_file) or b"").decode("ascii", "replace")
-            needs.setdefault(lib, [])
-            for _hash, flags, name in auxes:
-                text = (_string(data, base + name) or b"").decode("ascii", "replace")
-                (weak.setdefault(lib, []) if flags & _VER_FLG_WEAK else needs[lib]).append(text)
-        return {
-            "path": path,
-            "size": size,
-            "elf_class": elf_class,
-            "machine": MACHINES.get(machine, f"em_{machine}"),
-            "needed": tuple(needs),
-            "version_needs": {k: tuple(sorted(set(v))) for k, v in needs.items() if v},
-            "weak_version_needs": {k: tuple(sorted(set(v))) for k, v in weak.items() if v},
-        }
+        first = known[0][0]
+        lib = next((name for prefix, name in _FAMILY if first.startswith(prefix)), "glibc")
+        for name, flags in known:
+            (weak if flags & _VER_FLG_WEAK else needs).setdefault(lib, set()).add(name)
+    return {
+        "path": path,
+        "size": size,
+        "elf_class": elf_class,
+        "machine": MACHINES.get(machine, f"em_{machine}"),
+        "needed": (),
+        "version_needs": {k: tuple(sorted(v)) for k, v in needs.items()},
+        "weak_version_needs": {k: tuple(sorted(v)) for k, v in weak.items()},
+    }
+
+
+def _anchors(data: bytes, region: int) -> dict[int, list[int]]:
+    """ELF hash -> offsets of the GNU toolchain's version names in `data` (GLIBC_2.17, GLIBCXX_3.4.30, ...)."""
+    out: dict[int, list[int]] = {}
+    for prefix in _ANCHOR_PREFIXES:
+        at = data.find(prefix, 0, region)
+        while at >= 0 and len(out) < _MAX_ANCHORS:
+            start = at + 1
+            stop = data.find(b"\x00", start, start + 48)
+            if stop > start:
+                name = data[start:stop]
+                if _VERSION_NAME.fullmatch(name):
+                    out.setdefault(elf_hash(name), []).append(start)
+            at = data.find(prefix, start, region)
+    return out
+
+
+def _find_table(data: bytes, anchors: dict[int, list[int]], end: str, region: int) -> tuple[_Chain, int] | None:
+    """The version-needs table: an auxiliary record carrying an anchor's hash leads to its verneed record, the
+    records before it are followed back to the table's start, and the whole chain must prove one string base."""
+    for vna_hash in list(anchors)[:_MAX_ANCHOR_TRIES]:
+        needle = struct.pack(end + "I", vna_hash)
+        at = data.find(needle, 0, region)
+        tries = 0
+        while at >= 0 and tries < _MAX_HITS:
+            tries += 1
+            if at % 4 == 0:
+                for k in range(_MAX_AUX_BACK):  # the hit is the k-th auxiliary record of a verneed record
+                    head = at - 16 - 16 * k
+                    if head < 0:
+                        break
+                    version, cnt, _file, vn_aux, _next = struct.unpack_from(end + "HHIII", data, head)
+                    if version != 1 or vn_aux != 16 or cnt <= k:
+                        continue
+                    start = _table_start(data, head, end)
+                    chain = _chain(data, start, end)
+                    if chain:
+                        base = _base(data, chain, anchors)
+                        if base is not None:
+                            return chain, base
+            at = data.find(needle, at + 1, region)
+    return None
+
+
+def _table_start(data: bytes, head: int, end: str) -> int:
+    """Follow verneed records back from `head` while a record ends exactly where the next one starts."""
+    for _ in range(_MAX_VERNEED):
+        prev = _previous(data, head, end)
+        if prev is None:
+            return head
+        head = prev
+    return head
+
+
+def _previous(data: bytes, head: int, end: str) -> int | None:
+    for cnt in range(1, _MAX_AUX_BACK + 1):
+        prev = head - 16 - 16 * cnt
+        if prev < 0:
+            return None
+        version, pcnt, _file, vn_aux, vn_next = struct.unpack_from(end + "HHIII", data, prev)
+        if version == 1 and pcnt == cnt and vn_aux == 16 and vn_next == head - prev:
+            return prev
     return None
 
 
 def first_load_end(data: bytes) -> int | None:
-    """File offset where the first PT_LOAD segment ends (the tables this reader wants lie before it), if known."""
+    """Where the first read-only (neither writable nor executable) PT_LOAD segment ends, if known.
+
+    `.dynstr` and `.gnu.version_r` lie there: in the first segment of GNU ld's and lld's layouts, and in the
+    segment patchelf adds behind a stub for small files.
+    """
     if len(data) < 64 or data[:4] != _ELF_MAGIC or data[4] not in (1, 2) or data[5] not in (1, 2):
         return None
     wide = data[4] == 2
@@ -180,9 +330,10 @@ def first_load_end(data: bytes) -> int | None:
     for i in range(phnum):
         at = phoff + i * phentsize
         if wide:
-            p_type, _flags, p_offset, _va, _pa, p_filesz = struct.unpack_from(end + "IIQQQQ", data, at)
+            p_type, flags, p_offset, _va, _pa, p_filesz = struct.unpack_from(end + "IIQQQQ", data, at)
         else:
-            p_type, p_offset, _va, _pa, p_filesz = struct.unpack_from(end + "IIIII", data, at)
-        if p_type == 1 and (first is None or p_offset < first[0]):
+            p_type, p_offset, _va, _pa, p_filesz, _mem, flags = struct.unpack_from(end + "IIIIIII", data, at)
+        read_only = flags & 0x3 == 0  # neither PF_X (1) nor PF_W (2)
+        if p_type == 1 and read_only and (first is None or p_offset < first[0]):
             first = (p_offset, p_offset + p_filesz)
     return first[1] if first is not None else None
