@@ -38,8 +38,6 @@ _ANCHOR_PREFIXES = (b"\x00GLIBC_2", b"\x00GLIBCXX_3", b"\x00CXXABI_1", b"\x00GCC
 _VERSION_NAME = re.compile(rb"[A-Z][A-Z0-9_]{1,31}_[0-9][0-9.]{0,15}")
 _MAX_ANCHORS = 512
 _MAX_HITS = 64
-#: anchors whose hash is looked for (each record of the table proves the same base: a few suffice)
-_MAX_ANCHOR_TRIES = 8
 _MAX_AUX_BACK = 64
 _LIB_NAME = re.compile(r"^[A-Za-z0-9_.+-]+\.so(\.[0-9A-Za-z.]+)?$|^ld-linux[A-Za-z0-9_.-]*$")
 
@@ -138,12 +136,13 @@ def read_version_needs(data: bytes, *, path: str, size: int | None = None) -> di
     end = "<" if data[5] == 1 else ">"
     (machine,) = struct.unpack_from(end + "H", data, 18)
     # every linker puts .dynstr and .gnu.version_r in the first loaded segment: nothing is searched past it
-    region = len(data)
-    anchors = _anchors(data, region)
-    found = _find_table(data, anchors, end, region) if anchors else None
-    if found is None:
-        return _by_hash(data, end, region, path=path, size=size, elf_class=elf_class, machine=machine)
-    chain, base = found
+    chain = _locate(data, end)
+    if chain is None:
+        return None
+    anchors = _anchors(data, len(data))
+    base = _base(data, chain, anchors) if anchors else None
+    if base is None:
+        return _hash_fields(chain, path=path, size=size, elf_class=elf_class, machine=machine)
     needs: dict[str, list[str]] = {}
     weak: dict[str, list[str]] = {}
     for vn_file, auxes in chain:
@@ -185,21 +184,20 @@ _SEEDS = ("GLIBC_2.2.5", "GLIBC_2.17", "GLIBC_2.14", "GLIBC_2.3.4", "GLIBC_2.4",
 _FAMILY = (("GLIBCXX_", "libstdc++.so.6"), ("CXXABI_", "libstdc++.so.6"), ("GCC_", "libgcc_s.so.1"))
 
 
-def _by_hash(
-    data: bytes, end: str, region: int, *, path: str, size: int | None, elf_class: int, machine: int
-) -> dict[str, Any] | None:
-    """The version needs read by their hashes (the string table is out of reach: see the module docstring)."""
+def _locate(data: bytes, end: str) -> _Chain | None:
+    """The version-needs table: a record carrying the hash of a common version name leads to its verneed record,
+    and the records before it are followed back to the table's start."""
     by_name = {v: k for k, v in KNOWN_VERSIONS.items()}
     for seed in _SEEDS:
         needle = struct.pack(end + "I", by_name[seed])
-        at = data.find(needle, 0, region)
+        at = data.find(needle)
         tries = 0
         while at >= 0 and tries < _MAX_HITS:
             tries += 1
             chain = _chain_around(data, at, end) if at % 4 == 0 else None
             if chain is not None:
-                return _hash_fields(chain, path=path, size=size, elf_class=elf_class, machine=machine)
-            at = data.find(needle, at + 1, region)
+                return chain
+            at = data.find(needle, at + 1)
     return None
 
 
@@ -262,33 +260,6 @@ def _anchors(data: bytes, region: int) -> dict[int, list[int]]:
                     out.setdefault(elf_hash(name), []).append(start)
             at = data.find(prefix, start, region)
     return out
-
-
-def _find_table(data: bytes, anchors: dict[int, list[int]], end: str, region: int) -> tuple[_Chain, int] | None:
-    """The version-needs table: an auxiliary record carrying an anchor's hash leads to its verneed record, the
-    records before it are followed back to the table's start, and the whole chain must prove one string base."""
-    for vna_hash in list(anchors)[:_MAX_ANCHOR_TRIES]:
-        needle = struct.pack(end + "I", vna_hash)
-        at = data.find(needle, 0, region)
-        tries = 0
-        while at >= 0 and tries < _MAX_HITS:
-            tries += 1
-            if at % 4 == 0:
-                for k in range(_MAX_AUX_BACK):  # the hit is the k-th auxiliary record of a verneed record
-                    head = at - 16 - 16 * k
-                    if head < 0:
-                        break
-                    version, cnt, _file, vn_aux, _next = struct.unpack_from(end + "HHIII", data, head)
-                    if version != 1 or vn_aux != 16 or cnt <= k:
-                        continue
-                    start = _table_start(data, head, end)
-                    chain = _chain(data, start, end)
-                    if chain:
-                        base = _base(data, chain, anchors)
-                        if base is not None:
-                            return chain, base
-            at = data.find(needle, at + 1, region)
-    return None
 
 
 def _table_start(data: bytes, head: int, end: str) -> int:
