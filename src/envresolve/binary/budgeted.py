@@ -3,16 +3,17 @@
 A wheel's ELF members are deflated, so a member's facts are read by inflating it from its start. Per artefact:
 
 1. the zip's central directory comes from one suffix range request (the tail);
-2. shared objects are taken smallest first: one that fits in what is left of the budget is read whole (every
-   fact, the fatbinary's SASS/PTX included); a larger one is read by its first bytes, in growing range requests,
-   until its version needs are proven (`binary.elfhead`): GLIBC_/GLIBCXX_/CXXABI_ needs and the libraries
-   needed with versions, each certain;
-3. when some member was not read whole, the device code is not known from the binary: every fatbinary entry is
-   dropped and the report says `device_code="beyond-budget"`, so the judge asks the measured table or the
-   published matrix row instead (and its verdict says so), never a partial SASS list.
+2. a wheel no larger than the budget is fetched whole and hashed: every fact, the verified sha256, and its
+   metadata checked against it (`MetadataFetcher.verify`);
+3. otherwise, when all its shared objects fit in the budget they are read whole (every fact, the fatbinary's
+   SASS/PTX included); else each is read by its first bytes, in growing range requests, until its version needs
+   are proven (`binary.elfhead`: GLIBC_/GLIBCXX_/CXXABI_ needs, and the libraries needed with versions where
+   their names are in reach), each certain. The device code is then not known from the binary: the report says
+   `device_code="beyond-budget"`, so the judge asks the measured table or the published matrix row instead (and
+   its verdict says so), never a partial SASS list.
 
-Nothing here reads the whole file, so the sha256 is not known: a report is cached under the URL, the sha256 the
-index claims and the budget (`ReportCache` keys of its own), never under a verified sha256. A report already
+A report read by ranges is cached under the URL, the sha256 the index claims and the budget (`ReportCache` keys
+of its own), never under a verified sha256; one of a whole file, under its verified sha256. A report already
 cached under a verified sha256 (`envresolve inspect` hashed the whole file) is used first. A server that ignores
 Range requests gets the whole file read (and hashed) only when it fits in the budget.
 """
@@ -66,8 +67,6 @@ __all__ = ["DEFAULT_INSPECT_BUDGET", "WheelFacts", "budgeted_wheel_report", "par
 DEFAULT_INSPECT_BUDGET = 8 << 20
 #: cumulative compressed bytes tried for a member's prefix before giving up on its version needs
 _PREFIX_STEPS = (128 << 10, 512 << 10, 2 << 20, 4 << 20)
-#: a member read whole may take at most this share of the budget (leaves room for the others' prefixes)
-_WHOLE_SHARE = 0.5
 
 
 def parse_budget(text: str) -> int:
@@ -104,6 +103,14 @@ class _Counted(HttpRangeSource):
             got = max(0, min(n, self._left))
             self._left -= got
             return got
+
+    def reserve_all(self, n: int) -> bool:
+        """Take exactly `n` bytes of the budget, or nothing when less is left."""
+        with self._spans_lock:
+            if n > self._left:
+                return False
+            self._left -= n
+            return True
 
     def _fetch(self, start: int, end: int) -> bytes:
         data = super()._fetch(start, end)
@@ -244,20 +251,17 @@ _WORKERS = 8
 
 
 def _read_members(source: _Counted, members: list[ZipMember], subject: str, budget: int, pool: Any = None) -> _Read:
-    """Smallest first: whole while a member fits in its share of the budget, else by its first bytes."""
+    """All whole when they fit in what is left of the budget, else each by its first bytes."""
     from concurrent.futures import ThreadPoolExecutor
 
     from envresolve.binary.elf import elf_facts
 
     got = _Read()
-    whole: list[ZipMember] = []
-    prefix: list[ZipMember] = []
-    for m in sorted(members, key=lambda m: (m.compress_size, m.name)):
-        cost = m.compress_size + _HEADER_ROOM
-        if cost <= budget * _WHOLE_SHARE and source.reserve(cost) == cost:
-            whole.append(m)
-        else:
-            prefix.append(m)
+    ordered = sorted(members, key=lambda m: (m.compress_size, m.name))
+    cost = sum(m.compress_size + _HEADER_ROOM for m in ordered)
+    # all whole (every fact, device code included) or all by their first bytes: device code read from some
+    # libraries and not others would be dropped anyway, so whole reads are spent only where all of them fit
+    whole, prefix = (ordered, []) if source.reserve_all(cost) else ([], ordered)
 
     def one(m: ZipMember) -> tuple[str, Any, list[Diagnostic]]:
         if m in whole_set:

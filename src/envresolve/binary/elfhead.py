@@ -34,11 +34,10 @@ _MAX_AUX = 256
 _MAX_NAME = 256
 _VER_FLG_WEAK = 0x2
 #: version names as the GNU toolchain writes them (GLIBC_2.17, GLIBCXX_3.4.30, CXXABI_1.3.9, GCC_3.0, ...)
-_ANCHOR_PREFIXES = (b"\x00GLIBC_2", b"\x00GLIBCXX_3", b"\x00CXXABI_1", b"\x00GCC_")
-_VERSION_NAME = re.compile(rb"[A-Z][A-Z0-9_]{1,31}_[0-9][0-9.]{0,15}")
-_MAX_ANCHORS = 512
 _MAX_HITS = 64
 _MAX_AUX_BACK = 64
+#: verneed records: (vn_file, [(vna_hash, vna_flags, vna_name)])
+_Chain = list[tuple[int, list[tuple[int, int, int]]]]
 _LIB_NAME = re.compile(r"^[A-Za-z0-9_.+-]+\.so(\.[0-9A-Za-z.]+)?$|^ld-linux[A-Za-z0-9_.-]*$")
 
 
@@ -95,21 +94,28 @@ def _chain(data: bytes, start: int, end: str) -> _Chain | None:
     return None
 
 
-_Chain = list[tuple[int, list[tuple[int, int, int]]]]
+def _base(data: bytes, chain: _Chain) -> int | None:
+    """The string-table offset at which every record's name hashes to its `vna_hash`, if the strings are here.
 
-
-def _base(data: bytes, chain: _Chain, anchors: dict[int, list[int]]) -> int | None:
-    """The string-table offset at which every record's name hashes to its `vna_hash`, if there is one."""
-    tried: set[int] = set()
+    A record naming a known version gives the candidates: where that name's string lies, less its offset."""
+    tried = 0
     for _file, auxes in chain:
-        for vna_hash, _flags, name in auxes:
-            for pos in anchors.get(vna_hash, ()):
-                base = pos - name
-                if base in tried or base < 0:
-                    continue
-                tried.add(base)
-                if _proves(data, chain, base):
+        for vna_hash, _flags, name_off in auxes:
+            name = KNOWN_VERSIONS.get(vna_hash)
+            if name is None:
+                continue
+            needle = b"\x00" + name.encode() + b"\x00"
+            at = data.find(needle)
+            hits = 0
+            while at >= 0 and hits < _MAX_HITS:
+                hits += 1
+                base = at + 1 - name_off
+                if base >= 0 and _proves(data, chain, base):
                     return base
+                at = data.find(needle, at + 1)
+            tried += 1
+            if tried >= 3:  # the same base serves every record: a few names settle it
+                return None
     return None
 
 
@@ -139,8 +145,7 @@ def read_version_needs(data: bytes, *, path: str, size: int | None = None) -> di
     chain = _locate(data, end)
     if chain is None:
         return None
-    anchors = _anchors(data, len(data))
-    base = _base(data, chain, anchors) if anchors else None
+    base = _base(data, chain)
     if base is None:
         return _hash_fields(chain, path=path, size=size, elf_class=elf_class, machine=machine)
     needs: dict[str, list[str]] = {}
@@ -244,22 +249,6 @@ def _hash_fields(chain: _Chain, *, path: str, size: int | None, elf_class: int, 
         "version_needs": {k: tuple(sorted(v)) for k, v in needs.items()},
         "weak_version_needs": {k: tuple(sorted(v)) for k, v in weak.items()},
     }
-
-
-def _anchors(data: bytes, region: int) -> dict[int, list[int]]:
-    """ELF hash -> offsets of the GNU toolchain's version names in `data` (GLIBC_2.17, GLIBCXX_3.4.30, ...)."""
-    out: dict[int, list[int]] = {}
-    for prefix in _ANCHOR_PREFIXES:
-        at = data.find(prefix, 0, region)
-        while at >= 0 and len(out) < _MAX_ANCHORS:
-            start = at + 1
-            stop = data.find(b"\x00", start, start + 48)
-            if stop > start:
-                name = data[start:stop]
-                if _VERSION_NAME.fullmatch(name):
-                    out.setdefault(elf_hash(name), []).append(start)
-            at = data.find(prefix, start, region)
-    return out
 
 
 def _table_start(data: bytes, head: int, end: str) -> int:
