@@ -438,6 +438,21 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
                 self._record(r)
         return out
 
+    def _bare_verdict(self, candidate: Candidate) -> list[Rejection]:
+        """What the metadata and the matrices say of a candidate, with no wheel byte read for it (a guess)."""
+        md = self.metadata(candidate)
+        if md.requires_python and not _python_ok(md.requires_python, self.python_full):
+            return [
+                Rejection(
+                    name=candidate.name,
+                    version=str(candidate.version),
+                    reason="compat",
+                    code="RS204",
+                    message=f"requires Python {md.requires_python}, the environment has {self.python_full}",
+                )
+            ]
+        return run_filters(self.filters, self.info(candidate, binary=False), self.nodes, self.env)
+
     def _verdict(self, candidate: Candidate) -> list[Rejection]:
         """The candidate's rejections, computed once and not recorded (prefetching asks too).
 
@@ -596,7 +611,13 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
             walk = entries[:_PREFETCH_WALK]
             for i, e in enumerate(walk):
                 md = self.fetcher.get(e.dist)
-                if not self._verdict(Candidate(name, e.version, dist=e.dist)):
+                candidate = Candidate(name, e.version, dist=e.dist)
+                if self.binary_facts is None:
+                    if not self._verdict(candidate):
+                        break
+                elif not self._bare_verdict(candidate):
+                    # the walk goes on at once; the release's binary facts are read meanwhile
+                    self._meta_pool.submit(_quiet, self.info, candidate)
                     break
                 if i == 0:
                     # the newest is ruled out: fetch the next releases' metadata in parallel, not one by one
