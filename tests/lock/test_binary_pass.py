@@ -253,3 +253,15 @@ def test_a_wheel_that_is_not_what_the_index_announced_has_no_facts(
         rc, doc = run_lock(env, capsys, f"{srv.url}/simple")
     assert "CP121" not in _codes(doc)  # never judged by bytes that are not the announced file
     assert "BN551" in _codes(doc) or rc != 0
+
+
+def test_prefix_reader_is_bounded_on_hostile_data() -> None:
+    """Records that look right everywhere (vn_version 1, vn_aux 16, the hash of GLIBC_2.2.5 in every slot)."""
+    import time
+
+    rec = struct.pack("<HHIII", 1, 64, 0, 16, 16 + 16 * 64)
+    aux = struct.pack("<IHHII", elf_hash(b"GLIBC_2.2.5"), 0, 2, 0, 16)
+    data = (b"\x7fELF\x02\x01" + bytes(58) + (rec + aux * 64) * 2000)[: 4 << 20]
+    t0 = time.process_time()
+    assert read_version_needs(data, path="hostile") is None
+    assert time.process_time() - t0 < 5

@@ -35,10 +35,28 @@ _MAX_NAME = 256
 _VER_FLG_WEAK = 0x2
 #: version names as the GNU toolchain writes them (GLIBC_2.17, GLIBCXX_3.4.30, CXXABI_1.3.9, GCC_3.0, ...)
 _MAX_HITS = 64
+#: records examined at most per search (a real table is found after a few hundred)
+_MAX_WORK = 200_000
 _MAX_AUX_BACK = 64
 #: verneed records: (vn_file, [(vna_hash, vna_flags, vna_name)])
 _Chain = list[tuple[int, list[tuple[int, int, int]]]]
 _LIB_NAME = re.compile(r"^[A-Za-z0-9_.+-]+\.so(\.[0-9A-Za-z.]+)?$|^ld-linux[A-Za-z0-9_.-]*$")
+
+
+class _Exhausted(Exception):
+    """The search spent its work budget."""
+
+
+class _Work:
+    """A bound on the records a search examines, so hostile data cannot make it slow."""
+
+    def __init__(self, budget: int = _MAX_WORK) -> None:
+        self.left = budget
+
+    def spend(self, n: int = 1) -> None:
+        self.left -= n
+        if self.left < 0:
+            raise _Exhausted
 
 
 def elf_hash(name: bytes) -> int:
@@ -60,11 +78,13 @@ def _string(data: bytes, off: int) -> bytes | None:
     return data[off:end] if end > off else None
 
 
-def _chain(data: bytes, start: int, end: str) -> _Chain | None:
+def _chain(data: bytes, start: int, end: str, work: _Work | None = None) -> _Chain | None:
     """The verneed records from `start`: [(vn_file, [(vna_hash, vna_flags, vna_name)])], None if malformed."""
     out: list[tuple[int, list[tuple[int, int, int]]]] = []
     pos = start
     for _ in range(_MAX_VERNEED):
+        if work is not None:
+            work.spend()
         if pos + 16 > len(data):
             return None
         version, cnt, vn_file, vn_aux, vn_next = struct.unpack_from(end + "HHIII", data, pos)
@@ -73,6 +93,8 @@ def _chain(data: bytes, start: int, end: str) -> _Chain | None:
         auxes: list[tuple[int, int, int]] = []
         apos = pos + vn_aux
         for i in range(cnt):
+            if work is not None:
+                work.spend()
             if apos + 16 > len(data):
                 return None
             vna_hash, flags, other, name, nxt = struct.unpack_from(end + "IHHII", data, apos)
@@ -94,7 +116,7 @@ def _chain(data: bytes, start: int, end: str) -> _Chain | None:
     return None
 
 
-def _base(data: bytes, chain: _Chain) -> int | None:
+def _base(data: bytes, chain: _Chain, work: _Work) -> int | None:
     """The string-table offset at which every record's name hashes to its `vna_hash`, if the strings are here.
 
     A record naming a known version gives the candidates: where that name's string lies, less its offset."""
@@ -110,6 +132,7 @@ def _base(data: bytes, chain: _Chain) -> int | None:
             while at >= 0 and hits < _MAX_HITS:
                 hits += 1
                 base = at + 1 - name_off
+                work.spend(len(chain) + sum(len(group) for _f, group in chain))
                 if base >= 0 and _proves(data, chain, base):
                     return base
                 at = data.find(needle, at + 1)
@@ -142,10 +165,14 @@ def read_version_needs(data: bytes, *, path: str, size: int | None = None) -> di
     end = "<" if data[5] == 1 else ">"
     (machine,) = struct.unpack_from(end + "H", data, 18)
     # every linker puts .dynstr and .gnu.version_r in the first loaded segment: nothing is searched past it
-    chain = _locate(data, end)
+    work = _Work()
+    try:
+        chain = _locate(data, end, work)
+        base = _base(data, chain, work) if chain is not None else None
+    except _Exhausted:
+        return None  # hostile or unusual data: nothing is claimed
     if chain is None:
         return None
-    base = _base(data, chain)
     if base is None:
         return _hash_fields(chain, path=path, size=size, elf_class=elf_class, machine=machine)
     needs: dict[str, list[str]] = {}
@@ -189,7 +216,7 @@ _SEEDS = ("GLIBC_2.2.5", "GLIBC_2.17", "GLIBC_2.14", "GLIBC_2.3.4", "GLIBC_2.4",
 _FAMILY = (("GLIBCXX_", "libstdc++.so.6"), ("CXXABI_", "libstdc++.so.6"), ("GCC_", "libgcc_s.so.1"))
 
 
-def _locate(data: bytes, end: str) -> _Chain | None:
+def _locate(data: bytes, end: str, work: _Work) -> _Chain | None:
     """The version-needs table: a record carrying the hash of a common version name leads to its verneed record,
     and the records before it are followed back to the table's start."""
     by_name = {v: k for k, v in KNOWN_VERSIONS.items()}
@@ -199,22 +226,23 @@ def _locate(data: bytes, end: str) -> _Chain | None:
         tries = 0
         while at >= 0 and tries < _MAX_HITS:
             tries += 1
-            chain = _chain_around(data, at, end) if at % 4 == 0 else None
+            chain = _chain_around(data, at, end, work) if at % 4 == 0 else None
             if chain is not None:
                 return chain
             at = data.find(needle, at + 1)
     return None
 
 
-def _chain_around(data: bytes, at: int, end: str) -> _Chain | None:
+def _chain_around(data: bytes, at: int, end: str, work: _Work) -> _Chain | None:
     for k in range(_MAX_AUX_BACK):
+        work.spend()
         head = at - 16 - 16 * k
         if head < 0:
             return None
         version, cnt, _file, vn_aux, _next = struct.unpack_from(end + "HHIII", data, head)
         if version != 1 or vn_aux != 16 or cnt <= k:
             continue
-        chain = _chain(data, _table_start(data, head, end), end)
+        chain = _chain(data, _table_start(data, head, end, work), end, work)
         if chain and _well_formed(data, chain, end):
             return chain
     return None
@@ -251,18 +279,19 @@ def _hash_fields(chain: _Chain, *, path: str, size: int | None, elf_class: int, 
     }
 
 
-def _table_start(data: bytes, head: int, end: str) -> int:
+def _table_start(data: bytes, head: int, end: str, work: _Work) -> int:
     """Follow verneed records back from `head` while a record ends exactly where the next one starts."""
     for _ in range(_MAX_VERNEED):
-        prev = _previous(data, head, end)
+        prev = _previous(data, head, end, work)
         if prev is None:
             return head
         head = prev
     return head
 
 
-def _previous(data: bytes, head: int, end: str) -> int | None:
+def _previous(data: bytes, head: int, end: str, work: _Work) -> int | None:
     for cnt in range(1, _MAX_AUX_BACK + 1):
+        work.spend()
         prev = head - 16 - 16 * cnt
         if prev < 0:
             return None
