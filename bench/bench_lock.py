@@ -1,7 +1,9 @@
 """Benchmark: resolve the project's example pip set with envresolve and with `uv pip compile`, cold and warm.
 
 The set is `transformers==4.35.0`, `torch`, `torchaudio`, `torchvision` for Python 3.11. envresolve resolves it for
-a bundled node profile (GPU-aware: CUDA needs, companions); uv resolves it for `x86_64-manylinux_2_28`
+a bundled node profile (GPU-aware: CUDA needs, companions), reading each candidate wheel's binary facts within the
+inspect budget (`--inspect-budget BYTES`; -1: cached facts only, as before the binary pass), and reports the share
+of the chosen wheels' bytes it read cold; uv resolves it for `x86_64-manylinux_2_28`
 (`--python-platform x86_64-manylinux_2_28 --python-version 3.11`), which knows the platform and not the GPU.
 Each run is a fresh process (imports included, as for uv's CLI). Each tool gets its own cache directory:
 "cold" starts from an empty one, "warm" runs again on the filled one (median of `--repeat` runs).
@@ -11,7 +13,7 @@ envresolve's modules are compiled to bytecode first, as installing a wheel does.
 Needs the network (PyPI). uv is installed from PyPI into `bench/_work/venv` on the first run (it is a tool for
 the benchmark, not a dependency of envresolve).
 
-    .venv/bin/python bench/bench_lock.py [--profile a100-driver535] [--repeat 3]
+    .venv/bin/python bench/bench_lock.py [--profile a100-driver535] [--repeat 3] [--inspect-budget BYTES]
 """
 
 from __future__ import annotations
@@ -179,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
         ("warm CPU s", cpu(er_warm), cpu(uv_warm)),
     ]
     print(f"# lock benchmark: {' '.join(EXAMPLE)} (Python 3.11)")
-    print(f"envresolve: resolve_pip for node profile {args.profile}, binary-aware (candidate wheels read by ranges)")
+    mode = f"binary-aware, {budget} bytes per wheel" if budget >= 0 else "cached binary facts only (no wheel read)"
+    print(f"envresolve: resolve_pip for node profile {args.profile}, {mode}")
     print(f"{version}: --python-platform x86_64-manylinux_2_28")
     print(f"{'run':<12} {'envresolve s':>13} {'uv s':>8} {'ratio':>7}")
     for name, er, u in rows:
