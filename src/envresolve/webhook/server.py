@@ -140,6 +140,29 @@ class _State:
 
 _STATE = web.AppKey("state", _State)
 
+#: a CONDA Dataset judged once at start-up, so that the first real review does not pay the cold start
+_WARMUP: dict[str, Any] = {
+    "uid": "warm-up",
+    "operation": "CREATE",
+    "object": {
+        "apiVersion": "dataset.baizeai.io/v1alpha1",
+        "kind": "Dataset",
+        "metadata": {"name": "warm-up", "namespace": "envresolve"},
+        "spec": {
+            "source": {
+                "type": "CONDA",
+                "uri": "conda://warm-up?python=3.11",
+                "options": {
+                    "name": "warm-up",
+                    "pythonVersion": "3.11",
+                    "condaEnvironmentYml": "channels:\n  - conda-forge\ndependencies:\n  - cuda-version=12.4\n",
+                    "pipRequirementsTxt": "torch==2.5.1\njax[cuda12]\n",
+                },
+            }
+        },
+    },
+}
+
 
 async def _validate(request: web.Request) -> web.StreamResponse:
     state = request.app[_STATE]
@@ -203,6 +226,10 @@ async def _load_fleet(state: _State) -> None:
             kept_nodes=kept,
         )
         return
+    if state.fleet is None:  # the first review pays imports and matrix loading: pay them before /readyz says yes
+        started = time.perf_counter()
+        await loop.run_in_executor(state.executor, decide, _WARMUP, fleet, state.config.policy)
+        _log(logging.INFO, "warmed-up", ms=round((time.perf_counter() - started) * 1000, 2))
     state.fleet = fleet
     _log(logging.INFO, "nodes-loaded", source=fleet.source, nodes=fleet.nodes, groups=len(fleet.groups))
 
