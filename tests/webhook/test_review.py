@@ -65,3 +65,31 @@ def test_generate_name_and_request_namespace_name_the_dataset() -> None:
 def test_bad_reviews(body: bytes) -> None:
     with pytest.raises(BadReview):
         parse_review(body)
+
+
+def test_the_checks_read_only_the_node_facts_the_webhook_groups_by() -> None:
+    """The webhook checks one node per group of equal `NODE_FACTS`; a check reading another node fact (say
+    `node.glibc`) would then be judged on an arbitrary member of the group. Fail here instead."""
+    import ast
+    import inspect
+    import textwrap
+
+    from envresolve.node.facts import NodeFacts
+    from envresolve.specs import checks
+
+    tree = ast.parse(inspect.getsource(checks))
+    fields = set(NodeFacts.model_fields)
+    read = {
+        n.attr
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == "node"
+    }
+    derived = {"label", "driver_version", "cuda_driver_version", "compute_capabilities"}  # properties over these
+    identity = {"name", "source"}  # cited in messages and evidence, never deciding a verdict
+    assert set(checks.NODE_FACTS) <= fields
+    assert read - derived <= {*checks.NODE_FACTS, *identity}, read
+    # the derived properties read only grouped facts (or the name, which never changes a verdict)
+    for prop in derived & read:
+        src = inspect.getsource(getattr(NodeFacts, prop).fget)
+        used = {a.attr for a in ast.walk(ast.parse(textwrap.dedent(src))) if isinstance(a, ast.Attribute)}
+        assert used & fields <= {*checks.NODE_FACTS, *identity}, (prop, used & fields)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -186,6 +187,7 @@ def all_matrices() -> dict[str, MatrixFile]:
     return {name: load_matrix(name, model) for name, model in MATRIX_FILES.items()}
 
 
+@functools.lru_cache(maxsize=4096)  # the rules ask for the same few versions for every node and spec
 def _v(s: str) -> Version | None:
     try:
         return Version(s)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -26,7 +27,7 @@ from envresolve.specs.model import CondaDependency, EnvSpec, PipRequirement
 if TYPE_CHECKING:
     from envresolve.node.facts import GpuFacts, NodeFacts
 
-__all__ = ["CudaClaim", "check_spec", "cuda_claims"]
+__all__ = ["NODE_FACTS", "CudaClaim", "check_spec", "check_spec_nodes", "cuda_claims"]
 
 _CU_INDEX = re.compile(r"(?:^|/)cu(?P<major>1[0-9]|[7-9])(?P<minor>[0-9])(?:/|$)")
 _CU_LOCAL = re.compile(r"^cu(?P<major>1[0-9]|[7-9])(?P<minor>[0-9])$")
@@ -386,6 +387,7 @@ def _shadows(spec: EnvSpec) -> list[Diagnostic]:
     return out
 
 
+@functools.cache
 def _ambiguous_gpu_names() -> dict[str, str]:
     """conda names that exist as CPU and GPU builds: those with a `-gpu`/`-cpu` selector of the same PyPI project."""
     rows = mx.conda_names_matrix().rows
@@ -664,8 +666,32 @@ def _torch_on_gpus(claims: list[CudaClaim], node: NodeFacts) -> list[Diagnostic]
     return out
 
 
+#: the node facts the checks below read (`node.<fact>`) for a spec without an image (one with an image is checked
+#: on the image-on-node facts: the image's OS and C libraries); callers may group nodes by these alone
+#: (`envresolve webhook` does, for Datasets). tests/webhook/test_review.py fails when a check reads another fact.
+NODE_FACTS = ("cpu", "driver", "gpus")
+
+
 def check_spec(spec: EnvSpec, node: NodeFacts | None) -> list[Diagnostic]:
     """Every lint check on one spec; node-dependent checks run only when a node is given."""
+    return check_spec_nodes(spec, [node])[0]
+
+
+def check_spec_nodes(spec: EnvSpec, nodes: Sequence[NodeFacts | None]) -> list[list[Diagnostic]]:
+    """`check_spec` for each node; the checks that do not read the node run once per CPU architecture (the
+    only node fact they depend on, through PEP 508 markers)."""
+    shared: dict[str | None, tuple[EnvSpec, list[CudaClaim], list[Diagnostic]]] = {}
+    out: list[list[Diagnostic]] = []
+    for node in nodes:
+        arch = node.cpu.arch if node is not None else None
+        if arch not in shared:
+            shared[arch] = _spec_only(spec, node)
+        applied, claims, found = shared[arch]
+        out.append([*found, *_node_checks(applied, claims, node)])
+    return out
+
+
+def _spec_only(spec: EnvSpec, node: NodeFacts | None) -> tuple[EnvSpec, list[CudaClaim], list[Diagnostic]]:
     applicable = tuple(r for r in spec.pip if _applies(r, spec, node))
     if len(applicable) != len(spec.pip):
         spec = spec.model_copy(update={"pip": applicable})
@@ -676,7 +702,11 @@ def check_spec(spec: EnvSpec, node: NodeFacts | None) -> list[Diagnostic]:
     out += _python_support(spec)
     out += _declared_cuda(spec, claims)
     out += _shadows(spec)
-    out += extension_findings(spec, node)
+    return spec, claims, out
+
+
+def _node_checks(spec: EnvSpec, claims: list[CudaClaim], node: NodeFacts | None) -> list[Diagnostic]:
+    out = extension_findings(spec, node)
     if not (spec.cpu_variant and node is not None and node.driver is not None):
         out += _cpu_fallback(spec, claims, node)
     if spec.image is not None:

@@ -1,8 +1,9 @@
 """The admission decision for one AdmissionReview: pure, no I/O.
 
 The Dataset in `request.object` is read as `envresolve lint` reads a manifest (`specs.dataset`), and the static
-checks (`specs.checks.check_spec`) run once per group of nodes with identical facts (`preflight.fleet`), so a
-review costs the same for ten nodes or ten thousand that collapse into a few groups.
+checks (`specs.checks.check_spec_nodes`) run once per group of nodes whose checked facts are identical (grouped
+when the fleet is loaded, `preflight.fleet.group_key`), so a review costs the same for ten nodes or ten thousand
+that collapse into a few groups.
 
 AdmissionReview v1 as the Kubernetes API reference defines it (kube-apiserver Admission (v1), read 2026-12-06):
 the request carries `uid`, `kind`, `operation` (CREATE, UPDATE, DELETE, CONNECT), `object` and, on UPDATE,
@@ -12,16 +13,17 @@ the request carries `uid`, `kind`, `operation` (CREATE, UPDATE, DELETE, CONNECT)
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from envresolve.diagnostics import Diagnostic, Severity
+from envresolve.diagnostics import Diagnostic, Severity, sort_diagnostics
 from envresolve.errors import EnvresolveError
 from envresolve.node.facts import NodeFacts
-from envresolve.preflight.fleet import check_fleet, display_facts, group_key
+from envresolve.preflight.fleet import display_facts, group_key
 from envresolve.specs.dataset import DATASET_API_GROUP, load_dataset_manifest
 
 __all__ = [
@@ -66,14 +68,12 @@ class NodeGroup:
     node: NodeFacts
     names: tuple[str, ...]
 
-    @property
+    @functools.cached_property
     def summary(self) -> str:
-        """`12 nodes: x86_64, ubuntu 22.04, driver 470.82.01, CUDA 11.4, GPUs 7.0; e.g. a, b, c`."""
+        """`12 nodes: x86_64, driver 470.82.01, CUDA 11.4, GPUs 7.0; e.g. a, b, c`."""
         f = display_facts(self.node)
-        os_name = f["os"] if f["os"] != "-" else None
         parts = [
             f["arch"],
-            *([os_name] if os_name else []),
             f"driver {f['driver']}",
             f"CUDA {f['cuda']}",
             f"GPUs {f['gpus']}",
@@ -97,10 +97,13 @@ class Fleet:
 
 
 def fleet_of(nodes: Sequence[NodeFacts], *, source: str) -> Fleet:
-    """Group nodes by the facts that decide a verdict (`preflight.fleet.group_key`)."""
+    """Group nodes by the facts the lint checks read (`preflight.fleet.group_key` over `specs.checks.NODE_FACTS`:
+    CPU, driver, GPUs), so that nodes differing only in OS or kernel are checked once."""
+    from envresolve.specs.checks import NODE_FACTS
+
     groups: dict[str, list[NodeFacts]] = {}
     for node in nodes:
-        groups.setdefault(group_key(node), []).append(node)
+        groups.setdefault(group_key(node, facts=NODE_FACTS), []).append(node)
     built = []
     for members in groups.values():
         names = tuple(n.label if n.name or n.source else f"node-{i + 1}" for i, n in enumerate(members))
@@ -203,7 +206,7 @@ def decide(request: Mapping[str, Any], fleet: Fleet | None, policy: Policy = Pol
 
 
 def _judge(base: Decision, obj: dict[str, Any], old: Any, fleet: Fleet, policy: Policy) -> Decision:
-    from envresolve.specs.checks import check_spec
+    from envresolve.specs.checks import check_spec_nodes
 
     label = base.dataset or "Dataset"
     try:
@@ -214,18 +217,12 @@ def _judge(base: Decision, obj: dict[str, Any], old: Any, fleet: Fleet, policy: 
         return base
     spec = specs[0]
     env_diags = [d for d in (*diags, *spec.diagnostics) if _is_error(d)]
-    report = check_fleet(
-        [g.node for g in fleet.groups],
-        lambda node: check_spec(spec, node),
-        subject=label,
-        kind="spec",
-        packages=len(spec.conda) + len(spec.pip),
-        diagnostics=env_diags,
-    )
+    per_group = check_spec_nodes(spec, [g.node for g in fleet.groups])
+    env_error = bool(env_diags)
     failing = [
-        (group, judged.diagnostics)
-        for group, judged in zip(fleet.groups, report.groups, strict=True)
-        if judged.verdict != "runs"
+        (group, tuple(sort_diagnostics(found)))
+        for group, found in zip(fleet.groups, per_group, strict=True)
+        if env_error or any(_is_error(d) for d in found)
     ]
     nodes = fleet.nodes
     nodes_bad = sum(len(g.names) for g, _ in failing)
