@@ -20,6 +20,7 @@ Usage: `python bench/bench_webhook.py [--nodes 1000] [--reviews 2000] [--concurr
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -31,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -143,6 +145,33 @@ def run_clients(port: int, ca: Path, bodies: list[bytes], concurrency: int, path
     return time.perf_counter() - start, latencies
 
 
+@contextlib.contextmanager
+def served(tmp: Path, nodes_file: Path, cert: Path, key: Path, ca: Path) -> Iterator[int]:
+    """The real `envresolve webhook` process on a free port, ready (its /readyz says so)."""
+    from tests.webhook.harness import free_port
+
+    port = free_port()
+    env = {**os.environ, "ENVRESOLVE_CACHE_DIR": str(tmp / "cache")}
+    cmd = [sys.executable, "-m", "envresolve", "webhook", "--nodes", str(nodes_file), "--host", "127.0.0.1"]
+    cmd += ["--port", str(port), "--tls-cert", str(cert), "--tls-key", str(key)]
+    with open(tmp / f"server-{port}.log", "wb") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    run_clients(port, ca, [b""], 1, "/readyz")
+                    break
+                except (OSError, AssertionError):
+                    if time.monotonic() > deadline or proc.poll() is not None:
+                        raise
+                    time.sleep(0.2)
+            yield port
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--nodes", type=int, default=1000)
@@ -185,39 +214,15 @@ def main(argv: list[str] | None = None) -> int:
         ca = make_ca(tmp)
         cert, key = tmp / "tls.crt", tmp / "tls.key"
         ca.issue(cert, key)
-        from tests.webhook.harness import free_port
-
-        port = free_port()
-        log = open(tmp / "server.log", "wb")  # noqa: SIM115
-        env = {**os.environ, "ENVRESOLVE_CACHE_DIR": str(tmp / "cache")}
-        cmd = [sys.executable, "-m", "envresolve", "webhook", "--nodes", str(nodes_file), "--host", "127.0.0.1"]
-        cmd += ["--port", str(port), "--tls-cert", str(cert), "--tls-key", str(key)]
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    run_clients(port, ca.path, [b""], 1, "/readyz")
-                    break
-                except (OSError, AssertionError):
-                    if time.monotonic() > deadline or proc.poll() is not None:
-                        raise
-                    time.sleep(0.2)
-            run_clients(port, ca.path, bodies[:50], 1, "/validate")  # warm connections and caches
-            results.append(("HTTPS /validate, 1 client", *run_clients(port, ca.path, bodies, 1, "/validate")))
-            results.append(("HTTPS /validate, 4 clients", *run_clients(port, ca.path, bodies, 4, "/validate")))
-            results.append(
-                (
-                    f"HTTPS /validate, {args.concurrency} clients",
-                    *run_clients(port, ca.path, bodies, args.concurrency, "/validate"),
-                )
-            )
-            anchor = run_clients(port, ca.path, [b""] * args.reviews, 1, "/healthz")
-            results.append(("anchor: HTTPS GET /healthz, 1 client", *anchor))
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
-            log.close()
+        for kind in ("pools", "random"):
+            with served(tmp, tmp / f"nodes-{kind}.json", cert, key, ca.path) as port:
+                run_clients(port, ca.path, bodies[:50], 1, "/validate")  # warm connections and caches
+                for clients in (1, 4, args.concurrency) if kind == "random" else (1,):
+                    name = f"HTTPS /validate, {kind}, {clients} client{'s' if clients > 1 else ''}"
+                    results.append((name, *run_clients(port, ca.path, bodies, clients, "/validate")))
+                if kind == "random":
+                    anchor = run_clients(port, ca.path, [b""] * args.reviews, 1, "/healthz")
+                    results.append(("anchor: HTTPS GET /healthz, 1 client", *anchor))
 
     print(
         f"{args.reviews} reviews of a CONDA Dataset (torch+cu124) against {args.nodes} nodes; groups {groups}; "
@@ -227,9 +232,12 @@ def main(argv: list[str] | None = None) -> int:
     for name, wall, lat in results:
         ms = [x * 1000 for x in lat]
         print(f"{name:<40} {len(lat) / wall:10.0f} {statistics.median(ms):8.2f} {pct(ms, 0.99):8.2f} {max(ms):8.2f}")
-    p99 = pct([x * 1000 for x in results[2][2]], 0.99)
-    ok = p99 < 50.0
-    print("target: p99 under 50 ms over HTTPS (one client, random fleet):", "met" if ok else "NOT met")
+    p99 = {name: pct([x * 1000 for x in lat], 0.99) for name, _wall, lat in results}
+    ok = all(p99[f"HTTPS /validate, {kind}, 1 client"] < 50.0 for kind in ("pools", "random"))
+    print(
+        "target: p99 under 50 ms over HTTPS, one client (the API server waits on each review):",
+        "met" if ok else "NOT met",
+    )
     return 0 if ok else 1
 
 

@@ -70,7 +70,7 @@ class NodeGroup:
 
     @functools.cached_property
     def summary(self) -> str:
-        """`12 nodes: x86_64, driver 470.82.01, CUDA 11.4, GPUs 7.0; e.g. a, b, c`."""
+        """`12 nodes (x86_64, driver 470.82.01, CUDA 11.4, GPUs 7.0; e.g. a, b, c, ...)`."""
         f = display_facts(self.node)
         parts = [
             f["arch"],
@@ -80,7 +80,7 @@ class NodeGroup:
         ]
         names = ", ".join(self.names[:_MAX_NAMES_SHOWN]) + (", ..." if len(self.names) > _MAX_NAMES_SHOWN else "")
         count = f"{len(self.names)} node{'s' if len(self.names) != 1 else ''}"
-        return f"{count}: {', '.join(parts)}; e.g. {names}"
+        return f"{count} ({', '.join(parts)}; e.g. {names})"
 
 
 @dataclass(frozen=True)
@@ -293,20 +293,30 @@ def _denial(
     groups: int,
 ) -> str:
     scope = f"any of the {nodes} nodes" if nodes_bad == nodes else f"{nodes_bad} of the {nodes} nodes"
-    lines = [f"envresolve: {label} does not run on {scope} ({groups} group(s) of identical nodes)."]
-    if env_diags:
-        lines.append("On every node: " + " ".join(_reason(d) for d in env_diags[:3]))
-    for i, (group, diags) in enumerate(failing[:_MAX_GROUPS_SHOWN], start=1):
-        errors = [d for d in diags if _is_error(d)]
-        if errors:
-            lines.append(f"Group {i} ({group.summary}): " + " ".join(_reason(d) for d in errors[:2]))
-        else:
-            lines.append(f"Group {i} ({group.summary}): fails on the errors above.")
+    lines = [
+        f"envresolve: {label} does not run on {scope} ({groups} group(s) of nodes with the same CPU, driver, GPUs)."
+    ]
+    errors = [[d for d in diags if _is_error(d)] for _, diags in failing]
+    # a finding every failing group shares (a CUDA variant conflict, say) is said once
+    shared = {_key(d) for d in errors[0]}.intersection(*({_key(d) for d in e} for e in errors[1:])) if errors else set()
+    common = [*env_diags, *(d for d in errors[0] if _key(d) in shared)] if len(failing) > 1 or env_diags else []
+    said = {_key(d) for d in common}
+    if common:
+        lines.append("On every node:" if nodes_bad == nodes else "On every node below:")
+        lines += [f"  - {_reason(d)}" for d in common[:3]]
+    for group_errors, (group, _diags) in zip(errors[:_MAX_GROUPS_SHOWN], failing, strict=False):
+        own = [d for d in group_errors if _key(d) not in said]
+        lines.append(f"{group.summary[0].upper()}{group.summary[1:]}" + (":" if own else " cannot run it."))
+        lines += [f"  - {_reason(d)}" for d in own[:2]]
     if len(failing) > _MAX_GROUPS_SHOWN:
         lines.append(f"... and {len(failing) - _MAX_GROUPS_SHOWN} more group(s).")
-    lines.append("Explain a code with `envresolve explain CODE`; see docs/diagnostics.md.")
+    lines.append("Explain a code with `envresolve explain CODE` (docs/diagnostics.md).")
     text = "\n".join(lines)
     return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 3] + "..."
+
+
+def _key(d: Diagnostic) -> tuple[str, str]:
+    return d.code, d.message
 
 
 def _warnings(
