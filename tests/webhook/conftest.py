@@ -23,11 +23,14 @@ def ca(workdir: Path) -> CertAuthority:
 
 @pytest.fixture(scope="module")
 def server(workdir: Path, ca: CertAuthority) -> Iterator[Server]:
-    """The webhook over HTTPS against the six-node GFD fleet, with a 64 KiB body limit."""
+    """The webhook over HTTPS against the six-node GFD fleet, with a 64 KiB body limit and a 0.5 s body deadline."""
     cert, key = workdir / "tls.crt", workdir / "tls.key"
     ca.issue(cert, key)
     srv = start(
-        ["--nodes", str(FLEET), "--tls-cert", str(cert), "--tls-key", str(key), "--max-body-bytes", "65536"],
+        [
+            *("--nodes", str(FLEET), "--tls-cert", str(cert), "--tls-key", str(key)),
+            *("--max-body-bytes", "65536", "--read-timeout", "0.5"),
+        ],
         workdir=workdir,
         ca=ca.path,
     )

@@ -89,6 +89,31 @@ def test_oversized_body_is_413(server: Server) -> None:
     assert server.post_review(review(dataset()))["response"]["allowed"] is True
 
 
+def test_a_body_that_does_not_arrive_in_time_is_408(server: Server) -> None:
+    ctx = server.context()
+    with (
+        socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw,
+        ctx.wrap_socket(raw, server_hostname="localhost") as tls,
+    ):
+        tls.sendall(b"POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n")
+        tls.sendall(b'Content-Length: 1000\r\n\r\n{"apiVersion": ')  # and then nothing
+        reply = tls.recv(4096)
+    assert reply.startswith(b"HTTP/1.1 408"), reply[:100]
+    assert server.post_review(review(dataset()))["response"]["allowed"] is True
+
+
+def test_a_review_past_its_deadline_is_allowed_with_a_warning(workdir: Path) -> None:
+    hurried = start(
+        ["--nodes", str(FLEET), "--insecure-http", "--review-timeout", "0.000001"], workdir=workdir, ca=None
+    )
+    try:
+        resp = hurried.post_review(review(dataset(**CONFLICT), uid="late"))["response"]
+        assert resp["uid"] == "late" and resp["allowed"] is True
+        assert "not checked" in resp["warnings"][0] and "longer than" in resp["warnings"][0]
+    finally:
+        hurried.stop()
+
+
 def test_fifty_concurrent_reviews_are_all_answered(server: Server) -> None:
     docs = [review(dataset(**(CONFLICT if i % 2 else CU124), name=f"env-{i}"), uid=f"uid-{i}") for i in range(50)]
     with ThreadPoolExecutor(max_workers=50) as pool:
