@@ -89,6 +89,13 @@ def run(args: argparse.Namespace) -> int:
     from envresolve.webhook.review import Policy
 
     check_bind(args.host, args.insecure_http)
+    if args.nodes_from_api:
+        try:
+            import kubernetes  # noqa: F401
+        except ImportError:
+            raise InputError(
+                make("WH104", "--nodes-from-api needs the Kubernetes client", hint="pip install 'envresolve[webhook]'")
+            ) from None
     source: NodeSource
     if args.nodes:
         source = FileNodes(args.nodes)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -135,7 +135,6 @@ class Decision:
     nodes: int = 0
     nodes_ok: int = 0
     groups: int = 0
-    log: Mapping[str, Any] = field(default_factory=dict)
 
     def log_fields(self) -> dict[str, Any]:
         """The structured log record of this decision."""
@@ -150,7 +149,6 @@ class Decision:
             "nodes_ok": self.nodes_ok,
             "groups": self.groups,
             "warnings": len(self.warnings),
-            **self.log,
         }
 
 
