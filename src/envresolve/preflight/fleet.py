@@ -30,8 +30,9 @@ def group_key(node: NodeFacts, *, facts: Collection[str] | None = None) -> str:
     callers whose rules read only some (lint's checks read `specs.checks.NODE_FACTS`).
     """
     if facts is None:
-        exclude: dict[str, object] = {"name": True, "source": True, "labels": True, "gpus": True, "os": {"kernel"}}
-        rest = node.model_dump_json(exclude=exclude)
+        rest = node.model_dump_json(
+            exclude={"name": True, "source": True, "labels": True, "gpus": True, "os": {"kernel"}}
+        )
     else:
         rest = node.model_dump_json(include={f for f in facts if f not in ("gpus", "name", "source", "labels")})
     gpus = (
