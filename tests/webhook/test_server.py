@@ -134,6 +134,7 @@ def test_probes_and_structured_logs_without_spec_contents(server: Server) -> Non
     assert record["event"] == "review" and record["outcome"] == "runs-partly"
     assert record["codes"] == ["WH102", "SP202"] and record["nodes_ok"] == 5
     text = server.log.read_text()
+    assert all(line.startswith("{") for line in text.splitlines()), text[:500]  # JSON lines only
     assert "torch==2.5.1" not in text and "cuda-version" not in text and "condaEnvironmentYml" not in text
 
 

@@ -63,6 +63,10 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "event": record.getMessage(),
         }
+        if record.name != log.name:
+            doc["logger"] = record.name
+        if record.exc_info and record.exc_info[0] is not None:
+            doc["error"] = record.exc_info[0].__name__  # the type only: a message or traceback could quote the request
         doc.update(getattr(record, "fields", {}))
         return json.dumps(doc, sort_keys=False, default=str)
 
@@ -289,6 +293,10 @@ def serve(source: NodeSource, config: ServerConfig) -> None:
     log.handlers[:] = [handler]
     log.setLevel(logging.INFO)
     log.propagate = False
+    aiohttp_log = logging.getLogger("aiohttp")  # its protocol errors, in the same JSON lines
+    aiohttp_log.handlers[:] = [handler]
+    aiohttp_log.setLevel(logging.WARNING)
+    aiohttp_log.propagate = False
     app = build_app(source, config, tls)
     _log(
         logging.INFO,
