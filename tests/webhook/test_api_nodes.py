@@ -32,7 +32,8 @@ class FakeApiServer:
 
     async def nodes(self, request: web.Request) -> web.Response:
         self.requests.append(dict(request.query))
-        if request.headers.get("Authorization") != f"Bearer {TOKEN}":
+        scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or credentials != TOKEN:  # the scheme is case-insensitive (RFC 7235)
             return web.json_response({"kind": "Status", "code": 401}, status=401)
         start = int(request.query.get("continue") or 0)
         limit = int(request.query.get("limit") or 500)
@@ -162,3 +163,26 @@ def test_webhook_judges_against_live_nodes_and_relists_them(
     finally:
         fake.items = everything
         srv.stop()
+
+
+def test_in_cluster_config_reads_the_service_account(
+    api: tuple[FakeApiServer, Path], workdir: Path, ca: CertAuthority, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a Pod has: KUBERNETES_SERVICE_HOST/PORT and the service account's token and CA files (their paths are
+    the client's constants, pointed here at test files)."""
+    from kubernetes.config import incluster_config
+
+    fake, kubeconfig = api
+    server = json.loads(kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
+    token = workdir / "sa-token"
+    token.write_text(TOKEN)
+    monkeypatch.setattr(incluster_config, "SERVICE_TOKEN_FILENAME", str(token))
+    monkeypatch.setattr(incluster_config, "SERVICE_CERT_FILENAME", str(ca.path))
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    with pytest.raises(InputError) as info:
+        ApiNodes().load()  # not in a Pod
+    assert info.value.code == "WH104" and "Service host/port is not set" in info.value.diagnostics[0].message
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", server.rsplit(":", 1)[1])
+    fleet = ApiNodes().load()
+    assert fleet.nodes == len(fake.items) and fleet.source == "Kubernetes API (in-cluster)"
