@@ -24,6 +24,7 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
+from envresolve._input import LimitError, check_nesting
 from envresolve._redact import has_credentials, redact_url
 from envresolve.diagnostics import Diagnostic, Location, make
 from envresolve.errors import InputError
@@ -135,15 +136,23 @@ def normalize_toml_1_1(text: str) -> str:
 
 
 def parse_toml(text: str, file: str) -> tuple[dict[str, Any], list[Diagnostic]]:
-    """Parse TOML (1.0, or 1.1 normalised); raises `InputError` SP106 with line and column when it fails."""
+    """Parse TOML (1.0, or 1.1 normalised); raises `InputError` SP106 with line and column when it fails, GN108
+    when arrays or inline tables nest deeper than `envresolve.limits.MAX_NESTING_DEPTH` (tomllib recurses)."""
     try:
+        check_nesting(text, toml=True)
         return tomllib.loads(text), []
+    except LimitError as exc:
+        raise InputError(exc.diagnostic(file)) from None
+    except RecursionError:  # dotted keys or headers the bracket scan does not count
+        raise InputError(LimitError("GN108", "nesting too deep; not parsed").diagnostic(file)) from None
     except tomllib.TOMLDecodeError as exc:
         first = exc
     try:
         data = tomllib.loads(normalize_toml_1_1(text))
     except tomllib.TOMLDecodeError:
         data = None
+    except RecursionError:
+        raise InputError(LimitError("GN108", "nesting too deep; not parsed").diagnostic(file)) from None
     if data is not None:
         line, col = _toml_pos(first)
         return data, [
