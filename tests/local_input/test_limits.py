@@ -146,6 +146,13 @@ def test_deep_pixi_toml_is_gn108(tmp_path: Path, capsys: pytest.CaptureFixture[s
         assert rc == 2, err
 
 
+def test_pixi_toml_with_a_5000_digit_integer_is_gn109(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = tmp_path / "pixi.toml"
+    manifest.write_text(f'[workspace]\nname = "x"\nplatforms = ["linux-64"]\nx = {"9" * 5000}\n')
+    rc, out, err = cli(["lint", str(manifest)], capsys)
+    assert rc == 2 and "GN109" in out + err, out + err
+
+
 def test_conda_meta_json_nested_deeply_is_a_gn108_warning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     prefix = tmp_path / "env"
     (prefix / "conda-meta").mkdir(parents=True)

@@ -147,12 +147,16 @@ def parse_toml(text: str, file: str) -> tuple[dict[str, Any], list[Diagnostic]]:
         raise InputError(LimitError("GN108", "nesting too deep; not parsed").diagnostic(file)) from None
     except tomllib.TOMLDecodeError as exc:
         first = exc
+    except ValueError:  # not a TOMLDecodeError: tomllib's int() of an integer past Python's digit limit
+        raise InputError(_too_many_digits(file)) from None
     try:
         data = tomllib.loads(normalize_toml_1_1(text))
     except tomllib.TOMLDecodeError:
         data = None
     except RecursionError:
         raise InputError(LimitError("GN108", "nesting too deep; not parsed").diagnostic(file)) from None
+    except ValueError:
+        raise InputError(_too_many_digits(file)) from None
     if data is not None:
         line, col = _toml_pos(first)
         return data, [
@@ -169,6 +173,10 @@ def parse_toml(text: str, file: str) -> tuple[dict[str, Any], list[Diagnostic]]:
     raise InputError(
         make("SP106", f"TOML syntax error: {msg}", subject=file, location=Location(file=file, line=line, column=col))
     )
+
+
+def _too_many_digits(file: str) -> Diagnostic:
+    return LimitError("GN109", "an integer with more digits than Python converts; not parsed").diagnostic(file)
 
 
 def _toml_pos(exc: Exception) -> tuple[int | None, int | None]:
