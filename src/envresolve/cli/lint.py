@@ -47,11 +47,17 @@ def configure_parser(sub: Any) -> None:
         help="do not expand ${VAR} in requirements files from this process's environment",
     )
     add_timeout_argument(p)
+    p.add_argument(
+        "--allow-outside-includes",
+        action="store_true",
+        help="read -r/-c includes of requirements files outside the spec's directory (refused by default: SP160)",
+    )
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from envresolve.cli import EXIT_FINDINGS, EXIT_OK, _color
+    from envresolve._input import unreadable
+    from envresolve.cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, _color
     from envresolve.diagnostics import has_errors, sort_diagnostics
     from envresolve.diagnostics.render import render_json, render_text
     from envresolve.specs import lint
@@ -60,7 +66,12 @@ def run(args: argparse.Namespace) -> int:
     nodes = _load_nodes(args.node)
     env = {} if args.no_env else dict(os.environ)
     image, image_diags = _load_image(args.image)
-    diags = sort_diagnostics([*image_diags, *lint(args.paths, nodes, env=env, image=image)])
+    diags = sort_diagnostics(
+        [
+            *image_diags,
+            *lint(args.paths, nodes, env=env, image=image, allow_outside_includes=args.allow_outside_includes),
+        ]
+    )
     if args.format == "json":
         out = render_json(diags, tool="envresolve lint", nodes=[n.label for n in nodes])
     elif args.format == "sarif":
@@ -73,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
             out = f"no findings in {len(args.paths)} path(s)"
     if out:
         print(out)
+    if unreadable(diags):
+        return EXIT_USAGE  # as in every command: input that cannot be read is exit status 2
     return EXIT_FINDINGS if has_errors(diags) else EXIT_OK
 
 
