@@ -131,7 +131,8 @@ def lint_findings(case: Case, directory: Path) -> list[Diagnostic]:
 
 
 _PIN = re.compile(r"^===?\s*(?P<v>[0-9][^,;\s*]*)$")
-_CONDA_PIN = re.compile(r"^(?:==|=)?\s*(?P<v>[0-9]+(?:\.[0-9]+)+)$")
+#: conda's `=X.Y` is the match spec `X.Y.*`: the judge takes X.Y as the version
+_CONDA_PIN = re.compile(r"^(?:==|=)?\s*(?P<v>[0-9]+(?:\.[0-9]+)+)(?:\.\*)?$")
 
 
 def _wheel_version(url: str) -> str | None:
@@ -221,6 +222,12 @@ def verdict_holds(case: Case, findings: list[Diagnostic]) -> bool:
     return caught(case, findings) if case.verdict == "fails" else not errors(findings)
 
 
+_FINDINGS: dict[tuple[str, Check], list[Diagnostic]] = {}
+
+
 def findings_for(case: Case, check: Check, directory: Path) -> list[Diagnostic]:
-    """The findings of one check."""
-    return lint_findings(case, directory) if check == "lint" else judge_findings(case, directory)
+    """The findings of one check (computed once per process: the tests and the report share them)."""
+    key = (case.source or case.id, check)
+    if key not in _FINDINGS:
+        _FINDINGS[key] = lint_findings(case, directory) if check == "lint" else judge_findings(case, directory)
+    return _FINDINGS[key]

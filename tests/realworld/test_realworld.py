@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.realworld.corpus import CHECKS, Case, Check, findings_for, judgeable, load_cases, verdict_holds
+from tests.realworld.report import DOC, document, measure, render
 
 CASES = load_cases()
 
@@ -69,3 +70,9 @@ EXPECTED_XFAILS = {
     ("judge", "miss"): 24,
     ("judge", "false alarm"): 0,
 }
+
+
+def test_docs_table_is_current() -> None:
+    """docs/realworld.md shows what this branch measures (`python -m tests.realworld.report` rewrites it)."""
+    current = DOC.read_text(encoding="utf-8")
+    assert document(render(measure()), current) == current, "stale: run python -m tests.realworld.report"
