@@ -195,7 +195,9 @@ def judge_findings(case: Case, directory: Path) -> list[Diagnostic]:
     for spec in envresolve.load_spec(write_spec(case, directory)):
         env = pinned_environment(spec)
         if env.packages:
-            out.extend(envresolve.evaluate(env, node))
+            # a spec's container image decides glibc and libstdc++, the node its driver and GPUs (as lint does)
+            judged = envresolve.image_on_node(spec.image, node) if spec.image is not None else node
+            out.extend(envresolve.evaluate(env, judged))
     return out
 
 
