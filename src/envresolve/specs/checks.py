@@ -425,9 +425,11 @@ def _cpu_fallback(spec: EnvSpec, claims: list[CudaClaim], node: NodeFacts | None
             )
         )
     pip_names = {r.name for r in spec.pip}
+    # a jaxlib pinned to a CUDA build (`jaxlib==0.4.9+cuda11.cudnn86`, the pre-plugin way) is not the CPU one
+    cuda_jaxlib = any(r.name == "jaxlib" and "+cuda" in (_pip_pinned(r) or "") for r in spec.pip)
     for req in spec.pip:
         if req.name == "jax" and not any("cuda" in e for e in req.extras):
-            if any(n.startswith("jax-cuda") for n in pip_names):
+            if cuda_jaxlib or any(n.startswith("jax-cuda") for n in pip_names):
                 continue
             out.append(
                 make(
