@@ -29,6 +29,7 @@ from envresolve.binary.wheel import (
     FileSource,
     Limits,
     MemberScan,
+    StreamRefused,
     StreamState,
     data_offset,
     is_unsafe_path,
@@ -57,7 +58,7 @@ _SUBDIR_ARCH = {
 _GLIBC_DEP = re.compile(r"^__glibc\s*>=?\s*([0-9]+(?:\.[0-9]+)*)")
 
 
-class _Bomb(Exception):
+class _Bomb(StreamRefused):
     def __init__(self, produced: int, consumed: int, limit: str) -> None:
         super().__init__(f"stopped after {produced} bytes from {consumed} compressed bytes ({limit})")
 

@@ -59,6 +59,7 @@ __all__ = [
     "Findings",
     "Limits",
     "MemberScan",
+    "StreamRefused",
     "StreamState",
     "ZipMember",
     "data_offset",
@@ -104,6 +105,11 @@ class Cancelled(BaseException):
 
     A BaseException (like GeneratorExit) so that no reader's `except Exception` swallows it.
     """
+
+
+class StreamRefused(Exception):
+    """Raised inside a member stream that stopped on a limit (a decompression bomb); the container reader
+    turns it into its own diagnostic. The ELF reader reading that stream passes it on: not a reader bug."""
 
 
 @dataclass(frozen=True)
@@ -560,7 +566,7 @@ def read_elf_stream_fields(
 
     try:
         return read_elf_fields(chunks_factory(), path=path, size=size, symbols=symbols, reopen=chunks_factory)
-    except (Cancelled, OSError):
+    except (Cancelled, OSError, StreamRefused):
         raise
     except Exception as exc:  # a reader bug must not lose the other members
         return None, [make("GN103", f"ELF reader failed: {type(exc).__name__}: {exc}", subject=path)]
