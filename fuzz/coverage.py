@@ -12,12 +12,14 @@ escape, and a rejected input must say why):
 The seed corpus of a target is its harness's `SEEDS` (built from the committed ELF fixtures) plus the committed
 files in `fuzz/corpus/<target>/` (small seeds and every crash the fuzzer found, kept as regressions).
 
-    python fuzz/coverage.py                         # bounded pass: every target, 2 s each (the test suite runs this)
+    python fuzz/coverage.py all --seconds 3         # bounded pass, all targets in one process (the test suite)
+    python fuzz/coverage.py                         # every target in its own process, 2 s each
     python fuzz/coverage.py elf --seconds 3600      # a long session (docs/security.md, "Fuzzing")
     python fuzz/coverage.py --replay                # run every committed corpus file once, no fuzzing
 
 A crash is written as `crash-<sha1>` into `--artifacts` (default: a temporary directory) and the run fails;
-commit the input into `fuzz/corpus/<target>/` with the fix.
+commit the input into `fuzz/corpus/<target>/` with the fix (from an `all` run, drop its first byte: it picks
+the target, `TARGETS[byte % 5]`).
 """
 
 from __future__ import annotations
@@ -82,6 +84,21 @@ def _corpus_files(name: str) -> list[Path]:
     return sorted(p for p in d.iterdir() if p.is_file()) if d.is_dir() else []
 
 
+def _mixed() -> tuple[Callable[[bytes], None], list[bytes]]:
+    """All targets in one process: the first byte picks the target, the rest is its input. One start-up and
+    one instrumentation for the whole bounded pass; the committed corpora join the seeds, each prefixed."""
+    parts = [target(name) for name in TARGETS]
+    fns = [fn for fn, _ in parts]
+
+    def one_input(data: bytes) -> None:
+        if data:
+            fns[data[0] % len(fns)](data[1:])
+
+    seeds = [bytes([i]) + seed for i, (_, target_seeds) in enumerate(parts) for seed in target_seeds]
+    seeds += [bytes([i]) + p.read_bytes() for i, name in enumerate(TARGETS) for p in _corpus_files(name)]
+    return one_input, seeds
+
+
 def _child(name: str, seconds: float, runs: int, artifacts: str, seed: int) -> None:
     """Inside the fuzzing process: instrument envresolve, then hand control to libFuzzer."""
     import atheris
@@ -93,7 +110,7 @@ def _child(name: str, seconds: float, runs: int, artifacts: str, seed: int) -> N
         import envresolve.binary.fatbin
         import envresolve.binary.wheel  # noqa: F401
 
-    one_input, seeds = target(name)
+    one_input, seeds = _mixed() if name == "all" else target(name)
     work = Path(tempfile.mkdtemp(prefix=f"fuzz-{name}-"))
     for i, data in enumerate(seeds):
         (work / f"seed-{i}").write_bytes(data)
@@ -101,7 +118,7 @@ def _child(name: str, seconds: float, runs: int, artifacts: str, seed: int) -> N
     args = [
         sys.argv[0],
         f"-max_total_time={max(1, int(seconds))}",
-        f"-max_len={_MAX_LEN[name]}",
+        f"-max_len={max(_MAX_LEN.values()) if name == 'all' else _MAX_LEN[name]}",
         f"-seed={seed}",
         f"-artifact_prefix={artifacts.rstrip('/')}/",
         "-rss_limit_mb=1024",
@@ -149,7 +166,9 @@ def run(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("targets", nargs="*", help=f"targets (default: all of {', '.join(TARGETS)})")
+    parser.add_argument(
+        "targets", nargs="*", help=f"targets, or `all` for one mixed process (default: each of {', '.join(TARGETS)})"
+    )
     parser.add_argument("--seconds", type=float, default=2.0, help="fuzzing time per target (default 2)")
     parser.add_argument("--runs", type=int, default=0, help="stop after this many inputs (default: no limit)")
     parser.add_argument("--seed", type=int, default=1, help="libFuzzer's random seed (default 1: reproducible)")
@@ -162,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     names = args.targets or list(TARGETS)
     if args.replay:
-        failures = replay(names)
+        failures = replay([n for n in names if n != "all"] or list(TARGETS))
         print("\n".join(failures) or f"replayed the corpus of {', '.join(names)}: no contract violation")
         return 1 if failures else 0
     bad = 0
