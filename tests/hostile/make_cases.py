@@ -1043,7 +1043,7 @@ def add_indexes(b: Builder) -> None:
     )
     b.add(
         "index-deep-html-lock",
-        _all(req, _w("index/idna/index.html", "<a>" * 200_000)),
+        _all(req, _w("index/idna/index.html", "<a>" * 50_000)),
         [*lock, "--index-url", "{d}/index"],
         (EXIT_FINDINGS, EXIT_INPUT),
     )

@@ -2,7 +2,7 @@
 
 `python tests/hostile/runner.py CASES.json RESULTS.json`: CASES is a list of
 `{"id", "argv", "api", "cwd", "timeout"}`; RESULTS maps each id to
-`{"exit", "seconds", "max_rss_kib", "killed"}` (stdout/stderr go to `cwd/stdout`, `cwd/stderr`).
+`{"exit", "seconds", "cpu_s", "max_rss_kib", "killed"}` (stdout/stderr go to `cwd/stdout`, `cwd/stderr`).
 
 One process imports envresolve once and forks per case, so a case costs milliseconds of startup instead of a
 fresh interpreter, yet gets its own exit status, peak RSS (`wait4`'s `ru_maxrss`, which counts what the child
@@ -95,6 +95,7 @@ class _Running:
             "exit": os.waitstatus_to_exitcode(status),
             "seconds": round(time.monotonic() - self.start, 3),
             "max_rss_kib": usage.ru_maxrss,
+            "cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
             "killed": self.killed,
         }
 
@@ -122,10 +123,21 @@ def run_all(cases: list[dict[str, object]], parallel: int) -> dict[str, dict[str
 def main(argv: list[str]) -> int:
     cases = json.loads(Path(argv[0]).read_text())
     sys.path.insert(0, str(REPO))
-    # warm up in the parent: what every command imports (no native threads start here; those would not fork)
+    # warm up in the parent: what the commands import, so that a case pays only for its own work (importing
+    # starts no native threads; py-rattler's start when it first solves, in a child)
+    import envresolve.binary.conda_pkg
+    import envresolve.binary.elf
+    import envresolve.binary.wheel
     import envresolve.cli
+    import envresolve.compat.engine
     import envresolve.diagnostics.render
-    import envresolve.specs  # noqa: F401
+    import envresolve.lock.io
+    import envresolve.node.load
+    import envresolve.preflight.api
+    import envresolve.solve.combine
+    import envresolve.specs.lint  # noqa: F401
+
+    assert len(os.listdir("/proc/self/task")) == 1, "a thread in the parent would not survive fork"
 
     results = run_all(cases, int(os.environ.get("HOSTILE_PARALLEL", "2")))
     Path(argv[1]).write_text(json.dumps(results, indent=1))
