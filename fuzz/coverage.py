@@ -150,6 +150,7 @@ def run(
     """Fuzz each target in its own process; returns (target, "ok" | failure text, seconds)."""
     results = []
     artifacts = artifacts or tempfile.mkdtemp(prefix="fuzz-artifacts-")
+    Path(artifacts).mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     for name in names:
         started = time.monotonic()
