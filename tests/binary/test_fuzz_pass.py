@@ -71,7 +71,7 @@ def test_coverage_guided_pass(tmp_path) -> None:  # type: ignore[no-untyped-def]
 
 def test_the_committed_fuzz_corpus_replays_cleanly() -> None:
     cov = _coverage()
-    assert all(any((cov.CORPUS / name).iterdir()) for name in ("yaml",))
+    assert all(any((cov.CORPUS / name).iterdir()) for name in ("yaml", "conda"))
     assert cov.replay(list(cov.TARGETS)) == []
 
 
