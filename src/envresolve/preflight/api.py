@@ -289,7 +289,8 @@ def check_spec(
 
     When one lock serves every node, that lock is checked like a lockfile. When there is none, each node's verdict
     is the resolver's outcome for it (its blocking fact and findings). `settings` is a
-    `envresolve.solve.ResolveSettings`, passed through.
+    `envresolve.solve.ResolveSettings`, passed through. A spec with errors of its own (a line that is not a
+    requirement, a match spec that does not parse) raises `InputError` with them, as `lock` does.
     """
     from envresolve.solve import resolve
 
@@ -301,6 +302,9 @@ def check_spec(
         specs = [spec]
     reports = []
     for s in specs:
+        spec_errors = [d for d in s.diagnostics if d.severity is Severity.ERROR]
+        if spec_errors:  # a spec that cannot be read as written is an input error, as for `lock` (exit 2)
+            raise InputError(spec_errors)
         subject = f"{s.source}{f' ({s.name})' if s.name else ''}"
         if s.image is None and image is not None:
             s = s.model_copy(update={"image": image})
