@@ -7,9 +7,4 @@ removes its line here (and adjusts the case's expected codes if the new work cho
 
 from __future__ import annotations
 
-XFAIL: dict[str, str] = {
-    "index-inline-credential-lock": "issue12-net: --index-url with inline credentials gets no LK105 warning",
-    "lock-demo-output-is-directory": (
-        "issue12-net: when the lock cannot be written (GN105) its exports stay behind; output sets are all or none"
-    ),
-}
+XFAIL: dict[str, str] = {}
