@@ -321,9 +321,9 @@ def test_a_failed_helper_process_is_redone_in_the_parent(tmp_path: Path, monkeyp
     assert inspect(w, cache=False) == expected
 
 
-def test_oversized_central_directory_is_bn501(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_oversized_central_directory_is_bn516(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import envresolve.binary.wheel as wheel_mod
 
     monkeypatch.setattr(wheel_mod, "MAX_MEMBERS", 5)
     r = inspect(build.demo_wheel(tmp_path), cache=False)
-    assert [d.code for d in r.diagnostics] == ["BN501"] and "over the limit" in r.diagnostics[0].message
+    assert [d.code for d in r.diagnostics] == ["BN516"] and "over the limit" in r.diagnostics[0].message

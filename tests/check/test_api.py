@@ -68,5 +68,6 @@ def test_containerfile_installs_from_the_repository() -> None:
     sources = [s for group in copies for s in group]
     assert sources == ["pyproject.toml", "README.md", "src", "matrices"]
     assert all((REPO / s).exists() for s in sources)
-    assert "pip install --no-cache-dir --disable-pip-version-check ." in text
+    # the checkout itself, with the webhook extra (deploy/ runs `envresolve webhook` from this image)
+    assert 'pip install --no-cache-dir --disable-pip-version-check ".[webhook]"' in text
     assert 'ENTRYPOINT ["envresolve"]' in text and "USER 65534:65534" in text

@@ -137,6 +137,9 @@ def test_sp212_cpu_fallback(tmp_path: Path) -> None:
     (j,) = codes(run(tmp_path, "requirements.txt", "jax==0.4.30\n"), "SP212")
     assert j.location and j.location.line == 1
     assert not codes(run(tmp_path, "requirements.txt", "jax[cuda12]==0.4.30\n"), "SP212")
+    # jax#15961: the CUDA jaxlib pinned beside jax (the pre-plugin install) is no CPU fallback
+    assert not codes(run(tmp_path, "requirements.txt", "jax==0.4.9\njaxlib==0.4.9+cuda11.cudnn86\n"), "SP212")
+    assert codes(run(tmp_path, "requirements.txt", "jax==0.4.9\njaxlib==0.4.9\n"), "SP212")
     gpu = node("580.65.06", "13.0", cc="9.0", name="NVIDIA H100 80GB HBM3")
     cpu_index = "--index-url https://torch-index.example.invalid/whl/cpu\ntorch==2.9.0\n"
     assert codes(run(tmp_path, "requirements.txt", cpu_index, [gpu]), "SP212")

@@ -135,3 +135,36 @@ def test_check_reports_a_mixed_set(lock: Lock, tmp_path: Path, capsys: pytest.Ca
     (tmp_path / "pylock.toml").write_text(f"{SET_MARK}0000000000000000\n")
     main(["check", str(target), "--node", "a100-driver535", "--format", "json"])
     assert "LK108" in capsys.readouterr().out
+
+
+def test_a_set_that_cannot_be_written_leaves_nothing(lock: Lock, tmp_path: Path) -> None:
+    from envresolve.errors import InputError
+
+    (tmp_path / "envresolve.lock").mkdir()
+    with pytest.raises(InputError) as exc:
+        publish(lock, tmp_path / "envresolve.lock", _rendered(lock, ["pylock", "requirements"]))
+    assert exc.value.code == "GN105"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["envresolve.lock"]
+
+
+def test_a_failure_part_way_puts_the_earlier_set_back(
+    lock: Lock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from envresolve.errors import InputError
+
+    target = tmp_path / "envresolve.lock"
+    publish(lock, target, _rendered(lock, ["pylock", "pixi"]))
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    real_replace = os.replace
+
+    def failing(src: object, dst: object) -> None:
+        if str(dst) == str(target):  # the lock, renamed last, fails after every export is in place
+            raise OSError(28, "No space left on device")
+        real_replace(src, dst)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "replace", failing)
+    changed = lock.model_copy(update={"created_by": "envresolve another-run"})
+    with pytest.raises(InputError):
+        publish(changed, target, _rendered(changed, ["pylock", "requirements"]))
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before

@@ -8,6 +8,7 @@ and returns one `ArtifactReport`. Reports of files are cached by content (see `b
 from __future__ import annotations
 
 import os
+import stat
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -49,24 +50,25 @@ def artifact_kind(path: str | os.PathLike[str]) -> Kind:
         return "url"
     p = Path(s)
     try:
-        is_dir = p.is_dir()
-        exists = is_dir or p.is_file()
+        mode = os.stat(s).st_mode
     except OSError:
-        exists = False
-    if not exists:
-        raise InputError(_make("GN101", f"no such file or directory: {s}", subject=s))
-    if is_dir:
+        raise InputError(_make("GN101", f"no such file or directory: {s}", subject=s)) from None
+    if stat.S_ISDIR(mode):
         return "directory"
+    from envresolve._input import open_regular
+
+    fd, _st = open_regular(s)  # GN106 for a FIFO or a device (`inspect /dev/zero`), checked on the descriptor
+    try:
+        head = os.pread(fd, 4, 0)
+    except OSError as exc:
+        raise InputError(_make("GN101", f"cannot read {s}: {exc.strerror or exc}", subject=s)) from None
+    finally:
+        os.close(fd)
     name = p.name.lower()
     if name.endswith(".whl"):
         return "wheel"
     if name.endswith((".conda", ".tar.bz2")):
         return "conda"
-    try:
-        with open(p, "rb") as fh:
-            head = fh.read(4)
-    except OSError as exc:
-        raise InputError(_make("GN101", f"cannot read {s}: {exc.strerror or exc}", subject=s)) from None
     if head == b"\x7fELF":
         return "elf"
     if head == b"PK\x03\x04":
@@ -211,7 +213,10 @@ def _read_local(
 
 
 def _file_chunks(path: str, chunk: int = 1 << 20) -> Iterator[bytes]:
-    with open(path, "rb") as fh:
+    from envresolve._input import open_fd
+
+    fd, _st = open_fd(path)
+    with os.fdopen(fd, "rb") as fh:
         while data := fh.read(chunk):
             yield data
 

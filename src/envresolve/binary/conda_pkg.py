@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bz2
 import io
-import json
+import os
 import posixpath
 import re
 import tarfile
@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, cast
 
+from envresolve._input import LimitError, loads_json, open_fd
 from envresolve.binary.model import ArtifactReport
 from envresolve.binary.wheel import (
     DEFAULT_LIMITS,
@@ -28,17 +29,20 @@ from envresolve.binary.wheel import (
     FileSource,
     Limits,
     MemberScan,
+    StreamRefused,
     StreamState,
     data_offset,
     is_unsafe_path,
     list_zip_members,
     looks_like_shared_object,
     member_chunks,
+    member_name_problem,
     read_elf_stream,
     vet_zip_members,
     worth_peeking,
 )
 from envresolve.diagnostics import make
+from envresolve.limits import MAX_ARCHIVE_MEMBERS, MAX_MEMBER_NAME_BYTES, MAX_PAX_HEADER_BYTES, MAX_SYMLINKS
 
 __all__ = ["conda_report", "glibc_from_depends", "scan_tar_stream"]
 
@@ -54,7 +58,7 @@ _SUBDIR_ARCH = {
 _GLIBC_DEP = re.compile(r"^__glibc\s*>=?\s*([0-9]+(?:\.[0-9]+)*)")
 
 
-class _Bomb(Exception):
+class _Bomb(StreamRefused):
     def __init__(self, produced: int, consumed: int, limit: str) -> None:
         super().__init__(f"stopped after {produced} bytes from {consumed} compressed bytes ({limit})")
 
@@ -108,6 +112,45 @@ class _Counted(io.RawIOBase):
         return n
 
 
+class _TarLimit(Exception):
+    """A tar stream over one of the limits in `envresolve.limits`: reading it stops (`code`: BN516-BN518)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+_NAME_RECORDS = (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK)
+_PAX_RECORDS = (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE)
+
+
+class _BoundedTarInfo(tarfile.TarInfo):
+    """A TarInfo that checks the declared size of a GNU long-name record or pax header before `tarfile` reads it
+    whole into memory (a 7.8 MB .conda can declare a 600 MiB name)."""
+
+    def _proc_member(self, tf: tarfile.TarFile) -> tarfile.TarInfo:
+        if self.type in _NAME_RECORDS and self.size > MAX_MEMBER_NAME_BYTES:
+            raise _TarLimit(
+                "BN517", f"a GNU long name of {self.size} bytes (the limit is {MAX_MEMBER_NAME_BYTES}); not read"
+            )
+        if self.type in _PAX_RECORDS and self.size > MAX_PAX_HEADER_BYTES:
+            raise _TarLimit(
+                "BN517", f"a pax header of {self.size} bytes (the limit is {MAX_PAX_HEADER_BYTES}); not read"
+            )
+        proc: Callable[[tarfile.TarFile], tarfile.TarInfo] = getattr(super(), "_proc_member")  # noqa: B009
+        return proc(tf)
+
+
+def _forget_members(tf: tarfile.TarFile) -> None:
+    """Drop the TarInfo list `tarfile` keeps even in stream mode: it would grow by one object per member."""
+    members: list[tarfile.TarInfo] = getattr(tf, "members")  # noqa: B009 - not in typeshed
+    members.clear()
+
+
+def _open_tar(raw: IO[bytes]) -> tarfile.TarFile:
+    return tarfile.open(fileobj=raw, mode="r|", tarinfo=_BoundedTarInfo)
+
+
 def glibc_from_depends(depends: Iterable[str]) -> str | None:
     """The glibc a conda package's `__glibc >=X` dependency promises (None when there is none)."""
     for dep in depends:
@@ -146,13 +189,18 @@ def scan_tar_stream(
     """
     try:
         with open_stream() as raw:
-            tf = tarfile.open(fileobj=raw, mode="r|")  # noqa: SIM115 - closed with raw
+            tf = _open_tar(raw)
             for index, ti in enumerate(tf):
                 if cancel is not None and cancel.is_set():
                     raise Cancelled
+                if index >= MAX_ARCHIVE_MEMBERS:
+                    raise _TarLimit("BN516", f"more than {MAX_ARCHIVE_MEMBERS} members; the rest is not read")
                 _one_tar_member(tf, ti, index, open_stream, subject, out, symbols, cancel, keep)
+                _forget_members(tf)
     except (Cancelled, KeyboardInterrupt):
         raise
+    except _TarLimit as exc:
+        out.diagnostics.append(make(exc.code, f"tarball refused: {exc}", subject=subject))
     except _Bomb as exc:
         out.diagnostics.append(make("BN502", f"compressed tarball inflates too far: {exc}", subject=subject))
     except (tarfile.TarError, OSError, EOFError, ValueError, UnicodeError) as exc:
@@ -176,12 +224,19 @@ def _one_tar_member(
     keep: Callable[[str], bool],
 ) -> None:
     name = ti.name
+    problem = member_name_problem(name)
+    if problem is not None:
+        out.diagnostics.append(make(problem[0], problem[1], subject=f"{subject}:{name[:MAX_MEMBER_NAME_BYTES]}"))
+        return
     where = f"{subject}:{name}"
     base = name.rstrip("/").rsplit("/", 1)[-1]
     if is_unsafe_path(name):
         out.diagnostics.append(make("BN504", f"member path is absolute or climbs out: {name!r}", subject=where))
         return
     if ti.issym() or ti.islnk():
+        out.links += 1
+        if out.links > MAX_SYMLINKS:
+            raise _TarLimit("BN518", f"more than {MAX_SYMLINKS} symlinks and hard links; the rest is not read")
         target = ti.linkname
         resolved = target if ti.islnk() else posixpath.join(posixpath.dirname(name), target)
         norm = posixpath.normpath(resolved)
@@ -193,7 +248,7 @@ def _one_tar_member(
             return
         if looks_like_shared_object(base):  # only library names can satisfy DT_NEEDED; keeps memory flat
             out.names.add(base)
-        if ti.issym():
+        if ti.issym():  # listed up to MAX_FINDINGS_PER_CODE (`Findings`)
             out.diagnostics.append(make("BN510", f"symlink {name} -> {target} (not followed)", subject=where))
         return
     if ti.isdir():
@@ -244,8 +299,9 @@ def _one_tar_member(
 def _reopen_member(open_stream: Callable[[], IO[bytes]], index: int, cancel: threading.Event | None) -> Iterator[bytes]:
     """Second pass over one member: decompress the tarball again up to it (only when the reader asks)."""
     with open_stream() as raw:
-        tf = tarfile.open(fileobj=raw, mode="r|")  # noqa: SIM115 - closed with raw
+        tf = _open_tar(raw)
         for i, ti in enumerate(tf):
+            _forget_members(tf)
             if i == index:
                 fobj = tf.extractfile(ti)
                 if fobj is not None:
@@ -271,7 +327,8 @@ def _zstd_opener(
 
 def _bz2_opener(path: str, limits: Limits) -> Callable[[], IO[bytes]]:
     def open_stream() -> IO[bytes]:
-        raw = _CountingFile(open(path, "rb"))  # noqa: SIM115 - closed by the BufferedReader chain
+        fd, _st = open_fd(path)
+        raw = _CountingFile(os.fdopen(fd, "rb"))
         inner = bz2.BZ2File(raw)
         return io.BufferedReader(_Counted(inner, lambda: raw.count, limits), buffer_size=_CHUNK)
 
@@ -353,8 +410,11 @@ def conda_report(
     raw_index = out.metadata.get("info/index.json")
     if raw_index is not None:
         try:
-            loaded = json.loads(raw_index)
+            loaded = loads_json(raw_index)
             index = loaded if isinstance(loaded, dict) else {}
+        except LimitError as exc:
+            out.diagnostics.append(exc.diagnostic(f"{shown}:info/index.json"))
+            index = {}
         except ValueError:
             index = {}
     if not index:

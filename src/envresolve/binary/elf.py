@@ -411,6 +411,12 @@ class _Reader:
             if self.size is None or sh_end <= self.size:
                 self.sh_window = _Window(max(0, lay.shoff - SHSTR_TAIL), sh_end, sh=True)
                 self.windows.append(self.sh_window)
+            elif lay.load_end() <= self.size:  # a file cut short is BN102, not this
+                self.diag(
+                    "BN520",
+                    "the section header table lies outside the file; not read",
+                    f"e_shoff {lay.shoff} + e_shnum {lay.shnum} x {sh_ent} bytes > file size {self.size}",
+                )
         ro = [(o, o + fsz) for _va, _m, o, fsz, fl in lay.loads if not fl & PF_W and fsz]
         ro_data = [(o, o + fsz) for _va, _m, o, fsz, fl in lay.loads if not fl & (PF_W | PF_X) and fsz]
         self.scan_ranges = ro_data if len(ro_data) > 1 or (ro_data and len(ro) > len(ro_data)) else ro
@@ -1141,7 +1147,10 @@ _CHUNK = 1024 * 1024
 
 
 def _file_chunks(path: str | os.PathLike[str]) -> Iterator[bytes]:
-    with open(path, "rb") as f:
+    from envresolve._input import open_fd
+
+    fd, _st = open_fd(path)  # a regular file only (a FIFO cannot hang, a device cannot stream forever)
+    with os.fdopen(fd, "rb") as f:
         while True:
             b = f.read(_CHUNK)
             if not b:
@@ -1150,14 +1159,17 @@ def _file_chunks(path: str | os.PathLike[str]) -> Iterator[bytes]:
 
 
 def read_elf_file(path: str | os.PathLike[str], *, symbols: bool = False) -> tuple[ElfFacts | None, list[Diagnostic]]:
-    """Read an ELF file from disk (a convenience over `read_elf`; a second pass re-opens the file)."""
+    """Read an ELF file from disk (a convenience over `read_elf`; a second pass re-opens the file).
+
+    A path that is not a regular file gives GN106, one that cannot be opened GN101.
+    """
+    from envresolve._input import as_diagnostic, open_fd
+
     p = os.fspath(path)
     try:
-        size = os.stat(p).st_size
-        with open(p, "rb"):
-            pass
+        fd, st = open_fd(p)
+        os.close(fd)
     except OSError as exc:
-        from envresolve.diagnostics import make
-
-        return None, [make("GN101", f"cannot read {p}: {exc.strerror or exc}", subject=p)]
+        return None, [as_diagnostic(p, exc)]
+    size = st.st_size
     return read_elf(_file_chunks(p), path=p, size=size, symbols=symbols, reopen=lambda: _file_chunks(p))

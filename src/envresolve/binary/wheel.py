@@ -22,6 +22,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeAlias
 
+from envresolve.limits import (
+    MAX_ARCHIVE_MEMBERS,
+    MAX_FINDINGS_PER_CODE,
+    MAX_MEMBER_NAME_BYTES,
+    MAX_MEMBER_PATH_DEPTH,
+)
+
 if TYPE_CHECKING:  # pydantic models: imported on first use, after the helper process is forked
     from envresolve.binary.model import ArtifactReport, ElfFacts
     from envresolve.diagnostics import Diagnostic
@@ -49,8 +56,10 @@ __all__ = [
     "ByteSource",
     "Cancelled",
     "FileSource",
+    "Findings",
     "Limits",
     "MemberScan",
+    "StreamRefused",
     "StreamState",
     "ZipMember",
     "data_offset",
@@ -58,6 +67,7 @@ __all__ = [
     "list_zip_members",
     "looks_like_shared_object",
     "member_chunks",
+    "member_name_problem",
     "parse_wheel_filename",
     "peek_member",
     "platform_tag_glibc",
@@ -97,6 +107,11 @@ class Cancelled(BaseException):
     """
 
 
+class StreamRefused(Exception):
+    """Raised inside a member stream that stopped on a limit (a decompression bomb); the container reader
+    turns it into its own diagnostic. The ELF reader reading that stream passes it on: not a reader bug."""
+
+
 @dataclass(frozen=True)
 class Limits:
     """Bounds that stop zip bombs: a ratio limit and an absolute limit per member."""
@@ -126,9 +141,12 @@ class FileSource:
     """A local file opened read-only; thread-safe (pread)."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
+        from envresolve._input import open_fd
+
         self.path = os.fspath(path)
-        self._fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-        self.size = os.fstat(self._fd).st_size
+        self._fd = -1
+        self._fd, st = open_fd(self.path)  # regular files only: SpecialFileError (an OSError) otherwise
+        self.size = st.st_size
 
     def read_at(self, offset: int, n: int) -> bytes:
         if n <= 0 or offset >= self.size:
@@ -181,6 +199,16 @@ def is_unsafe_path(name: str) -> bool:
     return any(part == ".." for part in name.replace("\\", "/").split("/"))
 
 
+def member_name_problem(name: str) -> tuple[str, str] | None:
+    """(BN517, message) for a member name over the length limit, (BN519, message) for one too deep, else None."""
+    if len(name) > MAX_MEMBER_NAME_BYTES:
+        return "BN517", f"member name of {len(name)} characters (the limit is {MAX_MEMBER_NAME_BYTES}); skipped"
+    depth = name.count("/")
+    if depth > MAX_MEMBER_PATH_DEPTH:
+        return "BN519", f"member path {depth} directories deep (the limit is {MAX_MEMBER_PATH_DEPTH}); skipped"
+    return None
+
+
 def looks_like_shared_object(name: str) -> bool:
     """`libfoo.so`, `libfoo.so.1.2`, `mod.cpython-311-x86_64-linux-gnu.so`."""
     return bool(_SO_NAME.search(name.rsplit("/", 1)[-1]))
@@ -204,13 +232,17 @@ _EOCD64_LOCATOR = struct.Struct("<4sIQI")
 _EOCD64 = struct.Struct("<4sQHHIIQQQQ")
 _CDIR = struct.Struct("<4sHHHHHHIIIHHHHHII")
 _U32, _U16 = 0xFFFFFFFF, 0xFFFF
-#: a central directory larger than this is hostile (real wheels: torch has 12,248 entries in 1.3 MB)
-MAX_MEMBERS = 500_000
-MAX_DIRECTORY_BYTES = 128 << 20
+#: a central directory larger than this is hostile (real wheels: torch has 12,248 entries in 1.3 MB); BN516
+MAX_MEMBERS = MAX_ARCHIVE_MEMBERS
+MAX_DIRECTORY_BYTES = 64 << 20
 
 
 class _ZipError(ValueError):
-    pass
+    code = "BN501"
+
+
+class _ZipLimit(_ZipError):
+    code = "BN516"
 
 
 def _parse_central_directory(source: ByteSource) -> list[ZipMember]:
@@ -236,12 +268,15 @@ def _parse_central_directory(source: ByteSource) -> list[ZipMember]:
                 raise _ZipError("zip64 end of central directory record is missing")
             _s, _rs, _vm, _vn, _dn, _dc, _nd, count, cd_size, cd_offset = _EOCD64.unpack(rec)
             cd_end = rec_at
-    if count > MAX_MEMBERS or cd_size > MAX_DIRECTORY_BYTES:
-        raise _ZipError(f"{count} entries in a {cd_size} byte directory: over the limit of {MAX_MEMBERS} entries")
     # Bytes prepended to the archive shift every offset (as zipfile allows).
     concat = cd_end - cd_size - cd_offset
     if concat < 0 or cd_size > size:
         raise _ZipError("central directory lies outside the file")
+    if count > MAX_MEMBERS or cd_size > MAX_DIRECTORY_BYTES:
+        raise _ZipLimit(
+            f"{count} entries in a {cd_size} byte directory: over the limit of {MAX_MEMBERS} entries "
+            f"({MAX_DIRECTORY_BYTES} bytes); not read"
+        )
     start = cd_offset + concat
     data = source.read_at(start, cd_size)
     if len(data) != cd_size:
@@ -275,6 +310,8 @@ def _parse_central_directory(source: ByteSource) -> list[ZipMember]:
             )
         )
         at = name_end + xlen + clen
+    if len(members) >= MAX_MEMBERS and at + _CDIR.size <= cd_size:  # a 16-bit count of 0xFFFF hid the real one
+        raise _ZipLimit(f"more than {MAX_MEMBERS} entries in the central directory; not read")
     if len(members) != count and count != _U16:
         raise _ZipError(f"central directory holds {len(members)} entries, the end record says {count}")
     return members
@@ -303,6 +340,8 @@ def list_zip_members(source: ByteSource, *, subject: str) -> tuple[list[ZipMembe
     """Read the central directory. Raises nothing: a broken archive gives BN501 and no members."""
     try:
         return _parse_central_directory(source), []
+    except _ZipLimit as exc:
+        return [], [make(exc.code, f"archive refused: {exc}", subject=subject)]
     except (_ZipError, struct.error) as exc:
         return [], [make("BN501", f"not a readable zip archive: {exc}", subject=subject)]
 
@@ -311,10 +350,15 @@ def vet_zip_members(
     members: list[ZipMember], source: ByteSource, subject: str
 ) -> tuple[list[ZipMember], list[Diagnostic]]:
     """Drop members that must not be read, with a diagnostic each (the rest is read)."""
-    diags: list[Diagnostic] = []
+    diags: list[Diagnostic] = Findings()
     keep: list[ZipMember] = []
     seen: set[str] = set()
     for m in members:
+        problem = member_name_problem(m.name)
+        if problem is not None:
+            code, message = problem
+            diags.append(make(code, message, subject=f"{subject}:{m.name[:MAX_MEMBER_NAME_BYTES]}"))
+            continue
         where = f"{subject}:{m.name}"
         if is_unsafe_path(m.name):
             diags.append(make("BN504", f"member path is absolute or climbs out: {m.name!r}", subject=where))
@@ -522,7 +566,7 @@ def read_elf_stream_fields(
 
     try:
         return read_elf_fields(chunks_factory(), path=path, size=size, symbols=symbols, reopen=chunks_factory)
-    except (Cancelled, OSError):
+    except (Cancelled, OSError, StreamRefused):
         raise
     except Exception as exc:  # a reader bug must not lose the other members
         return None, [make("GN103", f"ELF reader failed: {type(exc).__name__}: {exc}", subject=path)]
@@ -538,14 +582,47 @@ def _to_facts(result: tuple[dict[str, Any] | None, list[Diagnostic]], path: str)
         return None, [*diags, make("GN103", f"ELF reader failed: {type(exc).__name__}: {exc}", subject=path)]
 
 
+class Findings(list["Diagnostic"]):
+    """The diagnostics of one archive or prefix: each code kept at most `MAX_FINDINGS_PER_CODE` times.
+
+    One more finding of a code past its limit says that the rest is not listed; later ones are only counted
+    (`dropped`), so a hostile archive of 200,000 odd members costs 100 findings of memory and output, not 200,000.
+    """
+
+    def __init__(self, items: Iterable[Diagnostic] = ()) -> None:
+        super().__init__()
+        self.counts: dict[str, int] = {}
+        self.dropped = 0
+        self.extend(items)
+
+    def append(self, diag: Diagnostic) -> None:
+        n = self.counts[diag.code] = self.counts.get(diag.code, 0) + 1
+        if n <= MAX_FINDINGS_PER_CODE:
+            super().append(diag)
+        elif n == MAX_FINDINGS_PER_CODE + 1:
+            message = f"more {diag.code} findings like this are not listed (at most {MAX_FINDINGS_PER_CODE})"
+            super().append(diag.model_copy(update={"message": message, "evidence": ()}))
+        else:
+            self.dropped += 1
+
+    def extend(self, diags: Iterable[Diagnostic]) -> None:
+        for diag in diags:
+            self.append(diag)
+
+    def __iadd__(self, diags: Iterable[Diagnostic]) -> Findings:  # type: ignore[override,misc]
+        self.extend(diags)
+        return self
+
+
 @dataclass
 class MemberScan:
     """What a container scan found: ELF facts per member, names provided, and diagnostics."""
 
     elf: list[ElfFacts] = field(default_factory=list)
-    diagnostics: list[Diagnostic] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=Findings)
     names: set[str] = field(default_factory=set)
     files: int = 0
+    links: int = 0  # symlinks and hard links seen (bounded by MAX_SYMLINKS)
     metadata: dict[str, bytes] = field(default_factory=dict)
     side: Any = None  # result of scan_zip's side_job
 

@@ -32,7 +32,7 @@ EXIT_CANNOT_PROBE = 3  # the node could not be probed
 EXIT_INTERNAL = 4  # a bug
 
 #: subcommand name -> module under envresolve.cli; a module that is absent is simply not offered
-SUBCOMMANDS = ("probe", "inspect", "lint", "lock", "check", "explain")
+SUBCOMMANDS = ("probe", "inspect", "lint", "lock", "check", "explain", "webhook")
 
 
 class _Parser(argparse.ArgumentParser):

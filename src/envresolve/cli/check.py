@@ -72,6 +72,11 @@ def configure_parser(sub: Any) -> None:
     )
     p.add_argument("--offline", action="store_true", help="SPEC: resolve from cached/local channels and indexes only")
     p.add_argument(
+        "--allow-outside-includes",
+        action="store_true",
+        help="read -r/-c includes of requirements files outside the spec's directory (refused by default: SP160)",
+    )
+    p.add_argument(
         "--no-notebook-packages",
         action="store_true",
         help="SPEC: leave out the notebook packages a Dataset's conda loader adds (ipykernel, ...)",
@@ -139,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
         from envresolve.preflight.api import is_lock_file
 
         path = Path(args.target)
-        if not path.is_file():
+        if not path.exists():
             raise InputError(make("GN101", f"no such file: {path}", subject=str(path)))
         if is_lock_file(path):
             from envresolve.lock.io import read
@@ -156,7 +161,14 @@ def run(args: argparse.Namespace) -> int:
                 index_urls=tuple(args.index_url),
                 inspect_budget=args.inspect_budget,
             )
-            reports = check_spec(path, nodes, offline=args.offline, settings=settings, image=image)
+            reports = check_spec(
+                path,
+                nodes,
+                offline=args.offline,
+                settings=settings,
+                image=image,
+                allow_outside_includes=args.allow_outside_includes,
+            )
     if len(reports) > 1 and args.format in ("json", "sarif"):
         import json
 

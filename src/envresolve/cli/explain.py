@@ -10,7 +10,7 @@ __all__ = ["configure_parser", "run"]
 
 def configure_parser(sub: Any) -> None:
     p = sub.add_parser("explain", help="explain a diagnostic code", description=__doc__)
-    p.add_argument("code", nargs="?", help="a code such as CP101, or its name such as cuda-driver-too-old")
+    p.add_argument("code", nargs="?", help="a code such as CP101, or its name such as driver-too-old-for-cuda")
     p.add_argument("--list", action="store_true", help="list every code")
     p.set_defaults(run=run)
 
@@ -25,7 +25,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     info = lookup(args.code)
     if info is None:
-        raise InputError(make("GN102", f"no diagnostic code or name {args.code!r}", hint="envresolve explain --list"))
+        shown = args.code if len(args.code) <= 64 else args.code[:64] + "..."  # an argument is echoed, briefly
+        raise InputError(make("GN102", f"no diagnostic code or name {shown!r}", hint="envresolve explain --list"))
     print(f"{info.code} {info.name}")
     print(f"category: {info.category.value}    default severity: {info.severity.value}")
     print()

@@ -39,6 +39,7 @@ def configure_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from envresolve._input import unreadable
     from envresolve.binary import inspect
     from envresolve.cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
     from envresolve.errors import EnvresolveError
@@ -66,8 +67,8 @@ def run(args: argparse.Namespace) -> int:
             print(render_reports_text(reports))
         if failures:
             print(render_text(failures), file=sys.stderr)
-    if failures:
-        return EXIT_USAGE
+    if failures or any(unreadable(r.diagnostics) for r in reports):
+        return EXIT_USAGE  # as in every command: input that cannot be read is exit status 2
     return EXIT_FINDINGS if any(has_errors(r.diagnostics) for r in reports) else EXIT_OK
 
 

@@ -53,11 +53,17 @@ def configure_parser(sub: Any) -> None:
     )
     add_timeout_argument(p)
     add_inspect_budget_argument(p)
+    p.add_argument(
+        "--allow-outside-includes",
+        action="store_true",
+        help="read -r/-c includes of requirements files outside the spec's directory (refused by default: SP160)",
+    )
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from envresolve.cli import EXIT_FINDINGS, EXIT_OK, _color
+    from envresolve._input import unreadable
+    from envresolve.cli import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, _color
     from envresolve.diagnostics import has_errors, sort_diagnostics
     from envresolve.diagnostics.render import render_json, render_text
     from envresolve.specs import lint
@@ -68,7 +74,14 @@ def run(args: argparse.Namespace) -> int:
     image, image_diags = _load_image(args.image)
     facts, close = _wheel_facts(args.offline, args.inspect_budget)
     try:
-        found = lint(args.paths, nodes, env=env, image=image, wheel_facts=facts)
+        found = lint(
+            args.paths,
+            nodes,
+            env=env,
+            image=image,
+            allow_outside_includes=args.allow_outside_includes,
+            wheel_facts=facts,
+        )
     finally:
         close()
     diags = sort_diagnostics([*image_diags, *found, *getattr(facts, "notes", ())])
@@ -84,6 +97,8 @@ def run(args: argparse.Namespace) -> int:
             out = f"no findings in {len(args.paths)} path(s)"
     if out:
         print(out)
+    if unreadable(diags):
+        return EXIT_USAGE  # as in every command: input that cannot be read is exit status 2
     return EXIT_FINDINGS if has_errors(diags) else EXIT_OK
 
 

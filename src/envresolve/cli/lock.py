@@ -70,6 +70,11 @@ def configure_parser(sub: Any) -> None:
     add_timeout_argument(p)
     add_inspect_budget_argument(p)
     p.add_argument(
+        "--allow-outside-includes",
+        action="store_true",
+        help="read -r/-c includes of requirements files outside the spec's directory (refused by default: SP160)",
+    )
+    p.add_argument(
         "--verify-hashes",
         action="store_true",
         help="download each chosen wheel whose metadata came from byte ranges and check its sha256 "
@@ -173,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
     exports = _exports(args.export)
     if not args.node:
         raise InputError(make("GN104", "no target node: give --node SOURCE (a facts file or a profile name)"))
-    specs = load_spec(args.spec)
+    specs = load_spec(args.spec, allow_outside_includes=args.allow_outside_includes)
     spec = _pick_spec(specs, args.env, args.spec)
     if args.python:
         spec = spec.model_copy(update={"python": args.python})

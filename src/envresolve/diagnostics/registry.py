@@ -29,6 +29,7 @@ FAMILIES: Mapping[str, str] = {
     "RS": "resolution: conda and pip solving",
     "LK": "lockfile: writing, reading and exporting locks",
     "CK": "check: preflight of a lock or an installed prefix on a node",
+    "WH": "webhook: the admission webhook for Dataset objects",
 }
 
 

@@ -11,9 +11,11 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from envresolve._atomic import atomic_write_text
+from envresolve._input import LimitError, loads_json, read_limited_text
 from envresolve._redact import redact_text
 from envresolve.diagnostics import Diagnostic, make, sort_diagnostics
 from envresolve.errors import InputError
+from envresolve.limits import MAX_LOCK_BYTES
 from envresolve.lock.model import LOCK_VERSION, Lock
 
 if TYPE_CHECKING:
@@ -55,7 +57,9 @@ def write(lock: Lock, path: str | os.PathLike[str]) -> None:
 def loads(text: str, *, source: str = "<lock>") -> Lock:
     """Parse and validate lock text. Raises `InputError` (LK102) when it is not a readable lock."""
     try:
-        obj: Any = json.loads(text)
+        obj: Any = loads_json(text)
+    except LimitError as exc:
+        raise InputError(exc.diagnostic(source)) from None
     except json.JSONDecodeError as exc:
         raise InputError(make("LK102", f"not a lock (invalid JSON at line {exc.lineno}): {source}")) from None
     if not isinstance(obj, dict):
@@ -80,10 +84,7 @@ def loads(text: str, *, source: str = "<lock>") -> Lock:
 def read(path: str | os.PathLike[str]) -> Lock:
     """Read a lock file. Raises `InputError` (GN101 unreadable, LK102 invalid)."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(make("GN101", f"cannot read lock {p}: {getattr(exc, 'strerror', None) or exc}")) from None
+    text = read_limited_text(p, limit=MAX_LOCK_BYTES, what="lockfile")
     return loads(text, source=str(p))
 
 

@@ -11,6 +11,7 @@ that does not carry the id of the lock beside it (a run killed while publishing)
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import shutil
@@ -96,16 +97,9 @@ def publish(lock: Lock, lock_path: str | os.PathLike[str], exports: Sequence[tup
                 fh.flush()
                 os.fsync(fh.fileno())
             os.chmod(staged / name, 0o644)
-        written: list[str] = []
         with _dir_lock(directory):
-            for stale in _previous_files(target):
-                if stale not in names and os.path.basename(stale) == stale:
-                    _remove_if_ours(directory / stale)
-            for name, _ in files:  # the lock is last: it commits the set
-                os.replace(staged / name, directory / name)
-                written.append(str(directory / name) if str(target.parent) else name)
-            _fsync_dir(directory)
-        return written
+            written = _swap_in(directory, staged, [name for name, _ in files], _previous_files(target), names)
+        return [str(directory / n) if str(target.parent) else n for n in written]
     except OSError as exc:
         raise InputError(
             make("GN105", f"cannot write the lock set {target}: {exc.strerror or exc}", subject=str(target))
@@ -115,13 +109,52 @@ def publish(lock: Lock, lock_path: str | os.PathLike[str], exports: Sequence[tup
             shutil.rmtree(staged, ignore_errors=True)
 
 
-def _remove_if_ours(path: Path) -> None:
-    """Remove an export of an earlier set, only when its first line says a set wrote it."""
-    with contextlib.suppress(OSError):
+def _swap_in(
+    directory: Path, staged: Path, order: Sequence[str], previous: Sequence[str], names: Sequence[str]
+) -> list[str]:
+    """Rename the staged files into `directory` in `order`, and retire the earlier set's exports this one drops.
+
+    All or none: what is replaced or retired is first kept aside in the staging directory, and an error part
+    way puts every file back as it was before raising."""
+    for name in order:  # the common failure, refused before anything moves
+        dest = directory / name
+        if dest.is_dir() and not dest.is_symlink():
+            raise IsADirectoryError(errno.EISDIR, "Is a directory", str(dest))
+    aside = staged / ".previous"
+    aside.mkdir()
+    kept: list[str] = []  # names whose earlier file sits in `aside`
+    placed: list[str] = []
+    try:
+        for stale in previous:
+            if stale not in names and os.path.basename(stale) == stale and _ours(directory / stale):
+                os.replace(directory / stale, aside / stale)
+                kept.append(stale)
+        for name in order:  # the lock is last: it commits the set
+            if os.path.lexists(directory / name):
+                os.link(directory / name, aside / name, follow_symlinks=False)
+                kept.append(name)
+            os.replace(staged / name, directory / name)
+            placed.append(name)
+    except OSError:
+        for name in placed:
+            with contextlib.suppress(OSError):
+                os.unlink(directory / name)
+        for name in kept:
+            with contextlib.suppress(OSError):
+                os.replace(aside / name, directory / name)
+        raise
+    finally:
+        _fsync_dir(directory)
+    return placed
+
+
+def _ours(path: Path) -> bool:
+    """Whether `path` is an export of an earlier set (its first line says a set wrote it)."""
+    try:
         with open(path, "rb") as fh:
-            first = fh.readline(200)
-        if first.startswith(SET_MARK.encode()):
-            path.unlink()
+            return fh.readline(200).startswith(SET_MARK.encode())
+    except OSError:
+        return False
 
 
 def mixed_exports(lock: Lock, lock_path: str | os.PathLike[str]) -> list[Diagnostic]:

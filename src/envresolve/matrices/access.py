@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -212,7 +213,7 @@ def clear_caches() -> None:
         fn.cache_clear()
 
 
-@cache
+@functools.lru_cache(maxsize=4096)  # the rules ask for the same few versions for every node and spec
 def _v(s: str) -> Version | None:
     try:
         return Version(s)

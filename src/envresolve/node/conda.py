@@ -24,6 +24,7 @@ from packaging.version import InvalidVersion, Version
 
 from envresolve.diagnostics import Diagnostic, make
 from envresolve.errors import InputError
+from envresolve.limits import MAX_VERSION_DIGITS
 from envresolve.node.facts import CpuFacts, DriverFacts, NodeFacts, OsFacts, Provenance
 from envresolve.node.microarch import level_name
 
@@ -75,6 +76,8 @@ def virtual_packages(node: NodeFacts) -> list[tuple[str, str, str]]:
 
 
 def _is_version(v: str) -> bool:
+    if any(len(run) > MAX_VERSION_DIGITS for run in re.findall(r"[0-9]+", v)):
+        return False  # before `Version` calls int() on thousands of digits (a ValueError)
     try:
         Version(v)
     except InvalidVersion:

@@ -28,6 +28,7 @@ from typing import Any
 
 from envresolve.diagnostics import Diagnostic, make
 from envresolve.errors import InputError
+from envresolve.limits import MAX_INT_DIGITS
 from envresolve.node.facts import CpuFacts, DriverFacts, GpuFacts, NodeFacts, OsFacts, Provenance
 from envresolve.node.microarch import LEVEL_FLAGS, level_from_flags
 
@@ -136,6 +137,9 @@ class _Reader:
             return None
         if not _INT.match(raw.strip()):
             self.bad(key, "is not an integer")
+            return None
+        if len(raw.strip()) > MAX_INT_DIGITS:  # before int() refuses it with a ValueError
+            self.bad(key, f"has more than {MAX_INT_DIGITS} digits")
             return None
         return int(raw.strip())
 

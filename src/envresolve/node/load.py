@@ -13,9 +13,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+from envresolve._input import LimitError, loads_json, read_limited
 from envresolve._yaml import YamlError, load_documents
 from envresolve.diagnostics import Diagnostic, make
 from envresolve.errors import InputError
+from envresolve.limits import MAX_NODE_FILE_BYTES
 from envresolve.node.conda import is_virtual_packages_obj, nodes_from_virtual_packages
 from envresolve.node.facts import NodeFacts
 from envresolve.node.facts_file import facts_from_obj, is_facts_obj
@@ -26,8 +28,6 @@ from envresolve.node.slurm import is_scontrol_text, nodes_from_scontrol
 
 __all__ = ["MAX_NODE_FILE_BYTES", "load_node", "load_nodes", "parse_node_text", "read_node", "read_nodes"]
 
-#: node descriptions are small; anything larger is refused rather than parsed
-MAX_NODE_FILE_BYTES = 16 * 1024 * 1024
 _SUFFIXES = {".json", ".yaml", ".yml"}
 
 
@@ -61,7 +61,8 @@ def read_nodes(source: str | os.PathLike[str]) -> list[tuple[NodeFacts, list[Dia
     text = os.fspath(source)
     path = Path(text)
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in _SUFFIXES and p.is_file())
+        # not only regular files: a FIFO or a link to a device among them is refused (GN106), not skipped silently
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in _SUFFIXES and not p.is_dir())
         if not files:
             raise InputError(make("ND203", f"directory {text} holds no .json/.yaml node files"))
         out: list[tuple[NodeFacts, list[Diagnostic]]] = []
@@ -76,29 +77,22 @@ def read_nodes(source: str | os.PathLike[str]) -> list[tuple[NodeFacts, list[Dia
 
 
 def _read(path: Path) -> str:
+    """The node file's text through the bounded reader: regular files only (GN106), at most 16 MiB (GN107)."""
+    data = read_limited(path, limit=MAX_NODE_FILE_BYTES, what="node file")
     try:
-        size = path.stat().st_size
-        if size > MAX_NODE_FILE_BYTES:
-            raise InputError(make("ND202", f"{path} is {size} bytes; node files are at most {MAX_NODE_FILE_BYTES}"))
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(make("GN101", f"{path}: no such file")) from None
-    except IsADirectoryError:
-        raise InputError(make("GN101", f"{path} is a directory")) from None
-    except PermissionError:
-        raise InputError(make("GN101", f"{path}: permission denied")) from None
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         raise InputError(make("ND202", f"{path} is not UTF-8 text")) from None
-    except OSError as exc:
-        raise InputError(make("GN101", f"{path}: {exc.strerror or exc}")) from None
 
 
 def _parse(text: str, origin: str) -> Any:
     json_error = ""
     if text.lstrip().startswith(("{", "[")):
         try:
-            return json.loads(text)
-        except (json.JSONDecodeError, RecursionError) as exc:
+            return loads_json(text)
+        except LimitError as exc:
+            raise InputError(exc.diagnostic(origin)) from None
+        except json.JSONDecodeError as exc:
             json_error = str(exc)
     try:
         docs = load_documents(text)

@@ -7,15 +7,16 @@ the loader's ldconfig cache through `envresolve.preflight.loader.live_system()`)
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
+from envresolve._input import LimitError, loads_json, open_fd
 from envresolve.compat.model import Environment
 from envresolve.diagnostics import Diagnostic, Evidence, Severity, make, unique_diagnostics
 from envresolve.errors import InputError
+from envresolve.limits import MAX_LOCK_BYTES
 from envresolve.node.facts import NodeFacts
 from envresolve.preflight.fleet import check_fleet, group_key
 from envresolve.preflight.loader import LoaderConfig, RecordedSystem, SystemLibraries, live_system
@@ -251,15 +252,21 @@ def check_prefix(
 def is_lock_file(path: Path) -> bool:
     """True for an envresolve lockfile (a JSON object with `lock-version`), as opposed to a spec."""
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(4096)
+        fd, _st = open_fd(path)  # a FIFO or a device is no lock: the spec reader then refuses it (GN106)
     except OSError:
         return False
-    if not head.lstrip().startswith(b"{"):
+    with os.fdopen(fd, "rb") as fh:
+        head = fh.read(4096)
+        if not head.lstrip().startswith(b"{"):
+            return False
+        data = head + fh.read(MAX_LOCK_BYTES + 1 - len(head))
+    if len(data) > MAX_LOCK_BYTES:
         return False
     try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        obj = loads_json(data)
+    except LimitError:  # a lock over a limit: the lock reader says which (GN108, GN109)
+        return b'"lock-version"' in head
+    except ValueError:
         return False
     return isinstance(obj, dict) and "lock-version" in obj
 
@@ -272,26 +279,32 @@ def check_spec(
     settings: Any = None,
     rules: Rules | None = None,
     image: ImageFacts | None = None,
+    allow_outside_includes: bool = False,
 ) -> list[Report]:
     """Resolve each environment of a spec for the nodes (`envresolve.solve.resolve`), then check the result.
 
     An environment runs in its spec's container image (a Dockerfile's FROM, an ImageSpec's base image) or else in
     `image`, when given: the image decides glibc and libstdc++, each node the driver and GPUs.
+    `allow_outside_includes` lets `-r`/`-c` includes leave the spec's directory (refused by default: SP160).
 
     When one lock serves every node, that lock is checked like a lockfile. When there is none, each node's verdict
     is the resolver's outcome for it (its blocking fact and findings). `settings` is a
-    `envresolve.solve.ResolveSettings`, passed through.
+    `envresolve.solve.ResolveSettings`, passed through. A spec with errors of its own (a line that is not a
+    requirement, a match spec that does not parse) raises `InputError` with them, as `lock` does.
     """
     from envresolve.solve import resolve
 
     if isinstance(spec, (str, os.PathLike)):
         from envresolve.specs import load_spec
 
-        specs = list(load_spec(Path(spec)))
+        specs = list(load_spec(Path(spec), allow_outside_includes=allow_outside_includes))
     else:
         specs = [spec]
     reports = []
     for s in specs:
+        spec_errors = [d for d in s.diagnostics if d.severity is Severity.ERROR]
+        if spec_errors:  # a spec that cannot be read as written is an input error, as for `lock` (exit 2)
+            raise InputError(spec_errors)
         subject = f"{s.source}{f' ({s.name})' if s.name else ''}"
         if s.image is None and image is not None:
             s = s.model_copy(update={"image": image})
@@ -344,13 +357,15 @@ def check(
     env_lib_on_path: bool = False,
     install_path: str | None = None,
     rules: Rules | None = None,
+    allow_outside_includes: bool = False,
 ) -> Report:
     """Can this environment run on this node (or these nodes)? Returns a JSON-ready `Report`.
 
     `lock_or_prefix` is a lock (`envresolve.lock.model.Lock`), an `Environment`, or a path: a directory is an
     installed prefix (conda env or venv), a file is a lockfile or a spec (a spec is resolved first, and must hold
     one environment). `node` is facts, a facts file / profile name / Node `List`, a list of those, or None to
-    probe this machine (raises `ProbeError` when it cannot).
+    probe this machine (raises `ProbeError` when it cannot). `allow_outside_includes` lets a spec's `-r`/`-c`
+    includes leave its directory (refused by default: SP160).
     """
     nodes, live, notes = nodes_from(node)
     if not nodes:
@@ -377,7 +392,7 @@ def check(
         from envresolve.lock.io import read
 
         return check_lock(read(path), nodes, subject=str(path), rules=rules, notes=notes)
-    reports = check_spec(path, nodes, rules=rules)
+    reports = check_spec(path, nodes, rules=rules, allow_outside_includes=allow_outside_includes)
     if len(reports) != 1:
         raise InputError(
             make("GN104", f"{path} holds {len(reports)} environments; check them with check_spec()", subject=str(path))

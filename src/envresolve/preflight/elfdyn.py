@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+from envresolve._input import open_fd
+
 __all__ = ["MACHINES", "DynInfo", "DynObject", "ElfFormatError", "UndefinedSymbol", "is_elf", "read_dyninfo"]
 
 MACHINES = {3: "i686", 62: "x86_64", 183: "aarch64", 21: "ppc64le", 40: "armv7l", 243: "riscv64", 22: "s390x"}
@@ -87,9 +89,10 @@ class DynObject:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
-        self._fh: BinaryIO | None = open(self.path, "rb")  # noqa: SIM115 - closed in close()
+        fd, st = open_fd(self.path)  # a regular file only: a FIFO or /dev/zero named lib*.so is SpecialFileError
+        self._fh: BinaryIO | None = os.fdopen(fd, "rb")
         try:
-            size = os.fstat(self._fh.fileno()).st_size
+            size = st.st_size
             if size < 4 or not is_elf(self._fh.read(4)):
                 raise ElfFormatError("not an ELF file")
             if size < 64:

@@ -6,7 +6,7 @@ rules run a handful of times. The table `render_table` prints is the one a platf
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import TYPE_CHECKING, Literal
 
 from envresolve.diagnostics import Diagnostic, Severity, sort_diagnostics
@@ -21,15 +21,25 @@ __all__ = ["check_fleet", "display_facts", "group_key", "render_table", "verdict
 _GPU_IDENTITY = {"index", "uuid", "memory_mib", "pci_device_id", "name"}
 
 
-def group_key(node: NodeFacts) -> str:
+def group_key(node: NodeFacts, *, facts: Collection[str] | None = None) -> str:
     """The facts that decide a verdict, as a canonical string.
 
     Everything except names, sources, labels, the kernel release and GPU identity: GPUs become the sorted set of their
     distinct code-relevant facts (compute capability, MIG mode), so four H100s and eight H100s, or per-device
-    names, UUIDs and memory sizes, do not split groups.
+    names, UUIDs and memory sizes, do not split groups. `facts` narrows the key to these top-level facts, for
+    callers whose rules read only some (lint's checks read `specs.checks.NODE_FACTS`).
     """
-    rest = node.model_dump_json(exclude={"name": True, "source": True, "labels": True, "gpus": True, "os": {"kernel"}})
-    gpus = sorted({g.model_dump_json(exclude=_GPU_IDENTITY) for g in node.gpus})
+    if facts is None:
+        rest = node.model_dump_json(
+            exclude={"name": True, "source": True, "labels": True, "gpus": True, "os": {"kernel"}}
+        )
+    else:
+        rest = node.model_dump_json(include={f for f in facts if f not in ("gpus", "name", "source", "labels")})
+    gpus = (
+        sorted({g.model_dump_json(exclude=_GPU_IDENTITY) for g in node.gpus})
+        if facts is None or "gpus" in facts
+        else []
+    )
     return rest + "|" + ",".join(gpus)
 
 

@@ -12,7 +12,7 @@ Nothing is ever written: files are opened read-only (and memory-mapped read-only
 from __future__ import annotations
 
 import csv
-import json
+import io
 import os
 import re
 from collections import OrderedDict
@@ -21,12 +21,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from envresolve._input import (
+    LimitError,
+    SpecialFileError,
+    loads_json,
+    open_fd,
+    read_limited_text,
+    refuse_special,
+)
 from envresolve.binary.elf import read_elf_file
 from envresolve.binary.model import ArtifactReport, ElfFacts, max_version
 from envresolve.binary.report import build_report
+from envresolve.binary.wheel import Findings
 from envresolve.compat.model import Environment, Package
 from envresolve.diagnostics import Diagnostic, Evidence, Location, Severity, make
 from envresolve.errors import InputError
+from envresolve.limits import MAX_METADATA_BYTES
 from envresolve.preflight.elfdyn import DynInfo, DynObject, ElfFormatError
 from envresolve.preflight.loader import GLIBC_SONAMES, LIBSTDCXX, Loader, LoaderConfig, Resolved, SystemLibraries
 
@@ -117,6 +127,10 @@ class _OpenObjects:
         self._data.clear()
 
 
+class _Unread(Exception):
+    """A metadata file that could not be read; its diagnostic is already recorded."""
+
+
 class _Scanner:
     def __init__(self, prefix: Path, node: NodeFacts | None, system: SystemLibraries, config: LoaderConfig) -> None:
         self.root = Path(os.path.realpath(prefix))
@@ -124,7 +138,7 @@ class _Scanner:
         self.node = node
         self.system = system
         self.loader = Loader(self.root, system, config)
-        self.diags: list[Diagnostic] = []
+        self.diags: list[Diagnostic] = Findings()  # each code listed at most MAX_FINDINGS_PER_CODE times
         self.owners: list[_Owner] = []
         self.owner_of: dict[str, int] = {}  # relative path of an ELF candidate -> index in owners
         self.python: str | None = None
@@ -149,6 +163,40 @@ class _Scanner:
     def _diag(self, code: str, message: str, rel: str, **kw: object) -> None:
         self.diags.append(make(code, message, location=Location(file=rel), **kw))  # type: ignore[arg-type]
 
+    def _special(self, rel: str, mode: int) -> None:
+        diag = refuse_special(rel, mode, severity=Severity.WARNING)
+        self.diags.append(diag.model_copy(update={"location": Location(file=rel)}))
+
+    def _read(self, path: Path) -> bytes:
+        """A metadata file's bytes through the bounded reader; a problem is reported here and raises `_Unread`.
+
+        Special files (a FIFO, a symlink to /dev/zero) are GN106 and oversized ones GN107, as warnings: the
+        check goes on without that file.
+        """
+        rel = self.rel(path)
+        try:
+            fd, _st = open_fd(path)
+        except SpecialFileError as exc:
+            self._special(rel, exc.mode)
+            raise _Unread from None
+        except PermissionError as exc:
+            self._diag("CK106", f"cannot read: {exc.strerror}", rel)
+            raise _Unread from None
+        except OSError as exc:
+            self._diag("CK108", f"cannot read: {exc.strerror or exc}", rel)
+            raise _Unread from None
+        with os.fdopen(fd, "rb") as fh:
+            data = fh.read(MAX_METADATA_BYTES + 1)
+        if len(data) > MAX_METADATA_BYTES:
+            self._diag(
+                "GN107",
+                f"larger than the {MAX_METADATA_BYTES} byte limit for a metadata file; not read",
+                rel,
+                severity=Severity.WARNING,
+            )
+            raise _Unread
+        return data
+
     # -- metadata ----------------------------------------------------------------------------------------
     def read_metadata(self) -> None:
         meta = self.root / "conda-meta"
@@ -170,7 +218,7 @@ class _Scanner:
     def _read_conda_record(self, path: Path) -> None:
         rel = self.rel(path)
         try:
-            obj = json.loads(path.read_text(encoding="utf-8"))
+            obj = loads_json(self._read(path))
             pkg = Package(
                 name=str(obj["name"]),
                 version=str(obj["version"]),
@@ -181,10 +229,12 @@ class _Scanner:
                 depends=tuple(str(d) for d in obj.get("depends", ())),
             )
             files = [str(f) for f in obj.get("files", ())]
-        except PermissionError as exc:
-            self._diag("CK106", f"cannot read: {exc.strerror}", rel)
+        except _Unread:
             return
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except LimitError as exc:
+            self.diags.append(exc.diagnostic(rel, severity=Severity.WARNING))
+            return
+        except (ValueError, KeyError, TypeError) as exc:
             self._diag("CK108", f"cannot parse conda record: {type(exc).__name__}: {exc}", rel)
             return
         if pkg.name == "python":
@@ -195,21 +245,17 @@ class _Scanner:
         rel = self.rel(dist / "METADATA")
         name = version = None
         try:
-            with open(dist / "METADATA", encoding="utf-8", errors="replace") as fh:
-                for line in fh:
-                    if not line.strip():
-                        break
-                    key, _, value = line.partition(":")
-                    if key == "Name":
-                        name = value.strip()
-                    elif key == "Version":
-                        version = value.strip()
-        except PermissionError as exc:
-            self._diag("CK106", f"cannot read: {exc.strerror}", rel)
+            text = self._read(dist / "METADATA").decode("utf-8", "replace")
+        except _Unread:
             return
-        except OSError as exc:
-            self._diag("CK108", f"cannot read METADATA: {exc}", rel)
-            return
+        for line in text.splitlines():
+            if not line.strip():
+                break
+            key, _, value = line.partition(":")
+            if key == "Name":
+                name = value.strip()
+            elif key == "Version":
+                version = value.strip()
         if not name or not version:
             self._diag("CK108", "METADATA has no Name or Version", rel)
             return
@@ -218,27 +264,29 @@ class _Scanner:
         pkg = Package(name=str(canonicalize_name(name)), version=version, ecosystem="pypi")
         sp_rel = self.rel(sp)
         files: list[str] = []
-        try:
-            with open(dist / "RECORD", encoding="utf-8", errors="replace", newline="") as fh:
-                for row in csv.reader(fh):
-                    if row:
-                        files.append(os.path.normpath(os.path.join(sp_rel, row[0])))
-        except FileNotFoundError:
+        if not os.path.lexists(dist / "RECORD"):
             self._diag("CK108", "no RECORD: files cannot be attributed to the package", self.rel(dist))
-        except PermissionError as exc:
-            self._diag("CK106", f"cannot read: {exc.strerror}", self.rel(dist / "RECORD"))
-        except (OSError, csv.Error) as exc:
+            self._add_owner(pkg, iter(files))
+            return
+        try:
+            record = self._read(dist / "RECORD").decode("utf-8", "replace")
+            for row in csv.reader(io.StringIO(record, newline="")):
+                if row:
+                    files.append(os.path.normpath(os.path.join(sp_rel, row[0])))
+        except _Unread:
+            pass
+        except csv.Error as exc:
             self._diag("CK108", f"cannot parse RECORD: {exc}", self.rel(dist / "RECORD"))
         self._add_owner(pkg, iter(files))
 
     def _python_version(self) -> str | None:
         cfg = self.root / "pyvenv.cfg"
         try:
-            for line in cfg.read_text(encoding="utf-8").splitlines():
+            for line in read_limited_text(cfg, limit=MAX_METADATA_BYTES, errors="replace").splitlines():
                 key, _, value = line.partition("=")
                 if key.strip() in ("version", "version_info"):
                     return value.strip()
-        except OSError:
+        except InputError:
             pass
         dirs = sorted(self.root.glob("lib/python3*"))
         return dirs[0].name.removeprefix("python") if dirs else None
@@ -288,6 +336,9 @@ class _Scanner:
         rel = self.rel(path)
         try:
             obj = DynObject(path)
+        except SpecialFileError as exc:
+            self._special(rel, exc.mode)
+            return
         except PermissionError as exc:
             self._diag("CK106", f"cannot read: {exc.strerror}", rel, hint="run the check as a user who can read it")
             return

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from envresolve._version import __version__
 from envresolve.diagnostics import Diagnostic, Severity, has_errors, make, sort_diagnostics, unique_diagnostics
-from envresolve.errors import InputError
+from envresolve.errors import EnvresolveError, InputError
 from envresolve.lock.model import BinaryVerdict, Lock
 from envresolve.solve.conda import (
     CondaPackage,
@@ -243,7 +243,8 @@ def _attempt(
         find_links = [_abs_link(f, spec) for f in [*find_links, *settings.find_links]]
         if spec.no_index:
             index_urls = []
-        diags.extend(_credential_notes([*index_urls, *find_links]))
+        credentials = _credential_notes([*index_urls, *find_links])
+        diags.extend(credentials)
         try:
             pip = resolve_pip(
                 list(spec.pip),
@@ -263,6 +264,10 @@ def _attempt(
             why = [_why(r) for r in exc.rejections]
             diags.extend(d if d.node or label is None else d.with_node(label) for d in exc.diagnostics)
             return _Attempt(conda=conda, diagnostics=tuple(diags), why_not=tuple(why))
+        except EnvresolveError as exc:  # the warning still reaches the user when the resolution stops
+            if credentials:
+                raise type(exc)((*exc.diagnostics, *credentials)) from None
+            raise
         why = [_why(r) for r in pip.rejections]
         diags.extend(d for d in pip.diagnostics if d.code != "RS204")  # rejections are reported as why-not
         env = Environment(packages=env.packages + tuple(_pip_env_packages(pip, cache)), python=python)

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import codecs
-import os
 from pathlib import Path
 
+from envresolve._input import read_limited
 from envresolve.diagnostics import Location, make
 from envresolve.errors import InputError
+from envresolve.limits import MAX_SPEC_BYTES
 
 __all__ = ["MAX_SPEC_BYTES", "decode_spec_bytes", "read_spec_text"]
 
-#: Largest spec file we read (bytes). Real manifests are kilobytes; the cap bounds memory on hostile input.
-MAX_SPEC_BYTES = int(os.environ.get("ENVRESOLVE_MAX_SPEC_BYTES", str(4 * 1024 * 1024)))
 
 _BOMS = (
     (codecs.BOM_UTF32_LE, "UTF-32"),
@@ -23,17 +22,15 @@ _BOMS = (
 
 
 def read_spec_text(path: str | Path, *, max_bytes: int | None = None) -> str:
-    """The file's text (UTF-8). Raises `InputError`: GN101 unreadable, SP101 too large, SP102 binary, SP103 encoding."""
+    """The file's text (UTF-8). Raises `InputError`: GN101 unreadable, GN106 not a regular file, SP101 too large,
+    SP102 binary, SP103 encoding."""
     p = Path(path)
     limit = MAX_SPEC_BYTES if max_bytes is None else max_bytes
     try:
-        with p.open("rb") as fh:
-            data = fh.read(limit + 1)
-    except IsADirectoryError:
-        raise InputError(make("GN101", f"{p} is a directory, not a spec file", subject=str(p))) from None
-    except OSError as exc:
-        raise InputError(make("GN101", f"cannot read {p}: {exc.strerror or exc}", subject=str(p))) from None
-    if len(data) > limit:
+        data = read_limited(p, limit=limit, what="spec file", too_large="SP101")
+    except InputError as exc:
+        if exc.code != "SP101":
+            raise
         raise InputError(
             make(
                 "SP101",
@@ -42,7 +39,7 @@ def read_spec_text(path: str | Path, *, max_bytes: int | None = None) -> str:
                 location=Location(file=str(p)),
                 hint="set ENVRESOLVE_MAX_SPEC_BYTES to raise the limit if the file is genuine",
             )
-        )
+        ) from None
     return decode_spec_bytes(data, str(p))
 
 

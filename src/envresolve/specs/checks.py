@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -26,7 +27,7 @@ from envresolve.specs.model import CondaDependency, EnvSpec, PipRequirement
 if TYPE_CHECKING:
     from envresolve.node.facts import NodeFacts
 
-__all__ = ["CudaClaim", "check_spec", "cuda_claims"]
+__all__ = ["NODE_FACTS", "CudaClaim", "check_spec", "check_spec_nodes", "cuda_claims"]
 
 _CU_INDEX = re.compile(r"(?:^|/)cu(?P<major>1[0-9]|[7-9])(?P<minor>[0-9])(?:/|$)")
 _CU_LOCAL = re.compile(r"^cu(?P<major>1[0-9]|[7-9])(?P<minor>[0-9])$")
@@ -357,6 +358,7 @@ def _shadows(spec: EnvSpec) -> list[Diagnostic]:
     return out
 
 
+@functools.cache
 def _ambiguous_gpu_names() -> dict[str, str]:
     """conda names that exist as CPU and GPU builds: those with a `-gpu`/`-cpu` selector of the same PyPI project."""
     rows = mx.conda_names_matrix().rows
@@ -394,9 +396,11 @@ def _cpu_fallback(spec: EnvSpec, claims: list[CudaClaim], node: NodeFacts | None
             )
         )
     pip_names = {r.name for r in spec.pip}
+    # a jaxlib pinned to a CUDA build (`jaxlib==0.4.9+cuda11.cudnn86`, the pre-plugin way) is not the CPU one
+    cuda_jaxlib = any(r.name == "jaxlib" and "+cuda" in (_pip_pinned(r) or "") for r in spec.pip)
     for req in spec.pip:
         if req.name == "jax" and not any("cuda" in e for e in req.extras):
-            if any(n.startswith("jax-cuda") for n in pip_names):
+            if cuda_jaxlib or any(n.startswith("jax-cuda") for n in pip_names):
                 continue
             out.append(
                 make(
@@ -453,13 +457,40 @@ def _missing_variants(claims: list[CudaClaim]) -> list[Diagnostic]:
     return out
 
 
+#: the node facts the checks below read (`node.<fact>`) for a spec without an image (one with an image is checked
+#: on the image-on-node facts: the image's OS and C libraries); callers may group nodes by these alone
+#: (`envresolve webhook` does, for Datasets). tests/webhook/test_review.py fails when a check reads another fact.
+NODE_FACTS = ("cpu", "driver", "gpus")
+
+
 def check_spec(
     spec: EnvSpec, node: NodeFacts | None, *, wheel_facts: WheelFactsLookup | None = None
 ) -> list[Diagnostic]:
     """Every lint check on one spec; node-dependent checks run only when a node is given.
 
     Compatibility findings (driver, kernels, glibc, pairing, Python, CUDA majors, cuDNN) come from the judge
-    (`envresolve.compat`) with the same codes lock and check use; the SP checks read the spec's structure."""
+    (`envresolve.compat`) with the same codes lock and check use; the SP checks read the spec's structure.
+    `wheel_facts` reads the binary facts of wheels the spec names by URL."""
+    return check_spec_nodes(spec, [node], wheel_facts=wheel_facts)[0]
+
+
+def check_spec_nodes(
+    spec: EnvSpec, nodes: Sequence[NodeFacts | None], *, wheel_facts: WheelFactsLookup | None = None
+) -> list[list[Diagnostic]]:
+    """`check_spec` for each node; the checks that do not read the node run once per CPU architecture (the
+    only node fact they depend on, through PEP 508 markers)."""
+    shared: dict[str | None, tuple[EnvSpec, list[CudaClaim], list[Diagnostic]]] = {}
+    out: list[list[Diagnostic]] = []
+    for node in nodes:
+        arch = node.cpu.arch if node is not None else None
+        if arch not in shared:
+            shared[arch] = _spec_only(spec, node)
+        applied, claims, found = shared[arch]
+        out.append([*found, *_node_checks(applied, claims, node, wheel_facts)])
+    return out
+
+
+def _spec_only(spec: EnvSpec, node: NodeFacts | None) -> tuple[EnvSpec, list[CudaClaim], list[Diagnostic]]:
     applicable = tuple(r for r in spec.pip if _applies(r, spec, node))
     if len(applicable) != len(spec.pip):
         spec = spec.model_copy(update={"pip": applicable})
@@ -469,7 +500,13 @@ def check_spec(
     out += _two_runtimes(claims)
     out += _declared_cuda(spec, claims)
     out += _shadows(spec)
-    out += extension_findings(spec, node)
+    return spec, claims, out
+
+
+def _node_checks(
+    spec: EnvSpec, claims: list[CudaClaim], node: NodeFacts | None, wheel_facts: WheelFactsLookup | None = None
+) -> list[Diagnostic]:
+    out = extension_findings(spec, node)
     if not (spec.cpu_variant and node is not None and node.driver is not None):
         out += _cpu_fallback(spec, claims, node)
     if spec.image is not None:

@@ -29,6 +29,7 @@ from rattler.exceptions import InvalidMatchSpecError
 
 from envresolve._redact import redact_text, redact_url
 from envresolve.diagnostics import Diagnostic, Location, make
+from envresolve.limits import EXCERPT_CHARS
 from envresolve.specs.model import CondaDependency
 
 __all__ = ["parse_conda_dependency", "translate_conda_spec"]
@@ -127,17 +128,22 @@ def _parse_cached(raw: str) -> tuple[str, str, str | None] | str:
     return spec, name.split("::")[-1], channel
 
 
+def _excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """At most `limit` characters: a diagnostic quotes a spec line (or the parser's words on it), never all of it."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def parse_conda_dependency(
     raw: str, location: Location | None, *, added_by: str | None = None
 ) -> tuple[CondaDependency | None, list[Diagnostic]]:
     """One conda dependency; an SP120 diagnostic (and None) when it is not a valid spec."""
-    shown = redact_url(raw) if "://" in raw else raw
+    shown = _excerpt(redact_url(raw) if "://" in raw else raw)
     parsed = _parse_cached(raw)
     if isinstance(parsed, str):
         return None, [
             make(
                 "SP120",
-                f"not a valid conda match spec: {shown!r} ({parsed})",
+                f"not a valid conda match spec: {shown!r} ({_excerpt(parsed, 3 * EXCERPT_CHARS)})",
                 subject=shown,
                 location=location,
                 hint="conda specs look like `name`, `name=1.2`, `name >=1.2,<2`, `name 1.2.3 build`, `chan::name=1.2`",

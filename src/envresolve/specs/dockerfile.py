@@ -176,6 +176,7 @@ class _Reader:
         self.lines = text.splitlines()
         self.diags: list[Diagnostic] = []
         self.req = RequirementsParser(env=env)
+        self.req.root = path.parent.resolve()  # includes stay inside the build context (SP160)
         self.global_args: dict[str, str] = {}
         self.stages: list[_Stage] = []
         self._cursor: tuple[int, int] = (0, 0)  # (line, column) after the last word located

@@ -53,8 +53,12 @@ def parse_environment_text(
     locate: Locator | None = None,
     embedded: bool = False,
     env: Mapping[str, str] | None = None,
+    allow_outside_includes: bool = False,
 ) -> CondaEnvParts:
-    """Parse environment.yml text. Raises `InputError` for YAML that does not parse (SP104/SP105)."""
+    """Parse environment.yml text. Raises `InputError` for YAML that does not parse (SP104/SP105).
+
+    `-r`/`-c` includes in the pip section must stay inside `base_dir` unless `allow_outside_includes` (SP160).
+    """
     loc = locate or plain_locator(file)
     try:
         docs, dup_warnings = compose_documents(text, file)
@@ -107,7 +111,7 @@ def parse_environment_text(
             make("SP110", "`dependencies` must be a list", subject="dependencies", location=at(deps))
         )
         return parts
-    parser = RequirementsParser(env=env, embedded=embedded)
+    parser = RequirementsParser(env=env, embedded=embedded, allow_outside_includes=allow_outside_includes)
     seen: dict[str, CondaDependency] = {}
     for item in deps.items:
         where = at(item)
@@ -210,9 +214,13 @@ def python_from_conda(deps: list[CondaDependency]) -> str | None:
     return None
 
 
-def load_environment_yml(path: Path, text: str, *, env: Mapping[str, str] | None = None) -> list[EnvSpec]:
+def load_environment_yml(
+    path: Path, text: str, *, env: Mapping[str, str] | None = None, allow_outside_includes: bool = False
+) -> list[EnvSpec]:
     """A standalone environment.yml as one `EnvSpec`."""
-    parts = parse_environment_text(text, file=str(path), base_dir=path.parent, env=env)
+    parts = parse_environment_text(
+        text, file=str(path), base_dir=path.parent, env=env, allow_outside_includes=allow_outside_includes
+    )
     diags = list(parts.diagnostics)
     if not parts.conda and not parts.pip and not any(d.code == "SP112" for d in diags):
         diags.append(

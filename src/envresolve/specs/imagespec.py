@@ -341,6 +341,7 @@ def _build(
         if dep is not None:
             conda.append(dep)
     parser = RequirementsParser(env=env)
+    parser.root = path.parent.resolve()  # includes stay inside the ImageSpec's directory (SP160)
     pip: list[PipRequirement] = []
     indexes: list[IndexUrl] = []
     for key, opt in (("pip_index", "--index-url"), ("pip_extra_index_url", "--extra-index-url")):

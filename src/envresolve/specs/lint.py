@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from envresolve._input import open_fd
 from envresolve.diagnostics import Diagnostic, make, sort_diagnostics, unique_diagnostics
 from envresolve.errors import InputError
 from envresolve.specs.dockerfile import is_containerfile_name
@@ -57,10 +58,11 @@ def _looks_like_spec(path: Path) -> bool:
 def _mentions_imagespec(path: Path) -> bool:
     """Directory walks take a Python file only when it mentions ImageSpec (read capped at the spec size limit)."""
     try:
-        with path.open("rb") as fh:
-            return b"ImageSpec" in fh.read(4 * 1024 * 1024)
+        fd, _st = open_fd(path)  # a FIFO or a device named *.py is no spec: not read, not waited on
     except OSError:
         return False
+    with os.fdopen(fd, "rb") as fh:
+        return b"ImageSpec" in fh.read(4 * 1024 * 1024)
 
 
 def _hidden(child: Path, root: Path) -> bool:
@@ -73,6 +75,7 @@ def lint(
     *,
     env: Mapping[str, str] | None = None,
     image: ImageFacts | None = None,
+    allow_outside_includes: bool = False,
     wheel_facts: WheelFactsLookup | None = None,
 ) -> list[Diagnostic]:
     """Lint spec files against zero or more target nodes; findings sorted worst first.
@@ -81,7 +84,8 @@ def lint(
     once per node, and each finding then names its node (`Diagnostic.node`). `env` is the mapping used to
     expand `${VAR}` in requirements files (pip's rule). `image` is the container image the environments run in
     when a spec does not name its own (a Dockerfile's FROM, an ImageSpec's base image): it decides glibc and
-    libstdc++, each node its driver and GPUs. `wheel_facts` reads the binary facts of wheels named by URL
+    libstdc++, each node its driver and GPUs. `-r`/`-c` includes outside a spec's directory are refused (SP160)
+    unless `allow_outside_includes`. `wheel_facts` reads the binary facts of wheels named by URL
     (`envresolve.binary.budgeted`); without it they are judged by name and metadata only.
     Raises `InputError` (GN101) for a missing path.
     """
@@ -92,7 +96,7 @@ def lint(
     files = list(iter_spec_files(paths))
     out: list[Diagnostic] = []
     for file in files:
-        res = load_file(file, env=env)
+        res = load_file(file, env=env, allow_outside_includes=allow_outside_includes)
         out.extend(res.diagnostics)
         for spec in res.specs:
             out.extend(spec.diagnostics)

@@ -52,9 +52,14 @@ def sniff_yaml(docs: list[YNode | None]) -> str | None:
     return None
 
 
-def load_file(path: str | Path, *, env: Mapping[str, str] | None = None) -> LoadResult:
-    """Load one file in whichever format it is. Unreadable files raise `InputError` (GN101); malformed
-    content (SP1xx) is returned as diagnostics so that lint can report every file."""
+def load_file(
+    path: str | Path, *, env: Mapping[str, str] | None = None, allow_outside_includes: bool = False
+) -> LoadResult:
+    """Load one file in whichever format it is. Unreadable files raise `InputError` (GN101, GN106); malformed
+    content (SP1xx) is returned as diagnostics so that lint can report every file.
+
+    `-r`/`-c` includes outside the file's directory are refused (SP160) unless `allow_outside_includes`.
+    """
     p = Path(path)
     if not p.exists():
         raise InputError(make("GN101", f"{p} does not exist", subject=str(p)))
@@ -63,15 +68,17 @@ def load_file(path: str | Path, *, env: Mapping[str, str] | None = None) -> Load
     result = LoadResult(path=str(p))
     try:
         text = read_spec_text(p)
-        _dispatch(p, text, env, result)
+        _dispatch(p, text, env, result, allow_outside_includes)
     except InputError as exc:
-        if any(d.code == "GN101" for d in exc.diagnostics):
+        if any(d.code in ("GN101", "GN106") for d in exc.diagnostics):
             raise
         result.diagnostics.extend(exc.diagnostics)
     return result
 
 
-def _dispatch(p: Path, text: str, env: Mapping[str, str] | None, result: LoadResult) -> None:
+def _dispatch(
+    p: Path, text: str, env: Mapping[str, str] | None, result: LoadResult, allow_outside_includes: bool
+) -> None:
     reader = reader_for(p, text)
     if reader is not None:
         got = reader.read(p, text, env)
@@ -110,7 +117,7 @@ def _dispatch(p: Path, text: str, env: Mapping[str, str] | None, result: LoadRes
         suffix not in (".yaml", ".yml", ".json") and ("requirements" in name or "constraints" in name)
     ):
         result.format = "requirements-txt"
-        res = RequirementsParser(env=env).parse_file(p)
+        res = RequirementsParser(env=env, allow_outside_includes=allow_outside_includes).parse_file(p)
         diags = list(res.diagnostics)
         if not res.pip:
             diags.append(
@@ -159,7 +166,7 @@ def _dispatch(p: Path, text: str, env: Mapping[str, str] | None, result: LoadRes
             result.diagnostics += warnings + diags
             return
         if kind == "environment-yml":
-            result.specs = load_environment_yml(p, text, env=env)
+            result.specs = load_environment_yml(p, text, env=env, allow_outside_includes=allow_outside_includes)
             return
         if kind == "conda-lock-virtual-packages":
             result.diagnostics.append(
@@ -194,14 +201,17 @@ def _dispatch(p: Path, text: str, env: Mapping[str, str] | None, result: LoadRes
     )
 
 
-def load_spec(path: str | Path, *, env: Mapping[str, str] | None = None) -> list[EnvSpec]:
+def load_spec(
+    path: str | Path, *, env: Mapping[str, str] | None = None, allow_outside_includes: bool = False
+) -> list[EnvSpec]:
     """Every environment a spec file declares, as it will really be built.
 
     A Dataset manifest can hold several CONDA Datasets (multi-document YAML, `List` objects); a pixi manifest
     gives one spec per environment (and per Linux platform where they differ). Non-fatal findings are in each
     `EnvSpec.diagnostics`. Raises `InputError` when the file cannot be read or parsed at all (GN101, SP1xx).
+    `-r`/`-c` includes outside the file's directory are refused (SP160) unless `allow_outside_includes`.
     """
-    res = load_file(path, env=env)
+    res = load_file(path, env=env, allow_outside_includes=allow_outside_includes)
     errors = [d for d in res.diagnostics if d.severity is Severity.ERROR]
     if errors and not res.specs:
         raise InputError(errors)

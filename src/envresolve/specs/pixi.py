@@ -24,6 +24,7 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
+from envresolve._input import LimitError, check_nesting
 from envresolve._redact import has_credentials, redact_url
 from envresolve.diagnostics import Diagnostic, Location, make
 from envresolve.errors import InputError
@@ -135,15 +136,27 @@ def normalize_toml_1_1(text: str) -> str:
 
 
 def parse_toml(text: str, file: str) -> tuple[dict[str, Any], list[Diagnostic]]:
-    """Parse TOML (1.0, or 1.1 normalised); raises `InputError` SP106 with line and column when it fails."""
+    """Parse TOML (1.0, or 1.1 normalised); raises `InputError` SP106 with line and column when it fails, GN108
+    when arrays or inline tables nest deeper than `envresolve.limits.MAX_NESTING_DEPTH` (tomllib recurses)."""
     try:
+        check_nesting(text, toml=True)
         return tomllib.loads(text), []
+    except LimitError as exc:
+        raise InputError(exc.diagnostic(file)) from None
+    except RecursionError:  # dotted keys or headers the bracket scan does not count
+        raise InputError(LimitError("GN108", "nesting too deep; not parsed").diagnostic(file)) from None
     except tomllib.TOMLDecodeError as exc:
         first = exc
+    except ValueError:  # not a TOMLDecodeError: tomllib's int() of an integer past Python's digit limit
+        raise InputError(_too_many_digits(file)) from None
     try:
         data = tomllib.loads(normalize_toml_1_1(text))
     except tomllib.TOMLDecodeError:
         data = None
+    except RecursionError:
+        raise InputError(LimitError("GN108", "nesting too deep; not parsed").diagnostic(file)) from None
+    except ValueError:
+        raise InputError(_too_many_digits(file)) from None
     if data is not None:
         line, col = _toml_pos(first)
         return data, [
@@ -160,6 +173,10 @@ def parse_toml(text: str, file: str) -> tuple[dict[str, Any], list[Diagnostic]]:
     raise InputError(
         make("SP106", f"TOML syntax error: {msg}", subject=file, location=Location(file=file, line=line, column=col))
     )
+
+
+def _too_many_digits(file: str) -> Diagnostic:
+    return LimitError("GN109", "an integer with more digits than Python converts; not parsed").diagnostic(file)
 
 
 def _toml_pos(exc: Exception) -> tuple[int | None, int | None]:

@@ -25,6 +25,7 @@ from pydantic import SecretStr
 from envresolve._redact import has_credentials, redact_text, redact_url
 from envresolve.diagnostics import Diagnostic, Location, Severity, make
 from envresolve.errors import InputError
+from envresolve.limits import EXCERPT_CHARS, MAX_INCLUDE_BYTES, MAX_INCLUDE_DEPTH, MAX_INCLUDE_FILES, MAX_VERSION_DIGITS
 from envresolve.specs._locate import Locator, plain_locator
 from envresolve.specs._text import read_spec_text
 from envresolve.specs.model import IndexUrl, PipRequirement
@@ -32,13 +33,14 @@ from envresolve.specs.model import IndexUrl, PipRequirement
 __all__ = ["Locator", "ParsedRequirements", "RequirementsParser", "parse_requirements_file"]
 
 
+#: a run of digits no version needs (`idna==999...`): refused before packaging converts it to an int
+_LONG_NUMBER = re.compile(rf"[0-9]{{{MAX_VERSION_DIGITS + 1},}}")
 _ENV_VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")
 _COMMENT = re.compile(r"(^|\s+)#.*$")
 _URL = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*\+)?[A-Za-z][A-Za-z0-9+.-]*://")
 _VCS = ("git+", "hg+", "svn+", "bzr+")
 _EGG = re.compile(r"[#&]egg=([A-Za-z0-9_.\-]+)")
 _ARCHIVE = (".whl", ".tar.gz", ".tgz", ".zip", ".tar.bz2", ".tar.xz", ".tar")
-_MAX_INCLUDE_DEPTH = 32
 
 # options pip accepts in a requirements file, and whether they take a value
 _GLOBAL_OPTIONS: dict[str, bool] = {
@@ -128,15 +130,40 @@ def _logical_lines(text: str) -> list[tuple[int, int, str]]:
 class RequirementsParser:
     """Parses requirements text; one instance per top-level file (it remembers the include chain)."""
 
-    def __init__(self, *, env: Mapping[str, str] | None = None, embedded: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        env: Mapping[str, str] | None = None,
+        embedded: bool = False,
+        allow_outside_includes: bool = False,
+    ) -> None:
         self.env: Mapping[str, str] = env if env is not None else {}
         self.embedded = embedded  # text lives inside a manifest: no file system next to it
+        self.allow_outside_includes = allow_outside_includes
+        #: the directory tree includes must stay in: the first file's (or text's) directory, symlinks resolved
+        self.root: Path | None = None
+        #: every (file, as constraints) read, so a diamond of includes reads each file once per role
+        self._visited: set[tuple[Path, bool]] = set()
+        self._included_bytes = 0
 
     # -- public entry points -------------------------------------------------------------------------------
     def parse_file(self, path: Path, *, constraint: bool = False, _chain: tuple[Path, ...] = ()) -> ParsedRequirements:
         """Parse a requirements file (and its includes). Raises `InputError` when the top file is unreadable."""
-        text = read_spec_text(path)
         resolved = path.resolve()
+        if self.root is None:
+            self.root = path.parent.resolve()  # the directory the spec was named in (it may be a symlink)
+        self._visited.add((resolved, constraint))
+        text = read_spec_text(path)
+        if _chain:
+            self._included_bytes += len(text)
+            if self._included_bytes > MAX_INCLUDE_BYTES:
+                raise InputError(
+                    make(
+                        "SP161",
+                        f"includes exceed the budget of {MAX_INCLUDE_BYTES} bytes in all; {path} not read",
+                        subject=str(path),
+                    )
+                )
         result = self.parse_text(
             text,
             file=str(path),
@@ -160,13 +187,24 @@ class RequirementsParser:
     ) -> ParsedRequirements:
         """Parse requirements text. `locate` maps positions in `text` to positions in the real file."""
         loc = locate or _default_locator(file)
+        if self.root is None and base_dir is not None:
+            self.root = base_dir.resolve()
         result = ParsedRequirements()
+        invalid: list[Diagnostic] = []
+        parsed = 0
         for line, col, content in _logical_lines(text):
-            result.extend(
-                self.parse_line(
-                    content, loc(line, col), base_dir=base_dir, file=file, constraint=constraint, _chain=_chain
-                )
+            one = self.parse_line(
+                content, loc(line, col), base_dir=base_dir, file=file, constraint=constraint, _chain=_chain
             )
+            parsed += len(one.pip)
+            bad = [d for d in one.diagnostics if d.code == "SP121" and d.location and d.location.file == file]
+            invalid.extend(bad)
+            one.diagnostics = [d for d in one.diagnostics if d not in bad]
+            result.extend(one)
+        if len(_chain) > 1 and _not_requirements(invalid, parsed):
+            # an included netrc or passwd file: nothing of it is used or quoted, one finding says what it is
+            return ParsedRequirements(diagnostics=[_not_requirements_file(invalid, file)])
+        result.diagnostics.extend(invalid)
         return result
 
     def parse_line(
@@ -342,6 +380,18 @@ class RequirementsParser:
             return
         path = (base_dir / target) if not Path(target).is_absolute() else Path(target)
         resolved = path.resolve()
+        root = self.root or base_dir.resolve()
+        if not self.allow_outside_includes and not resolved.is_relative_to(root):
+            result.diagnostics.append(
+                make(
+                    "SP160",
+                    f"{what} {_excerpt(target)!r} is outside the spec's directory {root}; not read",
+                    subject=_excerpt(target),
+                    location=location,
+                    hint="pass --allow-outside-includes (API: allow_outside_includes=True) if it is trusted",
+                )
+            )
+            return
         if resolved in chain:
             result.diagnostics.append(
                 make(
@@ -352,17 +402,29 @@ class RequirementsParser:
                 )
             )
             return
-        if len(chain) >= _MAX_INCLUDE_DEPTH:
+        if (resolved, constraint) in self._visited:
+            return  # read once already (a diamond): its requirements are in the result
+        if len(self._visited) >= MAX_INCLUDE_FILES:
+            result.diagnostics.append(
+                make(
+                    "SP161",
+                    f"includes exceed the budget of {MAX_INCLUDE_FILES} files; {what} {_excerpt(target)!r} not read",
+                    subject=_excerpt(target),
+                    location=location,
+                )
+            )
+            return
+        if len(chain) >= MAX_INCLUDE_DEPTH:
             result.diagnostics.append(
                 make(
                     "SP125",
-                    f"includes nested deeper than {_MAX_INCLUDE_DEPTH} files",
+                    f"includes nested deeper than {MAX_INCLUDE_DEPTH} files",
                     subject=target,
                     location=location,
                 )
             )
             return
-        if not path.is_file():
+        if not path.exists():
             result.diagnostics.append(
                 make(
                     "SP124",
@@ -426,6 +488,28 @@ class RequirementsParser:
         if req is None:
             return
         result.pip.append(req.model_copy(update={"hashes": tuple(hashes), "constraint": constraint}))
+
+
+def _excerpt(text: str) -> str:
+    """At most `EXCERPT_CHARS` characters of a line: diagnostics quote lines, never reproduce whole files."""
+    return text if len(text) <= EXCERPT_CHARS else text[: EXCERPT_CHARS - 1] + "…"
+
+
+def _not_requirements(invalid: list[Diagnostic], parsed: int) -> bool:
+    """Whether most lines of a file do not parse: it is no requirements file (a netrc, a passwd file)."""
+    return len(invalid) >= 3 and len(invalid) > parsed
+
+
+def _not_requirements_file(invalid: list[Diagnostic], file: str) -> Diagnostic:
+    """One SP121 for a file that is no requirements file; it quotes none of its lines."""
+    return make(
+        "SP121",
+        f"{file} does not parse as a requirements file: {len(invalid)} of its lines are not requirements; "
+        "none of it is used",
+        subject=file,
+        location=invalid[0].location,
+        hint="is this the file you meant to include?",
+    )
 
 
 def _split_options(text: str) -> tuple[str, str]:
@@ -544,8 +628,8 @@ def _parse_requirement(
                 diags.append(
                     make(
                         "SP124",
-                        f"local path {path_text!r} does not exist (looked for {p})",
-                        subject=path_text,
+                        f"local path {_excerpt(path_text)!r} does not exist",
+                        subject=_excerpt(path_text),
                         location=location,
                     )
                 )
@@ -561,14 +645,26 @@ def _parse_requirement(
             editable=editable,
             location=location,
         )
+    long_number = _LONG_NUMBER.search(text)
+    if long_number:
+        diags.append(
+            make(
+                "GN109",
+                f"requirement {_excerpt(shown_raw)!r} holds a number of {len(long_number.group())} digits "
+                f"(the limit is {MAX_VERSION_DIGITS}); not read",
+                subject=_excerpt(shown_raw),
+                location=location,
+            )
+        )
+        return None
     req = _requirement(text)
     if isinstance(req, str):
         reason = req
         diags.append(
             make(
                 "SP121",
-                f"invalid requirement {shown_raw!r}: {reason}",
-                subject=shown_raw,
+                f"invalid requirement {_excerpt(shown_raw)!r}: {reason}",
+                subject=_excerpt(shown_raw),
                 location=location,
                 hint="pip requirements look like `name`, `name==1.2`, `name[extra]>=1; python_version<'3.12'`",
             )

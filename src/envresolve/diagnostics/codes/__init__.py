@@ -14,6 +14,7 @@ from envresolve.diagnostics.codes import (
     resolve,
     resolve_conda,
     spec,
+    webhook,
 )
 
 ALL_CODES = (
@@ -28,4 +29,5 @@ ALL_CODES = (
     *resolve_conda.CODES,
     *lock.CODES,
     *check.CODES,
+    *webhook.CODES,
 )

@@ -269,4 +269,75 @@ CODES: tuple[CodeInfo, ...] = (
         summary="The server ignores HTTP range requests; the whole wheel was downloaded.",
         explanation="Only a note: the result is the same, it just takes the time of a full download.",
     ),
+    CodeInfo(
+        code="BN516",
+        name="too-many-members",
+        category=SECURITY,
+        severity=ERROR,
+        summary="An archive holds more members than the limit (200,000); it was not read.",
+        explanation=(
+            "Each member costs memory while an archive is listed: a 40 MB wheel of 400,000 tiny members would "
+            "take hundreds of MB. A zip whose central directory declares more than "
+            "`envresolve.limits.MAX_ARCHIVE_MEMBERS` entries is refused before the directory is parsed; a tar "
+            "stream (inside a `.conda` or a `.tar.bz2`) stops at that count. The largest real wheels have about "
+            "12,000 members."
+        ),
+        example="a wheel with 400,000 empty members",
+    ),
+    CodeInfo(
+        code="BN517",
+        name="member-name-too-long",
+        category=SECURITY,
+        severity=ERROR,
+        summary="An archive member's name (or a tar pax header) is longer than the limit; reading stopped there.",
+        explanation=(
+            "A tar member may carry its name in a GNU long-name record or a pax header of any declared size; "
+            "a 7.8 MB `.conda` can declare a 600 MiB name. envresolve checks the declared size before it "
+            "reads the record: names longer than `envresolve.limits.MAX_MEMBER_NAME_BYTES` (4096, the Linux "
+            "path limit) and pax headers larger than `MAX_PAX_HEADER_BYTES` stop the read of that tar stream. "
+            "In a zip, a member with a longer name is skipped."
+        ),
+        example="a .conda whose pkg tar holds a GNU long name of 600 MiB",
+    ),
+    CodeInfo(
+        code="BN518",
+        name="too-many-symlinks",
+        category=SECURITY,
+        severity=ERROR,
+        summary="An archive holds more symlinks and hard links than the limit (20,000); reading stopped there.",
+        explanation=(
+            "Links are recorded (their names can satisfy DT_NEEDED entries) and each gets a note, so an archive "
+            "of 200,000 symlinks would cost hundreds of MB and megabytes of output. Past "
+            "`envresolve.limits.MAX_SYMLINKS` links the rest of the archive is not read; the report says so. "
+            "Real conda packages have at most a few thousand links."
+        ),
+        example="a 533 KB .conda holding 200,000 symlinks",
+    ),
+    CodeInfo(
+        code="BN519",
+        name="member-path-too-deep",
+        category=SECURITY,
+        severity=ERROR,
+        summary="An archive member's path has more directory levels than the limit (128); the member is skipped.",
+        explanation=(
+            "No real package nests more than a few dozen directories. A deeper path is a hostile archive "
+            "(the limit is `envresolve.limits.MAX_MEMBER_PATH_DEPTH`); the member is not read."
+        ),
+        example="a wheel member named a/a/a/.../a.so with 1000 levels",
+    ),
+    CodeInfo(
+        code="BN520",
+        name="elf-section-table-outside-file",
+        category=BINARY,
+        severity=WARNING,
+        summary="An ELF file's section header table (e_shoff, e_shnum) lies outside the file; it was not read.",
+        explanation=(
+            "The ELF header says where the section header table starts (`e_shoff`) and how many entries it has "
+            "(`e_shnum`). When that range ends past the end of the file (a damaged or hostile file, such as "
+            "`e_shoff = 2^62`), envresolve does not read it. The dynamic loader does not need section headers, "
+            "so the object may still load; facts that come only from section names (which device code is "
+            "relocatable) are then unknown."
+        ),
+        example="an ELF with e_shoff = 2**62 and e_shnum = 0xFFFF",
+    ),
 )

@@ -675,4 +675,34 @@ CODES: tuple[CodeInfo, ...] = (
             "`pip_index`/`pip_extra_index_url`; `base_image` defaults to debian:bookworm-slim."
         ),
     ),
+    CodeInfo(
+        code="SP160",
+        name="include-outside-tree",
+        category=SECURITY,
+        severity=ERROR,
+        summary="A `-r`/`-c` include points outside the spec's directory tree; it was not read.",
+        explanation=(
+            "A requirements file (or an environment.yml / pixi manifest that includes one) may name any path, "
+            "such as `-r /home/ci/.netrc` or `-r ../../../../etc/passwd`, and a linter that read it would print "
+            "its lines as invalid requirements into CI logs. By default envresolve reads includes only inside "
+            "the directory of the spec it was given (symlinks resolved). Pass "
+            "`--allow-outside-includes` (lint, lock, check) or `allow_outside_includes=True` (API: "
+            "`load_spec`, `load_file`, `lint`) to read them anyway."
+        ),
+        example="-r ../../../../etc/passwd",
+    ),
+    CodeInfo(
+        code="SP161",
+        name="include-budget-exceeded",
+        category=SECURITY,
+        severity=ERROR,
+        summary="Requirements includes exceed the budget (256 files or 32 MiB in all); the rest was not read.",
+        explanation=(
+            "Each included file is read once per top-level spec (a second `-r` of the same file is skipped), "
+            "and all includes together may not exceed `envresolve.limits.MAX_INCLUDE_FILES` files or "
+            "`MAX_INCLUDE_BYTES` bytes. This bounds the work a diamond of includes can cause: 30 levels of two "
+            "files each including both files of the next level would otherwise be read 2^30 times."
+        ),
+        example="# a.txt\n-r b1.txt\n-r b2.txt\n# b1.txt, b2.txt\n-r c1.txt\n-r c2.txt\n...",
+    ),
 )

@@ -1,0 +1,1 @@
+"""Real-world regression corpus (issue 10)."""
