@@ -265,3 +265,26 @@ def test_prefix_reader_is_bounded_on_hostile_data() -> None:
     t0 = time.process_time()
     assert read_version_needs(data, path="hostile") is None
     assert time.process_time() - t0 < 5
+
+
+def test_progress_is_shown_on_a_terminal_only(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from envresolve.binary.budgeted import WheelFacts
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    root = make_index(env / "index", {NEW: wheel("2.0", "libcvwait.so")})
+    for stream, shown in ((Tty(), True), (io.StringIO(), False)):
+        monkeypatch.setattr(sys, "stderr", stream)
+        client = HttpClient(cache_dir=None, progress=False)
+        facts = WheelFacts(client, budget=400 << 10)
+        with FaultServer(Config(root=root)) as srv:
+            info = type("Info", (), {"name": "fastcv", "version": "2.0", "filename": NEW, "sha256": None})()
+            info.url = f"{srv.url}/files/{NEW}"
+            assert facts(info) is not None
+        facts.close()
+        client.close()
+        assert ("reading fastcv-2.0" in stream.getvalue()) is shown
