@@ -31,6 +31,7 @@ from envresolve.limits import (
 
 if TYPE_CHECKING:  # pydantic models: imported on first use, after the helper process is forked
     from envresolve.binary.model import ArtifactReport, ElfFacts
+    from envresolve.binary.report import TagPromise
     from envresolve.diagnostics import Diagnostic
 
 _inflate_mod: types.ModuleType
@@ -72,6 +73,7 @@ __all__ = [
     "peek_member",
     "platform_tag_glibc",
     "platform_tag_musl",
+    "platform_tag_promise",
     "read_elf_stream",
     "read_elf_stream_fields",
     "read_zip_member",
@@ -928,6 +930,19 @@ def platform_tag_glibc(plat: str) -> str | None:
     return _lowest([g for g, _m, _a in map(_tag_parts, plat.split(".")) if g])
 
 
+def platform_tag_promise(plat: str) -> TagPromise | None:
+    """The symbol ceilings of a (possibly compressed) manylinux platform tag: those of its lowest policy that
+    pypa's policy data (matrices/abi.yaml) lists for the tag's architecture; None when it lists none."""
+    from envresolve.binary.report import TagPromise
+    from envresolve.matrices import manylinux_policy
+
+    rows = [got for tag in plat.split(".") if (got := manylinux_policy(tag)) is not None]
+    if not rows:
+        return None
+    low = min(rows, key=lambda r: tuple(int(p) for p in r.row.tag_glibc.split(".")))
+    return TagPromise(low.row.policy, low.row.glibc, low.row.glibcxx, low.row.cxxabi, low.citation)
+
+
 def platform_tag_musl(plat: str) -> str | None:
     """musl version a musllinux tag promises (the lowest of its tags)."""
     return _lowest([m for _g, m, _a in map(_tag_parts, plat.split(".")) if m])
@@ -998,6 +1013,7 @@ def wheel_report(
         tag_glibc=platform_tag_glibc(plat) if plat else None,
         tag_musl=platform_tag_musl(plat) if plat else None,
         tag_archs=platform_tag_archs(plat) if plat else (),
+        tag_promise=platform_tag_promise(plat) if plat else None,
         name=parsed.get("name") if parsed else None,
         version=parsed.get("version") if parsed else None,
         build=parsed.get("build") if parsed else None,

@@ -30,6 +30,7 @@ from envresolve.matrices.models import (
     GccRow,
     GpuRow,
     GpusMatrix,
+    ManylinuxPolicyRow,
     MinorCompatRow,
     NamesMatrix,
     PytorchMatrix,
@@ -63,6 +64,7 @@ __all__ = [
     "gpu_by_pci_id",
     "gpus_matrix",
     "manylinux_glibc",
+    "manylinux_policy",
     "minor_compat_floor",
     "names_matrix",
     "pytorch_matrix",
@@ -441,6 +443,26 @@ def manylinux_glibc(platform_tag: str) -> tuple[str, Sourced[MatrixRow]] | None:
     for r in m.manylinux:
         if platform_tag.startswith(r.tag + "_"):
             return r.glibc, Sourced(r, m)
+    return None
+
+
+_POLICY_TAG = re.compile(
+    r"^(?:manylinux_(?P<major>[0-9]+)_(?P<minor>[0-9]+)|(?P<legacy>manylinux(?:1|2010|2014)))_(?P<arch>.+)$"
+)
+
+
+def manylinux_policy(platform_tag: str) -> Sourced[ManylinuxPolicyRow] | None:
+    """The symbol-version ceilings a manylinux platform tag promises ('manylinux2014_x86_64' -> the x86_64 row of
+    policy manylinux_2_17), or None when pypa's policy data has no row for that policy and architecture."""
+    match = _POLICY_TAG.match(platform_tag)
+    if not match:
+        return None
+    m = abi_matrix()
+    for row in m.manylinux_policies:
+        if row.arch != match["arch"]:
+            continue
+        if match["legacy"] in row.aliases or row.policy == f"manylinux_{match['major']}_{match['minor']}":
+            return Sourced(row, m)
     return None
 
 

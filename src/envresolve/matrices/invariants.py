@@ -152,6 +152,25 @@ def image_releases_in_distro_table() -> list[Diagnostic]:
     ]  # fmt: skip
 
 
+def manylinux_ceilings_monotonic() -> list[Diagnostic]:
+    """A newer manylinux policy never allows less: per architecture, GLIBC_/GLIBCXX_/CXXABI_ ceilings do not fall as
+    the policy's glibc rises (a ceiling may sit below the name: glibc 2.37 defined no GLIBC_2.37 symbols)."""
+    out: list[Diagnostic] = []
+    rows = abi_matrix().manylinux_policies
+    for arch in sorted({r.arch for r in rows}):
+        mine = sorted((r for r in rows if r.arch == arch), key=lambda r: Version(r.tag_glibc))
+        for prev, cur in pairwise(mine):
+            for field in ("glibc", "glibcxx", "cxxabi"):
+                if Version(getattr(cur, field)) < Version(getattr(prev, field)):
+                    out.append(
+                        _mx(
+                            f"abi.yaml {cur.policy} {arch}: {field} ceiling {getattr(cur, field)} is below "
+                            f"{prev.policy}'s {getattr(prev, field)}"
+                        )
+                    )
+    return out
+
+
 INVARIANTS = (
     torch_variants_have_driver_rows,
     gpu_capabilities_in_arch_table,
@@ -161,6 +180,7 @@ INVARIANTS = (
     torch_pairing_unique,
     distro_gcc_levels_known,
     image_releases_in_distro_table,
+    manylinux_ceilings_monotonic,
 )
 
 

@@ -31,6 +31,7 @@ __all__ = [
     "GccRow",
     "GpuRow",
     "GpusMatrix",
+    "ManylinuxPolicyRow",
     "ManylinuxRow",
     "MinorCompatRow",
     "NameRule",
@@ -398,6 +399,30 @@ class ManylinuxRow(MatrixRow):
     glibc: StrictStr
 
 
+class ManylinuxPolicyRow(MatrixRow):
+    """The symbol-version ceilings of one manylinux policy on one architecture: the highest GLIBC_, GLIBCXX_ and
+    CXXABI_ version a wheel under that policy may need (pypa's policy data, as auditwheel enforces it)."""
+
+    policy: StrictStr
+    aliases: tuple[StrictStr, ...] = ()
+    arch: StrictStr
+    glibc: Ver
+    glibcxx: Ver
+    cxxabi: Ver
+
+    @model_validator(mode="after")
+    def _policy_name(self) -> ManylinuxPolicyRow:
+        if not re.fullmatch(r"manylinux_[0-9]+_[0-9]+", self.policy):
+            raise ValueError(f"policy must look like manylinux_2_17, got {self.policy!r}")
+        return self
+
+    @property
+    def tag_glibc(self) -> str:
+        """The glibc the policy's name promises ('manylinux_2_17' -> '2.17')."""
+        _, major, minor = self.policy.split("_")
+        return f"{major}.{minor}"
+
+
 class GccRow(MatrixRow):
     """A GCC release and the highest GLIBCXX_/CXXABI_ versions its libstdc++ defines."""
 
@@ -417,11 +442,19 @@ class AbiMatrix(MatrixFile):
 
     kind: Literal["abi"]
     manylinux: tuple[ManylinuxRow, ...]
+    manylinux_policies: tuple[ManylinuxPolicyRow, ...] = ()
     gcc: tuple[GccRow, ...]
     system_libs: tuple[SystemLibRow, ...] = ()
 
     def _all_rows(self) -> list[MatrixRow]:
-        return [*self.manylinux, *self.gcc, *self.system_libs]
+        return [*self.manylinux, *self.manylinux_policies, *self.gcc, *self.system_libs]
+
+    @model_validator(mode="after")
+    def _one_policy_row_per_arch(self) -> AbiMatrix:
+        keys = [(r.policy, r.arch) for r in self.manylinux_policies]
+        if len(keys) != len(set(keys)):
+            raise ValueError("duplicate (policy, arch) row in manylinux_policies")
+        return self
 
 
 # --- cuDNN and NCCL ---------------------------------------------------------------------------------------------
