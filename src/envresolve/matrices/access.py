@@ -17,6 +17,7 @@ from envresolve.diagnostics import Evidence
 from envresolve.matrices.base import Confidence, MatrixFile, MatrixRow, load_matrix
 from envresolve.matrices.models import (
     AbiMatrix,
+    ArchDriverRow,
     ArchRow,
     CondaNamesMatrix,
     CudaArchsMatrix,
@@ -25,6 +26,7 @@ from envresolve.matrices.models import (
     CudaPackagesMatrix,
     CudnnNcclMatrix,
     CudnnRow,
+    DriverBranchRow,
     FrameworkRow,
     FrameworksMatrix,
     GccRow,
@@ -56,6 +58,7 @@ __all__ = [
     "cuda_packages_matrix",
     "cudnn_nccl_matrix",
     "cudnn_rows",
+    "driver_branch",
     "driver_libs",
     "framework_row",
     "frameworks_matrix",
@@ -63,6 +66,7 @@ __all__ = [
     "gpu_by_name",
     "gpu_by_pci_id",
     "gpus_matrix",
+    "last_driver_branch",
     "manylinux_glibc",
     "manylinux_policy",
     "minor_compat_floor",
@@ -228,6 +232,24 @@ def minor_compat_floor(major: int) -> Sourced[MinorCompatRow] | None:
     """The minor-version-compatibility floor of a CUDA major (12 -> 525.60.13)."""
     m = cuda_drivers_matrix()
     row = next((r for r in m.minor_version_compat if r.major == major), None)
+    return Sourced(row, m) if row else None
+
+
+def driver_branch(driver: str) -> Sourced[DriverBranchRow] | None:
+    """The lifecycle row of the branch a driver version belongs to ('580.65.06' or 'R580' -> the R580 row)."""
+    match = re.match(r"^[Rr]?([0-9]{3})(?:\.|$)", driver.strip())
+    if not match:
+        return None
+    m = cuda_drivers_matrix()
+    row = next((r for r in m.branches if r.number == int(match.group(1))), None)
+    return Sourced(row, m) if row else None
+
+
+def last_driver_branch(compute_capability: str) -> Sourced[ArchDriverRow] | None:
+    """The architecture row of a compute capability ('6.1' -> Pascal, last driver branch R580; Turing and newer
+    have `last_branch` None: support is ongoing)."""
+    m = cuda_drivers_matrix()
+    row = next((r for r in m.arch_last_branch if compute_capability in r.compute_capabilities), None)
     return Sourced(row, m) if row else None
 
 

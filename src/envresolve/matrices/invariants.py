@@ -171,6 +171,32 @@ def manylinux_ceilings_monotonic() -> list[Diagnostic]:
     return out
 
 
+def arch_support_matches_toolkits() -> list[Diagnostic]:
+    """An architecture whose last CUDA is N.x has no SASS target in a toolkit of a later major, and one in the
+    toolkits of major N that the arch table lists; a CUDA release's driver branch supports its CUDA major."""
+    out: list[Diagnostic] = []
+    toolkits = cuda_archs_matrix().toolkits
+    for arch in cuda_drivers_matrix().arch_last_branch:
+        last = arch.last_cuda_major
+        if last is None:
+            continue
+        for cc in arch.compute_capabilities:
+            major, minor = cc.split(".")
+            sm = int(major) * 10 + int(minor)
+            for tk in toolkits:
+                tk_major = Version(tk.cuda).major
+                if tk_major > last and sm in tk.sass:
+                    out.append(_mx(f"cuda_archs.yaml {tk.cuda} builds sm_{sm}, whose last CUDA is {arch.last_cuda}"))
+                if tk_major == last and arch.last_cuda.endswith(".x") and sm not in tk.sass:  # type: ignore[union-attr]
+                    out.append(_mx(f"cuda_archs.yaml {tk.cuda} lacks sm_{sm}, supported through CUDA {arch.last_cuda}"))
+    branches = {b.branch: b for b in cuda_drivers_matrix().branches}
+    for row in cuda_drivers_matrix().rows:
+        b = branches.get(row.branch or "")
+        if b is not None and b.max_cuda_major is not None and b.max_cuda_major < Version(row.cuda).major:
+            out.append(_mx(f"cuda_drivers.yaml {row.release}: branch {b.branch} supports CUDA {b.max_cuda_major} only"))
+    return out
+
+
 INVARIANTS = (
     torch_variants_have_driver_rows,
     gpu_capabilities_in_arch_table,
@@ -181,6 +207,7 @@ INVARIANTS = (
     distro_gcc_levels_known,
     image_releases_in_distro_table,
     manylinux_ceilings_monotonic,
+    arch_support_matches_toolkits,
 )
 
 
