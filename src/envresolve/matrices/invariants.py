@@ -15,7 +15,9 @@ from envresolve.matrices.access import (
     cuda_archs_matrix,
     cuda_drivers_matrix,
     cuda_min_driver,
+    frameworks_matrix,
     gpus_matrix,
+    minor_compat_floor,
     pytorch_matrix,
     toolkit_archs,
 )
@@ -197,6 +199,23 @@ def arch_support_matches_toolkits() -> list[Diagnostic]:
     return out
 
 
+def framework_floors_consistent() -> list[Diagnostic]:
+    """A framework's stated driver floor is in the branch of its CUDA major's minor-version floor, and its lowest
+    compute capability is one its CUDA toolkit builds."""
+    out: list[Diagnostic] = []
+    for row in frameworks_matrix().rows:
+        label = f"frameworks.yaml {row.package} {row.versions}"
+        floor = minor_compat_floor(row.cuda_major)
+        if row.min_driver and floor and Version(row.min_driver).major != Version(floor.row.min_driver).major:
+            out.append(_mx(f"{label}: driver floor {row.min_driver} is not in CUDA {row.cuda_major}'s branch"))
+        if row.min_compute_capability:
+            major, minor = row.min_compute_capability.split(".")
+            tk = toolkit_archs(row.cuda)
+            if tk is not None and int(major) * 10 + int(minor) not in tk.row.sass:
+                out.append(_mx(f"{label}: CUDA {row.cuda} cannot build sm_{major}{minor}"))
+    return out
+
+
 INVARIANTS = (
     torch_variants_have_driver_rows,
     gpu_capabilities_in_arch_table,
@@ -208,6 +227,7 @@ INVARIANTS = (
     image_releases_in_distro_table,
     manylinux_ceilings_monotonic,
     arch_support_matches_toolkits,
+    framework_floors_consistent,
 )
 
 

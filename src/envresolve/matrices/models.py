@@ -587,7 +587,8 @@ class CondaNamesMatrix(MatrixFile):
 
 
 class FrameworkRow(MatrixRow):
-    """A framework package (version range) and the CUDA / cuDNN it needs."""
+    """A framework package (version range) and the CUDA / cuDNN it needs; `min_driver` and
+    `min_compute_capability` where the framework's own install page states them (cited by `floor_source`)."""
 
     package: StrictStr
     versions: Specifier
@@ -595,6 +596,9 @@ class FrameworkRow(MatrixRow):
     cuda_major: int
     cudnn: Ver | None = None
     python: Specifier | None = None
+    min_driver: Ver | None = None
+    min_compute_capability: CC | None = None
+    floor_source: StrictStr | None = None
 
 
 class FrameworksMatrix(MatrixFile):
@@ -602,6 +606,15 @@ class FrameworksMatrix(MatrixFile):
 
     kind: Literal["frameworks"]
     rows: tuple[FrameworkRow, ...]
+
+    @model_validator(mode="after")
+    def _floor_sources_known(self) -> FrameworksMatrix:
+        for row in self.rows:
+            if (row.min_driver or row.min_compute_capability) and row.floor_source is None:
+                raise ValueError(f"{row.package} {row.versions}: a driver or GPU floor needs a floor_source")
+            if row.floor_source and row.floor_source not in self.sources:
+                raise ValueError(f"{row.package} {row.versions}: unknown floor_source {row.floor_source!r}")
+        return self
 
 
 # --- facts encoded in names ---------------------------------------------------------------------------------------
