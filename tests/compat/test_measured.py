@@ -90,3 +90,19 @@ def test_conda_packages_are_not_looked_up() -> None:
     from tests.compat.helpers import conda
 
     assert measured_facts(conda("pytorch", "2.8.0", "py3.11_cuda12.8_cudnn9_0", sha256=TORCH_28)) is None
+
+
+def test_the_pip_resolver_rejects_a_measured_candidate() -> None:
+    """A candidate with no report of its own but a measured row is judged while it is chosen, so it is backtracked."""
+    from envresolve.compat.model import Environment
+    from envresolve.solve.pip.gpu import binary_facts_filter
+    from envresolve.solve.pip.model import CandidateInfo
+
+    info = CandidateInfo(
+        name="torch", version="2.8.0", filename=TORCH_28_FILE, url=f"https://127.0.0.1/{TORCH_28_FILE}", sha256=TORCH_28
+    )
+    rejected = binary_facts_filter(info, node(gpus=PASCAL), Environment())
+    assert [r.code for r in rejected] == ["CP110"]
+    assert binary_facts_filter(info, node(gpus=H100), Environment()) == []
+    unknown = info.model_copy(update={"sha256": "0" * 64})
+    assert binary_facts_filter(unknown, node(gpus=PASCAL), Environment()) == []
