@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from packaging.utils import canonicalize_name
 
 from envresolve.compat.common import TORCH_NAMES, mm, pkg_label
+from envresolve.compat.measured import Measured, measured_facts
 from envresolve.compat.model import Environment, Package
 from envresolve.diagnostics import Evidence
 from envresolve.matrices import (
@@ -208,6 +209,9 @@ def device_code(pkg: Package) -> DeviceCode | None:
             return DeviceCode(
                 pkg, tuple(sorted(sass)), tuple(sorted(ptx)), Evidence(fact=fact), derived=False, ptx_toolkit=toolkit
             )
+    measured = measured_facts(pkg) if rep is None else None
+    if measured is not None:
+        return _measured_device_code(pkg, measured)
     conda_build = pkg.ecosystem == "conda" and pkg.name == "pytorch" and pkg.build and pkg.build.startswith("py")
     if conda_build and pkg.build:
         built = cuda_of_build_string(pkg.build)
@@ -235,6 +239,18 @@ def device_code(pkg: Package) -> DeviceCode | None:
         ev = var.evidence(fact, unsure=archs_unsure)
         return DeviceCode(pkg, sass_t, ptx_t, ev, derived=True, ptx_toolkit=var.row.cuda)
     return None
+
+
+def _measured_device_code(pkg: Package, measured: Measured) -> DeviceCode | None:
+    """Device code from the measured table; None when the measured wheel carries none (a CPU build)."""
+    libs = measured.device_libs()
+    sass = {t for lib in libs for t in (_parse_target(a) for a in lib.sass) if t}
+    ptx = {t for lib in libs for t in (_parse_target(a) for a in lib.ptx) if t}
+    if not sass and not ptx:
+        return None
+    where = ", ".join(lib.path for lib in libs) if len(libs) < 3 else f"{len(libs)} libraries"
+    fact = f"{pkg_label(pkg)} carries SASS {_fmt(sass)} and PTX {_fmt(ptx, 'compute_') or 'none'} in {where}"
+    return DeviceCode(pkg, tuple(sorted(sass)), tuple(sorted(ptx)), measured.evidence(fact), derived=False)
 
 
 def _fmt(targets: set[tuple[int, str]] | frozenset[tuple[int, str]], prefix: str = "sm_") -> str:
@@ -265,6 +281,9 @@ def glibc_need(pkg: Package) -> tuple[str, Evidence] | None:
     if rep is not None and rep.max_glibc:
         by = next((e.path for e in rep.elf if e.needs("GLIBC") == rep.max_glibc), rep.artifact)
         return rep.max_glibc, Evidence(fact=f"{label} needs GLIBC_{rep.max_glibc} ({by}, binary facts)")
+    measured = measured_facts(pkg) if rep is None else None
+    if measured is not None and measured.row.glibc:
+        return measured.row.glibc, measured.evidence(f"{label} needs GLIBC_{measured.row.glibc}")
     if str(canonicalize_name(pkg.name)) in TORCH_NAMES and pkg.ecosystem == "pypi":
         rel = torch_release(pkg.version)
         if rel is not None:

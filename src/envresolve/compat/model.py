@@ -25,6 +25,7 @@ class Package(_Frozen):
     channel: str | None = Field(default=None, description="conda channel or pip index (credentials masked)")
     subdir: str | None = None
     url: str | None = None
+    sha256: str | None = Field(default=None, description="sha256 of the artefact it installs, where known")
     depends: tuple[str, ...] = ()
     binary: ArtifactReport | None = None
     binary_note: str | None = Field(default=None, description="why binary facts are missing, when they are")

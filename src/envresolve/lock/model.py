@@ -93,6 +93,7 @@ class LockedPipPackage(_Frozen):
             ecosystem="pypi",
             channel=self.index,
             url=self.url,
+            sha256=self.sha256,
             depends=self.requires_dist,
             binary=self.binary,
             binary_note=None if self.binary else self.verdict.reason,

@@ -15,6 +15,7 @@ from packaging.version import InvalidVersion, Version
 
 from envresolve.diagnostics import Evidence
 from envresolve.matrices.base import Confidence, MatrixFile, MatrixRow, load_matrix
+from envresolve.matrices.measured import MEASURED_FILE, MeasuredWheelsMatrix
 from envresolve.matrices.models import (
     AbiMatrix,
     ArchDriverRow,
@@ -41,6 +42,7 @@ from envresolve.matrices.models import (
     TorchRelease,
     TorchVariant,
 )
+from envresolve.matrices.pip_libs import PIP_LIBS_FILE, PipLibsMatrix
 
 __all__ = [
     "MATRIX_FILES",
@@ -125,6 +127,8 @@ MATRIX_FILES: dict[str, type[MatrixFile]] = {
     "conda_names.yaml": CondaNamesMatrix,
     "frameworks.yaml": FrameworksMatrix,
     "names.yaml": NamesMatrix,
+    MEASURED_FILE: MeasuredWheelsMatrix,
+    PIP_LIBS_FILE: PipLibsMatrix,
 }
 
 

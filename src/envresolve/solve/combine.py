@@ -316,6 +316,7 @@ def _pip_env_packages(pip: PipResolution) -> list[Package]:
             ecosystem="pypi",
             channel=p.index,
             url=p.url,
+            sha256=p.sha256 or None,
             depends=p.requires_dist,
         )
         for p in pip.packages

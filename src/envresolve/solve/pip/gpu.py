@@ -290,12 +290,12 @@ _CP_REASONS: dict[str, RejectionReason] = {
 def binary_facts_filter(candidate: CandidateInfo, node: NodeFacts, env: Environment) -> list[Rejection]:
     """Reject a candidate whose known binary facts fail the node (SASS/PTX, glibc, GLIBCXX, cxx11 ABI).
 
-    Runs only when binary facts are known or cached; the verdicts (errors only) are
+    Runs only when binary facts are known or cached, or the wheel is in the measured table (by sha256, else by
+    file name); the verdicts (errors only) are
     `envresolve.compat.candidate_verdict`, the same rules `envresolve check` applies.
     """
-    if candidate.binary is None:
-        return []
     from envresolve.compat import candidate_verdict
+    from envresolve.compat.measured import measured_facts
     from envresolve.compat.model import Package
 
     pkg = Package(
@@ -303,10 +303,13 @@ def binary_facts_filter(candidate: CandidateInfo, node: NodeFacts, env: Environm
         version=candidate.version,
         ecosystem="pypi",
         channel=candidate.index,
-        url=candidate.url,
+        url=candidate.url or candidate.filename,
+        sha256=candidate.sha256,
         depends=candidate.requires_dist,
         binary=candidate.binary,
     )
+    if candidate.binary is None and measured_facts(pkg) is None:
+        return []  # nothing read from this wheel's bytes: neither a report nor a row of the measured table
     out: list[Rejection] = []
     for diag in candidate_verdict(pkg, node, env):
         if diag.severity is not Severity.ERROR:
