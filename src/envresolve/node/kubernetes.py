@@ -259,13 +259,23 @@ def node_from_manifest(obj: dict[str, Any], *, origin: str) -> tuple[NodeFacts, 
         ),
         r.version_from(None, [GFD + f"cuda.runtime.{p}" for p in ("major", "minor")], 2),
     )
-    driver = _driver_facts(drv, cuda) if drv or cuda else None
+    gpus = _gpus(r, labels, status)
+    # GFD reads GPUs through the driver: GPU labels without driver labels mean a driver of unknown version
+    driver = _driver_facts(drv, cuda) if drv or cuda or gpus else None
     if driver:
-        prov["driver"] = Provenance.DECLARED
+        prov["driver"] = Provenance.DECLARED if drv or cuda else Provenance.INFERRED
         if cuda:
             prov["cuda"] = Provenance.DECLARED
+        if not (drv or cuda):
+            r.diags.append(
+                make(
+                    "ND230",
+                    "GFD labels list GPUs but not the driver: read as a driver whose version and CUDA level are "
+                    "unknown",
+                    subject=r.subject,
+                )
+            )
 
-    gpus = _gpus(r, labels, status)
     if gpus:
         prov["gpus"] = Provenance.DECLARED
     node = NodeFacts(
