@@ -113,7 +113,8 @@ def test_solve_virtual_packages_admit_every_record_for_unknown_facts() -> None:
 
 
 def test_solve_virtual_packages_keep_known_and_absent_facts() -> None:
-    known = load_node("h100-driver580")
+    profile = load_node("h100-driver580")
+    known = profile.model_copy(update={"os": profile.os.model_copy(update={"kernel": "6.8.0-45-generic"})})
     assert solve_virtual_packages(known) == node_virtual_packages(known)
     cpu = NodeFacts(glibc="2.35")  # no GPUs, no driver: there is no __cuda to admit
     assert "__cuda" not in _vps(solve_virtual_packages(cpu))
@@ -256,8 +257,35 @@ def test_nvidia_smi_without_a_driver_version_is_an_unknown_driver(tmp_path: Path
     assert len(node.gpus) == 1 and node.driver == DriverFacts()
 
 
-@pytest.mark.parametrize("code", ["RS130", "RS131", "RS132", "ND230"])
+@pytest.mark.parametrize("code", ["RS130", "RS131", "RS132", "RS133", "ND230"])
 def test_new_codes_are_never_errors(code: str) -> None:
     from envresolve.diagnostics.registry import REGISTRY
 
     assert REGISTRY[code].severity is not Severity.ERROR
+
+
+def test_unknown_kernel_admits_linux_floors_and_states_them(tmp_path: Path) -> None:
+    from envresolve.solve.conda import CondaSettings, CondaSolver
+
+    cf = EXAMPLE.parent / "channel" / "conda-forge"
+    ch = tmp_path / "kernel"
+    (ch / "linux-64").mkdir(parents=True)
+    (ch / "noarch").mkdir()
+    data = json.loads((cf / "linux-64" / "repodata.json").read_text())
+    rec = next(v for v in data["packages"].values() if v["name"] == "xz")  # a real record as the template
+    data["packages"]["kfoo-1.0-0.tar.bz2"] = dict(
+        rec, name="kfoo", version="1.0", build="0", depends=["__linux >=4.18"]
+    )
+    (ch / "linux-64" / "repodata.json").write_text(json.dumps(data))
+    (ch / "noarch" / "repodata.json").write_text(json.dumps({"info": {"subdir": "noarch"}, "packages": {}}))
+    node = NodeFacts(glibc="2.35")  # no kernel release: conda's __linux is 0 in the node's own list
+    assert _vps(node_virtual_packages(node))["__linux"] == "0"
+    solver = CondaSolver([str(ch)], CondaSettings(cache_dir=str(tmp_path / "c")))
+    assert "RS104" in {d.code for d in solver.solve(["kfoo"], node_virtual_packages(node), node=node).diagnostics}
+    sol = solver.solve(["kfoo"], solve_virtual_packages(node), node=node)
+    assert sol.ok, sol.diagnostics
+    env = Environment(packages=tuple(p.as_package() for p in sol.packages))
+    [rs133] = [d for d in check_unknown_facts(env, node) if d.code == "RS133"]
+    assert "kernel >= 4.18" in rs133.message and rs133.severity is Severity.WARNING
+    known = node.model_copy(update={"os": node.os.model_copy(update={"kernel": "5.14.0-70.el9.x86_64"})})
+    assert [d.code for d in check_unknown_facts(env, known)] == []

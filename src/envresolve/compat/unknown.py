@@ -1,4 +1,5 @@
-"""What an environment needs of a fact the node does not state (RS130 glibc, RS131 libstdc++, RS132 driver).
+"""What an environment needs of a fact the node does not state (RS130 glibc, RS131 libstdc++, RS132 driver,
+RS133 kernel).
 
 Unknown is never an error: the resolvers do not hold an unknown glibc, libstdc++ or driver CUDA level against a
 package. What the chosen packages need of that fact is still known, so each rule here states it, as a warning
@@ -7,6 +8,7 @@ on the node, with the package that sets the floor:
 - glibc: the highest `__glibc >=` among conda records' `depends`, and each package's glibc need
   (`compat.facts.glibc_need`: binary facts, the torch matrix row, the wheel's manylinux tag);
 - libstdc++: the highest `GLIBCXX_` / `CXXABI_` need, when no conda libstdc++ in the environment provides them;
+- kernel: the highest `__linux >=` among conda records' `depends`, for a node whose kernel release is unknown;
 - driver: the highest CUDA a package brings (`compat.facts.cuda_claims`) or a conda record's `__cuda >=`, for
   a node whose driver is present (it lists GPUs) with neither its version nor its CUDA level known.
 """
@@ -127,6 +129,8 @@ def check_unknown_facts(env: Environment, node: NodeFacts) -> list[Diagnostic]:
                     node=node,
                 )
             )
+    if node.os.kernel is None:
+        out.extend(_kernel(env, node))
     if node.libstdcxx is None or not (node.libstdcxx.glibcxx or node.libstdcxx.cxxabi):
         out.extend(_libstdcxx(env, node))
     driver = node.driver
@@ -182,6 +186,31 @@ def _libstdcxx(env: Environment, node: NodeFacts) -> list[Diagnostic]:
             evidence=[ev, _unknown_ev(node, "libstdc++")],
             hint=f"make sure {node.label} (or its image) has a libstdc++ with GLIBCXX_{need}, or add libstdcxx-ng to "
             "the conda dependencies so the environment brings its own",
+            node=node,
+        )
+    ]
+
+
+def _kernel(env: Environment, node: NodeFacts) -> list[Diagnostic]:
+    found: list[tuple[str, Evidence, Package]] = []
+    for pkg in env.packages:
+        floor = virtual_package_floor(pkg.depends, "__linux") if pkg.ecosystem == "conda" else None
+        if floor is not None:
+            fact = f"{pkg_label(pkg)} depends on __linux >={floor} (repodata)"
+            found.append((floor, Evidence(fact=fact, source=pkg.url or pkg.channel), pkg))
+    top = _highest(found)
+    if top is None:
+        return []
+    need, ev, pkg = top
+    return [
+        emit(
+            "RS133",
+            f"this environment needs a Linux kernel >= {need} on {node.label}, whose kernel is unknown "
+            f"({pkg_label(pkg)} sets the floor)",
+            subject=pkg.name,
+            evidence=[ev, _unknown_ev(node, "kernel release")],
+            hint=f"make sure {node.label} runs a kernel >= {need}; state `os.kernel` in its node facts to have it "
+            "checked",
             node=node,
         )
     ]

@@ -281,20 +281,25 @@ def node_virtual_packages(node: NodeFacts) -> tuple[VirtualPackage, ...]:
 #: for, and below the `<3.0.a0` upper bound conda-forge's `__glibc` dependencies carry. conda packages ask for
 #: virtual packages as lower bounds, so this admits every record: an unknown fact is never held against a
 #: package. What the chosen records need of the fact is reported instead (`compat.unknown`: RS130, RS132).
-ADMIT_ALL: Mapping[str, str] = {"__glibc": "2.999", "__cuda": "999"}
+ADMIT_ALL: Mapping[str, str] = {"__glibc": "2.999", "__cuda": "999", "__linux": "999"}
 
 
 def solve_virtual_packages(node: NodeFacts) -> tuple[VirtualPackage, ...]:
     """The virtual packages the conda solve gets for a node: its own (`node_virtual_packages`), and for a fact
     it leaves unknown, a level that admits every record (`ADMIT_ALL`).
 
-    Unknown: glibc (`node.glibc` is None); the CUDA level of a driver that is present (`node.driver` with no
-    `cuda`). A driver whose version is known but not its CUDA level gets the highest CUDA release the sourced
-    driver table says that version runs. These levels are for the solve only; the lock records the node's own.
+    Unknown: glibc (`node.glibc` is None); the kernel (`__linux` is `0` in the node's own list); the CUDA level
+    of a driver that is present (`node.driver` with no `cuda`). A driver whose version is known but not its CUDA
+    level gets the highest CUDA release the sourced driver table says that version runs. These levels are for the
+    solve only; the lock records the node's own.
     """
+    from envresolve.node.conda import linux_version
+
     vps = {vp.name: vp for vp in node_virtual_packages(node)}
     if node.glibc is None and "__glibc" not in vps:
         vps["__glibc"] = VirtualPackage(name="__glibc", version=ADMIT_ALL["__glibc"])
+    if linux_version(node.os.kernel) is None:
+        vps["__linux"] = VirtualPackage(name="__linux", version=ADMIT_ALL["__linux"])
     if node.driver is not None and "__cuda" not in vps:
         level = _cuda_of_driver(node.driver.version) if node.driver.version else None
         vps["__cuda"] = VirtualPackage(name="__cuda", version=level or ADMIT_ALL["__cuda"])

@@ -172,4 +172,18 @@ CODES: tuple[CodeInfo, ...] = (
         ),
         example="cuda-version 12.* on a Slurm node: needs a driver supporting CUDA >= 12.0 (driver >= 525.60.13)",
     ),
+    CodeInfo(
+        code="RS133",
+        name="needs-kernel-unknown-on-node",
+        category=Category.NODE,
+        severity=WARNING,
+        summary="The environment needs a Linux kernel floor on a node whose kernel release is unknown.",
+        explanation=(
+            "The node facts do not state the kernel release, so its `__linux` virtual package is unknown. The "
+            "conda solve is given a `__linux` that admits every record instead of refusing every package that "
+            "asks for `__linux >=X` (unknown is never an error), and this warning names the highest `__linux >=` "
+            "among the chosen records."
+        ),
+        example="a record depending on __linux >=4.18 locked for a facts file without os.kernel",
+    ),
 )
