@@ -289,3 +289,22 @@ def test_unknown_kernel_admits_linux_floors_and_states_them(tmp_path: Path) -> N
     assert "kernel >= 4.18" in rs133.message and rs133.severity is Severity.WARNING
     known = node.model_copy(update={"os": node.os.model_copy(update={"kernel": "5.14.0-70.el9.x86_64"})})
     assert [d.code for d in check_unknown_facts(env, known)] == []
+
+
+def test_device_plugin_capacity_without_gfd_labels_means_an_unknown_driver() -> None:
+    from envresolve.node.kubernetes import nodes_from_kubernetes
+
+    manifest = {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": "k2", "labels": {"kubernetes.io/arch": "amd64"}},
+        "status": {"capacity": {"nvidia.com/gpu": "4", "cpu": "64"}},
+    }
+    [(node, diags)] = nodes_from_kubernetes(manifest, origin="k2.yaml")
+    assert node.gpus == () and node.driver == DriverFacts()  # GPU models unknown; the driver present, unknown
+    assert "ND230" in {d.code for d in diags}
+    lint = check_spec(load_spec(EXAMPLE)[0], node)
+    assert not [d for d in lint if d.severity is Severity.ERROR]  # was SP202 "no NVIDIA driver and no GPU"
+    cpu = {**manifest, "status": {"capacity": {"cpu": "64"}}}
+    [(cpu_node, _)] = nodes_from_kubernetes(cpu, origin="k3.yaml")
+    assert cpu_node.driver is None  # no GPU anywhere: no driver, as before
