@@ -44,7 +44,7 @@ def test_check_lock_groups_slurm_nodes_and_prints_the_table(
     out = capsys.readouterr().out
     lines = out.splitlines()
     assert lines[0] == (
-        f"FAIL: lock {lock} runs on 6 of 8 nodes (7 group(s) of identical facts; 2 error(s), 2 warning(s))"
+        f"FAIL: lock {lock} runs on 6 of 8 nodes (7 group(s) of identical facts; 2 error(s), 18 warning(s))"
     )
     rows = [line.split() for line in lines[2:10]]
     assert rows[0][:3] == ["group", "nodes", "verdict"]
@@ -59,6 +59,13 @@ def test_check_lock_groups_slurm_nodes_and_prints_the_table(
     assert "warning[ND312 slurm-gpu-model-unknown] [node gpu-untyped-01]" in out
     for code in ("CP101", "CP103", "SP202"):  # no driver verdict rests on what Slurm does not report
         assert code not in out
+    # what Slurm does not report is a warning naming the floor the lock needs (the 16 new warnings: RS130-RS132)
+    assert (
+        "warning[RS130 needs-glibc-unknown-on-node] [node gpu-h100-01] torch: this environment needs glibc >= 2.28"
+        in out
+    )
+    assert "warning[RS132 needs-driver-unknown-on-node] [node gpu-a100-01 (+1 more)]" in out
+    assert "driver >= 570.26" in out and "error[RS13" not in out
 
     assert main(["check", str(lock), "--nodes", str(partition), "--format", "json"]) == EXIT_FINDINGS
     obj = json.loads(capsys.readouterr().out)

@@ -26,7 +26,7 @@ from envresolve.solve.pip.index import DistFile, PackageFinder
 from envresolve.solve.pip.metadata import CoreMetadata, MetadataFetcher
 from envresolve.solve.pip.model import CandidateInfo, PipPackage, PipResolution, Rejection
 from envresolve.solve.pip.provider import Candidate, PipProvider, PipReporter, Req
-from envresolve.solve.pip.tags import marker_environment, node_tags
+from envresolve.solve.pip.tags import marker_environment, node_tags, target_glibc
 
 if TYPE_CHECKING:
     from envresolve.binary.model import ArtifactReport
@@ -379,7 +379,7 @@ def _no_wheel(
                     if f"{x}-{y}" in py_abi and m.group(4) == arch:
                         level = f"{m.group(2)}.{m.group(3)}" if m.group(2) else _LEGACY_GLIBC[m.group(1)]
                         glibcs.append(Version(level))
-    node_glibc = min((n.glibc or "2.17" for n in nodes), key=Version)
+    node_glibc = target_glibc(nodes) or "unknown"
     if glibcs:
         hint = f"a node with glibc >= {min(glibcs)} (this target has {node_glibc}), or a release with older wheels"
     elif arches and arch not in arches:
