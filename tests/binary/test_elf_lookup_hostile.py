@@ -1,4 +1,4 @@
-"""The loader-emulation ELF reader on mutated real objects: only ElfFormatError, never a hang or another error."""
+"""The symbol-lookup view of the ELF reader on mutated real objects: only ElfFormatError, never a hang or else."""
 
 from __future__ import annotations
 
