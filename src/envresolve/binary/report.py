@@ -16,6 +16,7 @@ from typing import Literal
 
 from packaging.version import InvalidVersion, Version
 
+from envresolve.binary.elf import TAG_ARCH_MACHINES
 from envresolve.binary.model import ArtifactReport, ElfFacts, max_version
 from envresolve.diagnostics import Diagnostic, Evidence, make, sort_diagnostics
 
@@ -47,17 +48,6 @@ SYSTEM_LIBS = frozenset(
 )
 _NSS = re.compile(r"^libnss_[a-z0-9_]+\.so\.2$")
 _CUDART = re.compile(r"^libcudart\.so\.(\d+)")
-# e_machine names as the ELF reader may spell them, per wheel tag architecture
-_TAG_MACHINES = {
-    "x86_64": {"x86_64", "amd64", "x64", "em_x86_64"},
-    "i686": {"i386", "x86", "386", "i686", "em_386"},
-    "aarch64": {"aarch64", "arm64", "em_aarch64"},
-    "armv7l": {"arm", "armv7l", "em_arm"},
-    "ppc64le": {"ppc64", "ppc64le", "powerpc64", "em_ppc64"},
-    "ppc64": {"ppc64", "powerpc64", "em_ppc64"},
-    "s390x": {"s390", "s390x", "em_s390"},
-    "riscv64": {"riscv", "riscv64", "em_riscv"},
-}
 
 
 def is_system_lib(name: str) -> bool:
@@ -127,7 +117,7 @@ def build_report(
     if understated:
         diags.append(_bn601(artifact, kind, platform_tag, elf, tag_promise, understated))
     archs = set(tag_archs)
-    allowed = set().union(*(_TAG_MACHINES.get(a, {a}) for a in archs)) if archs else set()
+    allowed = {TAG_ARCH_MACHINES.get(a, a) for a in archs}  # the ELF reader's one naming of machines
     if allowed:
         for f in elf:
             if f.machine and f.machine.lower() not in allowed:

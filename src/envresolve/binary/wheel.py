@@ -885,18 +885,27 @@ def _read_members(
 
 # ---------------------------------------------------------------------------- tags
 
-_WHEEL_NAME = re.compile(
-    r"^(?P<name>[^-]+)-(?P<version>[^-]+)(?:-(?P<build>\d[^-]*))?-(?P<py>[^-]+)-(?P<abi>[^-]+)-(?P<plat>[^-]+)\.whl$"
-)
 _MANYLINUX = re.compile(r"^manylinux_(\d+)_(\d+)_(.+)$")
 _LEGACY = {"manylinux1": "2.5", "manylinux2010": "2.12", "manylinux2014": "2.17"}
 _MUSL = re.compile(r"^musllinux_(\d+)_(\d+)_(.+)$")
 
 
 def parse_wheel_filename(filename: str) -> dict[str, str] | None:
-    """Split a wheel file name into name, version, build, py, abi and plat; None when it is not one."""
-    m = _WHEEL_NAME.match(filename.rsplit("/", 1)[-1])
-    return {k: v for k, v in m.groupdict().items() if v is not None} if m else None
+    """Split a wheel file name (PEP 427, checked by `packaging`) into name, version, build, py, abi and plat;
+    None when it is not one. The tag parts are kept as written (compressed sets stay dot-joined)."""
+    from packaging.utils import InvalidWheelFilename
+    from packaging.utils import parse_wheel_filename as parse
+
+    base = filename.rsplit("/", 1)[-1]
+    try:
+        parse(base)
+    except InvalidWheelFilename:
+        return None
+    parts = base[:-4].split("-")
+    out = {"name": parts[0], "version": parts[1], "py": parts[-3], "abi": parts[-2], "plat": parts[-1]}
+    if len(parts) == 6:
+        out["build"] = parts[2]
+    return out
 
 
 def _tag_parts(tag: str) -> tuple[str | None, str | None, str | None]:
