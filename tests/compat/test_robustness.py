@@ -146,3 +146,15 @@ def test_unparsable_forward_compat_version_is_ignored() -> None:
         gpus=(GpuFacts(index=0, name="Tesla T4", compute_capability="7.5"),),
     )
     assert "CP101" in [d.code for d in evaluate(env, node)]
+
+
+def test_a_forward_compat_package_with_a_bare_local_version_is_judged() -> None:
+    """Found by hypothesis: cuda-compat-impl '0+' made the driver rule raise InvalidVersion."""
+    node = NodeFacts(
+        glibc="2.28",
+        driver=DriverFacts(version="470.82.01", cuda="11.4"),
+        gpus=(GpuFacts(index=0, name="Tesla T4", compute_capability="7.5"),),
+    )
+    compat = Package(name="cuda-compat-impl", version="0+", ecosystem="conda")
+    env = Environment(packages=(compat, Package(name="torch", version="2.5.1", ecosystem="pypi")))
+    evaluate(env, node)
