@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from envresolve.binary.elf import DynObject, ElfFormatError, read_dyninfo
 from envresolve.diagnostics import Diagnostic
 from envresolve.preflight.api import check_prefix
-from envresolve.preflight.elfdyn import DynObject, ElfFormatError, read_dyninfo
 from envresolve.preflight.loader import Loader, LoaderConfig, RecordedSystem, live_system
 from tests.check.conftest import bookworm, centos7
 

@@ -44,7 +44,7 @@ def test_check_lock_groups_slurm_nodes_and_prints_the_table(
     out = capsys.readouterr().out
     lines = out.splitlines()
     assert lines[0] == (
-        f"FAIL: lock {lock} runs on 6 of 8 nodes (7 group(s) of identical facts; 2 error(s), 2 warning(s))"
+        f"FAIL: lock {lock} runs on 6 of 8 nodes (7 group(s) of identical facts; 2 error(s), 18 warning(s))"
     )
     rows = [line.split() for line in lines[2:10]]
     assert rows[0][:3] == ["group", "nodes", "verdict"]
@@ -59,6 +59,13 @@ def test_check_lock_groups_slurm_nodes_and_prints_the_table(
     assert "warning[ND312 slurm-gpu-model-unknown] [node gpu-untyped-01]" in out
     for code in ("CP101", "CP103", "SP202"):  # no driver verdict rests on what Slurm does not report
         assert code not in out
+    # what Slurm does not report is a warning naming the floor the lock needs (the 16 new warnings: RS130-RS132)
+    assert (
+        "warning[RS130 needs-glibc-unknown-on-node] [node gpu-h100-01] torch: this environment needs glibc >= 2.28"
+        in out
+    )
+    assert "warning[RS132 needs-driver-unknown-on-node] [node gpu-a100-01 (+1 more)]" in out
+    assert "driver >= 570.26" in out and "error[RS13" not in out
 
     assert main(["check", str(lock), "--nodes", str(partition), "--format", "json"]) == EXIT_FINDINGS
     obj = json.loads(capsys.readouterr().out)
@@ -124,12 +131,19 @@ def test_lock_made_for_a_slurm_node_checks_ok_there(tmp_path: Path, capsys: pyte
     node = SLURM / "published-rcic-hpc3-gpu-16-00.txt"
     out = tmp_path / "env.lock"
     args = ["--offline", "--index-url", str(examples / "index"), "--no-notebook-packages", "--node", str(node)]
-    assert main(["lock", str(examples / "llm-finetune-dataset.yaml"), *args, "-o", str(out)]) == EXIT_OK
+    # torch 2.11.0's PyPI wheel has no sm_70 SASS and no PTX (measured, pytorch.yaml): on these V100s it is an error
+    assert main(["lock", str(examples / "llm-finetune-dataset.yaml"), *args, "-o", str(out)]) == EXIT_FINDINGS
+    assert "CP110" in capsys.readouterr().out and not out.exists()
+    # the same Dataset with torch held below 2.11 (2.10.0, CUDA 12.8, ships sm_70) locks for the node
+    spec = tmp_path / "dataset.yaml"
+    text = (examples / "llm-finetune-dataset.yaml").read_text(encoding="utf-8")
+    text = text.replace("./channel/conda-forge", str(examples / "channel" / "conda-forge"))
+    spec.write_text(text.replace("        torch\n", "        torch<2.11\n"), encoding="utf-8")
+    assert main(["lock", str(spec), *args, "-o", str(out)]) == EXIT_OK
     capsys.readouterr()
     locked = json.loads(out.read_text(encoding="utf-8"))["nodes"][0]
     assert locked["name"] == "hpc3-gpu-16-00" and locked["facts"]["glibc"] == "2.28"
     assert locked["facts"]["labels"]["slurm/gres"] == "gpu:V100:4"  # labels travel with the lock's node facts
-    # the V100 kernel gap rests on an unsure matrix row (no binary facts): a warning, not an error
     assert main(["check", str(out), "--nodes", str(node)]) == EXIT_OK
     out_text = capsys.readouterr().out
     assert out_text.startswith(f"OK: lock {out} runs on hpc3-gpu-16-00") and "LK101" not in out_text

@@ -116,7 +116,10 @@ def nodes(draw: st.DrawFn) -> NodeFacts:
 def test_evaluate_never_raises(pkgs: list[Package], node: NodeFacts, python: str | None) -> None:
     env = Environment(packages=tuple(pkgs), python=python)
     for d in evaluate(env, node):
-        assert d.code.startswith("CP")
+        # RS130-RS133 state what the environment needs of a fact the node leaves unknown: never an error
+        assert d.code.startswith("CP") or (
+            d.code in {"RS130", "RS131", "RS132", "RS133"} and d.severity.value == "warning"
+        )
     if pkgs:
         candidate_verdict(pkgs[0], node, Environment(packages=tuple(pkgs[1:]), python=python))
 
@@ -143,3 +146,15 @@ def test_unparsable_forward_compat_version_is_ignored() -> None:
         gpus=(GpuFacts(index=0, name="Tesla T4", compute_capability="7.5"),),
     )
     assert "CP101" in [d.code for d in evaluate(env, node)]
+
+
+def test_a_forward_compat_package_with_a_bare_local_version_is_judged() -> None:
+    """Found by hypothesis: cuda-compat-impl '0+' made the driver rule raise InvalidVersion."""
+    node = NodeFacts(
+        glibc="2.28",
+        driver=DriverFacts(version="470.82.01", cuda="11.4"),
+        gpus=(GpuFacts(index=0, name="Tesla T4", compute_capability="7.5"),),
+    )
+    compat = Package(name="cuda-compat-impl", version="0+", ecosystem="conda")
+    env = Environment(packages=(compat, Package(name="torch", version="2.5.1", ecosystem="pypi")))
+    evaluate(env, node)

@@ -101,7 +101,7 @@ MIXED = (("NVIDIA A100-SXM4-80GB", "8.0"), ("Tesla P100-PCIE-16GB", "6.0"))
 def test_cp110_src_build_cuda_2x_mixed_node_names_failing_gpu() -> None:
     rel = next(r for r in pytorch_matrix().rows if r.version == "2.8")
     var = rel.variant("12.8")
-    assert var is not None and var.source == "build-cuda-2x" and "6.0" not in var.archs
+    assert var is not None and var.source == "measured-wheels" and "6.0" not in var.archs
     diags = check_kernels(env(pypi("torch", "2.8.0+cu128")), node(gpus=MIXED))
     assert codes(diags) == ["CP110"]
     d = diags[0]
@@ -352,7 +352,7 @@ def test_cp150_variant_mismatch_fails() -> None:
 def test_cp160_src_release_md_torch_213_default_cuda13_with_cu12_wheels_fails() -> None:
     rel = next(r for r in pytorch_matrix().rows if r.version == "2.13")
     var = rel.default_variant
-    assert var.source == "release-md" and var.cuda == "13.0" and var.confidence.value == "confirmed"
+    assert var.source == "measured-wheels" and var.cuda == "13.0" and var.confidence.value == "confirmed"
     diags = check_mixed_majors(env(pypi("torch", "2.13.0"), pypi("nvidia-cudnn-cu12", "9.10.2.21")), node())
     assert codes(diags) == ["CP160"] and diags[0].severity is Severity.ERROR
     assert pytorch_matrix().cite(var) in sources(diags[0])

@@ -45,7 +45,7 @@ def test_file_validates_and_every_row_is_sourced(name: str) -> None:
 def test_every_source_is_used(name: str) -> None:
     matrix = all_matrices()[name]
     used = {r.source for r in matrix._all_rows()}
-    used |= {getattr(r, "pci_source", None) for r in matrix._all_rows()} - {None}
+    used |= {getattr(r, f, None) for r in matrix._all_rows() for f in ("pci_source", "floor_source")} - {None}
     assert set(matrix.sources) <= used, f"{name}: unused sources {set(matrix.sources) - used}"
 
 

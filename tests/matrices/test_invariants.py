@@ -153,3 +153,14 @@ def test_image_release_without_distro_row_fails(scratch: Path) -> None:
     assert inv.image_releases_in_distro_table() == []
     _edit(scratch, "images.yaml", 'os_id: ubuntu, version_id: "22.04"', 'os_id: ubuntu, version_id: "22.10"')
     assert any("no glibc row for ubuntu 22.10" in d.message for d in inv.image_releases_in_distro_table())
+
+
+def test_manylinux_ceiling_falling_fails(scratch: Path) -> None:
+    _edit(
+        scratch,
+        "abi.yaml",
+        'policy: "manylinux_2_28", aliases: [], arch: x86_64, glibc: "2.28", glibcxx: "3.4.24"',
+        'policy: "manylinux_2_28", aliases: [], arch: x86_64, glibc: "2.28", glibcxx: "3.4.21"',
+    )
+    msgs = [d.message for d in inv.manylinux_ceilings_monotonic()]
+    assert any("manylinux_2_28 x86_64: glibcxx ceiling 3.4.21 is below manylinux_2_27's 3.4.24" in m for m in msgs)

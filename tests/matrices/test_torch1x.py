@@ -63,9 +63,9 @@ def test_the_rules_now_know_torch_1x() -> None:
     # torch 1.10.2 from PyPI is the CUDA 10.2 build without sm_80 (users report exactly this): CP110
     kernels = check_kernels(Environment(packages=(Package(name="torch", version="1.10.2", ecosystem="pypi"),)), a100)
     assert [d.code for d in kernels] == ["CP110"] and kernels[0].severity.value == "error"
-    # elsewhere the arch list is assumed from 1.10: only a warning
+    # 1.12.1's arch list is measured too (matrices/measured_wheels.yaml): an error as well
     k12 = check_kernels(Environment(packages=(Package(name="torch", version="1.12.1", ecosystem="pypi"),)), a100)
-    assert [d.severity.value for d in k12] == ["warning"]
+    assert [d.severity.value for d in k12] == ["error"]
     pair = Environment(
         packages=(
             Package(name="torch", version="1.12.1", ecosystem="pypi"),

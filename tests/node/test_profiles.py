@@ -72,6 +72,7 @@ def test_distro_table() -> None:
     assert all(row.source in matrix.sources for row in matrix.rows)
     assert infer_glibc("ubuntu", "24.04").row.glibc == "2.39"  # type: ignore[union-attr]
     assert infer_glibc("rocky", "9.3").row.glibc == "2.34"  # type: ignore[union-attr]
-    assert infer_glibc("ubuntu", "24.10") is None  # no major-only matching for Ubuntu
+    assert infer_glibc("ubuntu", "24.10").row.glibc == "2.40"  # type: ignore[union-attr]
+    assert infer_glibc("ubuntu", "23.10") is None  # no row, and no major-only matching for Ubuntu
     for os_id, version in [("ubuntu", "18.04"), ("debian", "13"), ("amzn", "2"), ("almalinux", "10"), ("sles", "15.6")]:
         assert infer_glibc(os_id, version) is not None

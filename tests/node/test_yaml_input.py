@@ -120,7 +120,7 @@ def _varied_manifests() -> list[dict[str, object]]:
     variants: list[dict[str, str]] = [
         {},
         {f"{nfd}system-os_release.ID": "rocky", f"{nfd}system-os_release.VERSION_ID": "9.3"},
-        {f"{nfd}system-os_release.VERSION_ID": "24.10"},  # no table row: ND206
+        {f"{nfd}system-os_release.VERSION_ID": "23.10"},  # no table row: ND206
         {"nvidia.com/gpu.count": "2", "nvidia.com/gpu.memory": "x"},  # ND205
         {f"{nfd}cpu-cpuid.AVX2": "true", f"{nfd}cpu-cpuid.FMA3": "true", f"{nfd}cpu-cpuid.AVX": "true"},
         {"kubernetes.io/arch": "arm64"},

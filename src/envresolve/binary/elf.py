@@ -1,6 +1,14 @@
-"""Read the dynamic-linking facts of an ELF shared object in one streaming pass with bounded memory.
+"""The one ELF reader, with two views over one naming of machines and classes (`machine_name`):
 
-Route:
+- the streaming facts view (`read_elf`, `read_elf_file`): the `ElfFacts` of an object read in one streaming
+  pass with bounded memory, from a wheel member, a remote range or a file; hostile input gives BN1xx
+  diagnostics and partial facts, never an exception;
+- the symbol-lookup view (`DynObject`, `read_dyninfo`): a memory-mapped object whose dynamic symbols (defined
+  and undefined, with their versions), RPATH/RUNPATH, SONAME, version needs and definitions the loader
+  emulation of prefix checks and the node probe (libstdc++'s version definitions) look up; a malformed object
+  raises `ElfFormatError`.
+
+Route of the streaming view:
 
 1. ELF header and program headers from the start of the stream.
 2. Retain two windows of bytes while the stream passes: the start of the file up to the end of the first
@@ -32,13 +40,14 @@ linked list is bounded (see the `MAX_*` constants).
 
 from __future__ import annotations
 
+import mmap
 import os
 import re
 import struct
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from envresolve.binary.cxxabi import CxxAbi, cxx_abi_flavour
 from envresolve.binary.fatbin import FatbinScanner
@@ -47,7 +56,21 @@ if TYPE_CHECKING:  # pydantic models are imported when first built (see `read_el
     from envresolve.binary.model import ElfFacts
     from envresolve.diagnostics import Diagnostic
 
-__all__ = ["COUNTERS", "elf_facts", "is_elf_magic", "read_elf", "read_elf_fields", "read_elf_file"]
+__all__ = [
+    "COUNTERS",
+    "TAG_ARCH_MACHINES",
+    "DynInfo",
+    "DynObject",
+    "ElfFormatError",
+    "UndefinedSymbol",
+    "elf_facts",
+    "is_elf_magic",
+    "machine_name",
+    "read_dyninfo",
+    "read_elf",
+    "read_elf_fields",
+    "read_elf_file",
+]
 
 ELF_MAGIC = b"\x7fELF"
 
@@ -85,6 +108,7 @@ SHT_NOBITS = 8
 #: every CUDA runtime (static or shared) carries the cudaGetErrorString text for cudaErrorInsufficientDriver
 CUDART_MARKER = b"CUDA driver version is insufficient for CUDA runtime version"
 
+#: e_machine -> name: the one naming of machines for both views (ppc64 is "ppc64le" when little-endian)
 _MACHINES = {
     2: "sparc",
     3: "i386",
@@ -101,6 +125,25 @@ _MACHINES = {
     243: "riscv",
     258: "loongarch",
 }
+#: the machine name each platform-tag architecture (wheel tags, conda subdirs, `uname -m`) runs
+TAG_ARCH_MACHINES: dict[str, str] = {
+    "x86_64": "x86_64",
+    "i686": "i386",
+    "aarch64": "aarch64",
+    "armv7l": "arm",
+    "ppc64le": "ppc64le",
+    "ppc64": "ppc64",
+    "s390x": "s390x",
+    "riscv64": "riscv",
+}
+
+
+def machine_name(e_machine: int, little_endian: bool) -> str:
+    """The name of an ELF `e_machine` (with the byte order, which tells ppc64le from ppc64), e.g. 'x86_64'."""
+    if e_machine == 21 and little_endian:
+        return "ppc64le"
+    return _MACHINES.get(e_machine, f"em_{e_machine}")
+
 
 PT_LOAD, PT_DYNAMIC = 1, 2
 PF_X, PF_W = 1, 2
@@ -115,6 +158,12 @@ _DT_ADDR = (DT_STRTAB, DT_SYMTAB, DT_HASH, DT_GNU_HASH, DT_VERSYM, DT_VERDEF, DT
 #: process-wide counters (how often a second pass was needed); tests and benchmarks read them
 COUNTERS: Counter[str] = Counter()
 _CUDART_RE = re.compile(r"^libcudart\.so(?:\.(\d+))?")
+
+
+def _ehdr(head: bytes | bytearray | memoryview | mmap.mmap, is64: bool, e: str) -> tuple[int, ...]:
+    """The ELF header after `e_ident`: (e_type, e_machine, e_version, e_entry, e_phoff, e_shoff, e_flags,
+    e_ehsize, e_phentsize, e_phnum, e_shentsize, e_shnum, e_shstrndx). The caller checks the length first."""
+    return struct.unpack_from(e + ("HHIQQQIHHHHHH" if is64 else "HHIIIIIHHHHHH"), head, 16)
 
 
 def is_elf_magic(head: bytes | bytearray | memoryview) -> bool:
@@ -312,18 +361,11 @@ class _Reader:
             if len(head) < 64:
                 self.diag("BN102", f"the file ends after {len(head)} bytes, inside the 64-bit ELF header")
                 return False
-            (_t, machine, version, _entry, phoff, shoff, _fl, _ehs, phentsize, phnum, *sh) = struct.unpack_from(
-                e + "HHIQQQIHHHHHH", head, 16
-            )
             want_ent = 56
         else:
-            (_t, machine, version, _entry, phoff, shoff, _fl, _ehs, phentsize, phnum, *sh) = struct.unpack_from(
-                e + "HHIIIIIHHHHHH", head, 16
-            )
             want_ent = 32
-        mname = _MACHINES.get(machine, f"em_{machine}")
-        if machine == 21 and le:
-            mname = "ppc64le"
+        (_t, machine, version, _entry, phoff, shoff, _fl, _ehs, phentsize, phnum, *sh) = _ehdr(head, ei_class == 2, e)
+        mname = machine_name(machine, le)
         self.layout = _Layout(
             cls=64 if ei_class == 2 else 32, le=le, machine=mname, phoff=phoff, phnum=phnum, phentsize=phentsize
         )
@@ -1173,3 +1215,399 @@ def read_elf_file(path: str | os.PathLike[str], *, symbols: bool = False) -> tup
         return None, [as_diagnostic(p, exc)]
     size = st.st_size
     return read_elf(_file_chunks(p), path=p, size=size, symbols=symbols, reopen=lambda: _file_chunks(p))
+
+
+# -- the symbol-lookup view ----------------------------------------------------------------------------------
+#
+# The loader emulation of prefix checks (`envresolve.preflight`) needs what `ElfFacts` does not carry: the binding
+# and version of each dynamic symbol, and lookups by name in libraries with hundreds of thousands of symbols.
+# `DynObject` answers those with the object's own hash tables (`.gnu.hash`, else `.hash`) over a read-only memory
+# map, so no symbol table is ever held in Python memory. Unlike the streaming view it raises `ElfFormatError` for
+# a truncated or inconsistent object (the loader would refuse it too); every offset is checked against the map and
+# every linked list is bounded.
+
+SHT_HASH, SHT_DYNAMIC, SHT_DYNSYM = 5, 6, 11
+SHT_GNU_HASH = 0x6FFFFFF6
+SHT_GNU_VERDEF, SHT_GNU_VERNEED, SHT_GNU_VERSYM = 0x6FFFFFFD, 0x6FFFFFFE, 0x6FFFFFFF
+VER_FLG_BASE = 1
+STB_GLOBAL, STB_WEAK, STB_GNU_UNIQUE = 1, 2, 10
+STT_SECTION, STT_FILE = 3, 4
+STV_INTERNAL, STV_HIDDEN = 1, 2
+SHN_UNDEF = 0
+#: version definition/need records walked at most per table (real objects have tens; a hostile one could loop)
+MAX_LOOKUP_VERSION_ENTRIES = 4096
+
+
+class ElfFormatError(Exception):
+    """The object is truncated or inconsistent (the loader would refuse it too)."""
+
+
+@dataclass(frozen=True)
+class UndefinedSymbol:
+    """A dynamic symbol an object needs from elsewhere."""
+
+    name: str
+    version: str | None  # e.g. GLIBCXX_3.4.21, from the object's version needs
+    file: str | None  # the DT_VERNEED file the version comes from, e.g. libstdc++.so.6
+    weak: bool
+
+
+@dataclass(frozen=True)
+class DynInfo:
+    """The loader-relevant header facts of one ELF object (`machine` named as `ElfFacts.machine` is)."""
+
+    path: str
+    elf_class: int
+    machine: str
+    kind: str  # "dyn" or "exec" or "other"
+    soname: str | None = None
+    needed: tuple[str, ...] = ()
+    rpath: tuple[str, ...] = ()
+    runpath: tuple[str, ...] = ()
+    version_needs: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    weak_version_needs: frozenset[str] = frozenset()
+    version_defs: tuple[str, ...] = ()
+    has_symbols: bool = False
+
+
+@dataclass(frozen=True)
+class _Section:
+    type: int
+    offset: int
+    size: int
+    link: int
+    entsize: int
+
+
+class DynObject:
+    """A shared object opened read-only and memory-mapped: the symbol-lookup view.
+
+    Use as a context manager or call `close()`. Raises `ElfFormatError`, `OSError` (`SpecialFileError` for a path
+    that is not a regular file).
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        from envresolve._input import open_fd
+
+        self.path = os.fspath(path)
+        self._mm: mmap.mmap | None = None
+        fd, st = open_fd(self.path)  # a regular file only: a FIFO or /dev/zero named lib*.so is SpecialFileError
+        self._fh: BinaryIO | None = os.fdopen(fd, "rb")
+        try:
+            size = st.st_size
+            if size < 4 or not is_elf_magic(self._fh.read(4)):
+                raise ElfFormatError("not an ELF file")
+            if size < 64:
+                raise ElfFormatError("shorter than an ELF header")
+            self._mm = mmap.mmap(self._fh.fileno(), 0, access=mmap.ACCESS_READ)
+            self._parse()
+        except BaseException:
+            self.close()
+            raise
+        self._info: DynInfo | None = None
+        self._verdefs: list[tuple[int, int, str]] | None = None
+        self._verneeds: tuple[dict[str, list[tuple[str, int]]], set[str]] | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Unmap and close the file."""
+        if self._mm is not None:
+            self._mm.close()
+            self._mm = None
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+    def __enter__(self) -> DynObject:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- parsing -----------------------------------------------------------------------------------------
+    @property
+    def mm(self) -> mmap.mmap:
+        if self._mm is None:
+            raise ValueError("closed")
+        return self._mm
+
+    def _unpack(self, fmt: str, off: int) -> tuple[int, ...]:
+        st = struct.Struct(self._end + fmt)
+        if off < 0 or off + st.size > len(self.mm):
+            raise ElfFormatError(f"read beyond end of file at offset {off}")
+        return st.unpack_from(self.mm, off)
+
+    def _cstr(self, off: int) -> str:
+        mm = self.mm
+        if off < 0 or off >= len(mm):
+            raise ElfFormatError(f"string offset {off} beyond end of file")
+        end = mm.find(b"\0", off)
+        if end < 0:
+            raise ElfFormatError("unterminated string")
+        return mm[off:end].decode("utf-8", "surrogateescape")
+
+    def _parse(self) -> None:
+        mm = self.mm
+        cls, data = mm[4], mm[5]
+        if cls not in (1, 2) or data not in (1, 2):
+            raise ElfFormatError("bad ELF class or data encoding")
+        self.elf_class = 32 if cls == 1 else 64
+        self._end = "<" if data == 1 else ">"
+        e_type, e_machine, *_mid, shoff, _fl, _ehs, _phe, _phn, shentsize, shnum, _shstrndx = _ehdr(
+            mm, cls == 2, self._end
+        )
+        self.kind = {3: "dyn", 2: "exec"}.get(e_type, "other")
+        self.machine = machine_name(e_machine, data == 1)
+        shfmt = "IIQQQQIIQQ" if cls == 2 else "IIIIIIIIII"
+        self.sections: list[_Section] = []
+        if shoff and shnum:
+            if shoff + shnum * shentsize > len(mm):
+                raise ElfFormatError("section headers beyond end of file")
+            for i in range(shnum):
+                _n, typ, _f, _a, off, size, link, _i, _al, ent = self._unpack(shfmt, shoff + i * shentsize)
+                if typ != SHT_NOBITS and size and off + size > len(mm):
+                    raise ElfFormatError(f"section {i} beyond end of file")
+                self.sections.append(_Section(typ, off, size, link, ent))
+        self._by_type = {s.type: s for s in reversed(self.sections)}
+
+    def _section(self, typ: int) -> _Section | None:
+        return self._by_type.get(typ)
+
+    def _strtab_of(self, sec: _Section) -> _Section:
+        if not 0 <= sec.link < len(self.sections):
+            raise ElfFormatError("bad section link")
+        return self.sections[sec.link]
+
+    def info(self) -> DynInfo:
+        """Dynamic section and version facts (read once, then remembered)."""
+        if self._info is None:
+            self._info = self._read_info()
+        return self._info
+
+    def _read_info(self) -> DynInfo:
+        soname: str | None = None
+        needed: list[str] = []
+        rpath: list[str] = []
+        runpath: list[str] = []
+        dyn = self._section(SHT_DYNAMIC)
+        if dyn is not None:
+            strtab = self._strtab_of(dyn)
+            entfmt = "qQ" if self.elf_class == 64 else "iI"
+            entsize = 16 if self.elf_class == 64 else 8
+            for i in range(dyn.size // entsize):
+                tag, val = self._unpack(entfmt, dyn.offset + i * entsize)
+                if tag == DT_NULL:
+                    break
+                if tag in (DT_NEEDED, DT_SONAME, DT_RPATH, DT_RUNPATH):
+                    s = self._cstr(strtab.offset + val)
+                    if tag == DT_NEEDED:
+                        needed.append(s)
+                    elif tag == DT_SONAME:
+                        soname = s
+                    elif tag == DT_RPATH:
+                        rpath.extend(p for p in s.split(":") if p)
+                    else:
+                        runpath.extend(p for p in s.split(":") if p)
+        needs, weak = self._verneed()
+        return DynInfo(
+            path=self.path,
+            elf_class=self.elf_class,
+            machine=self.machine,
+            kind=self.kind,
+            soname=soname,
+            needed=tuple(needed),
+            rpath=tuple(rpath),
+            runpath=tuple(runpath),
+            version_needs={f: tuple(v for v, _ in vs) for f, vs in needs.items()},
+            weak_version_needs=frozenset(weak),
+            version_defs=tuple(name for idx, name in sorted(self._verdef().items()) if idx > 1),
+            has_symbols=self._section(SHT_DYNSYM) is not None,
+        )
+
+    def _verdef_records(self) -> list[tuple[int, int, str]]:
+        """(index, flags, name) of each version definition, in file order (the base names the file itself)."""
+        if self._verdefs is not None:
+            return self._verdefs
+        out: list[tuple[int, int, str]] = []
+        sec = self._section(SHT_GNU_VERDEF)
+        if sec is not None:
+            strtab = self._strtab_of(sec)
+            off = sec.offset
+            for _ in range(MAX_LOOKUP_VERSION_ENTRIES):
+                _ver, flags, ndx, cnt, _h, aux, nxt = self._unpack("HHHHIII", off)
+                if cnt:
+                    (name_off, _anext) = self._unpack("II", off + aux)
+                    out.append((ndx, flags, self._cstr(strtab.offset + name_off)))
+                if not nxt:
+                    break
+                off += nxt
+        self._verdefs = out
+        return out
+
+    def _verdef(self) -> dict[int, str]:
+        """Version index -> name for the versions this object defines (index 1 is the base: the soname)."""
+        return {ndx: name for ndx, _flags, name in self._verdef_records()}
+
+    def version_definitions(self) -> list[str]:
+        """The names the object defines in `.gnu.version_d`, in file order (the first is usually its soname)."""
+        return [name for _ndx, _flags, name in self._verdef_records()]
+
+    def _verneed(self) -> tuple[dict[str, list[tuple[str, int]]], set[str]]:
+        """File -> [(version, index)] needed, and the set of weak version needs."""
+        if self._verneeds is not None:
+            return self._verneeds
+        out: dict[str, list[tuple[str, int]]] = {}
+        weak: set[str] = set()
+        sec = self._section(SHT_GNU_VERNEED)
+        if sec is not None:
+            strtab = self._strtab_of(sec)
+            off = sec.offset
+            for _ in range(MAX_LOOKUP_VERSION_ENTRIES):
+                _ver, cnt, file_off, aux, nxt = self._unpack("HHIII", off)
+                fname = self._cstr(strtab.offset + file_off)
+                aoff = off + aux
+                for _j in range(min(cnt, MAX_LOOKUP_VERSION_ENTRIES)):
+                    _h, flags, other, name_off, anext = self._unpack("IHHII", aoff)
+                    vname = self._cstr(strtab.offset + name_off)
+                    out.setdefault(fname, []).append((vname, other))
+                    if flags & VER_FLG_WEAK:
+                        weak.add(vname)
+                    if not anext:
+                        break
+                    aoff += anext
+                if not nxt:
+                    break
+                off += nxt
+        self._verneeds = (out, weak)
+        return out, weak
+
+    # -- symbols -----------------------------------------------------------------------------------------
+    def _symfmt(self) -> tuple[str, int]:
+        return ("IBBHQQ", 24) if self.elf_class == 64 else ("IIIBBH", 16)
+
+    def _sym(self, symtab: _Section, i: int) -> tuple[int, int, int, int]:
+        """(name offset, info, other, shndx) of dynamic symbol i."""
+        fmt, size = self._symfmt()
+        vals = self._unpack(fmt, symtab.offset + i * size)
+        if self.elf_class == 64:
+            return vals[0], vals[1], vals[2], vals[3]
+        return vals[0], vals[3], vals[4], vals[5]
+
+    def _versym(self, i: int) -> int | None:
+        sec = self._section(SHT_GNU_VERSYM)
+        if sec is None:
+            return None
+        (v,) = self._unpack("H", sec.offset + 2 * i)
+        return int(v)
+
+    def undefined_symbols(self) -> Iterator[UndefinedSymbol]:
+        """Stream the undefined global dynamic symbols with their versions."""
+        symtab = self._section(SHT_DYNSYM)
+        if symtab is None:
+            return
+        strtab = self._strtab_of(symtab)
+        needs, weak_versions = self._verneed()
+        by_index = {idx: (v, f) for f, vs in needs.items() for v, idx in vs}
+        _fmt, size = self._symfmt()
+        for i in range(1, symtab.size // size):
+            name_off, info, _other, shndx = self._sym(symtab, i)
+            bind = info >> 4
+            if shndx != SHN_UNDEF or bind not in (STB_GLOBAL, STB_WEAK) or not name_off:
+                continue
+            vs = self._versym(i)
+            version = file = None
+            if vs is not None and (vs & 0x7FFF) > 1:
+                version, file = by_index.get(vs & 0x7FFF, (None, None))
+            yield UndefinedSymbol(
+                name=self._cstr(strtab.offset + name_off),
+                version=version,
+                file=file,
+                weak=bind == STB_WEAK or (version is not None and version in weak_versions),
+            )
+
+    def exports(self, name: str, version: str | None = None) -> bool:
+        """True when the object defines `name` as a visible global or weak symbol (with `version` if given).
+
+        An unversioned reference binds to any non-hidden definition; a versioned one needs that exact version.
+        """
+        symtab = self._section(SHT_DYNSYM)
+        if symtab is None:
+            return False
+        strtab = self._strtab_of(symtab)
+        raw = name.encode("utf-8", "surrogateescape")
+        for i in self._candidates(raw, symtab):
+            name_off, info, other, shndx = self._sym(symtab, i)
+            if shndx == SHN_UNDEF or info >> 4 not in (STB_GLOBAL, STB_WEAK, STB_GNU_UNIQUE):
+                continue
+            if info & 0xF in (STT_SECTION, STT_FILE) or other & 0x3 in (STV_HIDDEN, STV_INTERNAL):
+                continue
+            if self._name_at(strtab.offset + name_off, raw) is False:
+                continue
+            vs = self._versym(i)
+            if version is None:
+                if vs is None or not vs & 0x8000:
+                    return True
+                continue
+            if vs is not None and self._verdef().get(vs & 0x7FFF) == version:
+                return True
+        return False
+
+    def _name_at(self, off: int, raw: bytes) -> bool:
+        mm = self.mm
+        end = off + len(raw)
+        return end < len(mm) and mm[off:end] == raw and mm[end] == 0
+
+    def _candidates(self, raw: bytes, symtab: _Section) -> Iterator[int]:
+        """Symbol indexes that may be `raw`, from the GNU hash table, the SysV hash table or a full scan."""
+        gh = self._section(SHT_GNU_HASH)
+        if gh is not None:
+            yield from self._gnu_candidates(raw, gh, symtab)
+            return
+        sh = self._section(SHT_HASH)
+        if sh is not None:
+            nbucket, _nchain = self._unpack("II", sh.offset)
+            h = 0
+            for c in raw:
+                h = ((h << 4) + c) & 0xFFFFFFFF
+                g = h & 0xF0000000
+                if g:
+                    h ^= g >> 24
+                h &= ~g & 0xFFFFFFFF
+            (i,) = self._unpack("I", sh.offset + 8 + 4 * (h % nbucket)) if nbucket else (0,)
+            seen = 0
+            nsyms = symtab.size // self._symfmt()[1]
+            while i and seen < nsyms:
+                yield i
+                (i,) = self._unpack("I", sh.offset + 8 + 4 * nbucket + 4 * i)
+                seen += 1
+            return
+        _fmt, size = self._symfmt()
+        yield from range(1, symtab.size // size)
+
+    def _gnu_candidates(self, raw: bytes, gh: _Section, symtab: _Section) -> Iterator[int]:
+        nbuckets, symoffset, bloom_size, _shift = self._unpack("IIII", gh.offset)
+        if not nbuckets:
+            return
+        h = 5381
+        for c in raw:
+            h = (h * 33 + c) & 0xFFFFFFFF
+        word = 8 if self.elf_class == 64 else 4
+        buckets = gh.offset + 16 + bloom_size * word
+        chains = buckets + 4 * nbuckets
+        (i,) = self._unpack("I", buckets + 4 * (h % nbuckets))
+        if i < symoffset:
+            return
+        nsyms = symtab.size // self._symfmt()[1]
+        while i < nsyms:
+            (h2,) = self._unpack("I", chains + 4 * (i - symoffset))
+            if (h | 1) == (h2 | 1):
+                yield i
+            if h2 & 1:
+                return
+            i += 1
+
+
+def read_dyninfo(path: str | os.PathLike[str]) -> DynInfo:
+    """Open, read the loader facts and close (the symbol-lookup view). Raises `ElfFormatError` or `OSError`."""
+    with DynObject(path) as obj:
+        return obj.info()

@@ -11,14 +11,29 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 from packaging.version import InvalidVersion, Version
 
+from envresolve.binary.elf import TAG_ARCH_MACHINES
 from envresolve.binary.model import ArtifactReport, ElfFacts, max_version
-from envresolve.diagnostics import Diagnostic, make, sort_diagnostics
+from envresolve.diagnostics import Diagnostic, Evidence, make, sort_diagnostics
 
-__all__ = ["SYSTEM_LIBS", "build_report", "is_system_lib"]
+__all__ = ["SYSTEM_LIBS", "TagPromise", "build_report", "is_system_lib"]
+
+
+@dataclass(frozen=True)
+class TagPromise:
+    """What a manylinux policy lets a wheel need at most (pypa's policy data): the highest GLIBC_, GLIBCXX_ and
+    CXXABI_ versions, the policy's name and the citation of the matrix row they come from."""
+
+    policy: str
+    glibc: str
+    glibcxx: str
+    cxxabi: str
+    source: str
+
 
 #: libraries of glibc itself, the dynamic loaders, and the GCC runtime that every glibc system ships
 SYSTEM_LIBS = frozenset(
@@ -33,17 +48,6 @@ SYSTEM_LIBS = frozenset(
 )
 _NSS = re.compile(r"^libnss_[a-z0-9_]+\.so\.2$")
 _CUDART = re.compile(r"^libcudart\.so\.(\d+)")
-# e_machine names as the ELF reader may spell them, per wheel tag architecture
-_TAG_MACHINES = {
-    "x86_64": {"x86_64", "amd64", "x64", "em_x86_64"},
-    "i686": {"i386", "x86", "386", "i686", "em_386"},
-    "aarch64": {"aarch64", "arm64", "em_aarch64"},
-    "armv7l": {"arm", "armv7l", "em_arm"},
-    "ppc64le": {"ppc64", "ppc64le", "powerpc64", "em_ppc64"},
-    "ppc64": {"ppc64", "powerpc64", "em_ppc64"},
-    "s390x": {"s390", "s390x", "em_s390"},
-    "riscv64": {"riscv", "riscv64", "em_riscv"},
-}
 
 
 def is_system_lib(name: str) -> bool:
@@ -75,12 +79,16 @@ def build_report(
     tag_glibc: str | None = None,
     tag_musl: str | None = None,
     tag_archs: Iterable[str] = (),
+    tag_promise: TagPromise | None = None,
     name: str | None = None,
     version: str | None = None,
     build: str | None = None,
     files: int = 0,
 ) -> ArtifactReport:
-    """Aggregate member facts, compare them with the tag, and return the report."""
+    """Aggregate member facts, compare them with the tag, and return the report.
+
+    `tag_promise` (wheels whose manylinux policy is known) adds the policy's GLIBCXX_/CXXABI_ ceilings to the
+    glibc one; a member needing more than any ceiling is BN601."""
     elf = sorted(elf, key=lambda f: f.path)
     diags = list(diagnostics)
     all_needs = [v for f in elf for vs in f.version_needs.values() for v in vs]
@@ -105,29 +113,11 @@ def build_report(
     sass = sorted({e.arch for f in elf for e in f.fatbin if e.kind == "sass"}, key=_arch_key)
     ptx = sorted({e.arch for f in elf for e in f.fatbin if e.kind == "ptx"}, key=_arch_key)
 
-    if tag_glibc and max_glibc and _vkey(max_glibc) > _vkey(tag_glibc):
-        floor = _vkey(tag_glibc)
-        culprits = [f for f in elf if _vkey(f.needs("GLIBC") or "0") > floor]
-        culprits.sort(key=lambda f: (_vkey(f.needs("GLIBC") or "0"), f.path), reverse=True)
-        evidence = [
-            f"{f.path} needs GLIBC_{f.needs('GLIBC')} (from {_needing_lib(f, 'GLIBC_' + (f.needs('GLIBC') or ''))})"
-            for f in culprits[:8]
-        ]
-        diags.append(
-            make(
-                "BN601",
-                (
-                    f"package depends on __glibc >={tag_glibc}, but members need GLIBC_{max_glibc}"
-                    if kind == "conda"
-                    else f"platform tag {platform_tag} promises glibc {tag_glibc}, but members need GLIBC_{max_glibc}"
-                ),
-                subject=artifact,
-                evidence=[*evidence, f"platform tag: {platform_tag}"],
-                hint=f"treat this artifact as needing glibc >= {max_glibc}",
-            )
-        )
+    understated = _understated(all_needs, tag_glibc, tag_promise)
+    if understated:
+        diags.append(_bn601(artifact, kind, platform_tag, elf, tag_promise, understated))
     archs = set(tag_archs)
-    allowed = set().union(*(_TAG_MACHINES.get(a, {a}) for a in archs)) if archs else set()
+    allowed = {TAG_ARCH_MACHINES.get(a, a) for a in archs}  # the ELF reader's one naming of machines
     if allowed:
         for f in elf:
             if f.machine and f.machine.lower() not in allowed:
@@ -162,6 +152,72 @@ def build_report(
         version=version,
         build=build,
         files=files,
+    )
+
+
+def _understated(all_needs: list[str], tag_glibc: str | None, promise: TagPromise | None) -> list[tuple[str, str, str]]:
+    """(symbol family, highest need, ceiling) for each family whose need exceeds what the tag promises."""
+    ceilings: dict[str, str] = {}
+    if tag_glibc:
+        # a policy may allow a newer GLIBC_ than its name (manylinux2014 on aarch64 allows GLIBC_2.18)
+        ceilings["GLIBC"] = promise.glibc if promise and _vkey(promise.glibc) > _vkey(tag_glibc) else tag_glibc
+    if promise is not None:
+        ceilings["GLIBCXX"] = promise.glibcxx
+        ceilings["CXXABI"] = promise.cxxabi
+    out = []
+    for family, ceiling in ceilings.items():
+        need = max_version(all_needs, family)
+        if need and _vkey(need) > _vkey(ceiling):
+            out.append((family, need, ceiling))
+    return out
+
+
+def _bn601(
+    artifact: str,
+    kind: str,
+    platform_tag: str | None,
+    elf: Sequence[ElfFacts],
+    promise: TagPromise | None,
+    understated: list[tuple[str, str, str]],
+) -> Diagnostic:
+    evidence: list[Evidence | str] = []
+    parts: list[str] = []
+    hints: list[str] = []
+    for family, need, ceiling in understated:
+        floor = _vkey(ceiling)
+        culprits = [f for f in elf if _vkey(f.needs(family) or "0") > floor]
+        culprits.sort(key=lambda f: (_vkey(f.needs(family) or "0"), f.path), reverse=True)
+        evidence += [
+            f"{f.path} needs {family}_{f.needs(family)} (from {_needing_lib(f, f'{family}_{f.needs(family)}')})"
+            for f in culprits[:8]
+        ]
+        if family == "GLIBC":
+            parts.append(
+                f"package depends on __glibc >={ceiling}, but members need GLIBC_{need}"
+                if kind == "conda"
+                else f"platform tag {platform_tag} promises glibc {ceiling}, but members need GLIBC_{need}"
+            )
+            hints.append(f"glibc >= {need}")
+        else:
+            policy = promise.policy if promise else "its manylinux policy"
+            parts.append(
+                f"{platform_tag} ({policy}) allows {family}_{ceiling} at most, but members need {family}_{need}"
+            )
+            hints.append(f"a libstdc++ defining {family}_{need}")
+    evidence.append(f"platform tag: {platform_tag}")
+    if promise is not None and any(family != "GLIBC" for family, _, _ in understated):
+        evidence.append(
+            Evidence(
+                fact=f"policy {promise.policy}: GLIBCXX_{promise.glibcxx}, CXXABI_{promise.cxxabi} at most",
+                source=promise.source,
+            )
+        )
+    return make(
+        "BN601",
+        "; ".join(parts),
+        subject=artifact,
+        evidence=evidence,
+        hint=f"treat this artifact as needing {' and '.join(hints)}",
     )
 
 

@@ -31,6 +31,7 @@ from envresolve.limits import (
 
 if TYPE_CHECKING:  # pydantic models: imported on first use, after the helper process is forked
     from envresolve.binary.model import ArtifactReport, ElfFacts
+    from envresolve.binary.report import TagPromise
     from envresolve.diagnostics import Diagnostic
 
 _inflate_mod: types.ModuleType
@@ -72,6 +73,7 @@ __all__ = [
     "peek_member",
     "platform_tag_glibc",
     "platform_tag_musl",
+    "platform_tag_promise",
     "read_elf_stream",
     "read_elf_stream_fields",
     "read_zip_member",
@@ -883,18 +885,27 @@ def _read_members(
 
 # ---------------------------------------------------------------------------- tags
 
-_WHEEL_NAME = re.compile(
-    r"^(?P<name>[^-]+)-(?P<version>[^-]+)(?:-(?P<build>\d[^-]*))?-(?P<py>[^-]+)-(?P<abi>[^-]+)-(?P<plat>[^-]+)\.whl$"
-)
 _MANYLINUX = re.compile(r"^manylinux_(\d+)_(\d+)_(.+)$")
 _LEGACY = {"manylinux1": "2.5", "manylinux2010": "2.12", "manylinux2014": "2.17"}
 _MUSL = re.compile(r"^musllinux_(\d+)_(\d+)_(.+)$")
 
 
 def parse_wheel_filename(filename: str) -> dict[str, str] | None:
-    """Split a wheel file name into name, version, build, py, abi and plat; None when it is not one."""
-    m = _WHEEL_NAME.match(filename.rsplit("/", 1)[-1])
-    return {k: v for k, v in m.groupdict().items() if v is not None} if m else None
+    """Split a wheel file name (PEP 427, checked by `packaging`) into name, version, build, py, abi and plat;
+    None when it is not one. The tag parts are kept as written (compressed sets stay dot-joined)."""
+    from packaging.utils import InvalidWheelFilename
+    from packaging.utils import parse_wheel_filename as parse
+
+    base = filename.rsplit("/", 1)[-1]
+    try:
+        parse(base)
+    except InvalidWheelFilename:
+        return None
+    parts = base[:-4].split("-")
+    out = {"name": parts[0], "version": parts[1], "py": parts[-3], "abi": parts[-2], "plat": parts[-1]}
+    if len(parts) == 6:
+        out["build"] = parts[2]
+    return out
 
 
 def _tag_parts(tag: str) -> tuple[str | None, str | None, str | None]:
@@ -926,6 +937,19 @@ def platform_tag_glibc(plat: str) -> str | None:
     '2.17'
     """
     return _lowest([g for g, _m, _a in map(_tag_parts, plat.split(".")) if g])
+
+
+def platform_tag_promise(plat: str) -> TagPromise | None:
+    """The symbol ceilings of a (possibly compressed) manylinux platform tag: those of its lowest policy that
+    pypa's policy data (matrices/abi.yaml) lists for the tag's architecture; None when it lists none."""
+    from envresolve.binary.report import TagPromise
+    from envresolve.matrices import manylinux_policy
+
+    rows = [got for tag in plat.split(".") if (got := manylinux_policy(tag)) is not None]
+    if not rows:
+        return None
+    low = min(rows, key=lambda r: tuple(int(p) for p in r.row.tag_glibc.split(".")))
+    return TagPromise(low.row.policy, low.row.glibc, low.row.glibcxx, low.row.cxxabi, low.citation)
 
 
 def platform_tag_musl(plat: str) -> str | None:
@@ -998,6 +1022,7 @@ def wheel_report(
         tag_glibc=platform_tag_glibc(plat) if plat else None,
         tag_musl=platform_tag_musl(plat) if plat else None,
         tag_archs=platform_tag_archs(plat) if plat else (),
+        tag_promise=platform_tag_promise(plat) if plat else None,
         name=parsed.get("name") if parsed else None,
         version=parsed.get("version") if parsed else None,
         build=parsed.get("build") if parsed else None,

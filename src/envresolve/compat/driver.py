@@ -51,8 +51,9 @@ def check_driver(env: Environment, node: NodeFacts) -> list[Diagnostic]:
     driver = Version(text)
     node_ev = Evidence(fact=f"node driver {text}", source=node.source)
     compat = _forward_compat(env, node)
-    if compat is not None and Version(compat[0]) > driver:
-        text, driver = compat[0], Version(compat[0])
+    compat_driver = ver(compat[0]) if compat is not None else None
+    if compat is not None and compat_driver is not None and compat_driver > driver:
+        text, driver = compat[0], compat_driver
         node_ev = Evidence(fact=f"{compat[1].fact}; node kernel driver {node.driver.version}", source=compat[1].source)
     for major, claim in sorted(needs.items()):
         out.extend(_check_one(claim, major, driver, text, node_ev, node))

@@ -14,6 +14,7 @@ from envresolve.compat.kernels import check_kernels
 from envresolve.compat.libs import check_glibc, check_libstdcxx, check_needed
 from envresolve.compat.model import Environment, Package
 from envresolve.compat.torch import check_companions, check_cxx11_abi, check_python
+from envresolve.compat.unknown import check_unknown_facts
 from envresolve.diagnostics import Diagnostic, sort_diagnostics
 from envresolve.node.facts import NodeFacts
 
@@ -36,6 +37,7 @@ RULES: dict[str, Rule] = {
     "nccl": check_nccl,
     "python": check_python,
     "extensions": check_extensions,
+    "unknown-facts": check_unknown_facts,
 }
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from packaging.utils import canonicalize_name
 
 from envresolve.compat.common import TORCH_NAMES, mm, pkg_label
+from envresolve.compat.measured import Measured, measured_facts
 from envresolve.compat.model import Environment, Package
 from envresolve.diagnostics import Evidence
 from envresolve.matrices import (
@@ -212,6 +213,12 @@ def device_code(pkg: Package) -> DeviceCode | None:
             return DeviceCode(
                 pkg, tuple(sorted(sass)), tuple(sorted(ptx)), Evidence(fact=fact), derived=False, ptx_toolkit=toolkit
             )
+    # a wheel read within the inspect budget has no device code (`beyond-budget`): the measured row for its
+    # sha256 answers first, then the published row
+    beyond = rep is not None and rep.device_code == "beyond-budget"
+    measured = measured_facts(pkg) if rep is None or beyond else None
+    if measured is not None:
+        return _measured_device_code(pkg, measured)
     conda_build = pkg.ecosystem == "conda" and pkg.name == "pytorch" and pkg.build and pkg.build.startswith("py")
     if conda_build and pkg.build:
         built = cuda_of_build_string(pkg.build)
@@ -225,8 +232,6 @@ def device_code(pkg: Package) -> DeviceCode | None:
             "build is assumed to match (derived from the matrix)"
         )
         return DeviceCode(pkg, sass_c, ptx_c, var.evidence(fact, unsure=True), derived=True, ptx_toolkit=var.row.cuda)
-    # Hook for a measured table keyed by sha256: a report read within the inspect budget has no device code
-    # (`rep.device_code == "beyond-budget"`); a measured row for the artefact answers before the published row.
     if str(canonicalize_name(pkg.name)) in TORCH_NAMES and pkg.ecosystem == "pypi":
         var = torch_variant(pkg.version)
         if var is None:
@@ -247,6 +252,18 @@ def _why_matrix(rep: ArtifactReport | None) -> str:
     if rep is not None and rep.device_code == "beyond-budget":
         return "the published matrix row: the wheel's device code lies beyond the inspect budget"
     return "derived from the matrix: no binary facts"
+
+
+def _measured_device_code(pkg: Package, measured: Measured) -> DeviceCode | None:
+    """Device code from the measured table; None when the measured wheel carries none (a CPU build)."""
+    libs = measured.device_libs()
+    sass = {t for lib in libs for t in (_parse_target(a) for a in lib.sass) if t}
+    ptx = {t for lib in libs for t in (_parse_target(a) for a in lib.ptx) if t}
+    if not sass and not ptx:
+        return None
+    where = ", ".join(lib.path for lib in libs) if len(libs) < 3 else f"{len(libs)} libraries"
+    fact = f"{pkg_label(pkg)} carries SASS {_fmt(sass)} and PTX {_fmt(ptx, 'compute_') or 'none'} in {where}"
+    return DeviceCode(pkg, tuple(sorted(sass)), tuple(sorted(ptx)), measured.evidence(fact), derived=False)
 
 
 def _fmt(targets: set[tuple[int, str]] | frozenset[tuple[int, str]], prefix: str = "sm_") -> str:
@@ -277,6 +294,12 @@ def glibc_need(pkg: Package) -> tuple[str, Evidence] | None:
     if rep is not None and rep.max_glibc:
         by = next((e.path for e in rep.elf if e.needs("GLIBC") == rep.max_glibc), rep.artifact)
         return rep.max_glibc, Evidence(fact=f"{label} needs GLIBC_{rep.max_glibc} ({by}, binary facts)")
+    # a wheel read within the inspect budget has no device code (`beyond-budget`): the measured row for its
+    # sha256 answers first, then the published row
+    beyond = rep is not None and rep.device_code == "beyond-budget"
+    measured = measured_facts(pkg) if rep is None or beyond else None
+    if measured is not None and measured.row.glibc:
+        return measured.row.glibc, measured.evidence(f"{label} needs GLIBC_{measured.row.glibc}")
     if str(canonicalize_name(pkg.name)) in TORCH_NAMES and pkg.ecosystem == "pypi":
         rel = torch_release(pkg.version)
         if rel is not None:

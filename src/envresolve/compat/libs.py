@@ -10,6 +10,7 @@ from packaging.version import Version
 
 from envresolve.compat.common import emit, pkg_label, ver
 from envresolve.compat.facts import glibc_need, runtime_cuda
+from envresolve.compat.measured import measured_facts
 from envresolve.compat.model import Environment, Package
 from envresolve.diagnostics import Diagnostic, Evidence
 from envresolve.matrices import (
@@ -87,6 +88,11 @@ def _cxx_needs(pkg: Package) -> tuple[str | None, str | None, Evidence] | None:
     if rep is not None and (rep.max_glibcxx or rep.max_cxxabi):
         fact = f"{label} needs GLIBCXX_{rep.max_glibcxx or '-'} / CXXABI_{rep.max_cxxabi or '-'} (binary facts)"
         return rep.max_glibcxx, rep.max_cxxabi, Evidence(fact=fact, source=rep.artifact)
+    measured = measured_facts(pkg) if rep is None else None
+    if measured is not None and (measured.row.glibcxx or measured.row.cxxabi):
+        row = measured.row
+        fact = f"{label} needs GLIBCXX_{row.glibcxx or '-'} / CXXABI_{row.cxxabi or '-'}"
+        return row.glibcxx, row.cxxabi, measured.evidence(fact)
     if str(canonicalize_name(pkg.name)) == "torch" and pkg.ecosystem == "pypi":
         rel = torch_release(pkg.version)
         if rel is not None and (rel.row.glibcxx or rel.row.cxxabi):

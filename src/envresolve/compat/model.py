@@ -25,6 +25,7 @@ class Package(_Frozen):
     channel: str | None = Field(default=None, description="conda channel or pip index (credentials masked)")
     subdir: str | None = None
     url: str | None = None
+    sha256: str | None = Field(default=None, description="sha256 of the artefact it installs, where known")
     depends: tuple[str, ...] = ()
     binary: ArtifactReport | None = None
     binary_note: str | None = Field(default=None, description="why binary facts are missing, when they are")
@@ -38,6 +39,7 @@ class Package(_Frozen):
         index: str | None = None,
         url: str | None = None,
         requires_dist: tuple[str, ...] = (),
+        sha256: str | None = None,
         binary: ArtifactReport | None = None,
         binary_note: str | None = None,
     ) -> Package:
@@ -49,6 +51,7 @@ class Package(_Frozen):
             ecosystem="pypi",
             channel=index,
             url=url,
+            sha256=sha256,
             depends=requires_dist,
             binary=binary,
             binary_note=binary_note,

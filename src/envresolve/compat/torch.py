@@ -6,6 +6,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
 from envresolve.compat.common import emit, env_python, find_pkg, mm, pkg_label, torch_pkg
+from envresolve.compat.measured import measured_facts
 from envresolve.compat.model import Environment, Package
 from envresolve.diagnostics import Diagnostic, Evidence
 from envresolve.matrices import framework_row, pytorch_matrix, torch_release, torch_variant
@@ -25,6 +26,10 @@ def torch_cxx11_abi(torch: Package) -> tuple[bool, Evidence] | None:
         if len(abis) == 1:
             flag = abis.pop() == "cxx11"
             return flag, Evidence(fact=f"{label} uses the {'cxx11' if flag else 'pre-cxx11'} ABI (binary facts)")
+    measured = measured_facts(torch) if rep is None else None
+    if measured is not None and measured.row.cxx11_abi in ("cxx11", "pre-cxx11"):
+        flag = measured.row.cxx11_abi == "cxx11"
+        return flag, measured.evidence(f"{label} uses the {measured.row.cxx11_abi} ABI")
     if torch.ecosystem != "pypi":
         return None
     rel = torch_release(torch.version)

@@ -93,6 +93,7 @@ class LockedPipPackage(_Frozen):
             index=self.index,
             url=self.url,
             requires_dist=self.requires_dist,
+            sha256=self.sha256,
             binary=self.binary,
             binary_note=None if self.binary else self.verdict.reason,
         )

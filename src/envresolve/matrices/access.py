@@ -15,8 +15,10 @@ from packaging.version import InvalidVersion, Version
 
 from envresolve.diagnostics import Evidence
 from envresolve.matrices.base import Confidence, MatrixFile, MatrixRow, load_matrix
+from envresolve.matrices.measured import MEASURED_FILE, MeasuredWheelsMatrix
 from envresolve.matrices.models import (
     AbiMatrix,
+    ArchDriverRow,
     ArchRow,
     CondaNamesMatrix,
     CudaArchsMatrix,
@@ -25,11 +27,13 @@ from envresolve.matrices.models import (
     CudaPackagesMatrix,
     CudnnNcclMatrix,
     CudnnRow,
+    DriverBranchRow,
     FrameworkRow,
     FrameworksMatrix,
     GccRow,
     GpuRow,
     GpusMatrix,
+    ManylinuxPolicyRow,
     MinorCompatRow,
     NamesMatrix,
     PytorchMatrix,
@@ -38,6 +42,7 @@ from envresolve.matrices.models import (
     TorchRelease,
     TorchVariant,
 )
+from envresolve.matrices.pip_libs import PIP_LIBS_FILE, PipLibsMatrix
 
 __all__ = [
     "MATRIX_FILES",
@@ -56,6 +61,7 @@ __all__ = [
     "cuda_packages_matrix",
     "cudnn_nccl_matrix",
     "cudnn_rows",
+    "driver_branch",
     "driver_libs",
     "framework_row",
     "frameworks_matrix",
@@ -63,7 +69,9 @@ __all__ = [
     "gpu_by_name",
     "gpu_by_pci_id",
     "gpus_matrix",
+    "last_driver_branch",
     "manylinux_glibc",
+    "manylinux_policy",
     "minor_compat_floor",
     "names_matrix",
     "pytorch_matrix",
@@ -120,6 +128,8 @@ MATRIX_FILES: dict[str, type[MatrixFile]] = {
     "conda_names.yaml": CondaNamesMatrix,
     "frameworks.yaml": FrameworksMatrix,
     "names.yaml": NamesMatrix,
+    MEASURED_FILE: MeasuredWheelsMatrix,
+    PIP_LIBS_FILE: PipLibsMatrix,
 }
 
 
@@ -255,6 +265,24 @@ def minor_compat_floor(major: int) -> Sourced[MinorCompatRow] | None:
     """The minor-version-compatibility floor of a CUDA major (12 -> 525.60.13)."""
     m = cuda_drivers_matrix()
     row = next((r for r in m.minor_version_compat if r.major == major), None)
+    return Sourced(row, m) if row else None
+
+
+def driver_branch(driver: str) -> Sourced[DriverBranchRow] | None:
+    """The lifecycle row of the branch a driver version belongs to ('580.65.06' or 'R580' -> the R580 row)."""
+    match = re.match(r"^[Rr]?([0-9]{3})(?:\.|$)", driver.strip())
+    if not match:
+        return None
+    m = cuda_drivers_matrix()
+    row = next((r for r in m.branches if r.number == int(match.group(1))), None)
+    return Sourced(row, m) if row else None
+
+
+def last_driver_branch(compute_capability: str) -> Sourced[ArchDriverRow] | None:
+    """The architecture row of a compute capability ('6.1' -> Pascal, last driver branch R580; Turing and newer
+    have `last_branch` None: support is ongoing)."""
+    m = cuda_drivers_matrix()
+    row = next((r for r in m.arch_last_branch if compute_capability in r.compute_capabilities), None)
     return Sourced(row, m) if row else None
 
 
@@ -476,6 +504,26 @@ def manylinux_glibc(platform_tag: str) -> tuple[str, Sourced[MatrixRow]] | None:
     for r in m.manylinux:
         if platform_tag.startswith(r.tag + "_"):
             return r.glibc, Sourced(r, m)
+    return None
+
+
+_POLICY_TAG = re.compile(
+    r"^(?:manylinux_(?P<major>[0-9]+)_(?P<minor>[0-9]+)|(?P<legacy>manylinux(?:1|2010|2014)))_(?P<arch>.+)$"
+)
+
+
+def manylinux_policy(platform_tag: str) -> Sourced[ManylinuxPolicyRow] | None:
+    """The symbol-version ceilings a manylinux platform tag promises ('manylinux2014_x86_64' -> the x86_64 row of
+    policy manylinux_2_17), or None when pypa's policy data has no row for that policy and architecture."""
+    match = _POLICY_TAG.match(platform_tag)
+    if not match:
+        return None
+    m = abi_matrix()
+    for row in m.manylinux_policies:
+        if row.arch != match["arch"]:
+            continue
+        if match["legacy"] in row.aliases or row.policy == f"manylinux_{match['major']}_{match['minor']}":
+            return Sourced(row, m)
     return None
 
 

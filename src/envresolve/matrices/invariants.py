@@ -15,7 +15,9 @@ from envresolve.matrices.access import (
     cuda_archs_matrix,
     cuda_drivers_matrix,
     cuda_min_driver,
+    frameworks_matrix,
     gpus_matrix,
+    minor_compat_floor,
     pytorch_matrix,
     toolkit_archs,
 )
@@ -152,6 +154,68 @@ def image_releases_in_distro_table() -> list[Diagnostic]:
     ]  # fmt: skip
 
 
+def manylinux_ceilings_monotonic() -> list[Diagnostic]:
+    """A newer manylinux policy never allows less: per architecture, GLIBC_/GLIBCXX_/CXXABI_ ceilings do not fall as
+    the policy's glibc rises (a ceiling may sit below the name: glibc 2.37 defined no GLIBC_2.37 symbols)."""
+    out: list[Diagnostic] = []
+    rows = abi_matrix().manylinux_policies
+    for arch in sorted({r.arch for r in rows}):
+        mine = sorted((r for r in rows if r.arch == arch), key=lambda r: Version(r.tag_glibc))
+        for prev, cur in pairwise(mine):
+            for field in ("glibc", "glibcxx", "cxxabi"):
+                if Version(getattr(cur, field)) < Version(getattr(prev, field)):
+                    out.append(
+                        _mx(
+                            f"abi.yaml {cur.policy} {arch}: {field} ceiling {getattr(cur, field)} is below "
+                            f"{prev.policy}'s {getattr(prev, field)}"
+                        )
+                    )
+    return out
+
+
+def arch_support_matches_toolkits() -> list[Diagnostic]:
+    """An architecture whose last CUDA is N.x has no SASS target in a toolkit of a later major, and one in the
+    toolkits of major N that the arch table lists; a CUDA release's driver branch supports its CUDA major."""
+    out: list[Diagnostic] = []
+    toolkits = cuda_archs_matrix().toolkits
+    for arch in cuda_drivers_matrix().arch_last_branch:
+        last = arch.last_cuda_major
+        if last is None:
+            continue
+        for cc in arch.compute_capabilities:
+            major, minor = cc.split(".")
+            sm = int(major) * 10 + int(minor)
+            for tk in toolkits:
+                tk_major = Version(tk.cuda).major
+                if tk_major > last and sm in tk.sass:
+                    out.append(_mx(f"cuda_archs.yaml {tk.cuda} builds sm_{sm}, whose last CUDA is {arch.last_cuda}"))
+                if tk_major == last and arch.last_cuda.endswith(".x") and sm not in tk.sass:  # type: ignore[union-attr]
+                    out.append(_mx(f"cuda_archs.yaml {tk.cuda} lacks sm_{sm}, supported through CUDA {arch.last_cuda}"))
+    branches = {b.branch: b for b in cuda_drivers_matrix().branches}
+    for row in cuda_drivers_matrix().rows:
+        b = branches.get(row.branch or "")
+        if b is not None and b.max_cuda_major is not None and b.max_cuda_major < Version(row.cuda).major:
+            out.append(_mx(f"cuda_drivers.yaml {row.release}: branch {b.branch} supports CUDA {b.max_cuda_major} only"))
+    return out
+
+
+def framework_floors_consistent() -> list[Diagnostic]:
+    """A framework's stated driver floor is in the branch of its CUDA major's minor-version floor, and its lowest
+    compute capability is one its CUDA toolkit builds."""
+    out: list[Diagnostic] = []
+    for row in frameworks_matrix().rows:
+        label = f"frameworks.yaml {row.package} {row.versions}"
+        floor = minor_compat_floor(row.cuda_major)
+        if row.min_driver and floor and Version(row.min_driver).major != Version(floor.row.min_driver).major:
+            out.append(_mx(f"{label}: driver floor {row.min_driver} is not in CUDA {row.cuda_major}'s branch"))
+        if row.min_compute_capability:
+            major, minor = row.min_compute_capability.split(".")
+            tk = toolkit_archs(row.cuda)
+            if tk is not None and int(major) * 10 + int(minor) not in tk.row.sass:
+                out.append(_mx(f"{label}: CUDA {row.cuda} cannot build sm_{major}{minor}"))
+    return out
+
+
 INVARIANTS = (
     torch_variants_have_driver_rows,
     gpu_capabilities_in_arch_table,
@@ -161,6 +225,9 @@ INVARIANTS = (
     torch_pairing_unique,
     distro_gcc_levels_known,
     image_releases_in_distro_table,
+    manylinux_ceilings_monotonic,
+    arch_support_matches_toolkits,
+    framework_floors_consistent,
 )
 
 

@@ -14,6 +14,7 @@ from envresolve.matrices.base import Confidence, MatrixFile, MatrixRow
 __all__ = [
     "NAME_GROUPS",
     "AbiMatrix",
+    "ArchDriverRow",
     "ArchRow",
     "BuildStringRow",
     "CondaCudaRow",
@@ -25,12 +26,14 @@ __all__ = [
     "CudaPackagesMatrix",
     "CudnnNcclMatrix",
     "CudnnRow",
+    "DriverBranchRow",
     "DriverLibRow",
     "FrameworkRow",
     "FrameworksMatrix",
     "GccRow",
     "GpuRow",
     "GpusMatrix",
+    "ManylinuxPolicyRow",
     "ManylinuxRow",
     "MinorCompatRow",
     "NameRule",
@@ -130,6 +133,58 @@ class MinorCompatRow(MatrixRow):
     below_driver: Ver | None = None
 
 
+_BRANCH = re.compile(r"^R[0-9]{3}$")
+_EOL = re.compile(r"^([0-9]{4}-(0[1-9]|1[0-2])|ended)$")
+_LAST_CUDA = re.compile(r"^[0-9]+\.([0-9]+|x)$")
+
+
+class DriverBranchRow(MatrixRow):
+    """A data-center driver branch ('R580'), its lifecycle designation and end of life ('2028-06', or 'ended'
+    when a source says it has ended without a date; None while no date is published)."""
+
+    branch: StrictStr
+    designation: Literal["long-term-support", "production", "new-feature", "evaluation"]
+    eol: StrictStr | None = None
+    max_cuda_major: int | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> DriverBranchRow:
+        if not _BRANCH.match(self.branch):
+            raise ValueError(f"driver branch must look like R580, got {self.branch!r}")
+        if self.eol is not None and not _EOL.match(self.eol):
+            raise ValueError(f"{self.branch}: eol must be YYYY-MM or 'ended', got {self.eol!r}")
+        return self
+
+    @property
+    def number(self) -> int:
+        """580 for R580."""
+        return int(self.branch[1:])
+
+
+class ArchDriverRow(MatrixRow):
+    """A GPU architecture's compute capabilities, the CUDA toolkits that build for it, and the last driver branch
+    that supports it (None: support is ongoing)."""
+
+    architecture: StrictStr
+    compute_capabilities: tuple[CC, ...]
+    first_cuda: Ver
+    last_cuda: StrictStr | None = None
+    last_branch: StrictStr | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> ArchDriverRow:
+        if self.last_cuda is not None and not _LAST_CUDA.match(self.last_cuda):
+            raise ValueError(f"{self.architecture}: last_cuda must look like '10.2' or '12.x'")
+        if self.last_branch is not None and not _BRANCH.match(self.last_branch):
+            raise ValueError(f"{self.architecture}: last_branch must look like R470")
+        return self
+
+    @property
+    def last_cuda_major(self) -> int | None:
+        """12 for '12.x'."""
+        return int(self.last_cuda.split(".")[0]) if self.last_cuda else None
+
+
 class CudaDriversMatrix(MatrixFile):
     """`matrices/cuda_drivers.yaml`."""
 
@@ -138,9 +193,18 @@ class CudaDriversMatrix(MatrixFile):
     minor_version_compat: tuple[MinorCompatRow, ...]
     minor_version_compat_limits: tuple[RuleRow, ...] = ()
     forward_compat: tuple[RuleRow, ...] = ()
+    branches: tuple[DriverBranchRow, ...] = ()
+    arch_last_branch: tuple[ArchDriverRow, ...] = ()
 
     def _all_rows(self) -> list[MatrixRow]:
-        return [*self.rows, *self.minor_version_compat, *self.minor_version_compat_limits, *self.forward_compat]
+        return [
+            *self.rows,
+            *self.minor_version_compat,
+            *self.minor_version_compat_limits,
+            *self.forward_compat,
+            *self.branches,
+            *self.arch_last_branch,
+        ]
 
     @model_validator(mode="after")
     def _unique(self) -> CudaDriversMatrix:
@@ -150,6 +214,12 @@ class CudaDriversMatrix(MatrixFile):
         majors = [r.major for r in self.minor_version_compat]
         if len(majors) != len(set(majors)):
             raise ValueError("duplicate minor_version_compat major")
+        branches = [r.branch for r in self.branches]
+        if len(branches) != len(set(branches)):
+            raise ValueError("duplicate driver branch row")
+        ccs = [cc for r in self.arch_last_branch for cc in r.compute_capabilities]
+        if len(ccs) != len(set(ccs)):
+            raise ValueError("a compute capability appears in two arch_last_branch rows")
         return self
 
 
@@ -398,6 +468,30 @@ class ManylinuxRow(MatrixRow):
     glibc: StrictStr
 
 
+class ManylinuxPolicyRow(MatrixRow):
+    """The symbol-version ceilings of one manylinux policy on one architecture: the highest GLIBC_, GLIBCXX_ and
+    CXXABI_ version a wheel under that policy may need (pypa's policy data, as auditwheel enforces it)."""
+
+    policy: StrictStr
+    aliases: tuple[StrictStr, ...] = ()
+    arch: StrictStr
+    glibc: Ver
+    glibcxx: Ver
+    cxxabi: Ver
+
+    @model_validator(mode="after")
+    def _policy_name(self) -> ManylinuxPolicyRow:
+        if not re.fullmatch(r"manylinux_[0-9]+_[0-9]+", self.policy):
+            raise ValueError(f"policy must look like manylinux_2_17, got {self.policy!r}")
+        return self
+
+    @property
+    def tag_glibc(self) -> str:
+        """The glibc the policy's name promises ('manylinux_2_17' -> '2.17')."""
+        _, major, minor = self.policy.split("_")
+        return f"{major}.{minor}"
+
+
 class GccRow(MatrixRow):
     """A GCC release and the highest GLIBCXX_/CXXABI_ versions its libstdc++ defines."""
 
@@ -417,11 +511,19 @@ class AbiMatrix(MatrixFile):
 
     kind: Literal["abi"]
     manylinux: tuple[ManylinuxRow, ...]
+    manylinux_policies: tuple[ManylinuxPolicyRow, ...] = ()
     gcc: tuple[GccRow, ...]
     system_libs: tuple[SystemLibRow, ...] = ()
 
     def _all_rows(self) -> list[MatrixRow]:
-        return [*self.manylinux, *self.gcc, *self.system_libs]
+        return [*self.manylinux, *self.manylinux_policies, *self.gcc, *self.system_libs]
+
+    @model_validator(mode="after")
+    def _one_policy_row_per_arch(self) -> AbiMatrix:
+        keys = [(r.policy, r.arch) for r in self.manylinux_policies]
+        if len(keys) != len(set(keys)):
+            raise ValueError("duplicate (policy, arch) row in manylinux_policies")
+        return self
 
 
 # --- cuDNN and NCCL ---------------------------------------------------------------------------------------------
@@ -485,7 +587,8 @@ class CondaNamesMatrix(MatrixFile):
 
 
 class FrameworkRow(MatrixRow):
-    """A framework package (version range) and the CUDA / cuDNN it needs."""
+    """A framework package (version range) and the CUDA / cuDNN it needs; `min_driver` and
+    `min_compute_capability` where the framework's own install page states them (cited by `floor_source`)."""
 
     package: StrictStr
     versions: Specifier
@@ -493,6 +596,9 @@ class FrameworkRow(MatrixRow):
     cuda_major: int
     cudnn: Ver | None = None
     python: Specifier | None = None
+    min_driver: Ver | None = None
+    min_compute_capability: CC | None = None
+    floor_source: StrictStr | None = None
 
 
 class FrameworksMatrix(MatrixFile):
@@ -500,6 +606,15 @@ class FrameworksMatrix(MatrixFile):
 
     kind: Literal["frameworks"]
     rows: tuple[FrameworkRow, ...]
+
+    @model_validator(mode="after")
+    def _floor_sources_known(self) -> FrameworksMatrix:
+        for row in self.rows:
+            if (row.min_driver or row.min_compute_capability) and row.floor_source is None:
+                raise ValueError(f"{row.package} {row.versions}: a driver or GPU floor needs a floor_source")
+            if row.floor_source and row.floor_source not in self.sources:
+                raise ValueError(f"{row.package} {row.versions}: unknown floor_source {row.floor_source!r}")
+        return self
 
 
 # --- facts encoded in names ---------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from enum import Enum
 from typing import Annotated, Any, Literal
 
 from packaging.version import InvalidVersion, Version
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
     "NODE_FACTS_SCHEMA_VERSION",
@@ -137,7 +137,11 @@ class NodeFacts(_Frozen):
     cpu: CpuFacts = Field(default_factory=CpuFacts)
     glibc: VersionStr | None = None
     libstdcxx: LibStdCxxFacts | None = None
-    driver: DriverFacts | None = None
+    driver: DriverFacts | None = Field(
+        default=None,
+        description="the NVIDIA driver; null: no driver. Left out on a node that lists GPUs, the node has a driver "
+        "whose version and CUDA level are unknown",
+    )
     gpus: tuple[GpuFacts, ...] = ()
     cuda_arch: ComputeCapability | None = Field(
         default=None,
@@ -155,6 +159,15 @@ class NodeFacts(_Frozen):
         description="what the source says about the node beyond the facts, kept for people and selectors, never "
         "judged (Slurm features and partitions: `slurm.feature/<name>`, `slurm/partitions`, `slurm/gres`)",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gpus_have_a_driver(cls, data: Any) -> Any:
+        """GPUs are listed only where a driver reports them: a node that lists GPUs and does not state `driver`
+        has a driver of unknown version, never "no driver" (an unstated fact is unknown)."""
+        if isinstance(data, dict) and "driver" not in data and data.get("gpus"):
+            return {**data, "driver": {}}
+        return data
 
     @property
     def cuda_driver_version(self) -> Version | None:

@@ -259,13 +259,25 @@ def node_from_manifest(obj: dict[str, Any], *, origin: str) -> tuple[NodeFacts, 
         ),
         r.version_from(None, [GFD + f"cuda.runtime.{p}" for p in ("major", "minor")], 2),
     )
-    driver = _driver_facts(drv, cuda) if drv or cuda else None
+    gpus = _gpus(r, labels, status)
+    # GFD and the device plugin see GPUs only through the driver: GPU labels or an `nvidia.com/gpu` capacity
+    # without driver labels mean a driver of unknown version, not "no driver"
+    seen = bool(gpus) or _gpu_capacity(status) > 0
+    driver = _driver_facts(drv, cuda) if drv or cuda or seen else None
     if driver:
-        prov["driver"] = Provenance.DECLARED
+        prov["driver"] = Provenance.DECLARED if drv or cuda else Provenance.INFERRED
         if cuda:
             prov["cuda"] = Provenance.DECLARED
+        if not (drv or cuda):
+            r.diags.append(
+                make(
+                    "ND230",
+                    "the node has NVIDIA GPUs (GFD labels or an nvidia.com/gpu capacity) but no driver label: read "
+                    "as a driver whose version and CUDA level are unknown",
+                    subject=r.subject,
+                )
+            )
 
-    gpus = _gpus(r, labels, status)
     if gpus:
         prov["gpus"] = Provenance.DECLARED
     node = NodeFacts(
@@ -332,6 +344,13 @@ def _os_facts(os_id: str | None, version_id: str | None, kernel: str | None) -> 
 @functools.lru_cache(maxsize=64)
 def _cpu_facts(arch: str | None, level: int | None) -> CpuFacts:
     return CpuFacts() if arch is None else CpuFacts(arch=arch, microarch_level=level)
+
+
+def _gpu_capacity(status: dict[str, Any]) -> int:
+    """`status.capacity["nvidia.com/gpu"]` as a count (0 when absent or not a count)."""
+    cap = status.get("capacity")
+    raw = cap.get("nvidia.com/gpu") if isinstance(cap, dict) else None
+    return int(raw) if isinstance(raw, (int, str)) and not isinstance(raw, bool) and _INT.match(str(raw)) else 0
 
 
 @functools.lru_cache(maxsize=1024)

@@ -138,24 +138,15 @@ def version_definitions(path: str | Path) -> list[str]:
     """The names a shared library defines in `.gnu.version_d`, in file order (the first is its soname).
 
     Raises OSError when the file cannot be read and ValueError when it is not an ELF file with version
-    definitions; callers turn those into diagnostics.
+    definitions; callers turn those into diagnostics. Read by the symbol-lookup view of `envresolve.binary.elf`.
     """
-    from elftools.common.exceptions import ELFError
-    from elftools.elf.elffile import ELFFile
+    from envresolve.binary.elf import DynObject, ElfFormatError
 
-    with open(path, "rb") as fh:
-        try:
-            elf = ELFFile(fh)
-            names: list[str] = []
-            for section in elf.iter_sections():
-                if section["sh_type"] != "SHT_GNU_verdef":
-                    continue
-                for _verdef, aux in section.iter_versions():  # type: ignore[attr-defined]
-                    first = next(iter(aux), None)
-                    if first is not None:
-                        names.append(str(first.name))
-        except (ELFError, struct.error, AttributeError, KeyError) as exc:
-            raise ValueError(f"not a readable ELF shared library: {exc}") from None
+    try:
+        with DynObject(path) as obj:
+            names = obj.version_definitions()
+    except ElfFormatError as exc:
+        raise ValueError(f"not a readable ELF shared library: {exc}") from None
     if not names:
         raise ValueError("no version definitions (.gnu.version_d)")
     return names

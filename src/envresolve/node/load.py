@@ -117,7 +117,8 @@ def parse_node_text(text: str, *, origin: str) -> list[tuple[NodeFacts, list[Dia
         return nodes_from_scontrol(text, origin=origin)
     obj = _parse(text, origin)
     if is_facts_obj(obj):
-        return [(facts_from_obj(obj, origin=origin), [])]
+        node = facts_from_obj(obj, origin=origin)
+        return [(node, _driver_notes(obj, node))]
     if is_kubernetes_obj(obj):
         return [_with_inferred(node, diags) for node, diags in nodes_from_kubernetes(obj, origin=origin)]
     if isinstance(obj, dict) and obj.get("kind") is not None and "apiVersion" in obj:
@@ -137,3 +138,19 @@ def parse_node_text(text: str, *, origin: str) -> list[tuple[NodeFacts, list[Dia
 def _with_inferred(node: NodeFacts, diags: list[Diagnostic]) -> tuple[NodeFacts, list[Diagnostic]]:
     node, more = fill_inferred(node)
     return node, diags + more
+
+
+def _driver_notes(obj: dict[str, Any], node: NodeFacts) -> list[Diagnostic]:
+    """ND230 for a facts file that lists GPUs without a `driver` key (read as a driver of unknown version)."""
+    if "driver" in obj or not node.gpus:
+        return []
+    return [
+        make(
+            "ND230",
+            f"{node.label} lists {len(node.gpus)} GPU(s) but no `driver`: read as a driver whose version and CUDA "
+            "level are unknown",
+            subject="driver",
+            node=node.label,
+            hint='state the driver (envresolve probe --format json), or `"driver": null` for a node without one',
+        )
+    ]

@@ -108,7 +108,8 @@ def collect(nvml: NvmlLike) -> NvmlResult:
     finally:
         with contextlib.suppress(NvmlCallError):
             nvml.shutdown()
-    driver = DriverFacts(version=version, cuda=cuda) if version or cuda else None
+    # NVML initialises only through a loaded driver: when both queries fail, the driver is unknown, not absent
+    driver = DriverFacts(version=version, cuda=cuda)
     return NvmlResult(driver=driver, gpus=gpus, diagnostics=diags)
 
 

@@ -314,4 +314,5 @@ def _gpus(
         diags.append(make("ND104", f"nvidia-smi {why}", subject="nvidia-smi"))
     if version is None and not gpus:
         return None, ()
-    return (DriverFacts(version=version, cuda=cuda) if version or cuda else None), gpus
+    # nvidia-smi lists GPUs only through a loaded driver: without its version that driver is unknown, not absent
+    return DriverFacts(version=version, cuda=cuda), gpus

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from envresolve.preflight.elfdyn import DynInfo, ElfFormatError, read_dyninfo
+from envresolve.binary.elf import DynInfo, ElfFormatError, read_dyninfo
 
 if TYPE_CHECKING:
     from envresolve.node.facts import NodeFacts

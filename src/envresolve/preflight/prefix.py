@@ -3,8 +3,9 @@
 One streaming pass over the prefix: metadata first (`conda-meta/*.json`, `*.dist-info/METADATA` + `RECORD`) to
 attribute files to packages, then every shared object, one at a time. For each object the loader emulation
 (`envresolve.preflight.loader`) resolves its DT_NEEDED entries; extension modules get their undefined symbols looked
-up in the libraries they load, through those libraries' own hash tables (`envresolve.preflight.elfdyn`). Symbol
-tables are never held in memory, so a prefix of 100,000 files is checked in bounded memory.
+up in the libraries they load, through those libraries' own hash tables (the symbol-lookup view of
+`envresolve.binary.elf`). Symbol tables are never held in memory, so a prefix of 100,000 files is checked in bounded
+memory.
 
 Nothing is ever written: files are opened read-only (and memory-mapped read-only).
 """
@@ -29,7 +30,7 @@ from envresolve._input import (
     read_limited_text,
     refuse_special,
 )
-from envresolve.binary.elf import read_elf_file
+from envresolve.binary.elf import DynInfo, DynObject, ElfFormatError, read_elf_file
 from envresolve.binary.model import ArtifactReport, ElfFacts, max_version
 from envresolve.binary.report import build_report
 from envresolve.binary.wheel import Findings
@@ -37,7 +38,6 @@ from envresolve.compat.model import Environment, Package
 from envresolve.diagnostics import Diagnostic, Evidence, Location, Severity, make
 from envresolve.errors import InputError
 from envresolve.limits import MAX_METADATA_BYTES
-from envresolve.preflight.elfdyn import DynInfo, DynObject, ElfFormatError
 from envresolve.preflight.loader import GLIBC_SONAMES, LIBSTDCXX, Loader, LoaderConfig, Resolved, SystemLibraries
 
 if TYPE_CHECKING:

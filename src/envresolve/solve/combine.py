@@ -27,6 +27,7 @@ from envresolve.solve.conda import (
     VirtualPackage,
     common_virtual_packages,
     node_virtual_packages,
+    solve_virtual_packages,
 )
 from envresolve.specs.digest import spec_digest
 
@@ -380,6 +381,7 @@ def _pip_env_packages(pip: PipResolution, cache: Any = None) -> list[Package]:
             index=p.index,
             url=p.url,
             requires_dist=p.requires_dist,
+            sha256=p.sha256 or None,
             binary=p.binary or _cached_report(cache, p.sha256, p.name, p.version),
         )
         for p in pip.packages
@@ -435,16 +437,17 @@ def resolve(
     conda_specs = _conda_specs(spec, settings)
     channels = [c.name for c in spec.channels] or (["conda-forge"] if conda_specs else [])
     solver = CondaSolver(channels, conda_settings) if conda_specs else None
-    per_node_vps = [node_virtual_packages(n) for n in nodes]
+    per_node_vps = [node_virtual_packages(n) for n in nodes]  # recorded in the lock
+    solve_vps = [solve_virtual_packages(n) for n in nodes]  # solved with: unknown facts admit every record
     names = _node_names(nodes)
     spec_notes = [d for d in spec.diagnostics if d.severity is not Severity.INFO]
 
     if len(nodes) == 1:
-        att = _attempt(spec, nodes, per_node_vps[0], solver, conda_specs, settings, offline=offline, label=names[0])
+        att = _attempt(spec, nodes, solve_vps[0], solver, conda_specs, settings, offline=offline, label=names[0])
         outcome = _outcome(names[0], att)
         return _finish(spec, nodes, per_node_vps, att, [outcome], spec_notes, explain, settings)
 
-    common = common_virtual_packages(per_node_vps)
+    common = common_virtual_packages(solve_vps)
     att = _attempt(spec, nodes, common, solver, conda_specs, settings, offline=offline, label=None)
     if att.ok:
         outcomes = [_outcome(n, att, node_only=True) for n in names]
@@ -453,7 +456,7 @@ def resolve(
     outcomes = []
     why: list[WhyNot] = list(att.why_not)
     singles = []
-    for node, vps, name in zip(nodes, per_node_vps, names, strict=True):
+    for node, vps, name in zip(nodes, solve_vps, names, strict=True):
         single = _attempt(spec, [node], vps, solver, conda_specs, settings, offline=offline, label=name)
         singles.append(single)
         outcomes.append(_outcome(name, single))

@@ -41,6 +41,7 @@ __all__ = [
     "common_virtual_packages",
     "default_cache_dir",
     "node_virtual_packages",
+    "solve_virtual_packages",
     "translate_matchspec",
 ]
 
@@ -142,6 +143,55 @@ def node_virtual_packages(node: NodeFacts) -> tuple[VirtualPackage, ...]:
 
     out = [VirtualPackage(name=n, version=str(v), build=str(b) if b else "0") for n, v, b in virtual_packages(node)]
     return tuple(sorted(out, key=lambda vp: vp.name))
+
+
+#: What the solver is given for a fact the node does not state: a level above every lower bound a record asks
+#: for, and below the `<3.0.a0` upper bound conda-forge's `__glibc` dependencies carry. conda packages ask for
+#: virtual packages as lower bounds, so this admits every record: an unknown fact is never held against a
+#: package. What the chosen records need of the fact is reported instead (`compat.unknown`: RS130, RS132).
+ADMIT_ALL: Mapping[str, str] = {"__glibc": "2.999", "__cuda": "999", "__linux": "999"}
+
+
+def solve_virtual_packages(node: NodeFacts) -> tuple[VirtualPackage, ...]:
+    """The virtual packages the conda solve gets for a node: its own (`node_virtual_packages`), and for a fact
+    it leaves unknown, a level that admits every record (`ADMIT_ALL`).
+
+    Unknown: glibc (`node.glibc` is None); the kernel (`__linux` is `0` in the node's own list); the CUDA level
+    of a driver that is present (`node.driver` with no `cuda`). A driver whose version is known but not its CUDA
+    level gets the highest CUDA release the sourced driver table says that version runs. These levels are for the
+    solve only; the lock records the node's own.
+    """
+    from envresolve.node.conda import linux_version
+
+    vps = {vp.name: vp for vp in node_virtual_packages(node)}
+    if node.glibc is None and "__glibc" not in vps:
+        vps["__glibc"] = VirtualPackage(name="__glibc", version=ADMIT_ALL["__glibc"])
+    if linux_version(node.os.kernel) is None:
+        vps["__linux"] = VirtualPackage(name="__linux", version=ADMIT_ALL["__linux"])
+    if node.driver is not None and "__cuda" not in vps:
+        level = _cuda_of_driver(node.driver.version) if node.driver.version else None
+        vps["__cuda"] = VirtualPackage(name="__cuda", version=level or ADMIT_ALL["__cuda"])
+        cc = node.min_compute_capability
+        if cc is not None and "__cuda_arch" not in vps:
+            vps["__cuda_arch"] = VirtualPackage(name="__cuda_arch", version=cc)
+    return tuple(sorted(vps.values(), key=lambda vp: vp.name))
+
+
+def _cuda_of_driver(driver: str) -> str | None:
+    """The highest CUDA major.minor whose GA release needs at most this driver (MATRIX's `cuda_drivers.yaml`)."""
+    from packaging.version import InvalidVersion, Version
+
+    from envresolve.matrices import cuda_drivers_matrix
+
+    try:
+        have = Version(driver)
+        runs = [Version(r.cuda) for r in cuda_drivers_matrix().rows if Version(r.min_driver) <= have]
+    except (InvalidVersion, EnvresolveError):
+        return None
+    if not runs:
+        return None
+    top = max(runs)
+    return f"{top.major}.{top.minor}"
 
 
 def _to_rattler(vps: Iterable[VirtualPackage]) -> list[GenericVirtualPackage]:

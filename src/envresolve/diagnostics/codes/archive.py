@@ -226,14 +226,17 @@ CODES: tuple[CodeInfo, ...] = (
         name="tag-understates-glibc",
         category=GLIBC,
         severity=WARNING,
-        summary="A wheel's platform tag promises an older glibc than its shared objects need.",
+        summary="A wheel's platform tag promises an older glibc (or libstdc++) than its shared objects need.",
         explanation=(
             "manylinux tags state the oldest glibc a wheel runs on (manylinux2014 = glibc 2.17, "
             "manylinux_2_24 = 2.24). pip installs the wheel on any system with at least that glibc, but the "
             "dynamic loader refuses a library whose GLIBC_ version needs exceed the system's: "
             "`version 'GLIBC_2.27' not found`. Real PyPI wheels do this (nvidia-cuda-runtime-cu12 12.1.105 "
-            "is tagged manylinux1 but needs GLIBC_2.17). Use the needed version, not the tag, when choosing "
-            "a base image."
+            "is tagged manylinux1 but needs GLIBC_2.17). Each manylinux policy also caps the GLIBCXX_ and "
+            "CXXABI_ versions a wheel may need from the system libstdc++ (pypa's policy data, in "
+            "`matrices/abi.yaml`: manylinux2014 allows GLIBCXX_3.4.19, manylinux_2_28 GLIBCXX_3.4.24); a wheel "
+            "above its policy's cap fails with `version 'GLIBCXX_3.4.26' not found` on systems the tag admits. "
+            "Use the needed versions, not the tag, when choosing a base image."
         ),
         example="envresolve inspect bitsandbytes-0.50.2-py3-none-manylinux_2_24_x86_64.whl",
     ),

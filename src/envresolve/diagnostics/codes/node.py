@@ -258,6 +258,22 @@ CODES: tuple[CodeInfo, ...] = (
         ),
     ),
     CodeInfo(
+        code="ND230",
+        name="gpus-without-driver-fact",
+        category=NODE,
+        severity=INFO,
+        summary="A node description lists GPUs but does not state the driver: a driver of unknown version is assumed.",
+        explanation=(
+            "GPUs are only ever listed by something that talks to the NVIDIA driver (NVML, nvidia-smi, GPU "
+            "Feature Discovery), so a node that lists GPUs has a driver. When the description does not state it "
+            "(a facts file without a `driver` key, GFD labels without the driver labels, nvidia-smi without a "
+            "driver version), the driver is present with its version and CUDA level unknown: driver rules do "
+            "not run and nothing claims the driver is missing. A facts file states `driver: null` to mean that "
+            "the node has no driver."
+        ),
+        example='{"schema_version": 1, "gpus": [{"index": 0, "name": "NVIDIA H100", "compute_capability": "9.0"}]}',
+    ),
+    CodeInfo(
         code="ND330",
         name="image-facts-inferred",
         category=GLIBC,

@@ -142,4 +142,63 @@ CODES: tuple[CodeInfo, ...] = (
         ),
         example="cuda-cudart 12.9.79 needs glibc >= 2.99 (cached report): solved again with cuda-cudart !=12.9.79",
     ),
+    CodeInfo(
+        code="RS130",
+        name="needs-glibc-unknown-on-node",
+        category=Category.GLIBC,
+        severity=WARNING,
+        summary="The environment needs a glibc floor on a node whose glibc is unknown.",
+        explanation=(
+            "The node facts do not state glibc (Slurm facts of a kernel that does not name a RHEL-family "
+            "release, a facts file without `glibc`). Unknown is never an error: the conda solve is given a "
+            "`__glibc` that admits every record and the pip resolver accepts every manylinux tag, so nothing is "
+            "held against a package for a fact nobody knows. What the chosen packages need is still known: the "
+            "highest `__glibc >=` among the conda records, and each wheel's glibc need (binary facts, the torch "
+            "matrix row, or its manylinux tag). This warning names that floor and the package that sets it."
+        ),
+        example="envresolve lock spec.yaml --node scontrol-ubuntu-node.txt   # needs glibc >= 2.28 on the node",
+    ),
+    CodeInfo(
+        code="RS131",
+        name="needs-libstdcxx-unknown-on-node",
+        category=Category.LIBSTDCXX,
+        severity=WARNING,
+        summary="The environment needs a libstdc++ level on a node whose libstdc++ is unknown.",
+        explanation=(
+            "No conda libstdc++ is in the environment, and the node facts do not state the libstdc++ the loader "
+            "picks, so `GLIBCXX_` needs cannot be judged. The warning names the highest `GLIBCXX_` a package "
+            "needs (binary facts or the torch matrix row). Add `libstdcxx-ng` to the conda dependencies, or "
+            "state the node's libstdc++ in its facts."
+        ),
+        example="torch 2.8.0 wheels (GLIBCXX_3.4.30) for a node whose libstdc++ is unknown",
+    ),
+    CodeInfo(
+        code="RS132",
+        name="needs-driver-unknown-on-node",
+        category=Category.DRIVER,
+        severity=WARNING,
+        summary="The environment needs a CUDA driver level on a node whose driver version is unknown.",
+        explanation=(
+            "The node has an NVIDIA driver (it lists GPUs) but neither its version nor its CUDA level is known "
+            "(Slurm facts, a facts file with GPUs and no `driver`). Unknown is never an error: the conda solve "
+            "is given a `__cuda` that admits every record and pip candidates are not judged on the driver. The "
+            "warning names the highest CUDA the packages bring (a conda record's `__cuda >=`, a CUDA runtime, a "
+            "torch variant) and the driver that version needs, from the sourced driver table."
+        ),
+        example="cuda-version 12.* on a Slurm node: needs a driver supporting CUDA >= 12.0 (driver >= 525.60.13)",
+    ),
+    CodeInfo(
+        code="RS133",
+        name="needs-kernel-unknown-on-node",
+        category=Category.NODE,
+        severity=WARNING,
+        summary="The environment needs a Linux kernel floor on a node whose kernel release is unknown.",
+        explanation=(
+            "The node facts do not state the kernel release, so its `__linux` virtual package is unknown. The "
+            "conda solve is given a `__linux` that admits every record instead of refusing every package that "
+            "asks for `__linux >=X` (unknown is never an error), and this warning names the highest `__linux >=` "
+            "among the chosen records."
+        ),
+        example="a record depending on __linux >=4.18 locked for a facts file without os.kernel",
+    ),
 )

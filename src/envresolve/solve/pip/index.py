@@ -18,8 +18,15 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from packaging.utils import InvalidSdistFilename, NormalizedName, canonicalize_name, parse_sdist_filename
-from packaging.version import InvalidVersion, Version
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    NormalizedName,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import Version
 
 from envresolve._redact import redact_url
 from envresolve.diagnostics import make
@@ -29,7 +36,7 @@ from envresolve.net import HttpClient, NetError, Response
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
-_PARSED_FORMAT = 2
+_PARSED_FORMAT = 3  # 3: wheel names parsed by packaging
 
 __all__ = ["ACCEPT", "DistFile", "PackageFinder", "TagFilter", "parse_html_page", "parse_json_page"]
 
@@ -107,19 +114,12 @@ def _canonical(name: str) -> NormalizedName:
 
 
 def _parse_wheel_name(filename: str) -> tuple[NormalizedName, Version, frozenset[str]] | None:
-    """Name, version and tags of a wheel file name (PEP 427), or None when it is not a valid one.
-
-    Cheaper than `packaging.utils.parse_wheel_filename` (tags stay strings), with the same checks that
-    matter here: five or six dash-separated parts, a PEP 440 version, a build tag starting with a digit.
-    """
-    parts = filename[:-4].split("-")
-    if len(parts) not in (5, 6) or (len(parts) == 6 and not parts[2][:1].isdigit()):
-        return None
+    """Name, version and tags (as strings) of a wheel file name (PEP 427), or None when it is not a valid one."""
     try:
-        version = Version(parts[1])
-    except InvalidVersion:
+        name, version, _build, tags = parse_wheel_filename(filename)
+    except InvalidWheelFilename:
         return None
-    return _canonical(parts[0]), version, _expand_tags(filename)
+    return name, version, frozenset(map(str, tags))
 
 
 def _make_file(
@@ -404,11 +404,10 @@ class PackageFinder:
         for loc in self.find_links:
             path = Path(loc) if "://" not in loc else None
             if path is not None and path.is_dir():
-                out.extend(
-                    p.name
-                    for p in path.iterdir()
-                    if p.name.endswith(".whl") and _canonical(p.name.split("-")[0]) == key
-                )
+                for p in path.iterdir():
+                    parsed = _parse_wheel_name(p.name) if p.name.endswith(".whl") else None
+                    if parsed is not None and parsed[0] == key:
+                        out.append(p.name)
         return out
 
     # A page's files after the tag filter, keyed by the page body's sha256: a warm run whose index sent

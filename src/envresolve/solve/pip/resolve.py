@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
-from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+from packaging.version import Version
 from resolvelib import Resolver
 from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep
 
@@ -26,7 +26,7 @@ from envresolve.solve.pip.index import DistFile, PackageFinder
 from envresolve.solve.pip.metadata import CoreMetadata, MetadataFetcher
 from envresolve.solve.pip.model import CandidateInfo, PipPackage, PipResolution, Rejection
 from envresolve.solve.pip.provider import Candidate, PipProvider, PipReporter, Req
-from envresolve.solve.pip.tags import marker_environment, node_tags
+from envresolve.solve.pip.tags import marker_environment, node_tags, target_glibc
 
 if TYPE_CHECKING:
     from envresolve.binary.model import ArtifactReport
@@ -416,27 +416,22 @@ def _no_wheel(
     pythons: set[str] = set()
     arches: set[str] = set()
     for filename in provider.finder.wheel_names(name):
-        parts = filename[:-4].split("-")
-        if len(parts) not in (5, 6):
-            continue
         try:
-            if not all(sp.contains(Version(parts[1]), prereleases=True) for sp in specs):
-                continue
-        except InvalidVersion:
+            _name, version, _build, tags = parse_wheel_filename(filename)
+        except InvalidWheelFilename:
             continue
-        py, abi, plat = parts[-3:]
-        for x in py.split("."):
-            for y in abi.split("."):
-                pythons.add(x)
-                for z in plat.split("."):
-                    m = re.fullmatch(r"(manylinux_(\d+)_(\d+)|manylinux1|manylinux2010|manylinux2014)_(\w+)", z)
-                    if m is None:
-                        continue
-                    arches.add(m.group(4))
-                    if f"{x}-{y}" in py_abi and m.group(4) == arch:
-                        level = f"{m.group(2)}.{m.group(3)}" if m.group(2) else _LEGACY_GLIBC[m.group(1)]
-                        glibcs.append(Version(level))
-    node_glibc = min((n.glibc or "2.17" for n in nodes), key=Version)
+        if not all(sp.contains(version, prereleases=True) for sp in specs):
+            continue
+        for tag in tags:
+            pythons.add(tag.interpreter)
+            m = re.fullmatch(r"(manylinux_(\d+)_(\d+)|manylinux1|manylinux2010|manylinux2014)_(\w+)", tag.platform)
+            if m is None:
+                continue
+            arches.add(m.group(4))
+            if f"{tag.interpreter}-{tag.abi}" in py_abi and m.group(4) == arch:
+                level = f"{m.group(2)}.{m.group(3)}" if m.group(2) else _LEGACY_GLIBC[m.group(1)]
+                glibcs.append(Version(level))
+    node_glibc = target_glibc(nodes) or "unknown"
     if glibcs:
         hint = f"a node with glibc >= {min(glibcs)} (this target has {node_glibc}), or a release with older wheels"
     elif arches and arch not in arches:

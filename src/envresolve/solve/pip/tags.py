@@ -19,10 +19,20 @@ if TYPE_CHECKING:
 
     from envresolve.node.facts import NodeFacts
 
-__all__ = ["DEFAULT_GLIBC", "cpython_abi", "manylinux_platforms", "marker_environment", "node_tags", "python_tuple"]
+__all__ = [
+    "UNKNOWN_GLIBC_CEILING",
+    "cpython_abi",
+    "manylinux_platforms",
+    "marker_environment",
+    "node_tags",
+    "python_tuple",
+    "target_glibc",
+]
 
-#: glibc assumed when a node does not say: manylinux2014's baseline (2.17), the lowest any current wheel targets.
-DEFAULT_GLIBC = "2.17"
+#: The manylinux tags a node of unknown glibc accepts go up to this level: above every glibc released, so an
+#: unknown glibc is never held against a wheel (the conda side does the same with `__glibc`). What the chosen
+#: wheels need is reported instead (RS130).
+UNKNOWN_GLIBC_CEILING = "2.99"
 
 # PEP 600 legacy aliases: manylinux1 == 2.5, manylinux2010 == 2.12, manylinux2014 == 2.17.
 _LEGACY = {(2, 17): "manylinux2014", (2, 12): "manylinux2010", (2, 5): "manylinux1"}
@@ -67,14 +77,28 @@ def cpython_abi(py: tuple[int, int]) -> str:
     return f"cp{py[0]}{py[1]}" + ("m" if py < (3, 8) else "")
 
 
-def _node_glibc(node: NodeFacts) -> str:
-    return node.glibc or DEFAULT_GLIBC
+def target_glibc(nodes: Sequence[NodeFacts]) -> str | None:
+    """The lowest glibc among the nodes that state one; None when no node does (unknown, not assumed)."""
+    known = [n.glibc for n in nodes if n.glibc]
+    return min(known, key=Version) if known else None
+
+
+def _platforms(nodes: Sequence[NodeFacts], arch: str) -> list[str]:
+    glibc = target_glibc(nodes)
+    if glibc is not None:
+        return manylinux_platforms(glibc, arch)
+    # unknown glibc: every manylinux tag, the most portable first, so that of one release's wheels the one
+    # needing the least glibc is chosen
+    *manylinux, generic = manylinux_platforms(UNKNOWN_GLIBC_CEILING, arch)
+    return [*reversed(manylinux), generic]
 
 
 def node_tags(nodes: Sequence[NodeFacts], python_version: str) -> list[Tag]:
     """Ordered tags (best first) that every node in `nodes` accepts for CPython `python_version`.
 
-    All nodes must share one CPU architecture (RS207 otherwise); the lowest glibc among them decides.
+    All nodes must share one CPU architecture (RS207 otherwise); the lowest glibc among them decides. Nodes whose
+    glibc is unknown do not restrict the tags; when no node states glibc, every manylinux tag is accepted, the
+    lowest glibc first.
     """
     if not nodes:
         raise InputError(make("GN104", "pip resolution needs at least one target node"))
@@ -88,9 +112,8 @@ def node_tags(nodes: Sequence[NodeFacts], python_version: str) -> list[Tag]:
                 hint="lock each architecture separately",
             )
         )
-    glibc = min((_node_glibc(n) for n in nodes), key=Version)
     py = python_tuple(python_version)
-    platforms = manylinux_platforms(glibc, arches[0])
+    platforms = _platforms(nodes, arches[0])
     interpreter = f"cp{py[0]}{py[1]}"
     tags = list(cpython_tags(py, [cpython_abi(py)], platforms))
     tags.extend(compatible_tags(py, interpreter, platforms))

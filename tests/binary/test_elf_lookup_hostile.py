@@ -1,4 +1,4 @@
-"""The loader-emulation ELF reader on mutated real objects: only ElfFormatError, never a hang or another error."""
+"""The symbol-lookup view of the ELF reader on mutated real objects: only ElfFormatError, never a hang or else."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from envresolve.preflight.elfdyn import DynObject, ElfFormatError
+from envresolve.binary.elf import DynObject, ElfFormatError
 
 pytestmark = pytest.mark.skipif(not shutil.which("gcc"), reason="needs gcc")
 
