@@ -32,8 +32,9 @@ __all__ = ["JudgedPackage", "judge_spec", "spec_environment"]
 _PY = re.compile(r"(?:==)?(?P<maj>[0-9]+)\.(?P<min>[0-9]+)(?P<rest>(?:\.[0-9]+)?)(?:\.\*)?")
 _NO_NODE = NodeFacts()
 #: every rule of the judge; the extension rule (CP200-CP202) reaches lint through `specs.extensions`, which also
-#: reads wheels given by URL
-_LINT_RULES = {name: rule for name, rule in RULES.items() if name != "extensions"}
+#: reads wheels given by URL; the unknown-facts notes (RS130-RS133) are about what a resolution needs of a node and
+#: belong to lock and check
+_LINT_RULES = {name: rule for name, rule in RULES.items() if name not in ("extensions", "unknown-facts")}
 
 
 @dataclass(frozen=True)
