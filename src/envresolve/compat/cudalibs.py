@@ -14,7 +14,7 @@ from envresolve.diagnostics import Diagnostic, Evidence
 from envresolve.matrices import Sourced, cudnn_nccl_matrix, cudnn_rows
 from envresolve.node.facts import NodeFacts
 
-__all__ = ["check_cudnn", "check_mixed_majors", "check_nccl"]
+__all__ = ["check_cudnn", "check_mixed_majors", "check_nccl", "vendor_pin"]
 
 _SUFFIX = re.compile(r"-cu(?P<major>1[0-9])$")
 
@@ -58,8 +58,47 @@ def _cudnn_pkg(pkg: Package) -> tuple[int | None, str] | None:
     return None
 
 
+_PIP_PIN = re.compile(
+    r"^\s*(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*===?\s*(?P<version>[^\s,;]+)\s*(?:;|$)"
+)
+
+
+def vendor_pin(env: Environment, pkg: Package) -> Package | None:
+    """The package of the environment whose own declared dependencies pin `pkg` at exactly this version (torch's
+    `nvidia-cudnn-cu13==9.x` Requires-Dist, a conda record's depends), if any.
+
+    A vendor's own pinned combination is what the vendor builds and tests; a matrix rule never fails it."""
+    name = canonicalize_name(pkg.name)
+    own = pkg.version.split("+", 1)[0]
+    for other in env.packages:
+        if other is pkg or not other.depends:
+            continue
+        for dep in other.depends:
+            if pkg.ecosystem == "pypi" and other.ecosystem == "pypi":
+                match = _PIP_PIN.match(dep)
+                if match and canonicalize_name(match["name"]) == name and match["version"].split("+", 1)[0] == own:
+                    return other
+            elif pkg.ecosystem == "conda" and other.ecosystem == "conda":
+                parts = dep.split()
+                if parts and parts[0] == pkg.name and len(parts) > 1:
+                    try:
+                        if _conda_spec_ok(parts[1], Version(own)) and _pins(parts[1]):
+                            return other
+                    except InvalidVersion:
+                        continue
+    return None
+
+
+def _pins(spec: str) -> bool:
+    """Whether a conda version constraint bounds the version on both sides (or names it)."""
+    return ("<" in spec and ">" in spec) or not any(op in spec for op in "<>")
+
+
 def check_cudnn(env: Environment, node: NodeFacts) -> list[Diagnostic]:
-    """CP170: the cuDNN build against the environment's CUDA runtime and the node's driver."""
+    """CP170: the cuDNN build against the environment's CUDA runtime and the node's driver.
+
+    A cuDNN version missing from the sourced table is unknown (no verdict); a cuDNN that another package of the
+    environment pins exactly (torch's Requires-Dist) is not judged against the CUDA runtime."""
     runtime = runtime_cuda(env)
     out: list[Diagnostic] = []
     for pkg in env.packages:
@@ -70,12 +109,13 @@ def check_cudnn(env: Environment, node: NodeFacts) -> list[Diagnostic]:
         rows = cudnn_rows(version)
         if not rows:
             continue
+        pinned_by = vendor_pin(env, pkg)
         major = built_major if built_major is not None else (runtime.major if runtime else None)
         if major is None:
             continue
         row = next((r for r in rows if r.row.cuda_major == major), None)
         label = pkg_label(pkg)
-        if row is None:
+        if row is None and pinned_by is None:
             out.append(
                 emit(
                     "CP170",
@@ -87,9 +127,11 @@ def check_cudnn(env: Environment, node: NodeFacts) -> list[Diagnostic]:
                 )
             )
             continue
+        if row is None:
+            continue
         supported = ", ".join(row.row.cuda)
         fact = f"cuDNN {row.row.cudnn} for CUDA {major}.x supports CUDA {supported}, driver >= {row.row.min_driver}"
-        if runtime is not None and runtime.minor is not None:
+        if runtime is not None and runtime.minor is not None and pinned_by is None:
             rt = f"{runtime.major}.{runtime.minor}"
             if runtime.major != major or rt not in row.row.cuda:
                 out.append(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from packaging.utils import canonicalize_name
@@ -17,7 +18,7 @@ from envresolve.compat.unknown import check_unknown_facts
 from envresolve.diagnostics import Diagnostic, sort_diagnostics
 from envresolve.node.facts import NodeFacts
 
-__all__ = ["RULES", "Rule", "candidate_verdict", "evaluate"]
+__all__ = ["RULES", "Rule", "candidate_verdict", "evaluate", "undecided_dependencies"]
 
 #: A rule: pure function of the environment and the node facts.
 Rule = Callable[[Environment, NodeFacts], list[Diagnostic]]
@@ -56,10 +57,44 @@ def candidate_verdict(pkg: Package, node: NodeFacts, chosen: Environment) -> lis
     """What goes wrong if `pkg` joins the packages already chosen (replacing one of the same name and ecosystem).
 
     Returns only the findings the candidate introduces; a resolver rejects the candidate when any is an error.
+    Libraries (CP130) are judged against the candidate plus its dependency closure: while a dependency the
+    candidate declares is not chosen yet, that closure is unknown, so a library it may bring is never "missing".
     """
     name = canonicalize_name(pkg.name)
     rest = tuple(p for p in chosen.packages if not (canonicalize_name(p.name) == name and p.ecosystem == pkg.ecosystem))
     without = chosen.model_copy(update={"packages": rest})
     with_pkg = chosen.model_copy(update={"packages": (*rest, pkg)})
     before = {_key(d) for d in evaluate(without, node)}
-    return [d for d in evaluate(with_pkg, node) if _key(d) not in before]
+    open_closure = bool(undecided_dependencies(pkg, chosen))
+    return [
+        d
+        for d in evaluate(with_pkg, node)
+        if _key(d) not in before and not (open_closure and d.code == "CP130" and d.subject == pkg.name)
+    ]
+
+
+_DEP = re.compile(r"^\s*(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+def undecided_dependencies(pkg: Package, chosen: Environment) -> list[str]:
+    """The dependencies in `pkg`'s closure (Requires-Dist / conda depends, followed through the packages `chosen`
+    holds) that `chosen` does not hold yet. Markers are not evaluated: a dependency that may apply counts."""
+    by_name = {canonicalize_name(p.name): p for p in chosen.packages}
+    out: list[str] = []
+    seen = {canonicalize_name(pkg.name)}
+    todo = [pkg]
+    while todo:
+        for dep in todo.pop().depends:
+            match = _DEP.match(dep)
+            if not match:
+                continue
+            dname = canonicalize_name(match["name"])
+            if dname in seen:
+                continue
+            seen.add(dname)
+            got = by_name.get(dname)
+            if got is None:
+                out.append(match["name"])
+            else:
+                todo.append(got)
+    return out

@@ -510,18 +510,17 @@ def gcc_levels(gcc_version: str) -> Sourced[GccRow] | None:
 
 
 def cudnn_rows(cudnn_version: str) -> list[Sourced[CudnnRow]]:
-    """cuDNN rows of the newest listed cuDNN minor not newer than `cudnn_version` (one per CUDA major)."""
+    """cuDNN rows of exactly this cuDNN major.minor (one per CUDA major); [] when the release is not listed.
+
+    A release missing from the sourced table is unknown: it is never read as the nearest listed one (cuDNN
+    9.1 is not 9.0, and 9.26 is not 9.17: each release adds CUDA versions the older one lacks)."""
     v = _v(cudnn_version)
     if v is None:
         return []
     m = cudnn_nccl_matrix()
     rel = (*v.release, 0)
     key = Version(f"{rel[0]}.{rel[1]}")
-    listed = sorted({Version(r.cudnn) for r in m.cudnn if Version(r.cudnn) <= key})
-    if not listed:
-        return []
-    best = listed[-1]
-    return [Sourced(r, m, derived=best != key) for r in m.cudnn if Version(r.cudnn) == best]
+    return [Sourced(r, m) for r in m.cudnn if Version(r.cudnn) == key]
 
 
 def framework_row(package: str, version: str) -> Sourced[FrameworkRow] | None:
