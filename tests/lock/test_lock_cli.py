@@ -53,8 +53,11 @@ def test_passing_node_writes_lock_and_exports(tmp_path: Path, capsys: pytest.Cap
     assert "PASS h100-driver580" in out and "locked: one lock valid for every node" in out
     data = json.loads(lock.read_text())
     pip = {p["name"]: p["version"] for p in data["pip"]}
-    assert pip["torch"] == "2.11.0"  # CUDA 13 is allowed on the driver-580 node
-    assert any(name.endswith("-cu13") for name in pip)
+    # CUDA 13 runs on the driver-580 node, but conda already chose CUDA 12 (cuda-version=12): pip prefers the
+    # CUDA 12 torch and its companions, so the lock mixes no CUDA majors (no CP160)
+    assert (pip["torch"], pip["torchvision"], pip["torchaudio"]) == ("2.10.0", "0.25.0", "2.10.0")
+    assert any(name.endswith("-cu12") for name in pip) and not any(name.endswith("-cu13") for name in pip)
+    assert not [d for d in data["diagnostics"] if d["code"] == "CP160"]
     for name in ("pylock.toml", "pixi.lock", "conda-explicit.txt"):
         assert (lock.parent / name).is_file()
     assert not (lock.parent / "requirements.lock.txt").exists()

@@ -163,8 +163,9 @@ def _pypi_installed(conda: Sequence[CondaPackage]) -> dict[str, str]:
     return out
 
 
-def _conda_env_packages(conda: Sequence[CondaPackage]) -> list[Package]:
-    return [p.as_package() for p in conda]
+def _conda_env_packages(conda: Sequence[CondaPackage], cache: Any = None) -> list[Package]:
+    """The conda packages as the judge sees them, with the binary facts the lock will record attached."""
+    return [p.as_package(binary=_cached_report(cache, p.sha256, p.name, p.version)) for p in conda]
 
 
 def _report_cache() -> Any:
@@ -223,7 +224,9 @@ def _attempt(
             return _Attempt(conda=conda, diagnostics=tuple(diags))
     python = (conda.python if conda else None) or spec.python
     conda_pkgs = conda.packages if conda else ()
-    env = Environment(packages=tuple(_conda_env_packages(conda_pkgs)), python=python)
+    # facts are attached once, before any verdict: the lock records verdicts computed from exactly what it records
+    cache = _report_cache() if settings.inspect_cache else None
+    env = Environment(packages=tuple(_conda_env_packages(conda_pkgs, cache)), python=python)
     pip = None
     why: list[WhyNot] = []
     if spec.pip:
@@ -243,7 +246,6 @@ def _attempt(
             index_urls = []
         credentials = _credential_notes([*index_urls, *find_links])
         diags.extend(credentials)
-        cache = _report_cache() if settings.inspect_cache else None
         try:
             pip = resolve_pip(
                 list(spec.pip),
@@ -270,7 +272,7 @@ def _attempt(
             raise
         why = [_why(r) for r in pip.rejections]
         diags.extend(d for d in pip.diagnostics if d.code != "RS204")  # rejections are reported as why-not
-        env = Environment(packages=env.packages + tuple(_pip_env_packages(pip)), python=python)
+        env = Environment(packages=env.packages + tuple(_pip_env_packages(pip, cache)), python=python)
     for node in nodes:
         diags.extend(d.with_node(node.label) for d in _evaluate(env, node))
     return _Attempt(conda=conda, pip=pip, environment=env, diagnostics=tuple(diags), why_not=tuple(why))
@@ -307,7 +309,7 @@ def _why(r: Any) -> WhyNot:
     return WhyNot(name=r.name, version=r.version, reason=r.reason, code=r.code, message=r.message, node=r.node)
 
 
-def _pip_env_packages(pip: PipResolution) -> list[Package]:
+def _pip_env_packages(pip: PipResolution, cache: Any = None) -> list[Package]:
     from envresolve.compat.model import Package
 
     return [
@@ -319,6 +321,7 @@ def _pip_env_packages(pip: PipResolution) -> list[Package]:
             url=p.url,
             sha256=p.sha256 or None,
             depends=p.requires_dist,
+            binary=_cached_report(cache, p.sha256, p.name, p.version),
         )
         for p in pip.packages
     ]
@@ -530,13 +533,17 @@ def _build_lock(
     from envresolve._redact import redact_url
     from envresolve.lock.model import Lock, LockedCondaPackage, LockedNode, LockedPipPackage, SpecRef, node_fingerprint
 
-    cache = _report_cache() if settings.inspect_cache else None
+    # the facts the verdicts were computed from (attached once in `_attempt`), never a second cache read
+    judged = att.environment.packages if att.environment is not None else ()
+    facts = {(q.ecosystem, str(canonicalize_name(q.name))): q.binary for q in judged}
     conda = att.conda.packages if att.conda else ()
     locked_conda = tuple(
         LockedCondaPackage(
             **p.model_dump(),
-            verdict=_verdict(str(canonicalize_name(p.name)), diags, _cached_report(cache, p.sha256, p.name, p.version)),
-            binary=_cached_report(cache, p.sha256, p.name, p.version),
+            verdict=_verdict(
+                str(canonicalize_name(p.name)), diags, facts.get(("conda", str(canonicalize_name(p.name))))
+            ),
+            binary=facts.get(("conda", str(canonicalize_name(p.name)))),
         )
         for p in conda
     )
@@ -554,8 +561,8 @@ def _build_lock(
                     requires_dist=q.requires_dist,
                     requires_python=q.requires_python,
                     metadata_check=_metadata_check(q.metadata_check),
-                    verdict=_verdict(q.name, diags, _cached_report(cache, q.sha256, q.name, q.version)),
-                    binary=_cached_report(cache, q.sha256, q.name, q.version),
+                    verdict=_verdict(q.name, diags, facts.get(("pypi", str(canonicalize_name(q.name))))),
+                    binary=facts.get(("pypi", str(canonicalize_name(q.name)))),
                 )
             )
     unverified = sorted(q.name for q in locked_pip if q.metadata_check == "unverified")

@@ -52,6 +52,18 @@ if TYPE_CHECKING:
 
 __all__ = ["Candidate", "PipProvider", "PipReporter", "Req"]
 
+#: how many candidates of another CUDA major than conda's are held back before the rest are offered in order
+_DEFER_OTHER_MAJOR = 12
+
+
+def _conda_cuda_major(env: Environment) -> int | None:
+    """The one CUDA major the conda packages of `env` bring (None: none, or several)."""
+    from envresolve.compat.facts import cuda_claims
+
+    majors = {c.major for p in env.packages if p.ecosystem == "conda" for c in cuda_claims(p)}
+    return majors.pop() if len(majors) == 1 else None
+
+
 #: How many releases of a project the speculative prefetch judges, newest first, looking for one the node accepts.
 _PREFETCH_WALK = 12
 
@@ -163,6 +175,7 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
         self.sdist_only: dict[str, list[str]] = {}
         self.conda_conflicts: dict[str, list[Req]] = {}
         self.findings: list[Diagnostic] = []
+        self.conda_cuda_major = _conda_cuda_major(env)
         # Metadata prefetches wait on page fetches (a different pool), so they can never deadlock.
         self._meta_pool = ThreadPoolExecutor(max_workers=max(1, prefetch_workers), thread_name_prefix="envresolve-md")
         self._prefetched: set[str] = set()
@@ -234,6 +247,9 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
         self._prefetch_metadata([e for e in allowed if e.dist.yanked is None][:2])
 
         def candidates() -> Iterator[Candidate]:
+            # Candidates built for another CUDA major than the one conda already chose come last (up to a bound,
+            # so an index with no build of that major does not pull every release's metadata first).
+            deferred: list[Candidate] = []
             for e in allowed:
                 if e.dist.yanked is not None and e.version not in pins:
                     self._record(
@@ -254,7 +270,11 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
                     continue
                 if self._judge(cand):
                     continue
+                if len(deferred) < _DEFER_OTHER_MAJOR and self._other_cuda_major(cand):
+                    deferred.append(cand)
+                    continue
                 yield cand
+            yield from deferred
 
         return candidates
 
@@ -378,6 +398,24 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
         with self._lock:
             self._infos[key] = info
         return info
+
+    def _other_cuda_major(self, candidate: Candidate) -> bool:
+        """Whether the candidate needs a CUDA major other than the one the conda side already chose."""
+        if self.conda_cuda_major is None or candidate.dist is None:
+            return False
+        need = self.info(candidate).cuda
+        if need is not None:
+            return int(need.version.split(".")[0]) != self.conda_cuda_major
+        # a torch companion (torchvision, torchaudio) is as far from conda's CUDA as every torch it pairs with
+        pairing = companion_pairing(candidate.name, str(candidate.version))
+        if pairing is None:
+            return False
+        anchor, spec, _cite = pairing
+        wanted = SpecifierSet(spec)
+        anchors = [e for e in self._entries_for(NormalizedName(anchor)) if wanted.contains(e.version)][:4]
+        return bool(anchors) and all(
+            self._other_cuda_major(Candidate(NormalizedName(anchor), e.version, frozenset(), e.dist)) for e in anchors
+        )
 
     def _judge(self, candidate: Candidate) -> list[Rejection]:
         """The candidate's rejections (empty: offer it), recorded for the 'why not' log."""
