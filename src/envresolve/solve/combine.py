@@ -118,6 +118,7 @@ def spec_digest(spec: EnvSpec) -> str:
         "conda": [d.spec for d in spec.conda],
         "pip": [r.requirement for r in spec.pip],
         "indexes": [(i.kind, i.display) for i in spec.indexes],
+        **({"no_index": True} if spec.no_index else {}),
         "python": spec.python,
         "platforms": list(spec.platforms),
         "system_requirements": spec.system_requirements.model_dump(mode="json"),
@@ -242,7 +243,7 @@ def _attempt(
         if settings.index_urls:
             index_urls = [_abs_url(u) for u in settings.index_urls]
         find_links = [_abs_link(f, spec) for f in [*find_links, *settings.find_links]]
-        if getattr(spec, "no_index", False):
+        if spec.no_index:
             index_urls = []
         credentials = _credential_notes([*index_urls, *find_links])
         diags.extend(credentials)

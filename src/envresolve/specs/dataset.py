@@ -543,6 +543,7 @@ class _DatasetReader:
                 return
         pip_reqs: list[PipRequirement] = list(parts.pip)
         pip_indexes: list[IndexUrl] = list(parts.indexes)
+        no_index = parts.no_index
         req_node = options.get("pipRequirementsTxt") or options.get("requirements.txt")
         if req_node is not None and req_node.is_scalar and req_node.value.strip():
             locator = EmbeddedLocator(req_node, self.lines, self.file)
@@ -551,6 +552,7 @@ class _DatasetReader:
             )
             pip_reqs += res.pip
             pip_indexes += res.indexes
+            no_index = no_index or res.no_index
             self.diags.extend(res.diagnostics)
         self.diags.extend(parts.diagnostics)
         conda = self._rewrite_conda(parts, python, py_node or source, label)
@@ -569,6 +571,7 @@ class _DatasetReader:
                 conda=tuple(conda),
                 pip=tuple(pip_reqs),
                 indexes=tuple(indexes + pip_indexes),
+                no_index=no_index,
                 python=python,
                 pip_after_conda=True,
                 origin=label,

@@ -31,6 +31,7 @@ class CondaEnvParts:
     conda: list[CondaDependency] = field(default_factory=list)
     pip: list[PipRequirement] = field(default_factory=list)
     indexes: list[IndexUrl] = field(default_factory=list)
+    no_index: bool = False
     diagnostics: list[Diagnostic] = field(default_factory=list)
     location: Location | None = None
     #: raw dependency strings as written, with their locations (the BaizeAI loader filters on these)
@@ -157,6 +158,7 @@ def parse_environment_text(
                 res: ParsedRequirements = parser.parse_line(entry.value, at(entry), base_dir=base_dir, file=file)
                 parts.pip += res.pip
                 parts.indexes += res.indexes
+                parts.no_index = parts.no_index or res.no_index
                 parts.diagnostics += res.diagnostics
         else:
             parts.diagnostics.append(make("SP110", "a dependency must be a string or a `pip:` list", location=where))
@@ -233,6 +235,7 @@ def load_environment_yml(
             conda=tuple(parts.conda),
             pip=tuple(parts.pip),
             indexes=tuple(parts.indexes),
+            no_index=parts.no_index,
             python=python_from_conda(parts.conda),
             diagnostics=tuple(diags),
             location=parts.location,

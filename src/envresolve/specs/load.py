@@ -127,6 +127,7 @@ def _dispatch(
                 format="requirements-txt",
                 pip=tuple(res.pip),
                 indexes=tuple(res.indexes),
+                no_index=res.no_index,
                 diagnostics=tuple(diags),
                 location=Location(file=file, line=1, column=1),
             )

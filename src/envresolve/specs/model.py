@@ -92,6 +92,7 @@ class EnvSpec(_Frozen):
     conda: tuple[CondaDependency, ...] = ()
     pip: tuple[PipRequirement, ...] = ()
     indexes: tuple[IndexUrl, ...] = ()
+    no_index: bool = Field(default=False, description="`--no-index`: pip must not use any package index")
     python: str | None = Field(default=None, description="Python version constraint, e.g. '3.11' or '>=3.10'")
     platforms: tuple[str, ...] = ()
     system_requirements: SystemRequirements = Field(default_factory=SystemRequirements)

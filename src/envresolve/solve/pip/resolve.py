@@ -53,11 +53,13 @@ class PipResolutionError(EnvresolveError):
 def indexes_from_spec(spec: EnvSpec) -> tuple[list[str], list[str]]:
     """(index URLs, find-links locations) of a spec, with their secrets, for `resolve_pip`.
 
-    No `index-url` in the spec means PyPI; `extra-index-url`s are added after it.
+    No `index-url` in the spec means PyPI; `extra-index-url`s are added after it; `--no-index` means none.
     """
+    links = [i.url.get_secret_value() for i in spec.indexes if i.kind == "find-links"]
+    if spec.no_index:
+        return [], links
     primary = [i.url.get_secret_value() for i in spec.indexes if i.kind == "index-url"]
     extra = [i.url.get_secret_value() for i in spec.indexes if i.kind == "extra-index-url"]
-    links = [i.url.get_secret_value() for i in spec.indexes if i.kind == "find-links"]
     return (primary[-1:] or [PYPI_SIMPLE]) + extra, links
 
 
