@@ -35,7 +35,7 @@ def test_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 def test_acceptance_dataset_contradicting_node_driver(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["lint", str(CU130), "--node", str(NODE_535), "--format", "json"]) == 1
     out = json.loads(capsys.readouterr().out)
-    (finding,) = [d for d in out["diagnostics"] if d["code"] == "SP202"]
+    (finding,) = [d for d in out["diagnostics"] if d["code"] == "CP101"]
     assert finding["node"] == "gpu-a100-07"
     assert finding["severity"] == "error"
     assert finding["location"]["line"] == 26  # `torch==2.9.0+cu130` inside the embedded pipRequirementsTxt
@@ -49,9 +49,9 @@ def test_acceptance_dataset_contradicting_node_driver(capsys: pytest.CaptureFixt
 def test_github_annotations(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["lint", str(CU130), "--node", str(NODE_535), "--format", "github"]) == 1
     lines = capsys.readouterr().out.splitlines()
-    (line,) = [x for x in lines if "SP202" in x]
+    (line,) = [x for x in lines if "CP101" in x]
     assert line.startswith("::error file=")
-    assert ",line=26,col=9,title=SP202 cuda-too-new-for-driver::" in line
+    assert ",line=26,col=9,title=CP101 driver-too-old-for-cuda::" in line
 
 
 def test_sarif_validates_against_the_schema(capsys: pytest.CaptureFixture[str]) -> None:
@@ -69,7 +69,7 @@ def test_sarif_validates_against_the_schema(capsys: pytest.CaptureFixture[str]) 
     sp202 = next(
         r
         for r in run["results"]
-        if r["ruleId"] == "SP202"
+        if r["ruleId"] == "CP101"
         and r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].endswith(CU130.name)
     )
     region = sp202["locations"][0]["physicalLocation"]["region"]

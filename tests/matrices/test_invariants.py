@@ -26,13 +26,11 @@ def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         (tmp_path / path.name).write_bytes(path.read_bytes())
     monkeypatch.setattr(base, "matrices_dir", lambda: tmp_path)
     monkeypatch.setattr(inv, "matrices_dir", lambda: tmp_path)
-    base.load_matrix.cache_clear()
     from envresolve.matrices import access
 
-    access._gpu_index.cache_clear()
+    access.clear_caches()
     yield tmp_path
-    base.load_matrix.cache_clear()
-    access._gpu_index.cache_clear()
+    access.clear_caches()
 
 
 def _edit(directory: Path, name: str, old: str, new: str) -> None:

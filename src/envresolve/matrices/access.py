@@ -50,6 +50,7 @@ __all__ = [
     "abi_matrix",
     "all_matrices",
     "arch_row",
+    "clear_caches",
     "conda_names_matrix",
     "conda_to_pypi",
     "cuda_archs_matrix",
@@ -197,6 +198,31 @@ def all_matrices() -> dict[str, MatrixFile]:
     return {name: load_matrix(name, model) for name, model in MATRIX_FILES.items()}
 
 
+def clear_caches() -> None:
+    """Forget every loaded matrix and every cached answer (for tests that edit matrix files)."""
+    from envresolve.matrices import base
+
+    base.load_matrix.cache_clear()
+    for fn in (
+        _gpu_index,
+        _v,
+        _major_minor,
+        cuda_min_driver,
+        minor_compat_floor,
+        torch_release,
+        torch_variant,
+        cuda_of_package_name,
+        cuda_of_build_string,
+        gcc_levels,
+        framework_row,
+        manylinux_glibc,
+        arch_row,
+        system_libs,
+        driver_libs,
+    ):
+        fn.cache_clear()
+
+
 @functools.lru_cache(maxsize=4096)  # the rules ask for the same few versions for every node and spec
 def _v(s: str) -> Version | None:
     try:
@@ -205,6 +231,7 @@ def _v(s: str) -> Version | None:
         return None
 
 
+@cache
 def _major_minor(version: str) -> tuple[int, int] | None:
     v = _v(version)
     if v is None:
@@ -216,6 +243,7 @@ def _major_minor(version: str) -> tuple[int, int] | None:
 # --- CUDA -> driver ---------------------------------------------------------------------------------------------
 
 
+@cache
 def cuda_min_driver(cuda: str) -> Sourced[CudaDriverRow] | None:
     """The lowest driver any release of CUDA major.minor needs (its GA row), e.g. '12.8' -> 570.26.
 
@@ -232,6 +260,7 @@ def cuda_min_driver(cuda: str) -> Sourced[CudaDriverRow] | None:
     return Sourced(row, m)
 
 
+@cache
 def minor_compat_floor(major: int) -> Sourced[MinorCompatRow] | None:
     """The minor-version-compatibility floor of a CUDA major (12 -> 525.60.13)."""
     m = cuda_drivers_matrix()
@@ -304,6 +333,7 @@ def gpu_by_pci_id(device_id: str) -> list[Sourced[GpuRow]]:
     return [Sourced(r, m) for r in m.rows if did in r.pci_device_ids]
 
 
+@cache
 def arch_row(sm: int) -> Sourced[ArchRow] | None:
     """The architecture row of an SM number (86 -> Ampere)."""
     m = cuda_archs_matrix()
@@ -331,6 +361,7 @@ def toolkit_archs(cuda: str) -> Sourced[ToolkitArchRow] | None:
 # --- PyTorch ----------------------------------------------------------------------------------------------------
 
 
+@cache  # the matrices are immutable once loaded: every rule asks the same questions
 def torch_release(version: str) -> Sourced[TorchRelease] | None:
     """The PyTorch release row of a torch version ('2.7.1+cu126' -> the 2.7 row)."""
     mm = _major_minor(version.split("+", 1)[0])
@@ -344,6 +375,7 @@ def torch_release(version: str) -> Sourced[TorchRelease] | None:
 _LOCAL_CUDA = re.compile(r"^cu(?P<major>1[0-9])(?P<minor>[0-9])$")
 
 
+@cache
 def torch_variant(version: str, cuda: str | None = None) -> Sourced[TorchVariant] | None:
     """The variant of a torch release: for `cuda` ('12.8'), else from the local tag ('+cu128'), else the PyPI
     default (returned as `derived`, since a plain version could come from another index). '+cpu' gives None."""
@@ -376,6 +408,7 @@ def torch_variant_for(version: str, local_cuda: str | None) -> tuple[TorchReleas
 # --- packages -> CUDA -------------------------------------------------------------------------------------------
 
 
+@cache
 def cuda_of_package_name(name: str, version: str, ecosystem: str) -> tuple[str, Sourced[MatrixRow]] | None:
     """The CUDA version a package pins, as 'major' ('12') or 'major.minor' ('12.8'), with the row it rests on.
 
@@ -407,6 +440,7 @@ def cuda_of_package_name(name: str, version: str, ecosystem: str) -> tuple[str, 
     return None
 
 
+@cache
 def cuda_of_build_string(build: str) -> tuple[str, Sourced[MatrixRow]] | None:
     """CUDA major.minor named by a conda build string ('py3.10_cuda12.1_cudnn8.9.2_0', 'cuda129_mkl_py313_...')."""
     m = cuda_packages_matrix()
@@ -459,6 +493,7 @@ def driver_libs() -> frozenset[str]:
 _MANYLINUX = re.compile(r"^manylinux_(?P<major>[0-9]+)_(?P<minor>[0-9]+)_")
 
 
+@cache
 def manylinux_glibc(platform_tag: str) -> tuple[str, Sourced[MatrixRow]] | None:
     """The glibc a manylinux platform tag stands for ('manylinux2014_x86_64' -> '2.17')."""
     m = abi_matrix()
@@ -492,6 +527,7 @@ def manylinux_policy(platform_tag: str) -> Sourced[ManylinuxPolicyRow] | None:
     return None
 
 
+@cache
 def gcc_levels(gcc_version: str) -> Sourced[GccRow] | None:
     """GLIBCXX_/CXXABI_ levels of a GCC (or conda libstdcxx) version: the row of the newest GCC release not newer
     than it (labels only change in the releases listed); `derived` when the version is not a listed one."""
@@ -523,6 +559,7 @@ def cudnn_rows(cudnn_version: str) -> list[Sourced[CudnnRow]]:
     return [Sourced(r, m) for r in m.cudnn if Version(r.cudnn) == key]
 
 
+@cache
 def framework_row(package: str, version: str) -> Sourced[FrameworkRow] | None:
     """The JAX-plugin / TensorFlow row covering this package version."""
     v = _v(version.split("+", 1)[0])

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from packaging.markers import InvalidMarker, Marker, UndefinedEnvironmentName
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 from rattler import MatchSpec
@@ -22,10 +21,11 @@ from rattler import MatchSpec
 from envresolve import matrices as mx
 from envresolve.diagnostics import Diagnostic, Evidence, Location, Severity, make
 from envresolve.specs.extensions import extension_findings
+from envresolve.specs.judged import judge_spec, spec_environment
 from envresolve.specs.model import CondaDependency, EnvSpec, PipRequirement
 
 if TYPE_CHECKING:
-    from envresolve.node.facts import GpuFacts, NodeFacts
+    from envresolve.node.facts import NodeFacts
 
 __all__ = ["NODE_FACTS", "CudaClaim", "check_spec", "check_spec_nodes", "cuda_claims"]
 
@@ -228,7 +228,7 @@ def _variant_conflicts(claims: list[CudaClaim]) -> list[Diagnostic]:
     pip_fw = [c for c in claims if c.ecosystem == "pypi" and c.kind == "framework"]
     for p in pip_fw:
         for c in conda:
-            if _differs(c, p):
+            if c.major == p.major and _differs(c, p):
                 out.append(
                     make(
                         "SP201",
@@ -277,49 +277,20 @@ def _two_runtimes(claims: list[CudaClaim]) -> list[Diagnostic]:
     if conda_rt and pip_rt:
         pairs.append((conda_rt[0], pip_rt[0]))
     for a, b in pairs:
-        severity = Severity.ERROR if a.major != b.major else Severity.WARNING
+        if a.major != b.major:
+            continue  # different majors: CP160 from the judge
         out.append(
             make(
                 "SP211",
-                f"two CUDA runtimes: {a.what} (CUDA {a.cuda}) and {b.what} (CUDA {b.cuda})"
-                + ("" if a.major != b.major else "; same major, but two copies of the libraries"),
-                severity=severity,
+                f"two CUDA runtimes: {a.what} (CUDA {a.cuda}) and {b.what} (CUDA {b.cuda}); same major, but two "
+                "copies of the libraries",
+                severity=Severity.WARNING,
                 subject=b.package,
                 location=b.location,
                 evidence=[e for e in (a.evidence, b.evidence) if e] + [Evidence(fact=f"{a.what} is at {a.location}")],
                 hint="keep one CUDA packaging: cudatoolkit (CUDA 11 and older) or cuda-version/cuda-* (CUDA 12+)",
             )
         )
-    return out
-
-
-def _python_support(spec: EnvSpec) -> list[Diagnostic]:
-    out: list[Diagnostic] = []
-    py = spec.python or ""
-    m = re.fullmatch(r"(?:==)?(?P<maj>[0-9]+)\.(?P<min>[0-9]+)(?:\.[0-9]+)?(?:\.\*)?", py.strip())
-    if not m:
-        return out
-    mm = f"{m['maj']}.{m['min']}"
-    for req in spec.pip:
-        if req.name != "torch" or req.constraint:
-            continue
-        pinned = _pip_pinned(req)
-        if not pinned:
-            continue
-        rel = mx.torch_release(pinned)
-        if rel is None:
-            continue
-        if mm not in rel.row.python:
-            out.append(
-                make(
-                    "SP203",
-                    f"torch {pinned} has no wheels for Python {mm} (it supports {', '.join(rel.row.python)})",
-                    subject="torch",
-                    location=req.location,
-                    evidence=[rel.evidence(f"torch {rel.row.version} supports Python {', '.join(rel.row.python)}")],
-                    hint="pick a torch release that supports this Python, or change the Python version",
-                )
-            )
     return out
 
 
@@ -462,209 +433,27 @@ def _cpu_fallback(spec: EnvSpec, claims: list[CudaClaim], node: NodeFacts | None
 
 
 # -- checks against a node ------------------------------------------------------------------------------------
-def _driver(spec: EnvSpec, claims: list[CudaClaim], node: NodeFacts) -> list[Diagnostic]:
+def _missing_variants(claims: list[CudaClaim]) -> list[Diagnostic]:
+    """SP204: a pinned torch release asked for a CUDA variant it was never built for (pip finds no such wheel)."""
     out: list[Diagnostic] = []
-    if not claims:
-        return out
-    if node.driver is None:
-        c = claims[0]
+    for c in claims:
+        if c.package != "torch" or c.kind != "framework" or not c.torch_version:
+            continue
+        version = c.torch_version.split("+", 1)[0]
+        rel = mx.torch_release(version)
+        if rel is None or mx.torch_variant(version, c.cuda) is not None:
+            continue
+        have = ", ".join(v.cuda for v in rel.row.variants)
         out.append(
             make(
-                "SP202",
-                f"{c.what} needs CUDA {c.cuda}, but the node has no NVIDIA driver"
-                + ("" if node.gpus else " and no GPU"),
-                subject=c.package,
+                "SP204",
+                f"torch {rel.row.version} has no CUDA {c.cuda} build (it has CUDA {have})",
+                subject="torch",
                 location=c.location,
-                evidence=[Evidence(fact=f"node {node.label}: no driver", source=node.source)],
+                evidence=[rel.evidence(f"torch {rel.row.version} variants: CUDA {have}")],
+                hint=f"pick a CUDA variant torch {rel.row.version} was built for",
             )
         )
-        return out
-    driver = node.driver_version
-    node_cuda = node.cuda_driver_version
-    seen: set[tuple[str, str]] = set()
-    for c in claims:
-        key = (c.cuda, str(c.location))
-        if key in seen:
-            continue
-        seen.add(key)
-        cuda_mm = c.cuda if c.has_minor else f"{c.cuda}.0"
-        need = _min_driver(cuda_mm)
-        node_ev = Evidence(
-            fact=f"node {node.label}: driver {node.driver.version}"
-            + (f" (CUDA {node.driver.cuda})" if node.driver.cuda else ""),
-            source=node.source,
-        )
-        if need is not None and driver is not None:
-            min_driver = Version(need.row.min_driver)
-            if driver >= min_driver:
-                continue
-            floor = mx.minor_compat_floor(c.major)
-            evidence = [need.evidence(f"CUDA {cuda_mm} needs driver >= {need.row.min_driver}"), node_ev]
-            if floor is not None and driver >= Version(floor.row.min_driver):
-                limits = mx.rule("no-newer-ptx-jit")
-                out.append(
-                    make(
-                        "SP202",
-                        f"{c.what} needs driver >= {need.row.min_driver} for CUDA {cuda_mm}; driver "
-                        f"{node.driver.version} runs it only under minor-version compatibility",
-                        severity=Severity.WARNING,
-                        subject=c.package,
-                        location=c.location,
-                        evidence=[
-                            *evidence,
-                            floor.evidence(f"CUDA {c.major}.x minor-version compatibility from {floor.row.min_driver}"),
-                            limits.evidence(limits.row.text),
-                        ],
-                        hint=f"upgrade the driver to >= {need.row.min_driver} to lift the limits",
-                    )
-                )
-            else:
-                out.append(
-                    make(
-                        "SP202",
-                        f"{c.what} needs driver >= {need.row.min_driver} (CUDA {cuda_mm}); the node has "
-                        f"{node.driver.version}",
-                        subject=c.package,
-                        location=c.location,
-                        evidence=evidence,
-                        hint=f"upgrade the driver to >= {need.row.min_driver}, or pin a CUDA the driver supports"
-                        + (f" (<= {node.driver.cuda})" if node.driver.cuda else ""),
-                    )
-                )
-        elif node_cuda is not None:
-            cv = Version(cuda_mm)
-            if cv <= node_cuda:
-                continue
-            same_major = cv.release[0] == node_cuda.release[0]
-            out.append(
-                make(
-                    "SP202",
-                    f"{c.what} needs CUDA {cuda_mm}; the node's driver supports CUDA {node.driver.cuda}"
-                    + (" (minor-version compatibility only)" if same_major else ""),
-                    severity=Severity.WARNING if same_major else None,
-                    subject=c.package,
-                    location=c.location,
-                    evidence=[node_ev],
-                )
-            )
-    return out
-
-
-def _runs_on(arch: str, gpu: GpuFacts, *, ptx: bool) -> bool:
-    """Whether code for `arch` ('8.0', '9.0a', '10.0f') runs on the GPU (rules sass-same-major, ptx-jit, ...)."""
-    suffix = arch[-1] if arch[-1] in "af" else ""
-    cc = arch.rstrip("af")
-    a_major, a_minor = (int(x) for x in cc.split("."))
-    d_major, d_minor = (int(x) for x in gpu.compute_capability.split("."))
-    if suffix == "a":
-        return (a_major, a_minor) == (d_major, d_minor)
-    if ptx:
-        return (d_major, d_minor) >= (a_major, a_minor)
-    if _tegra(gpu.name):
-        return (a_major, a_minor) == (d_major, d_minor)
-    return a_major == d_major and d_minor >= a_minor
-
-
-def _newest_torch_with(cuda: str, specifier: str) -> str | None:
-    """The newest torch release in the matrix with a CUDA `cuda` build whose latest patch satisfies `specifier`:
-    what pip picks from a `cuXYZ` index when torch is not pinned."""
-    try:
-        allowed = SpecifierSet(specifier)
-    except InvalidSpecifier:
-        return None
-    best: Version | None = None
-    for row in mx.pytorch_matrix().rows:
-        if not any(v.cuda == cuda for v in row.variants):
-            continue
-        patch = Version(row.latest_patch)
-        if patch in allowed and (best is None or patch > best):
-            best = patch
-    return str(best) if best else None
-
-
-def _torch_on_gpus(claims: list[CudaClaim], node: NodeFacts) -> list[Diagnostic]:
-    out: list[Diagnostic] = []
-    for c in claims:
-        if c.package != "torch" or c.kind != "framework" or not node.gpus:
-            continue
-        assumed: Evidence | None = None
-        if c.torch_version:
-            version = c.torch_version.split("+", 1)[0]
-        else:
-            newest = _newest_torch_with(c.cuda, c.specifier)
-            if newest is None:
-                continue
-            version = newest
-            assumed = Evidence(
-                fact=f"torch is not pinned: pip takes the newest release with a CUDA {c.cuda} build"
-                f"{' matching ' + c.specifier if c.specifier else ''}, torch {version} in the matrices",
-                unsure=True,
-            )
-        var = mx.torch_variant(version, c.cuda)
-        rel = mx.torch_release(version)
-        if rel is None:
-            continue
-        if var is None:
-            have = ", ".join(v.cuda for v in rel.row.variants)
-            out.append(
-                make(
-                    "SP204",
-                    f"torch {rel.row.version} has no CUDA {c.cuda} build (it has CUDA {have})",
-                    subject="torch",
-                    location=c.location,
-                    evidence=[rel.evidence(f"torch {rel.row.version} variants: CUDA {have}")],
-                )
-            )
-            continue
-        sass = mx.rule("sass-same-major")
-        jit = mx.rule("ptx-jit")
-        groups: dict[tuple[str, str], list[GpuFacts]] = {}
-        for g in node.gpus:
-            groups.setdefault((g.name, g.compute_capability), []).append(g)
-        for same in groups.values():
-            gpu = same[0]
-            which = f"GPU {gpu.index}" if len(same) == 1 else f"GPUs {', '.join(str(g.index) for g in same)}"
-            if any(_runs_on(a, gpu, ptx=False) for a in var.row.archs):
-                continue
-            if any(_runs_on(a, gpu, ptx=True) for a in var.row.ptx):
-                out.append(
-                    make(
-                        "SP204",
-                        f"torch {version}+cu{c.cuda.replace('.', '')} has no SASS for {gpu.name} "
-                        f"(compute capability {gpu.compute_capability}); only PTX, JIT-compiled at first launch",
-                        severity=Severity.WARNING,
-                        subject="torch",
-                        location=c.location,
-                        evidence=[
-                            var.evidence(f"SASS {', '.join(var.row.archs)}; PTX {', '.join(var.row.ptx) or 'none'}"),
-                            jit.evidence(jit.row.text),
-                            *([assumed] if assumed else []),
-                        ],
-                    )
-                )
-                continue
-            # a verdict resting on an unsure arch list, or on a guessed torch version, warns instead of failing
-            archs_unsure = getattr(var.row, "archs_confidence", mx.Confidence.CONFIRMED) is mx.Confidence.UNSURE
-            soft = assumed is not None or archs_unsure or var.unsure
-            out.append(
-                make(
-                    "SP204",
-                    f"torch {version}+cu{c.cuda.replace('.', '')} has no kernels for {which} {gpu.name} "
-                    f"(compute capability {gpu.compute_capability})",
-                    severity=Severity.WARNING if soft else None,
-                    subject="torch",
-                    location=c.location,
-                    evidence=[
-                        var.evidence(
-                            f"SASS {', '.join(var.row.archs)}; PTX {', '.join(var.row.ptx) or 'none'}"
-                            + (" (arch list unsure)" if archs_unsure else "")
-                        ),
-                        sass.evidence(sass.row.text),
-                        *([assumed] if assumed else []),
-                    ],
-                    hint="pick a torch release / CUDA variant that still builds for this GPU",
-                )
-            )
     return out
 
 
@@ -675,7 +464,10 @@ NODE_FACTS = ("cpu", "driver", "gpus")
 
 
 def check_spec(spec: EnvSpec, node: NodeFacts | None) -> list[Diagnostic]:
-    """Every lint check on one spec; node-dependent checks run only when a node is given."""
+    """Every lint check on one spec; node-dependent checks run only when a node is given.
+
+    Compatibility findings (driver, kernels, glibc, pairing, Python, CUDA majors, cuDNN) come from the judge
+    (`envresolve.compat`) with the same codes lock and check use; the SP checks read the spec's structure."""
     return check_spec_nodes(spec, [node])[0]
 
 
@@ -701,7 +493,6 @@ def _spec_only(spec: EnvSpec, node: NodeFacts | None) -> tuple[EnvSpec, list[Cud
     out: list[Diagnostic] = []
     out += _variant_conflicts(claims)
     out += _two_runtimes(claims)
-    out += _python_support(spec)
     out += _declared_cuda(spec, claims)
     out += _shadows(spec)
     return spec, claims, out
@@ -717,11 +508,21 @@ def _node_checks(spec: EnvSpec, claims: list[CudaClaim], node: NodeFacts | None)
 
         node = image_on_node(spec.image, node) if node is not None else None
         out += check_image(spec, node or image_node(spec.image), claims)
-    if node is not None and not _node_is_other_platform(spec, node):
+    on_node = node is not None and not _node_is_other_platform(spec, node)
+    if on_node and node is not None:
         out += _declared_vs_node(spec, node)
-        out += _driver(spec, claims, node)
-        out += _torch_on_gpus(claims, node)
+        out += _missing_variants(claims)
+    pins = {d.name: v for d in spec.conda if (v := _conda_version(d)) is not None}
+    packages = spec_environment(spec, claims, pins)
+    # in an image, glibc, libstdc++ and CUDA majors are judged with the image's facts (`check_image`)
+    image_rules = frozenset({"glibc", "libstdcxx", "mixed-cuda-majors"}) if spec.image is not None else frozenset()
+    out += judge_spec(packages, _spec_python(spec), node if on_node else None, without=image_rules)
     return out
+
+
+def _spec_python(spec: EnvSpec) -> str | None:
+    m = re.fullmatch(r"(?:==)?(?P<v>[0-9]+\.[0-9]+(?:\.[0-9]+)?)(?:\.\*)?", (spec.python or "").strip())
+    return m["v"] if m else None
 
 
 def _declared_vs_node(spec: EnvSpec, node: NodeFacts) -> list[Diagnostic]:

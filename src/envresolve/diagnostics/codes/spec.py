@@ -494,24 +494,25 @@ CODES: tuple[CodeInfo, ...] = (
         name="cuda-too-new-for-driver",
         category=DRIVER,
         severity=ERROR,
-        summary="The spec pins a CUDA runtime that the target node's driver cannot run.",
+        summary="The spec declares a CUDA system requirement (pixi `cuda`) that the target node's driver does not meet.",
         explanation=(
-            "Every CUDA runtime needs a minimum driver (CUDA toolkit release notes, table 3). With `--node` the "
-            "node's driver is compared with the CUDA version the spec pins (cudatoolkit, pytorch-cuda, "
-            "cuda-version, a torch `+cuXYZ` pin or a `cuXYZ` index). Minor-version compatibility within a major "
-            "makes some combinations a warning; a different major is an error."
+            'A pixi workspace (or platform variant) that declares `cuda = "12.4"` is only installable where the '
+            "driver reports at least that CUDA level: pixi refuses it elsewhere. The CUDA runtime a spec pins "
+            "(cudatoolkit, cuda-version, a torch `+cuXYZ` pin, ...) against the driver is a compatibility finding "
+            "and has the judge's code wherever it is found: CP101/CP102/CP103."
         ),
-        example="envresolve lint environment.yml --node v100-driver470   # cudatoolkit=12.1 needs driver >= 530.30.02",
+        example='[system-requirements]\ncuda = "12.4"   # on a node whose driver reports CUDA 12.2',
     ),
     CodeInfo(
         code="SP203",
         name="python-unsupported",
         category=PYTHON,
         severity=ERROR,
-        summary="A pinned package release does not support the spec's Python version.",
+        summary="Retired: a pinned release that does not support the spec's Python is CP180, as in lock and check.",
         explanation=(
-            "torch publishes wheels only for the Pythons its release supports (the PyTorch release "
-            "compatibility matrix). `torch==2.0.1` with Python 3.12 finds no wheel and pip fails."
+            "lint asked its own copy of the Python rule under this code; the judge (`envresolve.compat`) now "
+            "answers for lint, lock and check alike, with CP180. The code stays reserved so old reports still "
+            "explain."
         ),
         example="pythonVersion: '3.12'\npipRequirementsTxt: |\n  torch==2.0.1",
     ),
@@ -520,13 +521,13 @@ CODES: tuple[CodeInfo, ...] = (
         name="torch-cuda-variant-node",
         category=CC,
         severity=ERROR,
-        summary="A torch CUDA variant (a `+cuXYZ` pin or a `cuXYZ` index) does not fit the node's driver or GPUs.",
+        summary="A pinned torch release asks for a CUDA variant (`+cuXYZ` or a `cuXYZ` index) it was never built for.",
         explanation=(
-            "Each torch CUDA variant ships kernels (SASS) for a fixed list of GPU architectures and needs a "
-            "driver for its CUDA version. With `--node` envresolve checks the variant against every GPU of the "
-            "node and its driver, using the torch and CUDA matrices."
+            "Each torch release is published for a few CUDA variants (the PyTorch matrix); `torch==2.3.1+cu128` "
+            "names a wheel that does not exist, and pip fails to find it. Whether an existing variant runs on a "
+            "node's GPUs and driver is the judge's CP110/CP111 and CP101/CP102, as in lock and check."
         ),
-        example="torch==2.7.1+cu128 on a node with driver 535 (CUDA 12.2)",
+        example="torch==2.3.1+cu128   # 2.3 was built for CUDA 11.8 and 12.1 only",
     ),
     CodeInfo(
         code="SP205",
@@ -558,14 +559,15 @@ CODES: tuple[CodeInfo, ...] = (
         code="SP211",
         name="two-cuda-runtimes",
         category=DRIVER,
-        severity=ERROR,
-        summary="The environment asks for two CUDA runtimes (conda cudatoolkit/pytorch-cuda/cuda-version and others).",
+        severity=WARNING,
+        summary="The environment asks for two packagings of the same CUDA major's runtime.",
         explanation=(
-            "Two packagings of the CUDA runtime (for instance `cudatoolkit=11.7` and `pytorch-cuda=11.7`, or conda "
-            "CUDA 11 next to pip `nvidia-*-cu12` wheels) put two libcudart copies in one environment. Different "
-            "majors are an error; the same major is a warning (duplicated, and the loader order decides)."
+            "Two packagings of the CUDA runtime of one major (for instance `cudatoolkit=11.7` and "
+            "`pytorch-cuda=11.7`, or conda CUDA 12 next to pip `nvidia-*-cu12` wheels) put two libcudart copies "
+            "in one environment, and the loader order decides which one runs. Different majors are the judge's "
+            "CP160 error, as in lock and check."
         ),
-        example="- cudatoolkit=11.7\n- pytorch-cuda=12.1",
+        example="- cudatoolkit=11.7\n- pytorch-cuda=11.7",
     ),
     CodeInfo(
         code="SP212",
