@@ -494,7 +494,7 @@ CODES: tuple[CodeInfo, ...] = (
         name="cuda-too-new-for-driver",
         category=DRIVER,
         severity=ERROR,
-        summary="The spec declares a CUDA system requirement (pixi `cuda`) that the target node's driver does not meet.",
+        summary="The spec declares a CUDA system requirement (pixi `cuda`) the target node's driver does not meet.",
         explanation=(
             'A pixi workspace (or platform variant) that declares `cuda = "12.4"` is only installable where the '
             "driver reports at least that CUDA level: pixi refuses it elsewhere. The CUDA runtime a spec pins "
