@@ -37,19 +37,21 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
 
     from envresolve.binary.model import ArtifactReport
-    from envresolve.compat.model import Environment
+    from envresolve.compat.model import Environment, Package
     from envresolve.node.facts import NodeFacts
     from envresolve.solve.pip.model import CandidateFilter, RejectionReason
 
 __all__ = [
     "binary_facts_filter",
     "cached_binary_facts",
+    "candidate_package",
     "companion_pairing",
     "cuda_driver_filter",
     "cuda_from_label",
     "cuda_need",
     "cxx_abi_of",
     "default_filters",
+    "judge_filter",
     "local_variant",
     "torch_cxx_abi",
 ]
@@ -287,32 +289,24 @@ _CP_REASONS: dict[str, RejectionReason] = {
 }
 
 
-def binary_facts_filter(candidate: CandidateInfo, node: NodeFacts, env: Environment) -> list[Rejection]:
-    """Reject a candidate whose known binary facts fail the node (SASS/PTX, glibc, GLIBCXX, cxx11 ABI).
+#: codes the judge filter leaves to `cuda_driver_filter` (which reads the candidate's CUDA from its Requires-Dist)
+_DRIVER_CODES = frozenset({"CP101", "CP102", "CP103"})
 
-    Runs only when binary facts are known or cached, or the wheel is in the measured table (by sha256, else by
-    file name); the verdicts (errors only) are
-    `envresolve.compat.candidate_verdict`, the same rules `envresolve check` applies.
+
+def judge_filter(candidate: CandidateInfo, node: NodeFacts, env: Environment) -> list[Rejection]:
+    """Reject a candidate the judge says fails on the node: no kernel for its GPUs (CP110), glibc/GLIBCXX above
+    the node (CP120-CP122), a torch release without wheels for the Python (CP180), another CUDA major than the
+    environment (CP160), the cxx11 ABI (CP140), ...
+
+    Every candidate is judged, from its binary facts where known (a cached `envresolve inspect` report) and from
+    the matrices otherwise: the same `envresolve.compat.candidate_verdict` that lint, lock and check use. Only
+    errors reject (an unsure row or an unknown fact never does).
     """
     from envresolve.compat import candidate_verdict
-    from envresolve.compat.measured import measured_facts
-    from envresolve.compat.model import Package
 
-    pkg = Package(
-        name=candidate.name,
-        version=candidate.version,
-        ecosystem="pypi",
-        channel=candidate.index,
-        url=candidate.url or candidate.filename,
-        sha256=candidate.sha256,
-        depends=candidate.requires_dist,
-        binary=candidate.binary,
-    )
-    if candidate.binary is None and measured_facts(pkg) is None:
-        return []  # nothing read from this wheel's bytes: neither a report nor a row of the measured table
     out: list[Rejection] = []
-    for diag in candidate_verdict(pkg, node, env):
-        if diag.severity is not Severity.ERROR:
+    for diag in candidate_verdict(candidate_package(candidate), node, env):
+        if diag.severity is not Severity.ERROR or diag.code in _DRIVER_CODES:
             continue
         out.append(
             Rejection(
@@ -327,6 +321,26 @@ def binary_facts_filter(candidate: CandidateInfo, node: NodeFacts, env: Environm
             )
         )
     return out
+
+
+#: the former name: binary facts are one layer of what the judge reads
+binary_facts_filter = judge_filter
+
+
+def candidate_package(candidate: CandidateInfo) -> Package:
+    """The judge's view of a pip candidate (its metadata, plus its binary facts when known)."""
+    from envresolve.compat.model import Package
+
+    return Package(
+        name=candidate.name,
+        version=candidate.version,
+        ecosystem="pypi",
+        channel=candidate.index,
+        url=candidate.url or candidate.filename,
+        sha256=candidate.sha256,
+        depends=candidate.requires_dist,
+        binary=candidate.binary,
+    )
 
 
 def companion_pairing(name: str, version: str) -> tuple[str, str, str] | None:
@@ -388,7 +402,7 @@ def cached_binary_facts(root: str | os.PathLike[str] | None = None) -> Callable[
 
 def default_filters() -> list[CandidateFilter]:
     """The filters `resolve_pip` uses unless told otherwise."""
-    return [cuda_driver_filter, binary_facts_filter]
+    return [cuda_driver_filter, judge_filter]
 
 
 def run_filters(
