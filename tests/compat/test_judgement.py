@@ -76,3 +76,46 @@ def test_transitive_dependency_not_yet_chosen_keeps_the_closure_open() -> None:
     chosen = env(pypi("cuda-toolkit", "13.0.3", depends=("nvidia-cublas==13.1.0.3",)))
     assert undecided_dependencies(torch, chosen) == ["nvidia-cublas"]
     assert "CP130" not in codes(candidate_verdict(torch, node(), chosen))
+
+
+# --- no error on vendor pins: every torch release with the pins it ships, on a node that runs the release ---------
+
+_PROFILES = (
+    "h100-driver580",
+    "b200-driver580",
+    "gh200-driver570",
+    "l4-driver570",
+    "rtx5090-driver575",
+    "a100-driver535",
+    "t4-driver550",
+    "v100-driver470",
+)
+
+
+def _vendor_pins(release: TorchRelease) -> tuple[Package, ...]:
+    """torch (PyPI default variant) and the exact nvidia-* pins of its Requires-Dist recorded in pytorch.yaml
+    (cuDNN, NCCL, the CUDA runtime of the default variant)."""
+    var = release.default_variant
+    major = var.cuda.split(".")[0]
+    suffix = "" if major == "13" else f"-cu{major}"
+    pins: list[tuple[str, str]] = [(f"nvidia-cuda-runtime{suffix}", f"{var.cuda}.1")]
+    if release.cudnn:
+        pins.append((f"nvidia-cudnn-cu{major}", release.cudnn))
+    if release.nccl:
+        pins.append((f"nvidia-nccl-cu{major}", release.nccl))
+    torch = pypi("torch", release.latest_patch, depends=tuple(f"{n}=={v}" for n, v in pins))
+    return (torch, *(pypi(n, v) for n, v in pins))
+
+
+@pytest.mark.parametrize("release", pytorch_matrix().rows, ids=lambda r: r.version)
+def test_no_error_on_a_releases_own_pins_where_the_release_runs(release: TorchRelease) -> None:
+    from envresolve.node import load_node
+
+    python = release.python[-1]
+    alone = env(pypi("torch", release.latest_patch), python=python)
+    runs = [p for p in _PROFILES if not [d for d in evaluate(alone, load_node(p)) if d.severity is Severity.ERROR]]
+    assert runs, f"torch {release.latest_patch} runs on none of the bundled GPU profiles"
+    for profile in runs:
+        found = evaluate(env(*_vendor_pins(release), python=python), load_node(profile))
+        errors = [f"{d.code} {d.message}" for d in found if d.severity is Severity.ERROR]
+        assert errors == [], (profile, errors)
