@@ -223,10 +223,13 @@ def _attempt(
         diags.extend(d if d.node or label is None else d.with_node(label) for d in conda.diagnostics)
         if not conda.ok:
             return _Attempt(conda=conda, diagnostics=tuple(diags))
-    python = (conda.python if conda else None) or spec.python
-    conda_pkgs = conda.packages if conda else ()
     # facts are attached once, before any verdict: the lock records verdicts computed from exactly what it records
     cache = _report_cache() if settings.inspect_cache else None
+    if conda is not None and solver is not None:
+        conda, kept = _keep_out_rejected(conda, solver, conda_specs, vps, nodes, cache, spec.python)
+        diags.extend(d if d.node or label is None else d.with_node(label) for d in kept)
+    python = (conda.python if conda else None) or spec.python
+    conda_pkgs = conda.packages if conda else ()
     env = Environment(packages=tuple(_conda_env_packages(conda_pkgs, cache)), python=python)
     pip = None
     why: list[WhyNot] = []
@@ -288,6 +291,60 @@ def _credential_notes(locations: Sequence[str]) -> list[Diagnostic]:
         for u in dict.fromkeys(locations)
         if "://" in u and has_credentials(u)
     ]
+
+
+#: how many times conda solves again without records the judge rejects
+_KEEP_OUT_ROUNDS = 3
+
+
+def _keep_out_rejected(
+    conda: CondaSolution,
+    solver: CondaSolver,
+    specs: Sequence[str],
+    vps: Sequence[VirtualPackage],
+    nodes: Sequence[NodeFacts],
+    cache: Any,
+    python: str | None,
+) -> tuple[CondaSolution, list[Diagnostic]]:
+    """Solve again without the conda versions the judge rejects on every node (RS110 for each kept out).
+
+    The judge sees each record against the rest of the solution; only errors count, and only when every node
+    rejects it. Without a solution once they are kept out, the first solution stays (the judge's errors on it
+    are reported by the caller's evaluation)."""
+    from envresolve.compat import candidate_verdict
+    from envresolve.compat.model import Environment
+
+    notes: list[Diagnostic] = []
+    excluded: list[str] = []
+    current = conda
+    for _ in range(_KEEP_OUT_ROUNDS):
+        packages = _conda_env_packages(current.packages, cache)
+        env = Environment(packages=tuple(packages), python=current.python or python)
+        rejected: list[tuple[Package, Diagnostic]] = []
+        for pkg in packages:
+            per_node = [
+                [d for d in candidate_verdict(pkg, node, env) if d.severity is Severity.ERROR] for node in nodes
+            ]
+            if per_node and all(per_node):
+                rejected.append((pkg, per_node[0][0]))
+        if not rejected:
+            break
+        excluded += [f"{pkg.name} !={pkg.version}" for pkg, _ in rejected]
+        retry = solver.solve([*specs, *excluded], vps, node=nodes[0] if len(nodes) == 1 else None)
+        if not retry.ok:
+            break
+        notes += [
+            make(
+                "RS110",
+                f"kept {pkg.name} {pkg.version} out of the conda solve: {why.code} {why.message}",
+                subject=pkg.name,
+                evidence=list(why.evidence),
+                hint=f"solved again with `{pkg.name} !={pkg.version}`",
+            )
+            for pkg, why in rejected
+        ]
+        current = retry
+    return current, notes
 
 
 def _abs_url(location: str) -> str:
