@@ -228,6 +228,7 @@ def test_spec_with_two_environments_on_the_cli(tmp_path: Path, cache: Path, caps
     assert main([*base, "--format", "json"]) == EXIT_OK
     obj = json.loads(capsys.readouterr().out)
     assert [r["verdict"] for r in obj["reports"]] == ["runs", "runs"]
+    assert obj["version"] == obj["reports"][0]["version"] == 1
     assert obj["reports"][1]["subject"].endswith("(llm-finetune-2)")
     assert main([*base, "--format", "sarif"]) == EXIT_OK
     assert len(json.loads(capsys.readouterr().out)["runs"]) == 2

@@ -47,7 +47,7 @@ def test_passing_node_writes_lock_and_exports(tmp_path: Path, capsys: pytest.Cap
     lock = tmp_path / "out" / "envresolve.lock"
     lock.parent.mkdir()
     code, out, err = run(
-        capsys, "--node", "h100-driver580", "-o", str(lock), "--export", "pylock,pixi", "--export", "explicit"
+        capsys, "--node", "h100-driver580", "-o", str(lock), "--export", "pylock.toml,pixi.lock", "--export", "explicit"
     )
     assert code == 0, out + err
     assert "PASS h100-driver580" in out and "locked: one lock valid for every node" in out
@@ -84,7 +84,7 @@ def test_json_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     )
     assert code == 1
     obj = json.loads(out)
-    assert obj["ok"] is False and obj["lock"] is None and obj["written"] == []
+    assert obj["version"] == 1 and obj["ok"] is False and obj["lock"] is None and obj["written"] == []
     verdicts = {n["node"]: n["ok"] for n in obj["nodes"]}
     assert verdicts == {"a100-driver535": True, "v100-driver470": False}
 

@@ -171,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
 
         docs = [json.loads(render(r, args.format)) for r in reports]
         if args.format == "json":
-            body = {"reports": docs}
+            body = {"version": docs[0]["version"], "reports": docs}
         else:  # one SARIF log, one run per environment
             body = {**docs[0], "runs": [run for doc in docs for run in doc["runs"]]}
         sys.stdout.write(json.dumps(body, indent=2, sort_keys=True, ensure_ascii=False) + "\n")

@@ -62,7 +62,8 @@ def configure_parser(sub: Any) -> None:
         metavar="FORMAT",
         action="append",
         default=[],
-        help=f"also write an export next to the lock: {', '.join(EXPORTS)} (repeatable or comma-separated)",
+        help=f"also write an export next to the lock: {', '.join(EXPORTS)} or its file name (pylock.toml, pixi.lock, "
+        "...; repeatable or comma-separated)",
     )
     p.add_argument("--explain", action="store_true", help='print "why not X" lines for rejected candidates')
     p.add_argument("--offline", action="store_true", help="use only cached repodata/index pages and local files")
@@ -111,15 +112,19 @@ def configure_parser(sub: Any) -> None:
 
 
 def _exports(values: list[str]) -> list[str]:
+    """Export formats by name (`pylock`) or by the file name users type (`pylock.toml`, `pixi.lock`)."""
     from envresolve.diagnostics import make
     from envresolve.errors import InputError
+    from envresolve.lock.export import EXPORT_FILE_NAMES
 
+    by_file = {file: fmt for fmt, file in EXPORT_FILE_NAMES.items()}
     out: list[str] = []
     for v in values:
         for part in v.split(","):
             part = part.strip()
             if not part:
                 continue
+            part = by_file.get(part, part)
             if part not in EXPORTS:
                 raise InputError(make("GN104", f"unknown export format: {part}", hint=f"one of: {', '.join(EXPORTS)}"))
             if part not in out:

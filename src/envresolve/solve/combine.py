@@ -95,6 +95,7 @@ class NodeOutcome(_Frozen):
 class Resolution(_Frozen):
     """The result of `resolve`. JSON-serialisable (an operator can put it in a custom resource's status)."""
 
+    version: int = Field(default=1, description="version of this JSON shape (`envresolve lock --format json`)")
     ok: bool
     lock: Lock | None = Field(default=None, description="one lock valid for every node; None when there is none")
     nodes: tuple[NodeOutcome, ...] = ()
