@@ -62,3 +62,19 @@ def test_conda_keeps_out_a_record_the_judge_rejects_on_every_node(
     assert "cuda-cudart 12.9.79" in kept.message and "CP120" in kept.message and "2.99" in kept.message
     node = load_node("h100-driver580")
     assert [d for d in check_lock(res.lock, [node]).diagnostics if d.severity is Severity.ERROR] == []
+
+
+def test_a_lock_for_an_aarch64_node_is_for_linux_aarch64_and_check_agrees(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from envresolve.cli import EXIT_OK, main
+
+    monkeypatch.setenv("ENVRESOLVE_CACHE_DIR", str(tmp_path / "cache"))
+    req = tmp_path / "requirements.txt"
+    req.write_text("filelock\n")
+    out = tmp_path / "envresolve.lock"
+    index = str(REPO / "examples" / "index")
+    args = ["lock", str(req), "--python", "3.12", "--index-url", index, "--offline", "--node", "gh200-driver570"]
+    assert main([*args, "-o", str(out)]) == EXIT_OK, capsys.readouterr().out
+    assert json.loads(out.read_text())["platform"] == "linux-aarch64"
+    assert main(["check", str(out), "--node", "gh200-driver570"]) == EXIT_OK, capsys.readouterr().out

@@ -39,6 +39,9 @@ if TYPE_CHECKING:
 
 __all__ = ["NodeOutcome", "Resolution", "ResolveSettings", "WhyNot", "resolve", "spec_digest"]
 
+#: CPU architecture -> conda subdir
+_SUBDIR_OF_ARCH = {"x86_64": "linux-64", "aarch64": "linux-aarch64", "ppc64le": "linux-ppc64le"}
+
 #: what the BaizeAI conda loader adds for notebooks (SPEC marks them `added_by`); `--no-notebook-packages` drops them
 NOTEBOOK_PACKAGES = frozenset({"ipykernel", "nb_conda_kernels", "notebook"})
 
@@ -421,9 +424,16 @@ def resolve(
 
         nodes = [image_on_node(spec.image, n) for n in nodes]
     settings = settings or ResolveSettings()
-    conda_settings = settings.conda.model_copy(
-        update={"offline": offline or settings.conda.offline, "base_dir": settings.conda.base_dir or _spec_dir(spec)}
-    )
+    update: dict[str, Any] = {
+        "offline": offline or settings.conda.offline,
+        "base_dir": settings.conda.base_dir or _spec_dir(spec),
+    }
+    arches = {n.cpu.arch for n in nodes}
+    if "subdir" not in settings.conda.model_fields_set and len(arches) == 1:
+        # the lock is for the nodes' platform (pip already reads their architecture): an aarch64 node gets
+        # linux-aarch64 records, not linux-64 ones that `check` would then refuse (CK113)
+        update["subdir"] = _SUBDIR_OF_ARCH.get(arches.pop(), settings.conda.subdir)
+    conda_settings = settings.conda.model_copy(update=update)
     settings = settings.model_copy(update={"conda": conda_settings})
     conda_specs = _conda_specs(spec, settings)
     channels = [c.name for c in spec.channels] or (["conda-forge"] if conda_specs else [])
