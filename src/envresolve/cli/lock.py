@@ -256,7 +256,8 @@ def render_result(result: Resolution, spec: EnvSpec, written: list[str], *, expl
     shown = [d for d in result.diagnostics if explain or d.severity is not Severity.INFO]
     if shown:
         lines.append("")
-        lines.append(render_text(shown).rstrip("\n"))
+        # evidence lines only with --explain; a finding identical on several nodes is printed once, with the count
+        lines.append(render_text(shown, evidence=explain, merge_nodes=True).rstrip("\n"))
     if explain:
         lines.append("")
         if result.why_not:

@@ -15,22 +15,43 @@ __all__ = ["DIAGNOSTICS_JSON_VERSION", "render_json", "render_text", "to_json_ob
 DIAGNOSTICS_JSON_VERSION = 1
 
 
-def render_text(diags: Sequence[Diagnostic], *, color: bool = False) -> str:
-    """One block per finding: `LOCATION: severity[CODE name] message`, then evidence and hint lines."""
+def render_text(
+    diags: Sequence[Diagnostic], *, color: bool = False, evidence: bool = True, merge_nodes: bool = False
+) -> str:
+    """One block per finding: `LOCATION: severity[CODE name] message`, then evidence (unless `evidence=False`) and
+    hint lines. With `merge_nodes`, a finding identical on several nodes is printed once, naming the nodes and
+    their count."""
     colors = {"error": "\033[31m", "warning": "\033[33m", "info": "\033[36m"}
+    groups: list[tuple[Diagnostic, list[str]]] = []
+    if merge_nodes:
+        index: dict[tuple[object, ...], int] = {}
+        for d in diags:
+            key = (d.code, d.severity, str(d.location), d.subject, d.message)
+            if key in index:
+                if d.node:
+                    groups[index[key]][1].append(d.node)
+                continue
+            index[key] = len(groups)
+            groups.append((d, [d.node] if d.node else []))
+    else:
+        groups = [(d, [d.node] if d.node else []) for d in diags]
     lines: list[str] = []
-    for d in diags:
+    for d, nodes in groups:
         sev = d.severity.value
         if color:
             sev = f"{colors[sev]}{sev}\033[0m"
         where = f"{d.location}: " if d.location else ""
-        node = f"[node {d.node}] " if d.node else ""
+        if len(nodes) > 1:
+            node = f"[{len(nodes)} nodes: {', '.join(nodes)}] "
+        else:
+            node = f"[node {nodes[0]}] " if nodes else ""
         subject = f"{d.subject}: " if d.subject else ""
         lines.append(f"{where}{sev}[{d.code} {d.name}] {node}{subject}{d.message}")
-        for ev in d.evidence:
-            src = f" (source: {ev.source})" if ev.source else ""
-            unsure = " [unsure]" if ev.unsure else ""
-            lines.append(f"  evidence: {ev.fact}{src}{unsure}")
+        if evidence:
+            for ev in d.evidence:
+                src = f" (source: {ev.source})" if ev.source else ""
+                unsure = " [unsure]" if ev.unsure else ""
+                lines.append(f"  evidence: {ev.fact}{src}{unsure}")
         if d.hint:
             lines.append(f"  hint: {d.hint}")
     return "\n".join(lines)
