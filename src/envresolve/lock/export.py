@@ -163,7 +163,7 @@ def to_pixi(lock: Lock) -> tuple[bytes, list[Diagnostic]]:
 
 
 def _common_vps(lock: Lock) -> list[Any]:
-    from envresolve.solve.conda import common_virtual_packages
+    from envresolve.records import common_virtual_packages
 
     return list(common_virtual_packages([n.virtual_packages for n in lock.nodes]))
 

@@ -94,7 +94,7 @@ def stale(lock: Lock, *, spec: EnvSpec | None = None, nodes: Sequence[NodeFacts]
     A node counts as known when its fingerprint matches one of the lock's nodes (its name may differ).
     """
     from envresolve.lock.model import node_fingerprint
-    from envresolve.solve.combine import spec_digest
+    from envresolve.specs.digest import spec_digest
 
     out: list[Diagnostic] = []
     if spec is not None and spec_digest(spec) != lock.spec.digest:

@@ -16,7 +16,7 @@ from envresolve.binary.model import ArtifactReport
 from envresolve.compat.model import Package
 from envresolve.diagnostics import Diagnostic
 from envresolve.node.facts import NodeFacts
-from envresolve.solve.conda import CondaPackage, VirtualPackage
+from envresolve.records import CondaPackage, VirtualPackage
 
 __all__ = [
     "LOCK_VERSION",

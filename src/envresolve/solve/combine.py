@@ -29,6 +29,7 @@ from envresolve.solve.conda import (
     node_virtual_packages,
     solve_virtual_packages,
 )
+from envresolve.specs.digest import spec_digest
 
 if TYPE_CHECKING:
     from envresolve.binary.model import ArtifactReport
@@ -111,23 +112,6 @@ class Resolution(_Frozen):
 
 
 # ------------------------------------------------------------------------------------------ helpers
-
-
-def spec_digest(spec: EnvSpec) -> str:
-    """sha256 of what the spec asks for (not where it was read from, nor line numbers)."""
-    content = {
-        "name": spec.name,
-        "format": spec.format,
-        "channels": [c.name for c in spec.channels],
-        "conda": [d.spec for d in spec.conda],
-        "pip": [r.requirement for r in spec.pip],
-        "indexes": [(i.kind, i.display) for i in spec.indexes],
-        **({"no_index": True} if spec.no_index else {}),
-        "python": spec.python,
-        "platforms": list(spec.platforms),
-        "system_requirements": spec.system_requirements.model_dump(mode="json"),
-    }
-    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
 def _conda_specs(spec: EnvSpec, settings: ResolveSettings) -> list[str]:
