@@ -30,6 +30,33 @@ class Package(_Frozen):
     binary: ArtifactReport | None = None
     binary_note: str | None = Field(default=None, description="why binary facts are missing, when they are")
 
+    @classmethod
+    def pypi(
+        cls,
+        name: str,
+        version: str,
+        *,
+        index: str | None = None,
+        url: str | None = None,
+        sha256: str | None = None,
+        requires_dist: tuple[str, ...] = (),
+        binary: ArtifactReport | None = None,
+        binary_note: str | None = None,
+    ) -> Package:
+        """The one adapter from a pip distribution (a resolver candidate, a resolved or locked wheel, a spec pin) to
+        the judge's view: its metadata layer (Requires-Dist) and, where known, its measured binary facts."""
+        return cls(
+            name=name,
+            version=version,
+            ecosystem="pypi",
+            channel=index,
+            url=url,
+            sha256=sha256,
+            depends=requires_dist,
+            binary=binary,
+            binary_note=binary_note,
+        )
+
 
 class Environment(_Frozen):
     """A set of packages that will live together in one prefix."""

@@ -87,14 +87,13 @@ class LockedPipPackage(_Frozen):
 
     def as_package(self) -> Package:
         """The package as the rules see it, with the binary facts the lock recorded (or why there are none)."""
-        return Package(
-            name=self.name,
-            version=self.version,
-            ecosystem="pypi",
-            channel=self.index,
+        return Package.pypi(
+            self.name,
+            self.version,
+            index=self.index,
             url=self.url,
             sha256=self.sha256,
-            depends=self.requires_dist,
+            requires_dist=self.requires_dist,
             binary=self.binary,
             binary_note=None if self.binary else self.verdict.reason,
         )

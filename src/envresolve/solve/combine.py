@@ -359,14 +359,13 @@ def _pip_env_packages(pip: PipResolution, cache: Any = None) -> list[Package]:
     from envresolve.compat.model import Package
 
     return [
-        Package(
-            name=p.name,
-            version=p.version,
-            ecosystem="pypi",
-            channel=p.index,
+        Package.pypi(
+            p.name,
+            p.version,
+            index=p.index,
             url=p.url,
             sha256=p.sha256 or None,
-            depends=p.requires_dist,
+            requires_dist=p.requires_dist,
             binary=_cached_report(cache, p.sha256, p.name, p.version),
         )
         for p in pip.packages

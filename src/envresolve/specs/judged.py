@@ -114,7 +114,7 @@ def spec_environment(spec: EnvSpec, claims: list[CudaClaim], conda_version: dict
             Version(version)
         except InvalidVersion:
             continue
-        out.append(JudgedPackage(Package(name=name, version=version, ecosystem="pypi"), req.location, assumed))
+        out.append(JudgedPackage(Package.pypi(name, version), req.location, assumed))
     return out
 
 

@@ -331,14 +331,13 @@ def candidate_package(candidate: CandidateInfo) -> Package:
     """The judge's view of a pip candidate (its metadata, plus its binary facts when known)."""
     from envresolve.compat.model import Package
 
-    return Package(
-        name=candidate.name,
-        version=candidate.version,
-        ecosystem="pypi",
-        channel=candidate.index,
+    return Package.pypi(
+        candidate.name,
+        candidate.version,
+        index=candidate.index,
         url=candidate.url or candidate.filename,
         sha256=candidate.sha256,
-        depends=candidate.requires_dist,
+        requires_dist=candidate.requires_dist,
         binary=candidate.binary,
     )
 
