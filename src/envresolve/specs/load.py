@@ -16,6 +16,7 @@ from envresolve.specs.environment_yml import load_environment_yml
 from envresolve.specs.imagespec import is_imagespec_keys, load_imagespec_python, load_imagespec_yaml
 from envresolve.specs.model import EnvSpec
 from envresolve.specs.pixi import load_pixi
+from envresolve.specs.readers import reader_for
 from envresolve.specs.requirements import RequirementsParser
 
 __all__ = ["SPEC_SUFFIXES", "LoadResult", "load_file", "load_spec", "sniff_yaml"]
@@ -78,6 +79,13 @@ def load_file(
 def _dispatch(
     p: Path, text: str, env: Mapping[str, str] | None, result: LoadResult, allow_outside_includes: bool
 ) -> None:
+    reader = reader_for(p, text)
+    if reader is not None:
+        got = reader.read(p, text, env)
+        result.format = got.format
+        result.specs = list(got.specs)
+        result.diagnostics.extend(got.diagnostics)
+        return
     name, suffix = p.name.lower(), p.suffix.lower()
     file = str(p)
     if is_containerfile_name(p.name):
