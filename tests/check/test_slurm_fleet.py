@@ -105,7 +105,7 @@ def test_el7_node_fails_a_manylinux_2_28_lock(tmp_path: Path, capsys: pytest.Cap
         "UTC 2020 Partitions=gpu\n",
         encoding="utf-8",
     )
-    assert main(["check", str(lock), "--nodes", str(el7)]) == EXIT_FINDINGS
+    assert main(["check", str(lock), "--nodes", str(el7), "--verbose"]) == EXIT_FINDINGS  # evidence lines
     out = capsys.readouterr().out
     assert "GLIBC_2.28" in out and "2.17" in out
 
