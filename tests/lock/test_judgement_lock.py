@@ -30,7 +30,14 @@ def test_recorded_facts_that_fail_are_judged_before_the_lock(
     cudarts = _records("cuda-cudart")
     assert len(cudarts) == 3  # 12.4.99, 12.6.68, 12.9.79 in the demo channel
     for version, sha in cudarts:
-        bad = ArtifactReport(artifact=f"cuda-cudart-{version}", kind="conda", sha256=sha, max_glibc="2.99")
+        bad = ArtifactReport(
+            artifact=f"cuda-cudart-{version}",
+            kind="conda",
+            sha256=sha,
+            name="cuda-cudart",
+            version=version,
+            max_glibc="2.99",
+        )
         ReportCache(tmp_path).put(sha, bad, symbols=False)
 
     second = demo_resolve(demo_spec, tmp_path, "h100-driver580", explain=False)
@@ -52,7 +59,9 @@ def test_conda_keeps_out_a_record_the_judge_rejects_on_every_node(
     monkeypatch.setenv("ENVRESOLVE_CACHE_DIR", str(tmp_path))
     newest, sha = _records("cuda-cudart")[-1]
     assert newest == "12.9.79"
-    bad = ArtifactReport(artifact=f"cuda-cudart-{newest}", kind="conda", sha256=sha, max_glibc="2.99")
+    bad = ArtifactReport(
+        artifact=f"cuda-cudart-{newest}", kind="conda", sha256=sha, name="cuda-cudart", version=newest, max_glibc="2.99"
+    )
     ReportCache(tmp_path).put(sha, bad, symbols=False)
     res = demo_resolve(demo_spec, tmp_path, "h100-driver580", explain=False)
     assert res.ok and res.lock is not None, [d.message for d in res.diagnostics]
