@@ -64,7 +64,7 @@ def dataset(
 
 
 #: runs on the H100 (driver 580) and A100 (535, CUDA 12.4 under minor-version compatibility) nodes, not on
-#: the T4 with driver 470 (CUDA 11.4): SP202
+#: the T4 with driver 470 (CUDA 11.4): CP101
 CU124 = {"conda": ("numpy=1.26", "cuda-version=12.4"), "pip": ("torch==2.5.1+cu124",)}
 #: pip's torch for CUDA 12.4 over a conda CUDA 12.9 pin: SP201 on every node
 CONFLICT = {"conda": ("numpy=1.26", "cuda-version=12.9"), "pip": ("torch==2.5.1+cu124",)}
