@@ -29,9 +29,10 @@ __all__ = ["JudgedPackage", "judge_spec", "spec_environment"]
 
 _PY = re.compile(r"(?:==)?(?P<maj>[0-9]+)\.(?P<min>[0-9]+)(?P<rest>(?:\.[0-9]+)?)(?:\.\*)?")
 _NO_NODE = NodeFacts()
-#: every rule of the judge; the extension rule (CP200-CP202) reaches lint through `specs.extensions`, which also
-#: reads wheels given by URL
-_LINT_RULES = {name: rule for name, rule in RULES.items() if name != "extensions"}
+#: every rule of the judge but two: the extension rule (CP200-CP202) reaches lint through `specs.extensions`, which
+#: also reads wheels given by URL; and what resolved packages need of facts a node leaves unknown (RS130-RS133) is
+#: a note for lock and check, not a finding about what a spec pins
+_LINT_RULES = {name: rule for name, rule in RULES.items() if name not in ("extensions", "unknown-facts")}
 
 
 @dataclass(frozen=True)
