@@ -105,7 +105,7 @@ def test_el7_node_fails_a_manylinux_2_28_lock(tmp_path: Path, capsys: pytest.Cap
         "UTC 2020 Partitions=gpu\n",
         encoding="utf-8",
     )
-    assert main(["check", str(lock), "--nodes", str(el7)]) == EXIT_FINDINGS
+    assert main(["check", str(lock), "--nodes", str(el7), "--verbose"]) == EXIT_FINDINGS  # evidence lines
     out = capsys.readouterr().out
     assert "GLIBC_2.28" in out and "2.17" in out
 
@@ -131,12 +131,12 @@ def test_lock_made_for_a_slurm_node_checks_ok_there(tmp_path: Path, capsys: pyte
     node = SLURM / "published-rcic-hpc3-gpu-16-00.txt"
     out = tmp_path / "env.lock"
     args = ["--offline", "--index-url", str(examples / "index"), "--no-notebook-packages", "--node", str(node)]
-    # torch 2.11.0's PyPI wheel has no sm_70 SASS and no PTX (measured, pytorch.yaml): the search (which asks the
-    # judge) skips it on these V100s and locks the newest release that runs
+    # torch 2.11.0's PyPI wheel has no sm_70 SASS and no PTX (measured, pytorch.yaml): the search skips it for
+    # these V100s and locks 2.10.0 (CUDA 12.8, ships sm_70)
     assert main(["lock", str(examples / "llm-finetune-dataset.yaml"), *args, "-o", str(out)]) == EXIT_OK
     capsys.readouterr()
-    torch = next(p for p in json.loads(out.read_text(encoding="utf-8"))["pip"] if p["name"] == "torch")
-    assert torch["version"] == "2.10.0"
+    assert {p["name"]: p["version"] for p in json.loads(out.read_text(encoding="utf-8"))["pip"]}["torch"] == "2.10.0"
+    out.unlink()
     # the same Dataset with torch held below 2.11 (2.10.0, CUDA 12.8, ships sm_70) locks for the node
     spec = tmp_path / "dataset.yaml"
     text = (examples / "llm-finetune-dataset.yaml").read_text(encoding="utf-8")

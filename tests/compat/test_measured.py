@@ -105,8 +105,5 @@ def test_the_pip_resolver_rejects_a_measured_candidate() -> None:
     assert [r.code for r in rejected] == ["CP110"]
     assert binary_facts_filter(info, node(gpus=H100), Environment()) == []
     unknown = info.model_copy(update={"sha256": "0" * 64})
-    # another sha256 finds no measured row: the judge answers from the published row (issue 10: every candidate
-    # is judged), never from the measured one
-    published = binary_facts_filter(unknown, node(gpus=PASCAL), Environment())
-    assert all("derived from the matrix" in r.evidence[0].fact for r in published)
-    assert all("carries SASS" not in r.evidence[0].fact for r in published)
+    # without a measured row the published layer (pytorch.yaml: 2.8.0's PyPI build starts at sm_70) still decides
+    assert [r.code for r in binary_facts_filter(unknown, node(gpus=PASCAL), Environment())] == ["CP110"]

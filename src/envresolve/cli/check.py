@@ -54,6 +54,7 @@ def configure_parser(sub: Any) -> None:
         "node the driver and GPUs (a Dockerfile's FROM or an ImageSpec's base image wins for SPEC)",
     )
     p.add_argument("--format", default="text", choices=("text", "json", "sarif", "github"), help="output format")
+    p.add_argument("-v", "--verbose", action="store_true", help="text output: print the evidence behind each finding")
     p.add_argument(
         "--ld-library-path",
         default="",
@@ -180,7 +181,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(body, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
     else:
         for report in reports:
-            sys.stdout.write(render(report, args.format, color=color))
+            sys.stdout.write(render(report, args.format, color=color, verbose=args.verbose))
     return EXIT_OK if all(r.ok for r in reports) else EXIT_FINDINGS
 
 

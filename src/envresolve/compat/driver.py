@@ -68,6 +68,27 @@ def _check_one(
     exact = cuda_min_driver(claim.version) if claim.minor is not None else None
     if exact is not None and driver >= Version(exact.row.min_driver):
         return []
+    first_mvc = minor_compat_floor(11)
+    if floor is None and exact is not None and major < 11 and first_mvc is not None:
+        # before CUDA 11 there is no minor-version compatibility: the release's own minimum driver is the floor
+        return [
+            emit(
+                "CP101",
+                f"{label} needs CUDA {claim.version}: driver >= {exact.row.min_driver}; the node has {driver_text}",
+                subject=claim.package.name,
+                evidence=[
+                    claim.evidence,
+                    exact.evidence(f"{exact.row.release} needs driver >= {exact.row.min_driver}"),
+                    node_ev,
+                    first_mvc.evidence(
+                        "minor-version compatibility starts with CUDA 11: CUDA 10.x and older need "
+                        "their own release's driver"
+                    ),
+                ],
+                hint=f"upgrade the driver to >= {exact.row.min_driver}",
+                node=node,
+            )
+        ]
     if floor is None:
         return [
             emit(

@@ -294,8 +294,8 @@ def glibc_need(pkg: Package) -> tuple[str, Evidence] | None:
     if rep is not None and rep.max_glibc:
         by = next((e.path for e in rep.elf if e.needs("GLIBC") == rep.max_glibc), rep.artifact)
         return rep.max_glibc, Evidence(fact=f"{label} needs GLIBC_{rep.max_glibc} ({by}, binary facts)")
-    # a wheel read within the inspect budget has no device code (`beyond-budget`): the measured row for its
-    # sha256 answers first, then the published row
+    # a wheel read within the inspect budget (`beyond-budget`) whose prefixes proved no GLIBC_ need: the measured
+    # row for its sha256 answers, then the published row
     beyond = rep is not None and rep.device_code == "beyond-budget"
     measured = measured_facts(pkg) if rep is None or beyond else None
     if measured is not None and measured.row.glibc:

@@ -38,8 +38,8 @@ class Package(_Frozen):
         *,
         index: str | None = None,
         url: str | None = None,
-        requires_dist: tuple[str, ...] = (),
         sha256: str | None = None,
+        requires_dist: tuple[str, ...] = (),
         binary: ArtifactReport | None = None,
         binary_note: str | None = None,
     ) -> Package:

@@ -92,8 +92,8 @@ class LockedPipPackage(_Frozen):
             self.version,
             index=self.index,
             url=self.url,
-            requires_dist=self.requires_dist,
             sha256=self.sha256,
+            requires_dist=self.requires_dist,
             binary=self.binary,
             binary_note=None if self.binary else self.verdict.reason,
         )

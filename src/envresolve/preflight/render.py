@@ -18,14 +18,15 @@ __all__ = ["FORMATS", "render", "render_github", "render_sarif", "render_text"]
 FORMATS = ("text", "json", "sarif", "github")
 
 
-def render_text(report: Report, *, color: bool = False) -> str:
-    """The one-line verdict, the per-group table when there are several nodes, then each problem with its hint."""
+def render_text(report: Report, *, color: bool = False, verbose: bool = False) -> str:
+    """The one-line verdict, the per-group table when there are several nodes, then each problem with its hint
+    (printed once for all the nodes it concerns); evidence lines only with `verbose`."""
     out = [verdict_line(report)]
     if report.summary.nodes > 1:
         out += ["", render_table(report)]
     diags = sort_diagnostics(report.all_diagnostics())
     if diags:
-        out += ["", render_diagnostics(diags, color=color)]
+        out += ["", render_diagnostics(diags, color=color, evidence=verbose, merge_nodes=True)]
     return "\n".join(out) + "\n"
 
 
@@ -60,7 +61,7 @@ def _gh_escape(text: str) -> str:
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
-def render(report: Report, fmt: str, *, color: bool = False) -> str:
+def render(report: Report, fmt: str, *, color: bool = False, verbose: bool = False) -> str:
     """Render in one of `FORMATS`."""
     if fmt == "json":
         return report.to_json()
@@ -68,4 +69,4 @@ def render(report: Report, fmt: str, *, color: bool = False) -> str:
         return render_sarif(report)
     if fmt == "github":
         return render_github(report)
-    return render_text(report, color=color)
+    return render_text(report, color=color, verbose=verbose)

@@ -277,6 +277,17 @@ def _attempt(
     return _Attempt(conda=conda, pip=pip, environment=env, diagnostics=tuple(diags), why_not=tuple(why))
 
 
+def _credential_notes(locations: Sequence[str]) -> list[Diagnostic]:
+    """LK105 for each pip index or find-links URL that carries credentials (shown masked)."""
+    from envresolve._redact import has_credentials, redact_url
+
+    return [
+        make("LK105", f"pip index credentials kept out of the lock: {redact_url(u)}", subject=redact_url(u))
+        for u in dict.fromkeys(locations)
+        if "://" in u and has_credentials(u)
+    ]
+
+
 #: how many times conda solves again without records the judge rejects
 _KEEP_OUT_ROUNDS = 3
 
@@ -331,17 +342,6 @@ def _keep_out_rejected(
     return current, notes
 
 
-def _credential_notes(locations: Sequence[str]) -> list[Diagnostic]:
-    """LK105 for each pip index or find-links URL that carries credentials (shown masked)."""
-    from envresolve._redact import has_credentials, redact_url
-
-    return [
-        make("LK105", f"pip index credentials kept out of the lock: {redact_url(u)}", subject=redact_url(u))
-        for u in dict.fromkeys(locations)
-        if "://" in u and has_credentials(u)
-    ]
-
-
 def _abs_url(location: str) -> str:
     """An index given as a local directory (relative to the working directory) becomes a file:// URL."""
     if "://" in location:
@@ -380,8 +380,8 @@ def _pip_env_packages(pip: PipResolution, cache: Any = None) -> list[Package]:
             p.version,
             index=p.index,
             url=p.url,
-            requires_dist=p.requires_dist,
             sha256=p.sha256 or None,
+            requires_dist=p.requires_dist,
             binary=p.binary or _cached_report(cache, p.sha256, p.name, p.version),
         )
         for p in pip.packages

@@ -447,7 +447,7 @@ def _missing_variants(claims: list[CudaClaim]) -> list[Diagnostic]:
         out.append(
             make(
                 "SP204",
-                f"torch {rel.row.version} has no CUDA {c.cuda} build (it has CUDA {have})",
+                f"torch {rel.row.version} has no CUDA {c.cuda} build in the matrix (it lists CUDA {have})",
                 subject="torch",
                 location=c.location,
                 evidence=[rel.evidence(f"torch {rel.row.version} variants: CUDA {have}")],

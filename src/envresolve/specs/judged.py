@@ -31,9 +31,9 @@ __all__ = ["JudgedPackage", "judge_spec", "spec_environment"]
 
 _PY = re.compile(r"(?:==)?(?P<maj>[0-9]+)\.(?P<min>[0-9]+)(?P<rest>(?:\.[0-9]+)?)(?:\.\*)?")
 _NO_NODE = NodeFacts()
-#: every rule of the judge; the extension rule (CP200-CP202) reaches lint through `specs.extensions`, which also
-#: reads wheels given by URL; the unknown-facts notes (RS130-RS133) are about what a resolution needs of a node and
-#: belong to lock and check
+#: every rule of the judge but two: the extension rule (CP200-CP202) reaches lint through `specs.extensions`, which
+#: also reads wheels given by URL; and what resolved packages need of facts a node leaves unknown (RS130-RS133) is
+#: a note for lock and check, not a finding about what a spec pins
 _LINT_RULES = {name: rule for name, rule in RULES.items() if name not in ("extensions", "unknown-facts")}
 
 
@@ -51,14 +51,16 @@ def _python(spec: EnvSpec) -> str | None:
     return f"{m['maj']}.{m['min']}{m['rest']}" if m else None
 
 
-def _newest_torch(specifier: str, cuda: str | None, python: str | None) -> str | None:
+def _newest_torch(specifier: str, cuda: str | None, python: str | None) -> tuple[str, int] | None:
     """The newest torch release in the matrix (its latest patch) that the specifier allows, with a build for
-    `cuda` (any, when None) and wheels for `python` (any, when None): what pip picks when torch is not pinned."""
+    `cuda` (any, when None) and wheels for `python` (any, when None): what pip picks when torch is not pinned;
+    and how many matrix releases the specifier allows (1: the release is not a guess)."""
     try:
         allowed = SpecifierSet(specifier)
     except InvalidSpecifier:
         return None
     py_mm = ".".join(python.split(".")[:2]) if python else None
+    count = 0
     best: Version | None = None
     for row in mx.pytorch_matrix().rows:
         if cuda is not None and not any(v.cuda == cuda for v in row.variants):
@@ -66,9 +68,11 @@ def _newest_torch(specifier: str, cuda: str | None, python: str | None) -> str |
         if py_mm is not None and py_mm not in row.python:
             continue
         patch = Version(row.latest_patch)
-        if patch in allowed and (best is None or patch > best):
-            best = patch
-    return str(best) if best else None
+        if patch in allowed:
+            count += 1
+            if best is None or patch > best:
+                best = patch
+    return (str(best), count) if best else None
 
 
 #: binary facts of a wheel named by URL: (name, version, url) -> report, or None when unknown
@@ -116,13 +120,14 @@ def spec_environment(
             newest = _newest_torch(req.specifier, cuda, python)
             if newest is None:
                 continue
-            version = newest
+            version, releases = newest
             where = f"a CUDA {cuda} build" if cuda else "wheels"
-            assumed = Evidence(
-                fact=f"torch is not pinned: pip takes the newest release with {where}"
-                f"{' matching ' + req.specifier if req.specifier else ''}, torch {version} in the matrices",
-                unsure=True,
-            )
+            if releases > 1:  # one release allowed: its row decides, whichever patch pip takes
+                assumed = Evidence(
+                    fact=f"torch is not pinned: pip takes the newest release with {where}"
+                    f"{' matching ' + req.specifier if req.specifier else ''}, torch {version} in the matrices",
+                    unsure=True,
+                )
         else:
             continue
         cuda = index_cuda.get(req.name)

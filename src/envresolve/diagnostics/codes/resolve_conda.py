@@ -128,21 +128,6 @@ CODES: tuple[CodeInfo, ...] = (
         example="envresolve lock spec.yaml --node h100-driver-580 --node k80-driver-470",
     ),
     CodeInfo(
-        code="RS110",
-        name="conda-record-kept-out",
-        category=Category.RESOLUTION,
-        severity=INFO,
-        summary="The judge rejected a conda record for every target node, and the solve was repeated without it.",
-        explanation=(
-            "After a conda solve, each chosen record is judged with the rules lock and check use (its recorded "
-            "binary facts where an `envresolve inspect` report is cached, the matrices otherwise). A version the "
-            "judge rejects on every node is kept out (`name !=version`) and conda solves again, so the lock holds "
-            "a build that runs. The finding names the record and the reason. When no solution remains without "
-            "it, the first solution stays and the judge's errors on it are reported."
-        ),
-        example="cuda-cudart 12.9.79 needs glibc >= 2.99 (cached report): solved again with cuda-cudart !=12.9.79",
-    ),
-    CodeInfo(
         code="RS130",
         name="needs-glibc-unknown-on-node",
         category=Category.GLIBC,
@@ -200,5 +185,20 @@ CODES: tuple[CodeInfo, ...] = (
             "among the chosen records."
         ),
         example="a record depending on __linux >=4.18 locked for a facts file without os.kernel",
+    ),
+    CodeInfo(
+        code="RS110",
+        name="conda-record-kept-out",
+        category=Category.RESOLUTION,
+        severity=INFO,
+        summary="The judge rejected a conda record for every target node, and the solve was repeated without it.",
+        explanation=(
+            "After a conda solve, each chosen record is judged with the rules lock and check use (its recorded "
+            "binary facts where an `envresolve inspect` report is cached, the matrices otherwise). A version the "
+            "judge rejects on every node is kept out (`name !=version`) and conda solves again, so the lock holds "
+            "a build that runs. The finding names the record and the reason. When no solution remains without "
+            "it, the first solution stays and the judge's errors on it are reported."
+        ),
+        example="cuda-cudart 12.9.79 needs glibc >= 2.99 (cached report): solved again with cuda-cudart !=12.9.79",
     ),
 )

@@ -520,12 +520,14 @@ CODES: tuple[CodeInfo, ...] = (
         code="SP204",
         name="torch-cuda-variant-node",
         category=CC,
-        severity=ERROR,
-        summary="A pinned torch release asks for a CUDA variant (`+cuXYZ` or a `cuXYZ` index) it was never built for.",
+        severity=WARNING,
+        summary="A pinned torch release asks for a CUDA variant (`+cuXYZ`, a `cuXYZ` index) the matrix does not list.",
         explanation=(
             "Each torch release is published for a few CUDA variants (the PyTorch matrix); `torch==2.3.1+cu128` "
-            "names a wheel that does not exist, and pip fails to find it. Whether an existing variant runs on a "
-            "node's GPUs and driver is the judge's CP110/CP111 and CP101/CP102, as in lock and check."
+            "names a wheel that likely does not exist, and pip then fails to find it. A warning: the matrix lists "
+            "every variant of the 2.x releases but only the PyPI default of 1.x ones, so a variant it lacks is not "
+            "proof. Whether an existing variant runs on a node's GPUs and driver is the judge's CP110/CP111 and "
+            "CP101/CP102, as in lock and check."
         ),
         example="torch==2.3.1+cu128   # 2.3 was built for CUDA 11.8 and 12.1 only",
     ),

@@ -298,10 +298,9 @@ def judge_filter(candidate: CandidateInfo, node: NodeFacts, env: Environment) ->
     the node (CP120-CP122), a torch release without wheels for the Python (CP180), another CUDA major than the
     environment (CP160), the cxx11 ABI (CP140), ...
 
-    Every candidate is judged, from its binary facts where known (read by the lock's binary pass, or a cached
-    `envresolve inspect` report), the measured table (by sha256, else by file name) and the matrices otherwise:
-    the same `envresolve.compat.candidate_verdict` that lint, lock and check use. Only errors reject (an unsure
-    row or an unknown fact never does).
+    Every candidate is judged, from its binary facts where known (a cached `envresolve inspect` report) and from
+    the matrices otherwise: the same `envresolve.compat.candidate_verdict` that lint, lock and check use. Only
+    errors reject (an unsure row or an unknown fact never does).
     """
     from envresolve.compat import candidate_verdict
 
