@@ -180,6 +180,19 @@ class Credentials:
         return f"Basic {token}"
 
 
+def hash_mismatch(shown: str, expected: str, got: str) -> NetError:
+    """RS403: the bytes fetched from `shown` (a location with credentials removed) are not the announced ones."""
+    return NetError(
+        make(
+            "RS403",
+            f"sha256 mismatch for {shown}",
+            subject=shown,
+            evidence=[f"expected {expected}", f"got {got}"],
+            hint="the file changed on the index or was corrupted in transit; do not install it",
+        )
+    )
+
+
 def default_cache_dir() -> Path:
     """`$ENVRESOLVE_CACHE_DIR`, else `$XDG_CACHE_HOME/envresolve`, else `~/.cache/envresolve`."""
     env = os.environ.get("ENVRESOLVE_CACHE_DIR")
@@ -939,15 +952,7 @@ class HttpClient:
     @staticmethod
     def _check_hash(url: str, got: str, want: str | None) -> None:
         if want is not None and got != want.lower():
-            raise NetError(
-                make(
-                    "RS403",
-                    f"sha256 mismatch for {redact_url(url)}",
-                    subject=redact_url(url),
-                    evidence=[f"expected {want.lower()}", f"got {got}"],
-                    hint="the file changed on the index or was corrupted in transit; do not install it",
-                )
-            )
+            raise hash_mismatch(redact_url(url), want.lower(), got)
 
     @staticmethod
     def _print_progress(name: str) -> Callable[[int, int | None], None]:

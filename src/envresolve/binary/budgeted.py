@@ -52,6 +52,7 @@ from envresolve.binary.wheel import (
     vet_zip_members,
 )
 from envresolve.errors import InputError
+from envresolve.net import hash_mismatch
 
 if TYPE_CHECKING:
     from envresolve.binary.cache import ReportCache
@@ -305,7 +306,6 @@ def _whole_file(
     import tempfile
 
     from envresolve.binary.wheel import FileSource, wheel_report
-    from envresolve.diagnostics import make
 
     h = hashlib.sha256()
     with tempfile.TemporaryDirectory(prefix="envresolve-wheel-") as tmp:
@@ -325,15 +325,7 @@ def _whole_file(
         sha = h.hexdigest()
         if sha256 and sha != sha256.lower():
             os.unlink(path)
-            raise InputError(
-                make(
-                    "RS403",
-                    f"sha256 mismatch for {req.display}",
-                    subject=req.display,
-                    evidence=[f"the index says {sha256}", f"the download is {sha}"],
-                    hint="the file changed on the index or was corrupted in transit; do not install it",
-                )
-            )
+            raise hash_mismatch(req.display, sha256.lower(), sha)
         with FileSource(path) as source:
             report = wheel_report(source, artifact=req.display, filename=req.filename, symbols=False, sha256=sha)
         if keep:

@@ -28,7 +28,7 @@ from envresolve.binary.model import ArtifactReport
 from envresolve.binary.wheel import DEFAULT_LIMITS, FileSource, Limits, wheel_report
 from envresolve.diagnostics import make
 from envresolve.errors import InputError
-from envresolve.net import HttpClient, NetError, Stream
+from envresolve.net import HttpClient, NetError, Stream, hash_mismatch
 
 if TYPE_CHECKING:
     from envresolve.binary.cache import ReportCache
@@ -263,15 +263,7 @@ def _download_and_inspect(
                 raise req.wrap(exc) from None
         sha = h.hexdigest()
         if known_sha and sha != known_sha:
-            raise InputError(
-                make(
-                    "RS403",
-                    f"sha256 mismatch for {req.display}",
-                    subject=req.display,
-                    evidence=[f"the URL says {known_sha}", f"the download is {sha}"],
-                    hint="the file changed on the index or was corrupted in transit; do not install it",
-                )
-            )
+            raise hash_mismatch(req.display, known_sha, sha)
         notes = [make("BN702", "server ignores Range requests: downloaded the whole file", subject=req.display)]
         if store is not None:
             hit = _matching(store.get(sha, symbols=symbols), req.filename)

@@ -41,7 +41,7 @@ from packaging.version import InvalidVersion, Version
 from envresolve._redact import redact_url
 from envresolve.diagnostics import make
 from envresolve.errors import InputError
-from envresolve.net import HttpClient, NetError, Response, Stream
+from envresolve.net import HttpClient, NetError, Response, Stream, hash_mismatch
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -442,15 +442,7 @@ class MetadataFetcher:
     def _mismatch(url: str, want: Mapping[str, str] | str | None, body: bytes) -> NetError:
         got = hashlib.sha256(body).hexdigest()
         wanted = want if isinstance(want, str) or want is None else ", ".join(f"{k}={v}" for k, v in want.items())
-        return NetError(
-            make(
-                "RS403",
-                f"sha256 mismatch for {redact_url(url)}",
-                subject=redact_url(url),
-                evidence=[f"expected {wanted}", f"got sha256={got}"],
-                hint="the file changed on the index or was corrupted in transit; do not install it",
-            )
-        )
+        return hash_mismatch(redact_url(url), str(wanted), f"sha256={got}")
 
     @staticmethod
     def _hash_ok(body: bytes, dist: DistFile) -> bool:
@@ -514,15 +506,7 @@ class MetadataFetcher:
                     out.write(chunk)
                     h.update(chunk)
             if dist.sha256 and h.hexdigest() != dist.sha256:
-                raise NetError(
-                    make(
-                        "RS403",
-                        f"sha256 mismatch for {redact_url(dist.url)}",
-                        subject=redact_url(dist.url),
-                        evidence=[f"expected {dist.sha256}", f"got {h.hexdigest()}"],
-                        hint="the file changed on the index or was corrupted in transit; do not install it",
-                    )
-                )
+                raise hash_mismatch(redact_url(dist.url), dist.sha256, h.hexdigest())
             return self._from_zip_file(dist, path)
 
     def _download_and_extract(self, dist: DistFile) -> bytes:
