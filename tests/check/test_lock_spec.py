@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from envresolve import ResolveSettings
 from envresolve.binary.model import ArtifactReport, CudaRuntimeLink, ElfFacts, FatbinEntry
 from envresolve.cli import EXIT_FINDINGS, EXIT_OK, main
 from envresolve.lock import BinaryVerdict, Lock, LockedPipPackage, SpecRef, write
 from envresolve.node import load_nodes
 from envresolve.preflight.api import check, check_lock, check_spec
-from envresolve.solve import ResolveSettings
 from envresolve.solve.conda import CondaSettings
 from tests.conftest import FIXTURES, REPO
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from envresolve.solve import ResolveSettings
+from envresolve import ResolveSettings
 from envresolve.solve.conda import CondaSettings
 from tests.conftest import FIXTURES, REPO
 

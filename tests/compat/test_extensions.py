@@ -11,7 +11,7 @@ import pytest
 from envresolve.compat import Environment, Package, check_extensions, evaluate
 from envresolve.diagnostics import Severity
 from envresolve.node import load_node
-from envresolve.solve.combine import ResolveSettings, resolve
+from envresolve.orchestrate import ResolveSettings, resolve
 from envresolve.specs import lint, load_spec
 
 FA_TRUE = "flash_attn-2.5.8+cu122torch2.3cxx11abiTRUE-cp311-cp311-linux_x86_64.whl"

@@ -133,8 +133,8 @@ def main(argv: list[str]) -> int:
     import envresolve.diagnostics.render
     import envresolve.lock.io
     import envresolve.node.load
+    import envresolve.orchestrate
     import envresolve.preflight.api
-    import envresolve.solve.combine
     import envresolve.specs.lint  # noqa: F401
 
     assert len(os.listdir("/proc/self/task")) == 1, "a thread in the parent would not survive fork"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from envresolve.node import load_node
-from envresolve.solve.combine import Resolution, ResolveSettings, resolve
+from envresolve.orchestrate import Resolution, ResolveSettings, resolve
 from envresolve.solve.conda import CondaSettings
 from envresolve.specs import load_spec
 from envresolve.specs.model import EnvSpec

@@ -12,7 +12,7 @@ from envresolve.errors import InputError, InternalError
 from envresolve.lock import Lock, dumps, loads, read, write
 from envresolve.lock.export import to_explicit, to_pixi, to_pylock, to_requirements, write_export
 from envresolve.lock.schema import SCHEMA_PATH, schema_text
-from envresolve.solve.combine import Resolution
+from envresolve.orchestrate import Resolution
 from envresolve.specs.model import EnvSpec
 from tests.lock.conftest import demo_resolve
 

@@ -14,7 +14,7 @@ from envresolve.lock import read
 from envresolve.lock.export import EXPORT_FILE_NAMES, export
 from envresolve.lock.model import Lock
 from envresolve.lock.outputs import SET_MARK, mixed_exports, publish
-from envresolve.solve.combine import Resolution
+from envresolve.orchestrate import Resolution
 from tests.conftest import REPO
 from tests.fixtures.index.server import ROOT as INDEX
 

@@ -9,9 +9,9 @@ import pytest
 
 from envresolve.errors import InputError
 from envresolve.node import load_node
-from envresolve.solve import Resolution, resolve
-from envresolve.solve.combine import spec_digest
+from envresolve.orchestrate import Resolution, resolve
 from envresolve.specs import load_spec
+from envresolve.specs.digest import spec_digest
 from envresolve.specs.model import CondaDependency, EnvSpec
 from tests.lock.conftest import DEMO, demo_resolve, demo_settings
 

@@ -46,7 +46,7 @@ def test_python_3_6_0_is_below_torch_1_9_0s_requires_python() -> None:
 def test_lock_of_torch_1_9_0_for_python_3_7_on_centos7(tmp_path: Path) -> None:
     # the whole lock path: pip resolution, then every compatibility rule with the torch 1.9 matrix row
     from envresolve.node import load_node
-    from envresolve.solve.combine import ResolveSettings, resolve
+    from envresolve.orchestrate import ResolveSettings, resolve
     from envresolve.specs import load_spec
 
     req = tmp_path / "requirements.txt"

@@ -16,8 +16,8 @@ from envresolve.diagnostics import Severity
 from envresolve.lock.io import dumps, loads
 from envresolve.node import load_node, read_node
 from envresolve.node.facts import DriverFacts, GpuFacts, LibStdCxxFacts, NodeFacts
+from envresolve.orchestrate import resolve
 from envresolve.preflight.api import check_lock
-from envresolve.solve.combine import resolve
 from envresolve.solve.conda import (
     ADMIT_ALL,
     common_virtual_packages,
@@ -40,7 +40,7 @@ def _vps(vps: tuple[object, ...]) -> dict[str, str]:
 
 
 def _lock(node: NodeFacts) -> tuple[object, ...]:
-    from envresolve.solve.combine import ResolveSettings
+    from envresolve.orchestrate import ResolveSettings
     from envresolve.solve.conda import CondaSettings
 
     spec = load_spec(EXAMPLE)[0]

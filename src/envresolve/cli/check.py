@@ -155,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
             notes = [*notes, *mixed_exports(locked, path)]
             reports = [check_lock(locked, nodes, subject=str(path), notes=notes)]
         else:
-            from envresolve.solve import ResolveSettings
+            from envresolve.orchestrate import ResolveSettings
 
             settings = ResolveSettings(
                 notebook_packages=not args.no_notebook_packages,

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from envresolve.solve.combine import Resolution
+    from envresolve.orchestrate import Resolution
     from envresolve.specs.model import EnvSpec
 
 __all__ = ["configure_parser", "run"]
@@ -171,8 +171,7 @@ def run(args: argparse.Namespace) -> int:
     from envresolve.lock.export import EXPORT_FILE_NAMES, export
     from envresolve.lock.outputs import publish
     from envresolve.node import load_nodes
-    from envresolve.solve.combine import ResolveSettings, resolve
-    from envresolve.solve.conda import CondaSettings
+    from envresolve.orchestrate import CondaSettings, ResolveSettings, resolve
     from envresolve.specs import load_spec
 
     exports = _exports(args.export)

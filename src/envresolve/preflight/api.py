@@ -281,7 +281,7 @@ def check_spec(
     image: ImageFacts | None = None,
     allow_outside_includes: bool = False,
 ) -> list[Report]:
-    """Resolve each environment of a spec for the nodes (`envresolve.solve.resolve`), then check the result.
+    """Resolve each environment of a spec for the nodes (`envresolve.orchestrate.resolve`), then check the result.
 
     An environment runs in its spec's container image (a Dockerfile's FROM, an ImageSpec's base image) or else in
     `image`, when given: the image decides glibc and libstdc++, each node the driver and GPUs.
@@ -289,10 +289,10 @@ def check_spec(
 
     When one lock serves every node, that lock is checked like a lockfile. When there is none, each node's verdict
     is the resolver's outcome for it (its blocking fact and findings). `settings` is a
-    `envresolve.solve.ResolveSettings`, passed through. A spec with errors of its own (a line that is not a
+    `envresolve.ResolveSettings`, passed through. A spec with errors of its own (a line that is not a
     requirement, a match spec that does not parse) raises `InputError` with them, as `lock` does.
     """
-    from envresolve.solve import resolve
+    from envresolve.orchestrate import resolve
 
     if isinstance(spec, (str, os.PathLike)):
         from envresolve.specs import load_spec

@@ -1,8 +1,8 @@
-"""Resolution: conda (py-rattler) first, then pip (GPU-aware resolvelib), then the compatibility rules.
+"""The solvers: conda (py-rattler, `envresolve.solve.conda`) and pip (GPU-aware resolvelib, `envresolve.solve.pip`).
 
-Public API: `resolve(spec, nodes, *, offline=False, explain=False, settings=None) -> Resolution`, with
-`Resolution`, `NodeOutcome`, `WhyNot`, `ResolveSettings` and the conda side's `CondaSettings`. Names load
-lazily so that `envresolve.solve.conda` can be imported (by the lock model) without the pip side.
+They know nothing of locks; `envresolve.orchestrate` runs them, attaches facts, judges and builds the lock.
+Public API here: the conda side's `CondaSettings`. Names load lazily so that importing one side does not load
+the other.
 """
 
 from __future__ import annotations
@@ -10,15 +10,10 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["CondaSettings", "NodeOutcome", "Resolution", "ResolveSettings", "WhyNot", "resolve"]
+__all__ = ["CondaSettings"]
 
 _LAZY = {
     "CondaSettings": "envresolve.solve.conda",
-    "NodeOutcome": "envresolve.solve.combine",
-    "Resolution": "envresolve.solve.combine",
-    "ResolveSettings": "envresolve.solve.combine",
-    "WhyNot": "envresolve.solve.combine",
-    "resolve": "envresolve.solve.combine",
 }
 
 

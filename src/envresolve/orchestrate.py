@@ -1,7 +1,10 @@
-"""Conda first, then pip, then every compatibility rule, for one or several target nodes.
+"""The orchestration above `solve` and `lock`: solve (conda, then pip), attach facts once, judge, build the lock.
 
 `resolve(spec, nodes)` returns a `Resolution`: a lock valid for every node, or per-node outcomes that say which
 node prevents a common lock, the fact that blocks it, and the smallest change that would unblock it.
+
+This is the only module that imports both `envresolve.solve` and `envresolve.lock` (tests/test_import_direction.py):
+the solvers know nothing of locks, and `lock` knows nothing of solving.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ if TYPE_CHECKING:
     from envresolve.solve.pip import PipResolution
     from envresolve.specs.model import EnvSpec
 
-__all__ = ["NodeOutcome", "Resolution", "ResolveSettings", "WhyNot", "resolve", "spec_digest"]
+__all__ = ["CondaSettings", "NodeOutcome", "Resolution", "ResolveSettings", "WhyNot", "resolve", "spec_digest"]
 
 #: CPU architecture -> conda subdir
 _SUBDIR_OF_ARCH = {"x86_64": "linux-64", "aarch64": "linux-aarch64", "ppc64le": "linux-ppc64le"}
