@@ -52,7 +52,7 @@ def test_prefix_exit_codes_and_output(
 
     rc = main(["check", "--prefix", str(built.venv_bad), "--node", str(node_files["centos7"]), "--format", "json"])
     assert rc == EXIT_FINDINGS
-    obj = json.loads(capsys.readouterr().out)
+    (obj,) = json.loads(capsys.readouterr().out)["reports"]
     assert obj["verdict"] == "does-not-run" and obj["nodes"][0] == {
         "node": "centos7",
         "verdict": "does-not-run",
@@ -111,7 +111,7 @@ def test_could_not_probe_is_exit_3(
 def test_live_probe_of_this_machine(built: Built, capsys: pytest.CaptureFixture[str]) -> None:
     """No --node: this machine is probed (NODE's probe) and its ldconfig cache read; the good venv runs here."""
     rc = main(["check", "--prefix", str(built.venv_good), "--format", "json"])
-    obj = json.loads(capsys.readouterr().out)
+    (obj,) = json.loads(capsys.readouterr().out)["reports"]
     assert rc == EXIT_OK, obj
     assert obj["summary"]["nodes"] == 1 and obj["verdict"] == "runs"
 
@@ -125,7 +125,7 @@ def test_nodes_directory_of_published_facts(
     for name, path in node_files.items():
         (facts / f"{name}.json").write_bytes(path.read_bytes())
     rc = main(["check", "--prefix", str(built.venv_good), "--nodes", str(facts), "--format", "json"])
-    obj = json.loads(capsys.readouterr().out)
+    (obj,) = json.loads(capsys.readouterr().out)["reports"]
     assert rc == EXIT_OK and sorted(n["node"] for n in obj["nodes"]) == ["bookworm", "centos7"]
     empty = tmp_path / "empty"
     empty.mkdir()

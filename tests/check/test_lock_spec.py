@@ -15,7 +15,9 @@ from envresolve.cli import EXIT_FINDINGS, EXIT_OK, main
 from envresolve.lock import BinaryVerdict, Lock, LockedPipPackage, SpecRef, write
 from envresolve.node import load_nodes
 from envresolve.preflight.api import check, check_lock, check_spec
+from envresolve.preflight.report import CHECK_JSON_VERSION, REPORT_VERSION
 from envresolve.solve.conda import CondaSettings
+from tests.check.shape import assert_check_shape
 from tests.conftest import FIXTURES, REPO
 
 NODES = FIXTURES / "check" / "nodes-gfd.yaml"
@@ -124,7 +126,7 @@ def test_lock_against_gfd_node_list_prints_the_table(tmp_path: Path, capsys: pyt
     assert "CK109" not in out  # every compiled package has recorded facts; filelock is pure Python
 
     assert main(["check", str(lock), "--nodes", str(NODES), "--format", "json"]) == EXIT_FINDINGS
-    obj = json.loads(capsys.readouterr().out)
+    (obj,) = json.loads(capsys.readouterr().out)["reports"]
     per_node = {n["node"]: n["verdict"] for n in obj["nodes"]}
     assert per_node == {
         "h100-a": "runs",
@@ -227,8 +229,9 @@ def test_spec_with_two_environments_on_the_cli(tmp_path: Path, cache: Path, caps
     base = ["check", str(spec), "--node", str(h100), "--offline", "--no-notebook-packages", "--index-url", str(INDEX)]
     assert main([*base, "--format", "json"]) == EXIT_OK
     obj = json.loads(capsys.readouterr().out)
-    assert [r["verdict"] for r in obj["reports"]] == ["runs", "runs"]
-    assert obj["version"] == obj["reports"][0]["version"] == 1
+    assert [r["verdict"] for r in obj["reports"]] == ["runs", "runs"] and obj["verdict"] == "runs"
+    assert obj["version"] == CHECK_JSON_VERSION and obj["reports"][0]["version"] == REPORT_VERSION
+    assert_check_shape(obj)  # the same shape as one report (tests/check/test_json_shape.py)
     assert obj["reports"][1]["subject"].endswith("(llm-finetune-2)")
     assert main([*base, "--format", "sarif"]) == EXIT_OK
     assert len(json.loads(capsys.readouterr().out)["runs"]) == 2

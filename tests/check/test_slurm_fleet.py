@@ -68,7 +68,7 @@ def test_check_lock_groups_slurm_nodes_and_prints_the_table(
     assert "driver >= 570.26" in out and "error[RS13" not in out
 
     assert main(["check", str(lock), "--nodes", str(partition), "--format", "json"]) == EXIT_FINDINGS
-    obj = json.loads(capsys.readouterr().out)
+    (obj,) = json.loads(capsys.readouterr().out)["reports"]
     verdicts = {n["node"]: n["verdict"] for n in obj["nodes"]}
     assert verdicts["hpc3-gpu-16-00"] == verdicts["node-2080ti-3"] == "does-not-run"
     assert {k for k, v in verdicts.items() if v == "runs"} == {
@@ -91,7 +91,7 @@ def test_one_finding_names_the_many_nodes_it_is_about(tmp_path: Path, capsys: py
     nodes = tmp_path / "untyped.txt"
     nodes.write_text("\n\n".join(block.replace("gpu-untyped-01", f"u{i}") for i in range(9)), encoding="utf-8")
     assert main(["check", str(lock), "--nodes", str(nodes), "--format", "json"]) == EXIT_OK
-    report = json.loads(capsys.readouterr().out)
+    (report,) = json.loads(capsys.readouterr().out)["reports"]
     [note] = [d for d in report["diagnostics"] if d["code"] == "ND312"]
     assert note.get("node") is None and note["evidence"][-1]["fact"] == "9 nodes: u0, u1, u2, u3, u4, u5, ... (+3)"
 

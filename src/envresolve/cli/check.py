@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     from envresolve.diagnostics import make
     from envresolve.errors import InputError
     from envresolve.preflight.api import check_lock, check_prefix, check_spec, nodes_from
-    from envresolve.preflight.render import render
+    from envresolve.preflight.render import render, render_json
 
     if bool(args.target) == bool(args.prefix):
         raise InputError(
@@ -170,14 +170,13 @@ def run(args: argparse.Namespace) -> int:
                 image=image,
                 allow_outside_includes=args.allow_outside_includes,
             )
-    if len(reports) > 1 and args.format in ("json", "sarif"):
+    if args.format == "json":  # one shape for one report or several
+        sys.stdout.write(render_json(reports))
+    elif len(reports) > 1 and args.format == "sarif":  # one SARIF log, one run per environment
         import json
 
         docs = [json.loads(render(r, args.format)) for r in reports]
-        if args.format == "json":
-            body = {"version": docs[0]["version"], "reports": docs}
-        else:  # one SARIF log, one run per environment
-            body = {**docs[0], "runs": [run for doc in docs for run in doc["runs"]]}
+        body = {**docs[0], "runs": [run for doc in docs for run in doc["runs"]]}
         sys.stdout.write(json.dumps(body, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
     else:
         for report in reports:

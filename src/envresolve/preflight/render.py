@@ -1,5 +1,7 @@
 """Render a check `Report`: text (verdict line, fleet table, findings with hints), JSON, SARIF 2.1.0, GitHub.
 
+JSON is one shape for one report or several (`render_json`, `CheckOutput`).
+
 SARIF and GitHub workflow commands come from SPEC's renderers (`envresolve.specs.sarif`, written for `lint`);
 this module only points location-less findings at the checked target and adds the verdict.
 """
@@ -7,13 +9,14 @@ this module only points location-less findings at the checked target and adds th
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from envresolve.diagnostics import Diagnostic, Location, sort_diagnostics
 from envresolve.diagnostics.render import render_text as render_diagnostics
 from envresolve.preflight.fleet import render_table, verdict_line
-from envresolve.preflight.report import Report
+from envresolve.preflight.report import CheckOutput, Report
 
-__all__ = ["FORMATS", "render", "render_github", "render_sarif", "render_text"]
+__all__ = ["FORMATS", "render", "render_github", "render_json", "render_sarif", "render_text"]
 
 FORMATS = ("text", "json", "sarif", "github")
 
@@ -36,6 +39,11 @@ def _located(report: Report) -> list[Diagnostic]:
     for d in sort_diagnostics(report.all_diagnostics()):
         out.append(d if d.location is not None else d.model_copy(update={"location": Location(file=report.subject)}))
     return out
+
+
+def render_json(reports: Sequence[Report]) -> str:
+    """`check --format json`: `{"version", "tool", "verdict", "reports": [...]}` for one report or several."""
+    return CheckOutput.of(reports).to_json()
 
 
 def render_sarif(report: Report) -> str:
@@ -64,7 +72,7 @@ def _gh_escape(text: str) -> str:
 def render(report: Report, fmt: str, *, color: bool = False, verbose: bool = False) -> str:
     """Render in one of `FORMATS`."""
     if fmt == "json":
-        return report.to_json()
+        return render_json([report])
     if fmt == "sarif":
         return render_sarif(report)
     if fmt == "github":

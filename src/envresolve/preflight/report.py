@@ -6,22 +6,36 @@ Plain frozen pydantic models: `report.model_dump(mode="json")` is ready for a cu
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from envresolve.diagnostics import Diagnostic, Severity
 
-__all__ = ["REPORT_VERSION", "FleetGroup", "NodeVerdict", "Report", "Summary", "Verdict"]
+__all__ = [
+    "CHECK_JSON_VERSION",
+    "REPORT_VERSION",
+    "CheckOutput",
+    "FleetGroup",
+    "NodeVerdict",
+    "Report",
+    "Summary",
+    "Verdict",
+]
 
 #: bump on an incompatible change of the JSON shape
 REPORT_VERSION = 1
+
+#: version of `envresolve check --format json` (`CheckOutput`); bump on an incompatible change of its shape
+CHECK_JSON_VERSION = 2
 
 Verdict = Literal["runs", "does-not-run"]
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # the JSON always carries every field, so the schema (docs/schemas/check.schema.json) requires them all
+    model_config = ConfigDict(frozen=True, extra="forbid", json_schema_serialization_defaults_required=True)
 
 
 class FleetGroup(_Frozen):
@@ -122,3 +136,26 @@ class Report(_Frozen):
                 f"{self.summary.errors} error(s); first: {first}"
             )[:1024],
         }
+
+
+class CheckOutput(_Frozen):
+    """What `envresolve check --format json` prints: one shape whatever was checked.
+
+    A lock or a prefix gives one report; a spec gives one per environment. Each report covers every node checked
+    (one node, several, or a fleet), so one node and a thousand read the same way. `verdict` is `runs` only when
+    every report runs. The shape is `docs/schemas/check.schema.json`.
+    """
+
+    version: int = CHECK_JSON_VERSION
+    tool: Literal["envresolve check"] = "envresolve check"
+    verdict: Verdict
+    reports: tuple[Report, ...]
+
+    @classmethod
+    def of(cls, reports: Sequence[Report]) -> CheckOutput:
+        """The output for these reports, with the overall verdict."""
+        return cls(verdict="runs" if all(r.ok for r in reports) else "does-not-run", reports=tuple(reports))
+
+    def to_json(self) -> str:
+        """Stable JSON: sorted keys, two-space indent, trailing newline."""
+        return json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
