@@ -87,6 +87,7 @@ def run_envresolve(cache: Path, profile: str, budget: int) -> dict[str, object]:
     t0 = time.perf_counter()
     out = subprocess.run(
         [sys.executable, "-c", _RUNNER, str(cache), profile, json.dumps(EXAMPLE), str(budget)],
+        env={**os.environ, "ENVRESOLVE_CACHE_DIR": str(cache)},  # cold: the parsed matrices are not kept yet
         check=True,
         capture_output=True,
         text=True,

@@ -161,3 +161,28 @@ def test_abi_and_sonames() -> None:
     assert ("nvidia-cuda-runtime-cu12", 12) in providers
     assert toolkit_archs("13.0").row.first == 75  # type: ignore[union-attr]
     assert toolkit_archs("12.4").derived  # type: ignore[union-attr]
+
+
+def test_parsed_tree_is_kept_and_reread_identically(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENVRESOLVE_CACHE_DIR", str(tmp_path / "cache"))
+    src = tmp_path / "measured_wheels.yaml"
+    src.write_bytes((matrices_dir() / "measured_wheels.yaml").read_bytes())
+    first = read_matrix_obj(src)
+    kept = list((tmp_path / "cache" / "matrices").glob("measured_wheels.yaml.*.json"))
+    assert len(kept) == 1
+    assert first == yaml.load(src.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    assert read_matrix_obj(src) == first  # from the kept tree
+    src.write_text(src.read_text(encoding="utf-8").replace("kind: measured-wheels", "kind: edited"), encoding="utf-8")
+    assert read_matrix_obj(src)["kind"] == "edited"  # an edited file is parsed again, its old tree dropped
+    assert [p.name for p in (tmp_path / "cache" / "matrices").iterdir()] != [kept[0].name]
+    assert len(list((tmp_path / "cache" / "matrices").iterdir())) == 1
+
+
+def test_unquoted_float_is_refused_even_with_a_kept_tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENVRESOLVE_CACHE_DIR", str(tmp_path / "cache"))
+    bad = tmp_path / "x.yaml"
+    bad.write_text("rows: [{cuda: 12.8}]\n", encoding="utf-8")
+    for _ in range(2):  # nothing is kept for a refused file
+        with pytest.raises(ValueError, match="quote versions"):
+            read_matrix_obj(bad)
+    assert not list((tmp_path / "cache").rglob("*.json"))
