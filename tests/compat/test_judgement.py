@@ -119,3 +119,23 @@ def test_no_error_on_a_releases_own_pins_where_the_release_runs(release: TorchRe
         found = evaluate(env(*_vendor_pins(release), python=python), load_node(profile))
         errors = [f"{d.code} {d.message}" for d in found if d.severity is Severity.ERROR]
         assert errors == [], (profile, errors)
+
+
+def test_candidate_verdicts_against_one_environment_match_a_fresh_judge(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The environment without a name is judged once per (environment, node, name); every verdict is the same as
+    when it is judged afresh for each candidate, and swapping a rule is seen."""
+    from envresolve.compat import engine
+
+    n = node()
+    chosen = env(pypi("nvidia-cuda-runtime", "13.0.48"), pypi("nvidia-cudnn-cu12", "9.10.2.21"), pypi("torch", "2.6.0"))
+    candidates = [pypi("torch", v) for v in ("2.6.0", "2.8.0", "2.10.0", "2.15.0")] + [pypi("nvidia-cudnn-cu12", "9.1")]
+    cached = [candidate_verdict(c, n, chosen) for c in candidates]
+    fresh = []
+    for c in candidates:
+        engine._WITHOUT.clear()
+        fresh.append(candidate_verdict(c, n, chosen))
+    assert cached == fresh
+    assert any(cached)  # the comparison covers findings, not only empty verdicts
+    always = next(d for found in cached for d in found)
+    monkeypatch.setitem(engine.RULES, "cudnn", lambda e, nd: [always])  # found with and without any candidate
+    assert always not in candidate_verdict(candidates[-1], n, chosen)

@@ -62,15 +62,37 @@ def candidate_verdict(pkg: Package, node: NodeFacts, chosen: Environment) -> lis
     """
     name = canonicalize_name(pkg.name)
     rest = tuple(p for p in chosen.packages if not (canonicalize_name(p.name) == name and p.ecosystem == pkg.ecosystem))
-    without = chosen.model_copy(update={"packages": rest})
     with_pkg = chosen.model_copy(update={"packages": (*rest, pkg)})
-    before = {_key(d) for d in evaluate(without, node)}
+    before = _findings_without(chosen, node, name, pkg.ecosystem, rest)
     open_closure = bool(undecided_dependencies(pkg, chosen))
     return [
         d
         for d in evaluate(with_pkg, node)
         if _key(d) not in before and not (open_closure and d.code == "CP130" and d.subject == pkg.name)
     ]
+
+
+#: (id(chosen), id(node), name, ecosystem) -> (chosen, node, rules, findings): what the environment has without a
+#: name. A resolver judges every candidate of a name against the same `chosen`, so this is computed once per name
+#: instead of once per candidate. The objects are kept and compared by identity (they are frozen), and so are the
+#: rules (a caller may swap them).
+_WITHOUT: dict[tuple[int, int, str, str], tuple[Environment, NodeFacts, tuple[Rule, ...], frozenset[object]]] = {}
+_WITHOUT_MAX = 512
+
+
+def _findings_without(
+    chosen: Environment, node: NodeFacts, name: str, ecosystem: str, rest: tuple[Package, ...]
+) -> frozenset[object]:
+    key = (id(chosen), id(node), name, ecosystem)
+    rules = tuple(RULES.values())
+    hit = _WITHOUT.get(key)
+    if hit is not None and hit[0] is chosen and hit[1] is node and hit[2] == rules:
+        return hit[3]
+    found = frozenset(_key(d) for d in evaluate(chosen.model_copy(update={"packages": rest}), node))
+    if len(_WITHOUT) >= _WITHOUT_MAX:
+        _WITHOUT.clear()
+    _WITHOUT[key] = (chosen, node, rules, found)
+    return found
 
 
 _DEP = re.compile(r"^\s*(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)")
