@@ -14,9 +14,9 @@ from packaging.version import Version
 import envresolve
 from envresolve.binary.measured import cuda_pins, measured_row, wheel_cxx11_flavour
 from envresolve.matrices import pytorch_matrix, torch_variant
+from envresolve.matrices.access import pip_lib_release, pip_libs_matrix
 from envresolve.matrices.base import matrices_dir
 from envresolve.matrices.measured import MeasuredWheel, measured_by_file, measured_wheels_matrix, wheel_key
-from envresolve.matrices.pip_libs import pip_lib_release, pip_libs_matrix
 
 ELF = Path(__file__).resolve().parents[1] / "fixtures" / "elf" / "bin"
 

@@ -42,7 +42,7 @@ from envresolve.matrices.models import (
     TorchRelease,
     TorchVariant,
 )
-from envresolve.matrices.pip_libs import PIP_LIBS_FILE, PipLibsMatrix
+from envresolve.matrices.pip_libs import PIP_LIBS_FILE, PipLibRow, PipLibsMatrix
 
 __all__ = [
     "MATRIX_FILES",
@@ -74,6 +74,8 @@ __all__ = [
     "manylinux_policy",
     "minor_compat_floor",
     "names_matrix",
+    "pip_lib_release",
+    "pip_libs_matrix",
     "pytorch_matrix",
     "rule",
     "soname_providers",
@@ -583,3 +585,19 @@ def conda_to_pypi(conda_name: str, cuda_major: int | None = None) -> tuple[str |
                 pypi = pypi.format(major=cuda_major) if cuda_major is not None else None
             return pypi, Sourced(row, m)
     return str(canonicalize_name(conda_name)), Sourced(m.default_rule, m, derived=True)
+
+
+def pip_libs_matrix() -> PipLibsMatrix:
+    """`cudnn_nccl_pip.yaml`, validated and cached."""
+    loaded = load_matrix(PIP_LIBS_FILE, PipLibsMatrix)
+    if not isinstance(loaded, PipLibsMatrix):  # load_matrix is cached and loses the type parameter
+        raise TypeError(f"{PIP_LIBS_FILE} did not load as PipLibsMatrix")
+    return loaded
+
+
+def pip_lib_release(package: str, version: str) -> Sourced[PipLibRow] | None:
+    """The row of exactly this pip package and version; None when it is not in the table (unknown)."""
+    name = str(canonicalize_name(package))
+    m = pip_libs_matrix()
+    row = next((r for r in m.rows if r.package == name and r.version == version), None)
+    return Sourced(row, m) if row is not None else None

@@ -8,17 +8,13 @@ answered by the nearest row.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
-from packaging.utils import canonicalize_name
 from pydantic import StrictStr, model_validator
 
-from envresolve.matrices.base import MatrixFile, MatrixRow, load_matrix
+from envresolve.matrices.base import MatrixFile, MatrixRow
 
-if TYPE_CHECKING:  # access imports this module to register the file
-    from envresolve.matrices.access import Sourced
-
-__all__ = ["PIP_LIBS_FILE", "PipLibRow", "PipLibsMatrix", "pip_lib_release", "pip_libs_matrix"]
+__all__ = ["PIP_LIBS_FILE", "PipLibRow", "PipLibsMatrix"]
 
 PIP_LIBS_FILE = "cudnn_nccl_pip.yaml"
 
@@ -62,21 +58,3 @@ class PipLibsMatrix(MatrixFile):
         if len(keys) != len(set(keys)):
             raise ValueError("a (package, version) appears twice")
         return self
-
-
-def pip_libs_matrix() -> PipLibsMatrix:
-    """`cudnn_nccl_pip.yaml`, validated and cached."""
-    loaded = load_matrix(PIP_LIBS_FILE, PipLibsMatrix)
-    if not isinstance(loaded, PipLibsMatrix):  # load_matrix is cached and loses the type parameter
-        raise TypeError(f"{PIP_LIBS_FILE} did not load as PipLibsMatrix")
-    return loaded
-
-
-def pip_lib_release(package: str, version: str) -> Sourced[PipLibRow] | None:
-    """The row of exactly this pip package and version; None when it is not in the table (unknown)."""
-    from envresolve.matrices.access import Sourced
-
-    name = str(canonicalize_name(package))
-    m = pip_libs_matrix()
-    row = next((r for r in m.rows if r.package == name and r.version == version), None)
-    return Sourced(row, m) if row is not None else None

@@ -10,7 +10,6 @@ import functools
 import itertools
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from packaging.markers import InvalidMarker, Marker, UndefinedEnvironmentName
@@ -20,6 +19,7 @@ from rattler import MatchSpec
 
 from envresolve import matrices as mx
 from envresolve.diagnostics import Diagnostic, Evidence, Location, Severity, make
+from envresolve.specs.claims import CudaClaim
 from envresolve.specs.extensions import extension_findings
 from envresolve.specs.judged import WheelFactsLookup, judge_spec, spec_environment
 from envresolve.specs.model import CondaDependency, EnvSpec, PipRequirement
@@ -36,29 +36,6 @@ _RANGE_MAJOR = re.compile(r"^>=(?P<lo>[0-9]+)(?:\.0)*,<(?P<hi>[0-9]+)(?:\.0)*(?:
 _JAX_GUIDE = (
     "JAX installation guide: `pip install jax` is CPU-only on Linux; NVIDIA GPUs need `jax[cuda12]` or `jax[cuda13]`"
 )
-
-
-@dataclass(frozen=True)
-class CudaClaim:
-    """A CUDA version the spec pins, and what pins it."""
-
-    cuda: str  # "12" or "12.1"
-    what: str
-    ecosystem: Literal["conda", "pypi"]
-    package: str
-    kind: Literal["runtime", "framework"]
-    location: Location | None
-    evidence: Evidence | None = None
-    torch_version: str | None = None
-    specifier: str = ""
-
-    @property
-    def major(self) -> int:
-        return int(self.cuda.split(".")[0])
-
-    @property
-    def has_minor(self) -> bool:
-        return "." in self.cuda
 
 
 def _where(loc: Location | None) -> str | None:

@@ -16,7 +16,7 @@ from envresolve.diagnostics import Diagnostic, Evidence, Location, Severity
 
 if TYPE_CHECKING:
     from envresolve.node.facts import NodeFacts
-    from envresolve.specs.checks import CudaClaim
+    from envresolve.specs.claims import CudaClaim
     from envresolve.specs.model import EnvSpec
 
 __all__ = ["check_image", "image_environment"]

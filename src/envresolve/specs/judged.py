@@ -24,7 +24,7 @@ from envresolve.node.facts import NodeFacts
 
 if TYPE_CHECKING:
     from envresolve.binary.model import ArtifactReport
-    from envresolve.specs.checks import CudaClaim
+    from envresolve.specs.claims import CudaClaim
     from envresolve.specs.model import EnvSpec
 
 __all__ = ["JudgedPackage", "judge_spec", "spec_environment"]
