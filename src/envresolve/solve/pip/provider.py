@@ -503,9 +503,11 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
                 out = []
                 if self.binary_facts is not None:
                     # what binary facts cannot change (the CUDA its metadata pins vs the driver, a companion
-                    # pairing) rejects before any wheel byte is read for them
+                    # pairing) rejects before any wheel byte is read for them; the other reasons the published
+                    # facts give are kept beside it, so --explain names every reason (driver and no kernel)
                     bare = run_filters(self.filters, self.info(candidate, binary=False), self.nodes, self.env)
-                    out = [r for r in bare if r.reason in _NOT_BINARY]
+                    if any(r.reason in _NOT_BINARY for r in bare):
+                        out = bare
                 if not out:
                     out = run_filters(self.filters, self.info(candidate), self.nodes, self.env)
         with self._lock:
