@@ -81,136 +81,98 @@ def _highest(found: list[tuple[str, Evidence, Package]]) -> tuple[str, Evidence,
     return max(known, key=lambda t: t[0])[1] if known else None
 
 
-def _glibc_floor(env: Environment) -> tuple[str, Evidence, Package] | None:
-    found: list[tuple[str, Evidence, Package]] = []
+_Floor = tuple[str, Evidence, Package]
+
+
+def _conda_floors(env: Environment, name: str) -> list[_Floor]:
+    """Each conda record's lower bound on virtual package `name`, with its evidence."""
+    found: list[_Floor] = []
     for pkg in env.packages:
-        need = glibc_need(pkg)
-        if need is not None:
-            found.append((need[0], need[1], pkg))
-        if pkg.ecosystem == "conda":
-            floor = virtual_package_floor(pkg.depends, "__glibc")
-            if floor is not None:
-                fact = f"{pkg_label(pkg)} depends on __glibc >={floor} (repodata)"
-                found.append((floor, Evidence(fact=fact, source=pkg.url or pkg.channel), pkg))
-    return _highest(found)
+        floor = virtual_package_floor(pkg.depends, name) if pkg.ecosystem == "conda" else None
+        if floor is not None:
+            fact = f"{pkg_label(pkg)} depends on {name} >={floor} (repodata)"
+            found.append((floor, Evidence(fact=fact, source=pkg.url or pkg.channel), pkg))
+    return found
 
 
-def _cuda_floor(env: Environment) -> tuple[str, Evidence, Package] | None:
+def _glibc_floor(env: Environment) -> _Floor | None:
+    found = [(need[0], need[1], pkg) for pkg in env.packages if (need := glibc_need(pkg)) is not None]
+    return _highest(found + _conda_floors(env, "__glibc"))
+
+
+def _cuda_floor(env: Environment) -> _Floor | None:
     found = [(c.version, c.evidence, c.package) for c in env_cuda_claims(env)]
-    for pkg in env.packages:
-        if pkg.ecosystem == "conda":
-            floor = virtual_package_floor(pkg.depends, "__cuda")
-            if floor is not None:
-                fact = f"{pkg_label(pkg)} depends on __cuda >={floor} (repodata)"
-                found.append((floor, Evidence(fact=fact, source=pkg.url or pkg.channel), pkg))
-    return _highest(found)
+    return _highest(found + _conda_floors(env, "__cuda"))
 
 
-def _unknown_ev(node: NodeFacts, what: str) -> Evidence:
-    return Evidence(fact=f"{node.label}: {what} unknown (the node facts do not state it)", source=node.source)
+def _note(
+    code: str, node: NodeFacts, floor: _Floor, needs: str, unknown: str, hint: str, *extra: Evidence
+) -> Diagnostic:
+    """The warning that `node`, whose `unknown` is not stated, must offer what `floor` needs."""
+    _, ev, pkg = floor
+    return emit(
+        code,
+        f"this environment needs {needs} on {node.label}, whose {unknown} is unknown ({pkg_label(pkg)} sets the floor)",
+        subject=pkg.name,
+        evidence=[
+            ev,
+            *extra,
+            Evidence(fact=f"{node.label}: {unknown} unknown (the node facts do not state it)", source=node.source),
+        ],
+        hint=hint,
+        node=node,
+    )
 
 
 def check_unknown_facts(env: Environment, node: NodeFacts) -> list[Diagnostic]:
-    """RS130/RS131/RS132: the floor the environment needs of each fact the node leaves unknown."""
+    """RS130-RS133: the floor the environment needs of each fact the node leaves unknown."""
     out: list[Diagnostic] = []
-    if node.glibc is None:
-        found = _glibc_floor(env)
-        if found is not None:
-            need, ev, pkg = found
-            out.append(
-                emit(
-                    "RS130",
-                    f"this environment needs glibc >= {need} on {node.label}, whose glibc is unknown "
-                    f"({pkg_label(pkg)} sets the floor)",
-                    subject=pkg.name,
-                    evidence=[ev, _unknown_ev(node, "glibc")],
-                    hint=f"make sure {node.label} (or its container image) has glibc >= {need}; state glibc in "
-                    "its node facts (envresolve probe --format json) to have it checked",
-                    node=node,
-                )
+    label = node.label
+    if node.glibc is None and (top := _glibc_floor(env)) is not None:
+        need = top[0]
+        hint = (
+            f"make sure {label} (or its container image) has glibc >= {need}; state glibc in its node facts "
+            "(envresolve probe --format json) to have it checked"
+        )
+        out.append(_note("RS130", node, top, f"glibc >= {need}", "glibc", hint))
+    if node.os.kernel is None and (top := _highest(_conda_floors(env, "__linux"))) is not None:
+        need = top[0]
+        hint = f"make sure {label} runs a kernel >= {need}; state `os.kernel` in its node facts to have it checked"
+        out.append(_note("RS133", node, top, f"a Linux kernel >= {need}", "kernel", hint))
+    no_cxx = node.libstdcxx is None or not (node.libstdcxx.glibcxx or node.libstdcxx.cxxabi)
+    # a libstdc++ in the environment (or known on the node) decides; CP121/CP122 judge it
+    if no_cxx and libstdcxx_provider(env, node) is None:
+        cxx = [(n[0], n[2], pkg) for pkg in env.packages if (n := _cxx_needs(pkg)) is not None and n[0]]
+        if (top := _highest(cxx)) is not None:
+            need = top[0]
+            hint = (
+                f"make sure {label} (or its image) has a libstdc++ with GLIBCXX_{need}, or add libstdcxx-ng to the "
+                "conda dependencies so the environment brings its own"
             )
-    if node.os.kernel is None:
-        out.extend(_kernel(env, node))
-    if node.libstdcxx is None or not (node.libstdcxx.glibcxx or node.libstdcxx.cxxabi):
-        out.extend(_libstdcxx(env, node))
+            out.append(_note("RS131", node, top, f"a libstdc++ defining GLIBCXX_{need}", "libstdc++", hint))
     driver = node.driver
-    if driver is not None and driver.version is None and driver.cuda is None:
-        found = _cuda_floor(env)
-        if found is not None:
-            need, ev, pkg = found
-            level = need if "." in need else f"{need}.0"
-            row = cuda_min_driver(level) if "." in need else None
-            floor = minor_compat_floor(int(need.split(".")[0]))
-            if row is not None:
-                drv, drv_ev = row.row.min_driver, row.evidence(f"CUDA {level} needs driver >= {row.row.min_driver}")
-            elif floor is not None:
-                drv = floor.row.min_driver
-                drv_ev = floor.evidence(f"CUDA {need.split('.')[0]}.x runs on driver >= {drv}")
-            else:
-                drv, drv_ev = None, None
-            out.append(
-                emit(
-                    "RS132",
-                    f"this environment needs a driver supporting CUDA >= {level}"
-                    + (f" (driver >= {drv})" if drv else "")
-                    + f" on {node.label}, whose driver version is unknown ({pkg_label(pkg)} sets the floor)",
-                    subject=pkg.name,
-                    evidence=[ev, *([drv_ev] if drv_ev else []), _unknown_ev(node, "NVIDIA driver version")],
-                    hint=f"make sure {node.label} runs an NVIDIA driver"
-                    + (f" >= {drv}" if drv else f" supporting CUDA {level}")
-                    + "; state the driver in its node facts (envresolve probe --format json) to have it checked",
-                    node=node,
-                )
-            )
+    if driver is not None and driver.version is None and driver.cuda is None and (top := _cuda_floor(env)):
+        out.append(_driver_note(node, top))
     return out
 
 
-def _libstdcxx(env: Environment, node: NodeFacts) -> list[Diagnostic]:
-    if libstdcxx_provider(env, node) is not None:
-        return []  # a libstdc++ in the environment (or known on the node) decides; CP121/CP122 judge it
-    found: list[tuple[str, Evidence, Package]] = []
-    for pkg in env.packages:
-        needs = _cxx_needs(pkg)
-        if needs is not None and needs[0]:
-            found.append((needs[0], needs[2], pkg))
-    top = _highest(found)
-    if top is None:
-        return []
-    need, ev, pkg = top
-    return [
-        emit(
-            "RS131",
-            f"this environment needs a libstdc++ defining GLIBCXX_{need} on {node.label}, whose libstdc++ is unknown "
-            f"({pkg_label(pkg)} sets the floor)",
-            subject=pkg.name,
-            evidence=[ev, _unknown_ev(node, "libstdc++")],
-            hint=f"make sure {node.label} (or its image) has a libstdc++ with GLIBCXX_{need}, or add libstdcxx-ng to "
-            "the conda dependencies so the environment brings its own",
-            node=node,
-        )
-    ]
-
-
-def _kernel(env: Environment, node: NodeFacts) -> list[Diagnostic]:
-    found: list[tuple[str, Evidence, Package]] = []
-    for pkg in env.packages:
-        floor = virtual_package_floor(pkg.depends, "__linux") if pkg.ecosystem == "conda" else None
-        if floor is not None:
-            fact = f"{pkg_label(pkg)} depends on __linux >={floor} (repodata)"
-            found.append((floor, Evidence(fact=fact, source=pkg.url or pkg.channel), pkg))
-    top = _highest(found)
-    if top is None:
-        return []
-    need, ev, pkg = top
-    return [
-        emit(
-            "RS133",
-            f"this environment needs a Linux kernel >= {need} on {node.label}, whose kernel is unknown "
-            f"({pkg_label(pkg)} sets the floor)",
-            subject=pkg.name,
-            evidence=[ev, _unknown_ev(node, "kernel release")],
-            hint=f"make sure {node.label} runs a kernel >= {need}; state `os.kernel` in its node facts to have it "
-            "checked",
-            node=node,
-        )
-    ]
+def _driver_note(node: NodeFacts, top: _Floor) -> Diagnostic:
+    need = top[0]
+    level = need if "." in need else f"{need}.0"
+    row = cuda_min_driver(level) if "." in need else None
+    floor = minor_compat_floor(int(need.split(".")[0]))
+    drv: str | None = None
+    extra: list[Evidence] = []
+    if row is not None:
+        drv = row.row.min_driver
+        extra.append(row.evidence(f"CUDA {level} needs driver >= {drv}"))
+    elif floor is not None:
+        drv = floor.row.min_driver
+        extra.append(floor.evidence(f"CUDA {need.split('.')[0]}.x runs on driver >= {drv}"))
+    needs = f"a driver supporting CUDA >= {level}" + (f" (driver >= {drv})" if drv else "")
+    hint = (
+        f"make sure {node.label} runs an NVIDIA driver"
+        + (f" >= {drv}" if drv else f" supporting CUDA {level}")
+        + "; state the driver in its node facts (envresolve probe --format json) to have it checked"
+    )
+    return _note("RS132", node, top, needs, "driver version", hint, *extra)
