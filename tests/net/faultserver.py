@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from tests.fixtures.index.server import LoopbackServer
+
 
 @dataclass
 class Fault:
@@ -44,6 +46,13 @@ class Config:
 
     def hits(self, path: str) -> int:
         return sum(1 for p, _s, _h in self.log if p == path)
+
+
+class _Server(ThreadingHTTPServer):
+    """What the handler finds on its server (`LoopbackServer` attaches `cfg` and `lock`)."""
+
+    cfg: Config
+    lock: threading.Lock
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -145,38 +154,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    cfg: Config
-    lock: threading.Lock
-
-
-class FaultServer:
+class FaultServer(LoopbackServer):
     """`with FaultServer(Config(root)) as srv: srv.url` -> 'http://127.0.0.1:PORT'; stops itself after `lifetime`."""
 
     def __init__(self, cfg: Config, *, lifetime: float = 60.0) -> None:
         self.cfg = cfg
-        self._srv = _Server(("127.0.0.1", 0), _Handler)
-        self._srv.cfg = cfg
-        self._srv.lock = threading.Lock()
-        self._thread = threading.Thread(target=self._srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._timer = threading.Timer(lifetime, self.stop)
-        self._timer.daemon = True
-
-    @property
-    def url(self) -> str:
-        host, port = self._srv.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> FaultServer:
-        self._thread.start()
-        self._timer.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def stop(self) -> None:
-        self._timer.cancel()
-        self._srv.shutdown()
-        self._srv.server_close()
+        super().__init__(_Handler, lambda srv: setattr(srv, "cfg", cfg), lifetime=lifetime)
