@@ -1,4 +1,4 @@
-"""Atomic file writes: a temporary file beside the target, fsync, then rename."""
+"""Atomic file writes: a temporary file beside the target, fsync (unless it is a cache), then rename."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ from pathlib import Path
 __all__ = ["atomic_write_bytes", "atomic_write_text"]
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644) -> None:
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644, durable: bool = True) -> None:
     """Write `data` to `path` so that readers see either the old file or the whole new one.
+
+    `durable=False` skips the fsync: for cache entries, which are checked when read and cost only speed when a
+    crash loses them (an fsync per entry made cache writes the largest system-time cost of a cold lock).
 
     Raises `envresolve.errors.InputError` (GN105) when the write cannot be done; the target is untouched.
     """
@@ -25,8 +28,9 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int =
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
         os.chmod(tmp_name, mode)
         os.replace(tmp_name, target)
         tmp_name = None
@@ -38,6 +42,6 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int =
                 os.unlink(tmp_name)
 
 
-def atomic_write_text(path: str | os.PathLike[str], text: str, *, mode: int = 0o644) -> None:
+def atomic_write_text(path: str | os.PathLike[str], text: str, *, mode: int = 0o644, durable: bool = True) -> None:
     """Text (UTF-8) variant of `atomic_write_bytes`."""
-    atomic_write_bytes(path, text.encode("utf-8"), mode=mode)
+    atomic_write_bytes(path, text.encode("utf-8"), mode=mode, durable=durable)

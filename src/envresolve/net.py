@@ -254,6 +254,7 @@ class _Resp:
         self._fp = fp
         self._done = done
         self._sock = sock
+        self._timeout: float | None = None
 
     def read_chunk(self, n: int = _CHUNK) -> bytes:
         """What arrives next, at most `n` bytes: never waits to fill `n` (a slow drip is seen chunk by chunk)."""
@@ -263,9 +264,11 @@ class _Resp:
 
     def set_timeout(self, seconds: float) -> None:
         """Bound the wait for the next bytes (the per-read timeout, cut to what the deadline leaves)."""
-        if self._sock is not None:
+        seconds = max(0.001, seconds)
+        if self._sock is not None and seconds != self._timeout:  # unchanged while the deadline is far
+            self._timeout = seconds
             with contextlib.suppress(OSError):
-                self._sock.settimeout(max(0.001, seconds))
+                self._sock.settimeout(seconds)
 
     def close(self, *, reusable: bool = True) -> None:
         """Finish: a fully read response gives its connection back to the pool."""
@@ -400,7 +403,8 @@ class HttpClient:
         if deadline is None and _COMMAND:
             self.deadline, self._command_seconds = _COMMAND[0]
         self._failed: dict[str, NetError] = {}
-        self._store_lock = threading.Lock()
+        self._store_cond = threading.Condition()
+        self._stores = 0  # cache writes in progress
         self._closed = False
         self.retries = max(0, retries)
         self.backoff = BACKOFF if backoff is None else backoff
@@ -422,24 +426,30 @@ class HttpClient:
         """Write cache files atomically, in order; skipped (False) once `close` was called or when a write fails.
 
         Background fetches still running when a command ends must not be caught mid-write by the process's exit
-        (which would leave a temporary file in the cache): `close` waits for a write in progress and stops later
-        ones.
+        (which would leave a temporary file in the cache): `close` waits for the writes in progress and stops
+        later ones. Writes run side by side; a cache entry is not fsynced (it is checked when read).
         """
-        with self._store_lock:
+        with self._store_cond:
             if self._closed:
                 return False
-            try:
-                for path, data in files:
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    atomic_write_bytes(path, data)
-            except (OSError, InputError):
-                return False  # a cache that cannot be written only costs speed
-            return True
+            self._stores += 1
+        try:
+            for path, data in files:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write_bytes(path, data, durable=False)
+        except (OSError, InputError):
+            return False  # a cache that cannot be written only costs speed
+        finally:
+            with self._store_cond:
+                self._stores -= 1
+                self._store_cond.notify_all()
+        return True
 
     def close(self) -> None:
-        """No more cache writes from this client (requests still work); waits for a write in progress."""
-        with self._store_lock:
+        """No more cache writes from this client (requests still work); waits for the writes in progress."""
+        with self._store_cond:
             self._closed = True
+            self._store_cond.wait_for(lambda: self._stores == 0)
 
     def set_deadline(self, seconds: float | None) -> None:
         """Give every later request of this client at most `seconds` from now, all together (None: no limit)."""
@@ -529,9 +539,21 @@ class HttpClient:
             creds = self._from_netrc(hostname)
             if creds is not None:
                 return creds
-        if self._use_keyring and host in self._trusted:
-            return self._from_keyring(url, hostname)
-        return None
+        return None  # keyring is asked only when the server wants credentials (`_keyring_retry`)
+
+    def _keyring_retry(self, url: str, creds: Credentials | None) -> Credentials | None:
+        """Credentials from keyring for a trusted host that refused an unauthenticated request, else None.
+
+        As pip does, keyring is not consulted before a 401/403: importing it and asking its backend costs tens of
+        milliseconds on every command (and some backends block on a desktop session)."""
+        host = _netloc(url)
+        if creds is not None or not self._use_keyring or host not in self._trusted:
+            return None
+        found = self._from_keyring(url, urllib.parse.urlsplit(url).hostname or "")
+        if found is not None:
+            with self._lock:
+                self._host_creds[host] = found
+        return found
 
     def _from_netrc(self, hostname: str) -> Credentials | None:
         path = self._environ.get("NETRC") or str(Path(self._environ.get("HOME", str(Path.home()))) / ".netrc")
@@ -761,6 +783,10 @@ class HttpClient:
             status = resp.status
             if status in (401, 403):
                 resp.close(reusable=False)
+                retry = self._keyring_retry(clean, creds)
+                if retry is not None:
+                    creds = retry
+                    continue
                 raise NetError(self._auth_error(clean, status, creds))
             if status in _RETRY_STATUS and status not in ok_statuses:
                 resp.close(reusable=False)

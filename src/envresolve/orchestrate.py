@@ -51,7 +51,7 @@ NOTEBOOK_PACKAGES = frozenset({"ipykernel", "nb_conda_kernels", "notebook"})
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class ResolveSettings(_Frozen):

@@ -23,7 +23,7 @@ __all__ = ["CondaPackage", "VirtualPackage", "common_virtual_packages", "version
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 _M = TypeVar("_M", bound=BaseModel)

@@ -50,9 +50,9 @@ def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     for path in matrices_dir().glob("*.yaml"):
         (tmp_path / path.name).write_bytes(path.read_bytes())
     monkeypatch.setattr(base, "matrices_dir", lambda: tmp_path)
-    base.load_matrix.cache_clear()
+    base.forget_loaded()
     yield tmp_path
-    base.load_matrix.cache_clear()
+    base.forget_loaded()
 
 
 def test_toolkit_building_a_retired_arch_fails(scratch: Path) -> None:

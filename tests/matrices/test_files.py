@@ -91,12 +91,12 @@ def test_invalid_file_is_an_internal_error(tmp_path: Path, monkeypatch: pytest.M
     obj["rows"][0]["compute_capability"] = "three"
     _write(tmp_path, "gpus.yaml", obj)
     monkeypatch.setattr(base, "matrices_dir", lambda: tmp_path)
-    base.load_matrix.cache_clear()
+    base.forget_loaded()
     try:
         with pytest.raises(InternalError):
             base.load_matrix("gpus.yaml", MATRIX_FILES["gpus.yaml"])
     finally:
-        base.load_matrix.cache_clear()
+        base.forget_loaded()
 
 
 # --- accessors, against real rows -------------------------------------------------------------------------------

@@ -107,6 +107,49 @@ def test_credentials_from_netrc(tmp_path: Path) -> None:
         assert _client(environ={"NETRC": str(rc)}).get(f"{srv.url}/simple/beta/").status == 200
 
 
+class _FakeKeyring:
+    """Stands in for the `keyring` module: records what it was asked."""
+
+    def __init__(self, user: str, password: str) -> None:
+        self.asked: list[str] = []
+        self._cred = type("Cred", (), {"username": user, "password": password})()
+
+    def get_credential(self, service: str, username: object) -> object:
+        self.asked.append(service)
+        return self._cred
+
+
+def test_keyring_is_asked_only_after_a_401(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    ring = _FakeKeyring("dave", SECRET)
+    monkeypatch.setitem(sys.modules, "keyring", ring)
+    with IndexServer(Knobs()) as open_srv:  # no auth wanted: keyring stays untouched
+        client = _client()
+        client.trust_host(open_srv.url + "/simple/")
+        assert client.get(f"{open_srv.url}/simple/beta/").status == 200
+    assert ring.asked == []
+    knobs = Knobs(auth=("dave", SECRET))
+    with IndexServer(knobs) as srv:
+        client = _client()
+        client.trust_host(srv.url + "/simple/")
+        assert client.get(f"{srv.url}/simple/beta/").status == 200
+        assert client.get(f"{srv.url}/simple/beta/").status == 200  # the credentials are kept for the host
+    assert len(ring.asked) == 1
+    assert [s for _p, s, _h in knobs.log] == [401, 200, 200]
+    assert "authorization" not in knobs.log[0][2] and "authorization" in knobs.log[1][2]
+
+
+def test_keyring_is_not_asked_for_an_untrusted_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    ring = _FakeKeyring("dave", SECRET)
+    monkeypatch.setitem(sys.modules, "keyring", ring)
+    with IndexServer(Knobs(auth=("dave", SECRET))) as srv, pytest.raises(NetError) as err:
+        _client().get(f"{srv.url}/simple/beta/")
+    assert err.value.code == "RS402" and ring.asked == []
+
+
 def test_strip_credentials_repr_hides_password() -> None:
     clean, creds = strip_credentials(f"https://u:{SECRET}@example.invalid/simple/")
     assert clean == "https://example.invalid/simple/"

@@ -192,7 +192,7 @@ def _prefix_facts(source: _Counted, m: ZipMember) -> dict[str, Any] | str | None
         return "unread"
     d = _inflate_mod.decompressobj(-15) if m.method == 8 else None
     out = bytearray()
-    pos = 0
+    pos = searched = 0
     limit = 64 << 20  # uncompressed bytes kept at most
     stop: int | None = None
     try:
@@ -212,9 +212,10 @@ def _prefix_facts(source: _Counted, m: ZipMember) -> dict[str, Any] | str | None
                     return None
             if len(out) >= 4 and out[:4] != ELF_MAGIC:
                 return "not-elf"
-            fields = read_version_needs(bytes(out), path=m.name, size=m.file_size)
+            fields = read_version_needs(bytes(out), path=m.name, size=m.file_size, searched=searched)
             if fields is not None:
                 return fields
+            searched = len(out)
             if stop is None:
                 stop = first_load_end(bytes(out[:65536]))
             if (stop is not None and len(out) >= stop) or len(out) >= limit or pos >= m.compress_size:

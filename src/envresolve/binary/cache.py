@@ -121,7 +121,7 @@ class ReportCache:
         target = self._report_path(key, symbols)
         with contextlib.suppress(OSError, EnvresolveError):
             target.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(target, report.model_dump_json().encode())
+            atomic_write_bytes(target, report.model_dump_json().encode(), durable=False)
 
     # -- stat index: local path -> sha256
     def _index_path(self, path: str) -> Path:
@@ -149,7 +149,7 @@ class ReportCache:
         body = json.dumps({"path": path, "stamp": self._stamp(st), "sha256": sha256}).encode()
         with contextlib.suppress(OSError, EnvresolveError):
             target.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(target, body)
+            atomic_write_bytes(target, body, durable=False)
 
 
 def _is_hex(s: str) -> bool:

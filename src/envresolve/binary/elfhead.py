@@ -38,6 +38,9 @@ _MAX_HITS = 64
 #: records examined at most per search (a real table is found after a few hundred)
 _MAX_WORK = 200_000
 _MAX_AUX_BACK = 64
+#: how far before an earlier prefix's end the table is looked for again: more than any version-needs table
+#: (at most _MAX_VERNEED records of 16 bytes, each with at most _MAX_AUX_BACK auxiliaries of 16 bytes)
+_OVERLAP = 16 * _MAX_VERNEED * (1 + _MAX_AUX_BACK)
 #: verneed records: (vn_file, [(vna_hash, vna_flags, vna_name)])
 _Chain = list[tuple[int, list[tuple[int, int, int]]]]
 _LIB_NAME = re.compile(r"^[A-Za-z0-9_.+-]+\.so(\.[0-9A-Za-z.]+)?$|^ld-linux[A-Za-z0-9_.-]*$")
@@ -154,10 +157,12 @@ def _proves(data: bytes, chain: _Chain, base: int) -> bool:
     return True
 
 
-def read_version_needs(data: bytes, *, path: str, size: int | None = None) -> dict[str, Any] | None:
+def read_version_needs(data: bytes, *, path: str, size: int | None = None, searched: int = 0) -> dict[str, Any] | None:
     """`ElfFacts` fields proven from a prefix of an ELF file (see the module docstring), or None.
 
     None when the prefix is not ELF or does not (yet) hold a complete, provable version-needs table.
+    `searched`: the length of a shorter prefix of the same file already searched in vain; the table is looked
+    for only from a little before it (a table cut off by that prefix's end is found whole now).
     """
     if len(data) < 64 or data[:4] != _ELF_MAGIC or data[4] not in (1, 2) or data[5] not in (1, 2):
         return None
@@ -167,7 +172,7 @@ def read_version_needs(data: bytes, *, path: str, size: int | None = None) -> di
     # every linker puts .dynstr and .gnu.version_r in the first loaded segment: nothing is searched past it
     work = _Work()
     try:
-        chain = _locate(data, end, work)
+        chain = _locate(data, end, work, max(0, searched - _OVERLAP))
         base = _base(data, chain, work) if chain is not None else None
     except _Exhausted:
         return None  # hostile or unusual data: nothing is claimed
@@ -216,13 +221,13 @@ _SEEDS = ("GLIBC_2.2.5", "GLIBC_2.17", "GLIBC_2.14", "GLIBC_2.3.4", "GLIBC_2.4",
 _FAMILY = (("GLIBCXX_", "libstdc++.so.6"), ("CXXABI_", "libstdc++.so.6"), ("GCC_", "libgcc_s.so.1"))
 
 
-def _locate(data: bytes, end: str, work: _Work) -> _Chain | None:
+def _locate(data: bytes, end: str, work: _Work, start: int = 0) -> _Chain | None:
     """The version-needs table: a record carrying the hash of a common version name leads to its verneed record,
-    and the records before it are followed back to the table's start."""
+    and the records before it are followed back to the table's start. Hits are looked for from `start` on."""
     by_name = {v: k for k, v in KNOWN_VERSIONS.items()}
     for seed in _SEEDS:
         needle = struct.pack(end + "I", by_name[seed])
-        at = data.find(needle)
+        at = data.find(needle, start)
         tries = 0
         while at >= 0 and tries < _MAX_HITS:
             tries += 1

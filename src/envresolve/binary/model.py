@@ -13,7 +13,7 @@ __all__ = ["ArtifactReport", "CudaRuntimeLink", "ElfFacts", "FatbinEntry", "max_
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 def max_version(tags: tuple[str, ...] | list[str], prefix: str) -> str | None:

@@ -12,7 +12,7 @@ __all__ = ["Environment", "Package"]
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class Package(_Frozen):

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-
-from pydantic import BaseModel, ConfigDict, field_validator
+from dataclasses import dataclass
 
 from envresolve.diagnostics.model import Category, Diagnostic, Evidence, Location, Severity
 
@@ -33,10 +32,12 @@ FAMILIES: Mapping[str, str] = {
 }
 
 
-class CodeInfo(BaseModel):
-    """A registry entry: the code, its kebab-case name, defaults and an explanation."""
+@dataclass(frozen=True, slots=True)
+class CodeInfo:
+    """A registry entry: the code, its kebab-case name, defaults and an explanation.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    A plain dataclass, not a model: some 400 are built when the package is imported.
+    """
 
     code: str
     name: str
@@ -46,19 +47,13 @@ class CodeInfo(BaseModel):
     explanation: str
     example: str = ""
 
-    @field_validator("code")
-    @classmethod
-    def _code_shape(cls, v: str) -> str:
-        if not _CODE.match(v) or v[:2] not in FAMILIES:
-            raise ValueError(f"bad diagnostic code: {v!r}")
-        return v
-
-    @field_validator("name")
-    @classmethod
-    def _name_shape(cls, v: str) -> str:
-        if not _NAME.match(v):
-            raise ValueError(f"diagnostic names are kebab-case: {v!r}")
-        return v
+    def __post_init__(self) -> None:
+        if not _CODE.match(self.code) or self.code[:2] not in FAMILIES:
+            raise ValueError(f"bad diagnostic code: {self.code!r}")
+        if not _NAME.match(self.name):
+            raise ValueError(f"diagnostic names are kebab-case: {self.name!r}")
+        if not isinstance(self.category, Category) or not isinstance(self.severity, Severity):
+            raise ValueError(f"{self.code}: category and severity are enum members")
 
     @property
     def family(self) -> str:

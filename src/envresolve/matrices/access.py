@@ -204,7 +204,7 @@ def clear_caches() -> None:
     """Forget every loaded matrix and every cached answer (for tests that edit matrix files)."""
     from envresolve.matrices import base
 
-    base.load_matrix.cache_clear()
+    base.forget_loaded()
     for fn in (
         _gpu_index,
         _v,

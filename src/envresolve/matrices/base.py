@@ -22,12 +22,12 @@ import datetime as _dt
 import hashlib
 import json
 import os
+import threading
+from collections.abc import Callable
 from enum import Enum
-from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, model_validator
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "MatrixFile",
     "MatrixRow",
     "Source",
+    "forget_loaded",
     "load_matrix",
     "matrices_dir",
 ]
@@ -53,7 +54,7 @@ class Confidence(str, Enum):
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class Source(_Frozen):
@@ -132,9 +133,12 @@ def _parsed_dir() -> Path:
     return base / "matrices"
 
 
-def _parsed_path(name: str, raw: bytes, loader: type) -> Path:
-    # keyed by the file's bytes and the YAML reader that parsed them, so an edited matrix is parsed again
-    key = hashlib.sha256(b"%s\0%s\0" % (yaml.__version__.encode(), loader.__name__.encode()) + raw).hexdigest()
+def _parsed_path(name: str, raw: bytes) -> Path:
+    # keyed by the file's bytes and the envresolve release that parsed them, so an edited matrix is parsed again
+    # (not by PyYAML's version: knowing it would cost importing PyYAML on every run, the miss is the only use)
+    from envresolve._version import __version__
+
+    key = hashlib.sha256(b"envresolve %s\0" % __version__.encode() + raw).hexdigest()
     return _parsed_dir() / f"{name}.{key[:32]}.json"
 
 
@@ -148,7 +152,7 @@ def _store_parsed(target: Path, obj: Any) -> None:
         if json.loads(text) != obj:
             return
         target.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(target, text)
+        atomic_write_text(target, text, durable=False)
         name = target.name.split(".", 2)
         for old in target.parent.glob(f"{name[0]}.{name[1]}.*.json"):  # earlier versions of the same file
             if old != target:
@@ -164,26 +168,71 @@ def read_matrix_obj(path: Path) -> Any:
     few milliseconds where libyaml's loader takes about 60 ms for the measured table, on every fresh process."""
     # The matrices are our own shipped data, so libyaml's faster loader is safe here (it is not for user input:
     # its composer recurses without a depth limit).
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     raw = path.read_bytes()
-    parsed = _parsed_path(path.name, raw, loader)
+    parsed = _parsed_path(path.name, raw)
     try:
         return json.loads(parsed.read_bytes())
     except (OSError, ValueError):
         pass
-    obj = yaml.load(raw.decode("utf-8"), Loader=loader)
+    import yaml
+
+    try:
+        obj = yaml.load(raw.decode("utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError as exc:
+        raise ValueError(str(exc)) from None
     _reject_unquoted_floats(obj, path.name)
     _store_parsed(parsed, obj)
     return obj
 
 
-@cache
+class _Loaded:
+    """A cache that loads each matrix once even when threads ask for it at the same time (the pip search
+    judges candidates on several threads; `functools.cache` would let each of them parse the file)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._done: dict[tuple[str, type], Any] = {}
+        self._loading: dict[tuple[str, type], threading.Lock] = {}
+
+    def get(self, key: tuple[str, type], load: Callable[[], Any]) -> Any:
+        with self._lock:
+            if key in self._done:
+                return self._done[key]
+            klock = self._loading.setdefault(key, threading.Lock())
+        with klock:
+            with self._lock:
+                if key in self._done:
+                    return self._done[key]
+            value = load()
+            with self._lock:
+                self._done[key] = value
+            return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._done.clear()
+            self._loading.clear()
+
+
+_LOADED = _Loaded()
+
+
 def load_matrix(relpath: str, model: type[M]) -> M:
     """Load and validate one matrix file (cached). Raises `envresolve.errors.InternalError` (MX) if invalid."""
+    loaded: M = _LOADED.get((relpath, model), lambda: _load_matrix(relpath, model))
+    return loaded
+
+
+def forget_loaded() -> None:
+    """Forget every loaded matrix (the next `load_matrix` reads its file again)."""
+    _LOADED.clear()
+
+
+def _load_matrix(relpath: str, model: type[M]) -> M:
     path = matrices_dir() / relpath
     try:
         return model.model_validate(read_matrix_obj(path))
-    except (OSError, ValueError, ValidationError, yaml.YAMLError) as exc:
+    except (OSError, ValueError, ValidationError) as exc:
         from envresolve.diagnostics import make
         from envresolve.errors import InternalError
 

@@ -39,7 +39,7 @@ _TARGET = re.compile(r"^(?:sm|compute)_[0-9]+[af]?$")
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class DeviceLib(_Frozen):

@@ -102,7 +102,7 @@ Specifier = Annotated[str, AfterValidator(_specifier)]
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class RuleRow(MatrixRow):

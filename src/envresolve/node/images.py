@@ -86,7 +86,7 @@ def image_matrix() -> ImageMatrix:
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class ImageFacts(_Frozen):

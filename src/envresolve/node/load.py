@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from envresolve._input import LimitError, loads_json, read_limited
-from envresolve._yaml import YamlError, load_documents
 from envresolve.diagnostics import Diagnostic, make
 from envresolve.errors import InputError
 from envresolve.limits import MAX_NODE_FILE_BYTES
@@ -94,9 +93,11 @@ def _parse(text: str, origin: str) -> Any:
             raise InputError(exc.diagnostic(origin)) from None
         except json.JSONDecodeError as exc:
             json_error = str(exc)
+    from envresolve import _yaml  # PyYAML loads only when a node file is read (profiles come parsed)
+
     try:
-        docs = load_documents(text)
-    except YamlError as exc:
+        docs = _yaml.load_documents(text)
+    except _yaml.YamlError as exc:
         where = (
             f" at line {exc.line + 1}, column {exc.column + 1}"
             if exc.line is not None and exc.column is not None

@@ -32,7 +32,7 @@ class ProfileGpu(GpuFacts):
 class FactCitation(BaseModel):
     """Which source states one fact of the profile, and how sure we are."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     fact: Literal["os", "cpu", "driver", "cuda", "gpus"]
     source: StrictStr

@@ -35,7 +35,9 @@ Verdict = Literal["runs", "does-not-run"]
 
 class _Frozen(BaseModel):
     # the JSON always carries every field, so the schema (docs/schemas/check.schema.json) requires them all
-    model_config = ConfigDict(frozen=True, extra="forbid", json_schema_serialization_defaults_required=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", defer_build=True, json_schema_serialization_defaults_required=True
+    )
 
 
 class FleetGroup(_Frozen):

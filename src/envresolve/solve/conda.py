@@ -49,7 +49,7 @@ DEFAULT_SUBDIR = "linux-64"
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class CondaSettings(_Frozen):

@@ -34,7 +34,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from packaging.metadata import parse_email
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
@@ -73,6 +72,8 @@ _CHECK_OF = {"download": "sha256", "pep658": "index-hash", "range": "unverified"
 
 def parse_metadata(data: bytes, how: str) -> CoreMetadata:
     """Parse a METADATA / PKG-INFO file. Raises ValueError when it has no name or version."""
+    from packaging.metadata import parse_email  # loads the email parser: only when no parsed copy is cached
+
     raw, _unparsed = parse_email(data)
     name = raw.get("name")
     version = raw.get("version")

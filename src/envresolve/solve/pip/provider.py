@@ -152,7 +152,7 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
         filters: Sequence[CandidateFilter],
         binary_facts: Callable[[CandidateInfo], ArtifactReport | None] | None = None,
         allow_prereleases: bool = False,
-        prefetch_workers: int = 8,
+        prefetch_workers: int = 16,
     ) -> None:
         self.finder = finder
         self.fetcher = fetcher
@@ -270,6 +270,10 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
                 unpaired = [r for r in reqs if not self.is_satisfied_by(r, cand)]
                 if unpaired:
                     self._record_unpaired(unpaired, cand)
+                    continue
+                dead = self._pin_ruled_out(cand)
+                if dead is not None:
+                    self._record(dead)
                     continue
                 if self._judge(cand):
                     continue
@@ -407,6 +411,42 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
         with self._lock:
             self._infos[key] = info
         return info
+
+    def _pin_ruled_out(self, candidate: Candidate) -> Rejection | None:
+        """A rejection when the candidate pins a dependency exactly (`torch==2.14.1`) and every release that pin
+        admits has already been ruled out: the candidate cannot be installed either, so no wheel byte is read for
+        it. Only verdicts already computed count (nothing is fetched for this); one missing means "not known".
+        """
+        if candidate.extras or candidate.dist is None:
+            return None
+        try:
+            md = self.metadata(candidate)
+        except InputError:
+            return None
+        for line in md.requires_dist:
+            req = parse_requirement(line)
+            if req is None or not any(s.operator in ("==", "===") and "*" not in s.version for s in req.specifier):
+                continue
+            dep = canonicalize_name(req.name)
+            if dep in self.installed or not self._applies(req, frozenset()):
+                continue
+            with self._lock:
+                matching = [e.version for e in self._entries.get(dep, ()) if req.specifier.contains(e.version, True)]
+                verdicts = [self._verdicts.get((dep, v)) for v in matching]
+            if not matching or not all(verdicts):
+                continue
+            first = verdicts[0][0]  # type: ignore[index]
+            return Rejection(
+                name=candidate.name,
+                version=str(candidate.version),
+                reason=first.reason,
+                code=first.code,
+                message=f"it pins {dep}{req.specifier}, which is ruled out: {first.message}",
+                node=first.node,
+                filename=candidate.dist.filename,
+                evidence=first.evidence,
+            )
+        return None
 
     def _other_cuda_major(self, candidate: Candidate) -> bool:
         """Whether the candidate needs a CUDA major other than the one the conda side already chose."""
@@ -643,12 +683,33 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
 
 
 def _load_matrices() -> None:
-    """Parse the matrices the candidate filters use (each is cached after its first load)."""
-    from envresolve.matrices import cuda_drivers_matrix, cuda_packages_matrix, pytorch_matrix
+    """Parse the matrices the candidate filters and the judge use, in the order the first verdict asks for them
+    (each is cached after its first load; a verdict asking meanwhile waits for this load, not a second one)."""
+    from envresolve.matrices import (
+        abi_matrix,
+        cuda_archs_matrix,
+        cuda_drivers_matrix,
+        cuda_packages_matrix,
+        cudnn_nccl_matrix,
+        gpus_matrix,
+        pytorch_matrix,
+    )
+    from envresolve.matrices.access import pip_libs_matrix
+    from envresolve.matrices.measured import measured_by_sha256
 
-    cuda_packages_matrix()
-    cuda_drivers_matrix()
-    pytorch_matrix()
+    loads: tuple[Callable[[], object], ...] = (
+        cuda_packages_matrix,
+        cuda_drivers_matrix,
+        pytorch_matrix,
+        cuda_archs_matrix,
+        abi_matrix,
+        lambda: measured_by_sha256(""),
+        gpus_matrix,
+        cudnn_nccl_matrix,
+        pip_libs_matrix,
+    )
+    for load in loads:
+        load()
 
 
 def _quiet(fn: Callable[[Any], Any], arg: Any) -> None:
