@@ -174,6 +174,19 @@ def test_prefix_reader_proves_version_needs_like_the_whole_reader() -> None:
         assert set(head["needed"]) <= set(full.needed)
 
 
+def test_prefix_reader_resumes_after_a_shorter_prefix_and_finds_a_table_it_cut() -> None:
+    """Each longer prefix is searched from a little before the shorter one's end: a table that prefix cut in two
+    is found whole, and one lying wholly before it is not searched for again."""
+    data = (ELF / "libcvwait.so").read_bytes()
+    whole = read_version_needs(data, path="x")
+    at = data.find(struct.pack("<I", elf_hash(b"GLIBC_2.2.5")))
+    assert whole is not None and at > 0
+    cut = at + 4  # the table's first record with a known hash ends just past the shorter prefix
+    assert read_version_needs(data[:cut], path="x") is None
+    assert read_version_needs(data, path="x", searched=cut) == whole
+    assert read_version_needs(data, path="x", searched=len(data) + (1 << 20)) is None  # searched in vain already
+
+
 def test_prefix_reader_reads_records_by_hash_when_the_strings_are_out_of_reach() -> None:
     """As after patchelf (auditwheel): `.dynstr` moved to the end, the records stay; here its strings are erased."""
     data = bytearray((ELF / "libcvwait.so").read_bytes())
