@@ -66,6 +66,10 @@ print(json.dumps({
     "rejections": len(res.rejections),
     "metadata": sorted({p.metadata_source for p in res.packages}),
 }))
+# leave as `envresolve` does (`cli.console_main`): flushed, then exit without tearing the interpreter down
+sys.stdout.flush()
+import os
+os._exit(0)
 """
 
 

@@ -249,7 +249,7 @@ def _whole_facts(source: _Counted, m: ZipMember, subject: str) -> tuple[Any, lis
 
 
 #: members of one wheel read at the same time
-_WORKERS = 8
+_WORKERS = 4
 
 
 def _read_members(source: _Counted, members: list[ZipMember], subject: str, budget: int, pool: Any = None) -> _Read:

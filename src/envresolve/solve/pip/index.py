@@ -302,7 +302,7 @@ class PackageFinder:
         *,
         tags: Iterable[object] | None = None,
         cache_dir: Path | None = None,
-        workers: int = 16,
+        workers: int = 8,
     ) -> None:
         self.client = client
         self.accept = TagFilter(tags) if tags is not None else None
