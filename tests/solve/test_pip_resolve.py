@@ -413,3 +413,41 @@ def test_metadata_scan_matches_zipfile_and_falls_back_on_anything_unusual() -> N
     at = bytes(bad).find(b"Requires-Dist")
     bad[at] ^= 0x20  # the CRC no longer matches
     assert _scan(bytes(bad)) is None
+
+
+def test_a_warm_run_fetches_the_pages_the_last_run_needed_up_front(tmp_path: Path) -> None:
+    """The projects a resolution fetched are remembered for its roots and locations: the next run asks for all
+    their pages at once (before the dependencies that name them are read). Only names are kept."""
+    from envresolve.solve.pip.index import PackageFinder
+
+    cache = tmp_path / "cache"
+    with IndexServer() as srv:
+        client = HttpClient(cache_dir=cache, timeout=5, retries=1, backoff=0.01, progress=False, environ={})
+        root = srv.url + "/simple/"
+        resolve_pip(["alpha"], [NODE_235], python="3.11", index_urls=[root], client=client, cache_dir=cache)
+        finder = PackageFinder(client, [root], cache_dir=cache)
+        assert finder.remembered(["Alpha"]) == ["alpha", "beta"]
+        assert finder.remembered(["gamma"]) == []  # other roots: nothing known
+        assert PackageFinder(client, [srv.url + "/other/"], cache_dir=cache).remembered(["alpha"]) == []
+        finder.close()
+    (hints,) = (cache / "pip-hints").rglob("*.json")
+    assert srv.url not in hints.read_text() and "127.0.0.1" not in hints.read_text()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"not json", b'{"alpha": 1}', b'["alpha", 3, "../x", "BETA", "be ta", "ok-name"]', b"[" + b'"a",' * 400000],
+)
+def test_a_broken_hints_file_costs_nothing(tmp_path: Path, content: bytes) -> None:
+    from envresolve.solve.pip.index import PackageFinder
+
+    finder = PackageFinder(
+        HttpClient(cache_dir=tmp_path, environ={}), ["https://example.invalid/simple/"], cache_dir=tmp_path
+    )
+    path = finder._hints_path(["alpha"])
+    assert path is not None
+    path.parent.mkdir(parents=True)
+    path.write_bytes(content)
+    got = finder.remembered(["alpha"])
+    assert set(got) <= {"alpha", "ok-name"} and len(got) <= 2000
+    finder.close()

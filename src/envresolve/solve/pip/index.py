@@ -10,8 +10,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 import threading
 import urllib.parse
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -34,9 +36,13 @@ from envresolve.errors import InputError
 from envresolve.net import HttpClient, NetError, Response
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Mapping, Sequence
 
 _PARSED_FORMAT = 3  # 3: wheel names parsed by packaging
+_HINTS_FORMAT = 1
+_MAX_HINTS = 2000
+_MAX_HINTS_BYTES = 1 << 20
+_NAME = re.compile(r"[a-z0-9]+(?:[-_.][a-z0-9]+)*")
 
 __all__ = ["ACCEPT", "DistFile", "PackageFinder", "TagFilter", "parse_html_page", "parse_json_page"]
 
@@ -381,6 +387,39 @@ class PackageFinder:
             self._parsed_store(resp, index, files)
             out.extend(files)
         return out
+
+    # Which projects a resolution of the same roots against the same locations fetched last time: a warm run
+    # fetches all their pages at once instead of wave by wave as the dependencies come to light (the pages are
+    # fetched again, not trusted: this only orders the work). Names only; the locations enter through a hash.
+    def _hints_path(self, roots: Iterable[str]) -> Path | None:
+        if self.cache_dir is None:
+            return None
+        locs = [redact_url(u) for u in self.index_urls] + [redact_url(u) for u in self.find_links]
+        names = sorted({canonicalize_name(r) for r in roots})
+        key = hashlib.sha256(json.dumps([_HINTS_FORMAT, names, locs]).encode()).hexdigest()
+        return self.cache_dir / "pip-hints" / key[:2] / f"{key}.json"
+
+    def remembered(self, roots: Iterable[str]) -> list[str]:
+        """The projects a resolution of these roots fetched last time, in the order it asked for them."""
+        path = self._hints_path(roots)
+        if path is None:
+            return []
+        try:
+            names = json.loads(path.read_bytes()[:_MAX_HINTS_BYTES])
+        except (OSError, ValueError):
+            return []
+        if not isinstance(names, list):
+            return []
+        return [n for n in names[:_MAX_HINTS] if isinstance(n, str) and _NAME.fullmatch(n)]
+
+    def remember(self, roots: Iterable[str]) -> None:
+        """Keep the projects fetched for these roots (those an index had a page for) for the next run."""
+        path = self._hints_path(roots)
+        if path is None:
+            return
+        with self._lock:
+            names = [n for n in self._pages if n in self.listed]
+        self.client.store((path, json.dumps(names[:_MAX_HINTS]).encode()))
 
     def wheel_names(self, name: str) -> list[str]:
         """Every wheel file name of a project on the indexes and find-links, tags unfiltered (for diagnostics)."""

@@ -138,6 +138,7 @@ def resolve_pip(
     )
     try:
         provider.prefetch(roots)
+        finder.prefetch(finder.remembered(r.name for r in roots))
         reporter = PipReporter(provider, progress=client.progress)
         resolver: Resolver[Req, Candidate, str] = Resolver(provider, reporter)
         try:
@@ -164,6 +165,7 @@ def resolve_pip(
             verify=fetcher.verify if verify_hashes else None,
             fetched=_whole_files(facts, fetcher),
         )
+        finder.remember(r.name for r in roots)
     finally:
         close_facts = getattr(facts, "close", None)
         if close_facts is not None:
