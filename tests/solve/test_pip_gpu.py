@@ -105,7 +105,7 @@ def test_a_release_pinning_a_ruled_out_torch_is_skipped_unread() -> None:
     assert got["torchvision"] == "0.19.0+cu121"
     assert "torchvision 0.20.0+cu130" not in asked and "torchvision 0.19.0+cu121" in asked
     why = [line for line in res.why_not() if line.startswith("why not torchvision 0.20.0+cu130")]
-    assert why and "it pins torch==2.5.0, which is ruled out: needs CUDA 13.0" in why[0], res.why_not()
+    assert why and "it needs torch==2.5.0, which is ruled out: needs CUDA 13.0" in why[0], res.why_not()
 
 
 def test_cuda13_allowed_on_driver_580() -> None:

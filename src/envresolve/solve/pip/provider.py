@@ -413,9 +413,10 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
         return info
 
     def _pin_ruled_out(self, candidate: Candidate) -> Rejection | None:
-        """A rejection when the candidate pins a dependency exactly (`torch==2.14.1`) and every release that pin
-        admits has already been ruled out: the candidate cannot be installed either, so no wheel byte is read for
-        it. Only verdicts already computed count (nothing is fetched for this); one missing means "not known".
+        """A rejection when the candidate needs an exact release range of another project (an `==` pin in its
+        Requires-Dist, `torch==2.14.1`, or its pytorch.yaml pairing, `torch==2.11.*`) and every release in it has
+        already been ruled out: the candidate cannot be installed either, so no wheel byte is read for it. Only
+        verdicts already computed count (nothing is fetched for this); one missing means "not known".
         """
         if candidate.extras or candidate.dist is None:
             return None
@@ -423,15 +424,21 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
             md = self.metadata(candidate)
         except InputError:
             return None
+        needs: list[tuple[NormalizedName, SpecifierSet]] = []
         for line in md.requires_dist:
             req = parse_requirement(line)
             if req is None or not any(s.operator in ("==", "===") and "*" not in s.version for s in req.specifier):
                 continue
-            dep = canonicalize_name(req.name)
-            if dep in self.installed or not self._applies(req, frozenset()):
+            if self._applies(req, frozenset()):
+                needs.append((canonicalize_name(req.name), req.specifier))
+        pairing = companion_pairing(candidate.name, str(candidate.version))
+        if pairing is not None:
+            needs.append((NormalizedName(pairing[0]), SpecifierSet(pairing[1])))
+        for dep, spec in needs:
+            if dep in self.installed:
                 continue
             with self._lock:
-                matching = [e.version for e in self._entries.get(dep, ()) if req.specifier.contains(e.version, True)]
+                matching = [e.version for e in self._entries.get(dep, ()) if spec.contains(e.version, True)]
                 verdicts = [self._verdicts.get((dep, v)) for v in matching]
             if not matching or not all(verdicts):
                 continue
@@ -441,7 +448,7 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
                 version=str(candidate.version),
                 reason=first.reason,
                 code=first.code,
-                message=f"it pins {dep}{req.specifier}, which is ruled out: {first.message}",
+                message=f"it needs {dep}{spec}, which is ruled out: {first.message}",
                 node=first.node,
                 filename=candidate.dist.filename,
                 evidence=first.evidence,
