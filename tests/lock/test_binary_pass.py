@@ -187,6 +187,19 @@ def test_prefix_reader_resumes_after_a_shorter_prefix_and_finds_a_table_it_cut()
     assert read_version_needs(data, path="x", searched=len(data) + (1 << 20)) is None  # searched in vain already
 
 
+def test_quick_search_looks_for_the_base_glibc_record_only() -> None:
+    """A quick pass finds the table by the record every x86_64 object needs (GLIBC_2.2.5); without that record
+    only the full pass, run once the whole first segment is read, finds it by the other names."""
+    data = (ELF / "libcvwait.so").read_bytes()
+    assert read_version_needs(data, path="x", quick=True) == read_version_needs(data, path="x")
+    edited = bytearray(data)
+    at = edited.find(struct.pack("<I", elf_hash(b"GLIBC_2.2.5")))
+    edited[at : at + 4] = b"\xff\xff\xff\x0f"  # a hash no known name has
+    assert read_version_needs(edited, path="x", quick=True) is None
+    full = read_version_needs(edited, path="x")
+    assert full is not None and "GLIBCXX_3.4.30" in full["version_needs"]["libstdc++.so.6"]
+
+
 def test_prefix_reader_reads_records_by_hash_when_the_strings_are_out_of_reach() -> None:
     """As after patchelf (auditwheel): `.dynstr` moved to the end, the records stay; here its strings are erased."""
     data = bytearray((ELF / "libcvwait.so").read_bytes())
@@ -301,3 +314,40 @@ def test_progress_is_shown_on_a_terminal_only(env: Path, monkeypatch: pytest.Mon
         facts.close()
         client.close()
         assert ("reading fastcv-2.0" in stream.getvalue()) is shown
+
+
+def test_close_waits_for_a_read_in_flight_then_removes_the_whole_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A speculative read may still be writing a whole wheel into the kept directory when the search ends:
+    `close` waits for it before removing the directory, and a read asked for after `close` reads nothing."""
+    import threading
+    import time
+
+    from envresolve.binary import budgeted
+
+    started, release = threading.Event(), threading.Event()
+    kept: list[str] = []
+
+    def slow_read(url: str, **kw: object) -> None:
+        kept.append(str(kw["keep"]))
+        started.set()
+        release.wait(10)
+        Path(str(kw["keep"]), "part.whl").write_bytes(b"x")  # still writing when close is called
+
+    monkeypatch.setattr(budgeted, "budgeted_wheel_report", slow_read)
+    facts = budgeted.WheelFacts(HttpClient(cache_dir=None, progress=False), budget=1 << 20)
+    info = type("Info", (), {"name": "fastcv", "version": "2.0", "filename": NEW, "sha256": None})()
+    info.url = "https://example.invalid/files/" + NEW
+    reader = threading.Thread(target=facts, args=(info,))
+    reader.start()
+    assert started.wait(10)
+    closer = threading.Thread(target=facts.close)
+    closer.start()
+    time.sleep(0.2)
+    assert closer.is_alive()  # waiting for the read
+    release.set()
+    closer.join(10)
+    reader.join(10)
+    assert not closer.is_alive() and not Path(kept[0]).exists()
+    other = type("Info", (), {"name": "fastcv", "version": "2.1", "filename": NEW.replace("2.0", "2.1")})()
+    other.sha256, other.url = None, info.url.replace("2.0", "2.1")
+    assert facts(other) is None and len(kept) == 1

@@ -212,13 +212,16 @@ def _prefix_facts(source: _Counted, m: ZipMember) -> dict[str, Any] | str | None
                     return None
             if len(out) >= 4 and out[:4] != ELF_MAGIC:
                 return "not-elf"
-            fields = read_version_needs(bytes(out), path=m.name, size=m.file_size, searched=searched)
+            fields = read_version_needs(out, path=m.name, size=m.file_size, searched=searched, quick=True)
             if fields is not None:
                 return fields
             searched = len(out)
             if stop is None:
                 stop = first_load_end(bytes(out[:65536]))
-            if (stop is not None and len(out) >= stop) or len(out) >= limit or pos >= m.compress_size:
+            if (stop is not None and len(out) >= stop) or pos >= m.compress_size:
+                # the table, if any, is in what was read: look for every known name once
+                return read_version_needs(out, path=m.name, size=m.file_size)
+            if len(out) >= limit:
                 break
     finally:
         source.forget(m.header_offset)
@@ -478,6 +481,9 @@ class WheelFacts:
         self._progress = _Progress()
         self._pool: Any = None
         self._tmp: Any = None
+        self._closed = False
+        self._active = 0  # reads in flight (they write whole files into `_tmp`)
+        self._idle = threading.Condition(self._lock)
         #: wheel URL -> the whole file fetched and hashed here (small wheels), while this object is open
         self.whole_files: dict[str, str] = {}
 
@@ -492,8 +498,10 @@ class WheelFacts:
             return self._pool, self._tmp.name
 
     def close(self) -> None:
-        """Stop the reader threads and remove the whole files kept."""
+        """Stop reading (later calls answer None), wait for the reads in flight, and remove the whole files kept."""
         with self._lock:
+            self._closed = True
+            self._idle.wait_for(lambda: self._active == 0)
             pool, tmp = self._pool, self._tmp
             self._pool = self._tmp = None
             self.whole_files.clear()
@@ -527,8 +535,6 @@ class WheelFacts:
             return report
 
     def _facts(self, info: Any, url: str, filename: str) -> ArtifactReport | None:
-        from envresolve.diagnostics import make
-
         if self.cache is not None and info.sha256:
             hit: ArtifactReport | None = self.cache.get_for(info.sha256, info.name, info.version)
             if hit is not None:  # stored under a sha256 only after hashing the whole file
@@ -542,6 +548,20 @@ class WheelFacts:
                 return hit
         if self.offline:
             return None
+        with self._lock:
+            if self._closed:
+                return None
+            self._active += 1
+        try:
+            return self._read(info, url, filename, key)
+        finally:
+            with self._lock:
+                self._active -= 1
+                self._idle.notify_all()
+
+    def _read(self, info: Any, url: str, filename: str, key: str) -> ArtifactReport | None:
+        from envresolve.diagnostics import make
+
         pool, keep = self._resources()
         try:
             report = budgeted_wheel_report(

@@ -41,6 +41,8 @@ _MAX_AUX_BACK = 64
 #: how far before an earlier prefix's end the table is looked for again: more than any version-needs table
 #: (at most _MAX_VERNEED records of 16 bytes, each with at most _MAX_AUX_BACK auxiliaries of 16 bytes)
 _OVERLAP = 16 * _MAX_VERNEED * (1 + _MAX_AUX_BACK)
+#: a prefix being read (grown in place as more is inflated)
+_Buf = bytes | bytearray
 #: verneed records: (vn_file, [(vna_hash, vna_flags, vna_name)])
 _Chain = list[tuple[int, list[tuple[int, int, int]]]]
 _LIB_NAME = re.compile(r"^[A-Za-z0-9_.+-]+\.so(\.[0-9A-Za-z.]+)?$|^ld-linux[A-Za-z0-9_.-]*$")
@@ -74,14 +76,14 @@ def elf_hash(name: bytes) -> int:
     return h
 
 
-def _string(data: bytes, off: int) -> bytes | None:
+def _string(data: _Buf, off: int) -> bytes | None:
     if off < 0 or off >= len(data):
         return None
     end = data.find(b"\x00", off, off + _MAX_NAME)
-    return data[off:end] if end > off else None
+    return bytes(data[off:end]) if end > off else None
 
 
-def _chain(data: bytes, start: int, end: str, work: _Work | None = None) -> _Chain | None:
+def _chain(data: _Buf, start: int, end: str, work: _Work | None = None) -> _Chain | None:
     """The verneed records from `start`: [(vn_file, [(vna_hash, vna_flags, vna_name)])], None if malformed."""
     out: list[tuple[int, list[tuple[int, int, int]]]] = []
     pos = start
@@ -119,7 +121,7 @@ def _chain(data: bytes, start: int, end: str, work: _Work | None = None) -> _Cha
     return None
 
 
-def _base(data: bytes, chain: _Chain, work: _Work) -> int | None:
+def _base(data: _Buf, chain: _Chain, work: _Work) -> int | None:
     """The string-table offset at which every record's name hashes to its `vna_hash`, if the strings are here.
 
     A record naming a known version gives the candidates: where that name's string lies, less its offset."""
@@ -145,7 +147,7 @@ def _base(data: bytes, chain: _Chain, work: _Work) -> int | None:
     return None
 
 
-def _proves(data: bytes, chain: _Chain, base: int) -> bool:
+def _proves(data: _Buf, chain: _Chain, base: int) -> bool:
     for vn_file, auxes in chain:
         lib = _string(data, base + vn_file)
         if lib is None or not _LIB_NAME.match(lib.decode("ascii", "replace")):
@@ -157,12 +159,17 @@ def _proves(data: bytes, chain: _Chain, base: int) -> bool:
     return True
 
 
-def read_version_needs(data: bytes, *, path: str, size: int | None = None, searched: int = 0) -> dict[str, Any] | None:
+def read_version_needs(
+    data: _Buf, *, path: str, size: int | None = None, searched: int = 0, quick: bool = False
+) -> dict[str, Any] | None:
     """`ElfFacts` fields proven from a prefix of an ELF file (see the module docstring), or None.
 
     None when the prefix is not ELF or does not (yet) hold a complete, provable version-needs table.
     `searched`: the length of a shorter prefix of the same file already searched in vain; the table is looked
     for only from a little before it (a table cut off by that prefix's end is found whole now).
+    `quick`: look only for the record of the machine's base glibc version, which every GCC-built shared object
+    on it needs (`__cxa_finalize` from crtbegin); a prefix that may not hold the table yet is searched once,
+    not once per known name.
     """
     if len(data) < 64 or data[:4] != _ELF_MAGIC or data[4] not in (1, 2) or data[5] not in (1, 2):
         return None
@@ -172,7 +179,8 @@ def read_version_needs(data: bytes, *, path: str, size: int | None = None, searc
     # every linker puts .dynstr and .gnu.version_r in the first loaded segment: nothing is searched past it
     work = _Work()
     try:
-        chain = _locate(data, end, work, max(0, searched - _OVERLAP))
+        seeds = (_BASE_VERSION[machine],) if quick and machine in _BASE_VERSION else _SEEDS
+        chain = _locate(data, end, work, max(0, searched - _OVERLAP), seeds)
         base = _base(data, chain, work) if chain is not None else None
     except _Exhausted:
         return None  # hostile or unusual data: nothing is claimed
@@ -217,15 +225,17 @@ def _known_names() -> dict[int, str]:
 KNOWN_VERSIONS = _known_names()
 #: the names whose hashes are looked for: the baselines almost every object needs
 _SEEDS = ("GLIBC_2.2.5", "GLIBC_2.17", "GLIBC_2.14", "GLIBC_2.3.4", "GLIBC_2.4", "GLIBCXX_3.4", "CXXABI_1.3")
+#: e_machine -> the glibc base version of that architecture (x86_64, aarch64, ppc64)
+_BASE_VERSION = {62: "GLIBC_2.2.5", 183: "GLIBC_2.17", 21: "GLIBC_2.17"}
 #: the library a record group is named after when its file name is not readable
 _FAMILY = (("GLIBCXX_", "libstdc++.so.6"), ("CXXABI_", "libstdc++.so.6"), ("GCC_", "libgcc_s.so.1"))
 
 
-def _locate(data: bytes, end: str, work: _Work, start: int = 0) -> _Chain | None:
+def _locate(data: _Buf, end: str, work: _Work, start: int = 0, seeds: tuple[str, ...] = _SEEDS) -> _Chain | None:
     """The version-needs table: a record carrying the hash of a common version name leads to its verneed record,
     and the records before it are followed back to the table's start. Hits are looked for from `start` on."""
     by_name = {v: k for k, v in KNOWN_VERSIONS.items()}
-    for seed in _SEEDS:
+    for seed in seeds:
         needle = struct.pack(end + "I", by_name[seed])
         at = data.find(needle, start)
         tries = 0
@@ -238,7 +248,7 @@ def _locate(data: bytes, end: str, work: _Work, start: int = 0) -> _Chain | None
     return None
 
 
-def _chain_around(data: bytes, at: int, end: str, work: _Work) -> _Chain | None:
+def _chain_around(data: _Buf, at: int, end: str, work: _Work) -> _Chain | None:
     for k in range(_MAX_AUX_BACK):
         work.spend()
         head = at - 16 - 16 * k
@@ -253,7 +263,7 @@ def _chain_around(data: bytes, at: int, end: str, work: _Work) -> _Chain | None:
     return None
 
 
-def _well_formed(data: bytes, chain: _Chain, end: str) -> bool:
+def _well_formed(data: _Buf, chain: _Chain, end: str) -> bool:
     """Distinct names within each library's records, and at least two records that name known versions."""
     del data, end
     auxes = [a for _file, group in chain for a in group]
@@ -284,7 +294,7 @@ def _hash_fields(chain: _Chain, *, path: str, size: int | None, elf_class: int, 
     }
 
 
-def _table_start(data: bytes, head: int, end: str, work: _Work) -> int:
+def _table_start(data: _Buf, head: int, end: str, work: _Work) -> int:
     """Follow verneed records back from `head` while a record ends exactly where the next one starts."""
     for _ in range(_MAX_VERNEED):
         prev = _previous(data, head, end, work)
@@ -294,7 +304,7 @@ def _table_start(data: bytes, head: int, end: str, work: _Work) -> int:
     return head
 
 
-def _previous(data: bytes, head: int, end: str, work: _Work) -> int | None:
+def _previous(data: _Buf, head: int, end: str, work: _Work) -> int | None:
     for cnt in range(1, _MAX_AUX_BACK + 1):
         work.spend()
         prev = head - 16 - 16 * cnt
@@ -306,7 +316,7 @@ def _previous(data: bytes, head: int, end: str, work: _Work) -> int | None:
     return None
 
 
-def first_load_end(data: bytes) -> int | None:
+def first_load_end(data: _Buf) -> int | None:
     """Where the first read-only (neither writable nor executable) PT_LOAD segment ends, if known.
 
     `.dynstr` and `.gnu.version_r` lie there: in the first segment of GNU ld's and lld's layouts, and in the
