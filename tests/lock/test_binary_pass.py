@@ -33,14 +33,15 @@ NEW, OLD = "fastcv-2.0-cp311-cp311-manylinux_2_17_x86_64.whl", "fastcv-1.0-cp311
 PAD = 700 << 10
 
 
-def wheel(version: str, lib: str) -> bytes:
+def wheel(version: str, lib: str | bytes) -> bytes:
     """A wheel holding a real shared object (plus padding behind its end, which no loader reads)."""
+    elf = (ELF / lib).read_bytes() if isinstance(lib, str) else lib
     pad = random.Random(version).randbytes(PAD)
     meta = f"Metadata-Version: 2.1\nName: fastcv\nVersion: {version}\nRequires-Python: >=3.8\n"
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("fastcv/__init__.py", "")
-        zf.writestr("fastcv/_cv.so", (ELF / lib).read_bytes() + pad)
+        zf.writestr("fastcv/_cv.so", elf + pad)
         zf.writestr(f"fastcv-{version}.dist-info/METADATA", meta)
         zf.writestr(
             f"fastcv-{version}.dist-info/WHEEL",
@@ -351,3 +352,23 @@ def test_close_waits_for_a_read_in_flight_then_removes_the_whole_files(monkeypat
     other = type("Info", (), {"name": "fastcv", "version": "2.1", "filename": NEW.replace("2.0", "2.1")})()
     other.sha256, other.url = None, info.url.replace("2.0", "2.1")
     assert facts(other) is None and len(kept) == 1
+
+
+@pytest.mark.parametrize("keep_string", [False, True])
+def test_prefix_without_the_base_glibc_record_gets_one_full_search(env: Path, keep_string: bool) -> None:
+    """No GLIBC_2.2.5 record in reach: when its name is not in the strings either, the object does not need it
+    and every known name is looked for once (GLIBCXX_3.4.30 found); when the name is there, the table that
+    holds that record is not in reach, and nothing is claimed."""
+    data = bytearray((ELF / "libcvwait.so").read_bytes())
+    at = data.find(struct.pack("<I", elf_hash(b"GLIBC_2.2.5")))
+    data[at : at + 4] = b"\xff\xff\xff\x0f"
+    if not keep_string:
+        at = data.find(b"GLIBC_2.2.5\x00")
+        data[at : at + 11] = b"x" * 11
+    root = make_index(env / "index", {NEW: wheel("2.0", bytes(data))})
+    client = HttpClient(cache_dir=None, progress=False)
+    with FaultServer(Config(root=root)) as srv:
+        report = budgeted_wheel_report(f"{srv.url}/files/{NEW}", client=client, budget=400 << 10)
+    client.close()
+    assert report is not None and report.device_code == "beyond-budget"
+    assert report.max_glibcxx == (None if keep_string else "3.4.30")

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from envresolve.binary.elfhead import first_load_end, read_version_needs
+from envresolve.binary.elfhead import base_version_name, first_load_end, read_version_needs
 from envresolve.binary.remote import _CONTENT_RANGE, _TAIL, HttpRangeSource, _Request
 from envresolve.binary.wheel import (
     _INFLATE_ERRORS,
@@ -171,6 +171,8 @@ class _Read:
     unread: int = 0
 
 
+#: the prefixes of the version names a version-needs table names (GLIBC_ and GLIBCXX_, CXXABI_, GCC_)
+_VERSION_NAMES = (b"GLIBC", b"CXXABI_", b"GCC_")
 #: room for a local header (30 bytes, the name, an extra field) fetched with the data that follows it
 _HEADER_ROOM = 1024
 
@@ -219,8 +221,13 @@ def _prefix_facts(source: _Counted, m: ZipMember) -> dict[str, Any] | str | None
             if stop is None:
                 stop = first_load_end(bytes(out[:65536]))
             if (stop is not None and len(out) >= stop) or pos >= m.compress_size:
-                # the table, if any, is in what was read: look for every known name once
-                return read_version_needs(out, path=m.name, size=m.file_size)
+                # the table, if any, is in what was read. The quick pass looked for the base glibc record; its
+                # name's string here means that record (and so the table) is not in reach. Without it, look for
+                # every known name once, where some version name shows that a version is needed at all.
+                base = base_version_name(out)
+                if (base is None or out.find(base + b"\0") < 0) and any(out.find(n) >= 0 for n in _VERSION_NAMES):
+                    return read_version_needs(out, path=m.name, size=m.file_size)
+                return None
             if len(out) >= limit:
                 break
     finally:

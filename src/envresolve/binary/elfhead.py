@@ -25,7 +25,7 @@ from typing import Any
 
 from envresolve.binary.elf import _MACHINES as MACHINES
 
-__all__ = ["elf_hash", "first_load_end", "read_version_needs"]
+__all__ = ["base_version_name", "elf_hash", "first_load_end", "read_version_needs"]
 
 _ELF_MAGIC = b"\x7fELF"
 #: bounds for hostile input
@@ -229,6 +229,15 @@ _SEEDS = ("GLIBC_2.2.5", "GLIBC_2.17", "GLIBC_2.14", "GLIBC_2.3.4", "GLIBC_2.4",
 _BASE_VERSION = {62: "GLIBC_2.2.5", 183: "GLIBC_2.17", 21: "GLIBC_2.17"}
 #: the library a record group is named after when its file name is not readable
 _FAMILY = (("GLIBCXX_", "libstdc++.so.6"), ("CXXABI_", "libstdc++.so.6"), ("GCC_", "libgcc_s.so.1"))
+
+
+def base_version_name(data: _Buf) -> bytes | None:
+    """The glibc base version every GCC-built object of this ELF prefix's machine needs (b'GLIBC_2.2.5'), if known."""
+    if len(data) < 20 or data[:4] != _ELF_MAGIC or data[5] not in (1, 2):
+        return None
+    (machine,) = struct.unpack_from("<H" if data[5] == 1 else ">H", data, 18)
+    name = _BASE_VERSION.get(machine)
+    return name.encode() if name else None
 
 
 def _locate(data: _Buf, end: str, work: _Work, start: int = 0, seeds: tuple[str, ...] = _SEEDS) -> _Chain | None:
