@@ -19,8 +19,10 @@ Libraries needed without versions, RPATH/RUNPATH, the C++ ABI and the fatbinary 
 
 from __future__ import annotations
 
+import itertools
 import re
 import struct
+from collections.abc import Iterator
 from typing import Any
 
 from envresolve.binary.elf import _MACHINES as MACHINES
@@ -121,10 +123,12 @@ def _chain(data: _Buf, start: int, end: str, work: _Work | None = None) -> _Chai
     return None
 
 
-def _base(data: _Buf, chain: _Chain, work: _Work) -> int | None:
+def _base(data: _Buf, chain: _Chain, work: _Work, near: int) -> int | None:
     """The string-table offset at which every record's name hashes to its `vna_hash`, if the strings are here.
 
-    A record naming a known version gives the candidates: where that name's string lies, less its offset."""
+    A record naming a known version gives the candidates: where that name's string lies, less its offset. The
+    strings are looked for backwards from the table at `near` first (linkers put `.dynstr` just before it), then
+    after it (where patchelf moves them)."""
     tried = 0
     for _file, auxes in chain:
         for vna_hash, _flags, name_off in auxes:
@@ -132,19 +136,27 @@ def _base(data: _Buf, chain: _Chain, work: _Work) -> int | None:
             if name is None:
                 continue
             needle = b"\x00" + name.encode() + b"\x00"
-            at = data.find(needle)
-            hits = 0
-            while at >= 0 and hits < _MAX_HITS:
-                hits += 1
+            for at in itertools.islice(_occurrences(data, needle, near), _MAX_HITS):
                 base = at + 1 - name_off
                 work.spend(len(chain) + sum(len(group) for _f, group in chain))
                 if base >= 0 and _proves(data, chain, base):
                     return base
-                at = data.find(needle, at + 1)
             tried += 1
             if tried >= 3:  # the same base serves every record: a few names settle it
                 return None
     return None
+
+
+def _occurrences(data: _Buf, needle: bytes, near: int) -> Iterator[int]:
+    """Where `needle` lies: backwards from `near`, then forwards from it."""
+    at = data.rfind(needle, 0, near)
+    while at >= 0:
+        yield at
+        at = data.rfind(needle, 0, at + len(needle) - 1)
+    at = data.find(needle, max(0, near - len(needle) + 1))
+    while at >= 0:
+        yield at
+        at = data.find(needle, at + 1)
 
 
 def _proves(data: _Buf, chain: _Chain, base: int) -> bool:
@@ -180,8 +192,9 @@ def read_version_needs(
     work = _Work()
     try:
         seeds = (_BASE_VERSION[machine],) if quick and machine in _BASE_VERSION else _SEEDS
-        chain = _locate(data, end, work, max(0, searched - _OVERLAP), seeds)
-        base = _base(data, chain, work) if chain is not None else None
+        found = _locate(data, end, work, max(0, searched - _OVERLAP), seeds)
+        chain = found[0] if found is not None else None
+        base = _base(data, found[0], work, found[1]) if found is not None else None
     except _Exhausted:
         return None  # hostile or unusual data: nothing is claimed
     if chain is None:
@@ -240,9 +253,12 @@ def base_version_name(data: _Buf) -> bytes | None:
     return name.encode() if name else None
 
 
-def _locate(data: _Buf, end: str, work: _Work, start: int = 0, seeds: tuple[str, ...] = _SEEDS) -> _Chain | None:
-    """The version-needs table: a record carrying the hash of a common version name leads to its verneed record,
-    and the records before it are followed back to the table's start. Hits are looked for from `start` on."""
+def _locate(
+    data: _Buf, end: str, work: _Work, start: int = 0, seeds: tuple[str, ...] = _SEEDS
+) -> tuple[_Chain, int] | None:
+    """The version-needs table and where it was hit: a record carrying the hash of a common version name leads to
+    its verneed record, and the records before it are followed back to the table's start. Hits are looked for
+    from `start` on."""
     by_name = {v: k for k, v in KNOWN_VERSIONS.items()}
     for seed in seeds:
         needle = struct.pack(end + "I", by_name[seed])
@@ -252,7 +268,7 @@ def _locate(data: _Buf, end: str, work: _Work, start: int = 0, seeds: tuple[str,
             tries += 1
             chain = _chain_around(data, at, end, work) if at % 4 == 0 else None
             if chain is not None:
-                return chain
+                return chain, at
             at = data.find(needle, at + 1)
     return None
 
