@@ -136,11 +136,15 @@ def _base(data: _Buf, chain: _Chain, work: _Work, near: int) -> int | None:
             if name is None:
                 continue
             needle = b"\x00" + name.encode() + b"\x00"
+            seen = False
             for at in itertools.islice(_occurrences(data, needle, near), _MAX_HITS):
+                seen = True
                 base = at + 1 - name_off
                 work.spend(len(chain) + sum(len(group) for _f, group in chain))
                 if base >= 0 and _proves(data, chain, base):
                     return base
+            if not seen:
+                return None  # the names' strings are not here (patchelf moved them past the prefix)
             tried += 1
             if tried >= 3:  # the same base serves every record: a few names settle it
                 return None
