@@ -372,3 +372,16 @@ def test_prefix_without_the_base_glibc_record_gets_one_full_search(env: Path, ke
     client.close()
     assert report is not None and report.device_code == "beyond-budget"
     assert report.max_glibcxx == (None if keep_string else "3.4.30")
+
+
+def test_a_pre_release_is_not_read_ahead(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The walk ahead of the resolver takes pre-releases as pip does: not while a final release qualifies, so no
+    byte of the newer 2.1rc1 is fetched (nor its metadata) for a plain `fastcv` requirement."""
+    rc1 = NEW.replace("2.0", "2.1rc1")
+    root = make_index(env / "index", {rc1: wheel("2.1rc1", "libcxx11.so"), NEW: wheel("2.0", "libcxx11.so")})
+    cfg = Config(root=root)
+    with FaultServer(cfg) as srv:
+        rc, _doc = run_lock(env, capsys, f"{srv.url}/simple", "--inspect-budget", "400k")
+    assert rc == 0
+    assert json.loads((env / "envresolve.lock").read_text())["pip"][0]["version"] == "2.0"
+    assert not [p for p, _s, _h in cfg.log if "2.1rc1" in p]

@@ -66,8 +66,12 @@ def _conda_cuda_major(env: Environment) -> int | None:
 
 #: How many releases of a project the speculative prefetch judges, newest first, looking for one the node accepts.
 _PREFETCH_WALK = 12
+#: how long a speculative wheel read waits for the walk of a project it pins before it reads anyway
+_WALK_WAIT_S = 5.0
 #: rejection reasons that binary facts cannot overturn (read from metadata and the matrices)
 _NOT_BINARY = frozenset({"cuda-driver", "companion", "yanked"})
+#: bare rejections that decide a release for good (a yanked release can still be pinned exactly)
+_SETTLED = _NOT_BINARY - {"yanked"}
 
 
 @dataclass(frozen=True)
@@ -181,13 +185,19 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
         self.conda_cuda_major = _conda_cuda_major(env)
         # Metadata prefetches wait on page fetches (a different pool), so they can never deadlock.
         self._meta_pool = ThreadPoolExecutor(max_workers=max(1, prefetch_workers), thread_name_prefix="envresolve-md")
+        # Speculative wheel reads take long (up to the inspect budget each): they get threads of their own, so
+        # that metadata prefetches never queue behind them.
+        self._read_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="envresolve-read")
         self._prefetched: set[str] = set()
+        self._walked: dict[str, threading.Event] = {}  # project -> set when its prefetch walk has ended
+        self._bare: dict[tuple[str, Version], list[Rejection]] = {}  # bare verdicts (no wheel byte read)
         # The matrices the filters read are parsed once, in the background, while the first pages download.
         self._matrices = self._meta_pool.submit(_load_matrices)
 
     def close(self) -> None:
         """Stop background work."""
         self._meta_pool.shutdown(wait=False, cancel_futures=True)
+        self._read_pool.shutdown(wait=False, cancel_futures=True)
 
     # -- resolvelib interface ------------------------------------------------------------------------
 
@@ -241,12 +251,7 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
             and all(r.specifier.contains(e.version, prereleases=True) for r in reqs)
             and (limit is None or limit.contains(e.version, prereleases=True))
         ]
-        pre_ok = (
-            self.allow_prereleases
-            or any(r.specifier.prereleases for r in reqs)
-            or all(e.version.is_prerelease for e in allowed)
-        )
-        allowed = [e for e in allowed if pre_ok or not e.version.is_prerelease]
+        allowed = self._final_unless_pre(allowed, [r.specifier for r in reqs])
         self._prefetch_metadata([e for e in allowed if e.dist.yanked is None][:2])
 
         def candidates() -> Iterator[Candidate]:
@@ -284,6 +289,16 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
             yield from deferred
 
         return candidates
+
+    def _final_unless_pre(self, entries: list[_Entry], specs: Sequence[SpecifierSet]) -> list[_Entry]:
+        """Pre-releases only when allowed, asked for by a specifier, or all there is (as pip does)."""
+        if (
+            self.allow_prereleases
+            or any(sp.prereleases for sp in specs)
+            or all(e.version.is_prerelease for e in entries)
+        ):
+            return entries
+        return [e for e in entries if not e.version.is_prerelease]
 
     def is_satisfied_by(self, requirement: Req, candidate: Candidate) -> bool:
         if requirement.name != candidate.name or not requirement.specifier.contains(
@@ -420,26 +435,12 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
         """
         if candidate.extras or candidate.dist is None:
             return None
-        try:
-            md = self.metadata(candidate)
-        except InputError:
-            return None
-        needs: list[tuple[NormalizedName, SpecifierSet]] = []
-        for line in md.requires_dist:
-            req = parse_requirement(line)
-            if req is None or not any(s.operator in ("==", "===") and "*" not in s.version for s in req.specifier):
-                continue
-            if self._applies(req, frozenset()):
-                needs.append((canonicalize_name(req.name), req.specifier))
-        pairing = companion_pairing(candidate.name, str(candidate.version))
-        if pairing is not None:
-            needs.append((NormalizedName(pairing[0]), SpecifierSet(pairing[1])))
-        for dep, spec in needs:
+        for dep, spec in self._exact_needs(candidate):
             if dep in self.installed:
                 continue
             with self._lock:
                 matching = [e.version for e in self._entries.get(dep, ()) if spec.contains(e.version, True)]
-                verdicts = [self._verdicts.get((dep, v)) for v in matching]
+                verdicts = [self._ruled_out((dep, v)) for v in matching]
             if not matching or not all(verdicts):
                 continue
             first = verdicts[0][0]  # type: ignore[index]
@@ -454,6 +455,35 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
                 evidence=first.evidence,
             )
         return None
+
+    def _exact_needs(self, candidate: Candidate) -> list[tuple[NormalizedName, SpecifierSet]]:
+        """The exact release ranges of other projects the candidate needs: its `==` pins, its pytorch.yaml pairing."""
+        try:
+            md = self.metadata(candidate)
+        except InputError:
+            return []
+        needs: list[tuple[NormalizedName, SpecifierSet]] = []
+        for line in md.requires_dist:
+            req = parse_requirement(line)
+            if req is None or not any(s.operator in ("==", "===") and "*" not in s.version for s in req.specifier):
+                continue
+            if self._applies(req, frozenset()):
+                needs.append((canonicalize_name(req.name), req.specifier))
+        pairing = companion_pairing(candidate.name, str(candidate.version))
+        if pairing is not None:
+            needs.append((NormalizedName(pairing[0]), SpecifierSet(pairing[1])))
+        return [(dep, spec) for dep, spec in needs if dep not in self.installed]
+
+    def _speculative_read(self, candidate: Candidate) -> None:
+        """Read the binary facts of the release a walk expects the resolver to pin, once the walks of the projects
+        it needs exactly (torch, for a torchvision) have ended, and only if those leave it installable."""
+        for dep, _spec in self._exact_needs(candidate):
+            with self._lock:
+                walked = self._walked.get(dep)
+            if walked is not None:
+                walked.wait(_WALK_WAIT_S)
+        if self._pin_ruled_out(candidate) is None:
+            self.info(candidate)
 
     def _other_cuda_major(self, candidate: Candidate) -> bool:
         """Whether the candidate needs a CUDA major other than the one the conda side already chose."""
@@ -489,7 +519,7 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
         """What the metadata and the matrices say of a candidate, with no wheel byte read for it (a guess)."""
         md = self.metadata(candidate)
         if md.requires_python and not _python_ok(md.requires_python, self.python_full):
-            return [
+            out = [
                 Rejection(
                     name=candidate.name,
                     version=str(candidate.version),
@@ -498,7 +528,22 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
                     message=f"requires Python {md.requires_python}, the environment has {self.python_full}",
                 )
             ]
-        return run_filters(self.filters, self.info(candidate, binary=False), self.nodes, self.env)
+        else:
+            out = run_filters(self.filters, self.info(candidate, binary=False), self.nodes, self.env)
+        with self._lock:
+            self._bare[(candidate.name, candidate.version)] = out
+        return out
+
+    def _ruled_out(self, key: tuple[str, Version]) -> list[Rejection] | None:
+        """The rejections of a release already known to be ruled out (its verdict, or a bare verdict no wheel
+        byte can overturn); None when that is not known (yet). Callers hold `_lock`."""
+        verdict = self._verdicts.get(key)
+        if verdict:
+            return verdict
+        bare = self._bare.get(key)
+        if bare and any(r.reason in _SETTLED or (r.reason, r.code) == ("compat", "RS204") for r in bare):
+            return bare  # the CUDA its metadata pins vs the driver, a pairing, Requires-Python: final
+        return None
 
     def _verdict(self, candidate: Candidate) -> list[Rejection]:
         """The candidate's rejections, computed once and not recorded (prefetching asks too).
@@ -644,6 +689,7 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
                 if n in self._prefetched:
                     continue
                 self._prefetched.add(n)
+                self._walked[n] = threading.Event()
             self._meta_pool.submit(self._prefetch_newest, NormalizedName(n), spec)
 
     def _prefetch_newest(self, name: NormalizedName, spec: SpecifierSet) -> None:
@@ -653,7 +699,14 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
         are fetched in parallel long before the resolver asks for them.
         """
         try:
+            self._walk(name, spec)
+        finally:
+            self._walked[name].set()
+
+    def _walk(self, name: NormalizedName, spec: SpecifierSet) -> None:
+        try:
             entries = [e for e in self._entries_for(name) if spec.contains(e.version) and e.dist.yanked is None]
+            entries = self._final_unless_pre(entries, [spec])
             # The resolver judges releases newest first and takes the first the node accepts: walk the same
             # way (a bounded number), so that the dependencies of the release it will pin (torch 2.10 when the
             # node rules out 2.11+) are fetched now, not after the resolver has worked through the rejections.
@@ -666,7 +719,7 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
                         break
                 elif not self._bare_verdict(candidate):
                     # the walk goes on at once; the release's binary facts are read meanwhile
-                    self._meta_pool.submit(_quiet, self.info, candidate)
+                    self._read_pool.submit(_quiet, self._speculative_read, candidate)
                     break
                 if i == 0:
                     # the newest is ruled out: fetch the next releases' metadata in parallel, not one by one
