@@ -68,6 +68,8 @@ def _conda_cuda_major(env: Environment) -> int | None:
 _PREFETCH_WALK = 12
 #: how long a speculative wheel read waits for the walk of a project it pins before it reads anyway
 _WALK_WAIT_S = 5.0
+#: speculative wheel reads at the same time (each waits mostly on round trips)
+_READ_WORKERS = 2
 #: rejection reasons that binary facts cannot overturn (read from metadata and the matrices)
 _NOT_BINARY = frozenset({"cuda-driver", "companion", "yanked"})
 #: bare rejections that decide a release for good (a yanked release can still be pinned exactly)
@@ -187,7 +189,7 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
         self._meta_pool = ThreadPoolExecutor(max_workers=max(1, prefetch_workers), thread_name_prefix="envresolve-md")
         # Speculative wheel reads take long (up to the inspect budget each): they get threads of their own, so
         # that metadata prefetches never queue behind them.
-        self._read_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="envresolve-read")
+        self._read_pool = ThreadPoolExecutor(max_workers=_READ_WORKERS, thread_name_prefix="envresolve-read")
         self._prefetched: set[str] = set()
         self._walked: dict[str, threading.Event] = {}  # project -> set when its prefetch walk has ended
         self._bare: dict[tuple[str, Version], list[Rejection]] = {}  # bare verdicts (no wheel byte read)
