@@ -451,3 +451,15 @@ def test_a_broken_hints_file_costs_nothing(tmp_path: Path, content: bytes) -> No
     got = finder.remembered(["alpha"])
     assert set(got) <= {"alpha", "ok-name"} and len(got) <= 2000
     finder.close()
+
+
+@pytest.mark.parametrize("eol", [b"\n", b"\r\n"])
+def test_metadata_headers_are_read_and_the_description_body_is_not(eol: bytes) -> None:
+    from envresolve.solve.pip.metadata import parse_metadata
+
+    head = [b"Metadata-Version: 2.1", b"Name: demo", b"Version: 1.0", b"Requires-Dist: numpy>=1.20"]
+    head += [b"Requires-Dist: packaging ; extra == 'x'", b"Provides-Extra: x", b"Requires-Python: >=3.9"]
+    body = [b"# demo", b"", b"Requires-Dist: evil", b"Name: other"] + [b"text"] * 5000
+    md = parse_metadata(eol.join(head) + eol + eol + eol.join(body) + eol, "range")
+    assert (md.name, md.version, md.requires_python) == ("demo", "1.0", ">=3.9")
+    assert md.requires_dist == ("numpy>=1.20", "packaging ; extra == 'x'") and md.provides_extra == ("x",)

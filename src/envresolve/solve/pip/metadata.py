@@ -74,7 +74,9 @@ def parse_metadata(data: bytes, how: str) -> CoreMetadata:
     """Parse a METADATA / PKG-INFO file. Raises ValueError when it has no name or version."""
     from packaging.metadata import parse_email  # loads the email parser: only when no parsed copy is cached
 
-    raw, _unparsed = parse_email(data)
+    # Every field read here is a header; the body (the long description, often a whole README) is not parsed.
+    end = min((i for i in (data.find(b"\n\n"), data.find(b"\r\n\r\n")) if i >= 0), default=-1)
+    raw, _unparsed = parse_email(data if end < 0 else data[: end + 1])
     name = raw.get("name")
     version = raw.get("version")
     if not name or not version:
