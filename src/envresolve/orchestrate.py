@@ -22,6 +22,7 @@ from envresolve._version import __version__
 from envresolve.diagnostics import Diagnostic, Severity, has_errors, make, sort_diagnostics, unique_diagnostics
 from envresolve.errors import EnvresolveError, InputError
 from envresolve.lock.model import BinaryVerdict, Lock
+from envresolve.matrices.measured import measured_by_sha256
 from envresolve.solve.conda import (
     CondaPackage,
     CondaSettings,
@@ -546,19 +547,26 @@ def _finish(
 # --------------------------------------------------------------------------------------------- lock
 
 
-def _verdict(name: str, diags: Sequence[Diagnostic], report: ArtifactReport | None) -> BinaryVerdict:
+def _verdict(
+    name: str, diags: Sequence[Diagnostic], report: ArtifactReport | None, measured: bool = False
+) -> BinaryVerdict:
+    """`measured`: no report, but the measured table has a row for this very file (the rules used it)."""
     mine = [d for d in diags if d.subject and _subject_name(d.subject) == name]
     bad = [d for d in mine if d.severity is Severity.ERROR]
+    basis: Literal["binary", "measured", "metadata"] = "binary" if report else "measured" if measured else "metadata"
     if bad:
         return BinaryVerdict(
-            status="incompatible",
-            basis="binary" if report else "metadata",
-            reason=bad[0].message,
-            codes=tuple(sorted({d.code for d in bad})),
+            status="incompatible", basis=basis, reason=bad[0].message, codes=tuple(sorted({d.code for d in bad}))
         )
     if report is not None:
         return BinaryVerdict(
             status="compatible", basis="binary", reason="binary facts (read from the artefact) pass every rule"
+        )
+    if measured:
+        return BinaryVerdict(
+            status="compatible",
+            basis="measured",
+            reason="binary facts measured on this very file (matrices/measured_wheels.yaml, by sha256) pass every rule",
         )
     return BinaryVerdict(
         status="not-inspected",
@@ -632,7 +640,12 @@ def _build_lock(
                     requires_dist=q.requires_dist,
                     requires_python=q.requires_python,
                     metadata_check=_metadata_check(q.metadata_check),
-                    verdict=_verdict(q.name, diags, facts.get(("pypi", str(canonicalize_name(q.name))))),
+                    verdict=_verdict(
+                        q.name,
+                        diags,
+                        facts.get(("pypi", str(canonicalize_name(q.name)))),
+                        measured=q.sha256 is not None and measured_by_sha256(q.sha256) is not None,
+                    ),
                     binary=facts.get(("pypi", str(canonicalize_name(q.name)))),
                 )
             )

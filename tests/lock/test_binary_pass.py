@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 import envresolve.net
+import envresolve.orchestrate
 from envresolve.binary.budgeted import budgeted_wheel_report, parse_budget
 from envresolve.binary.elfhead import elf_hash, read_version_needs
 from envresolve.cli import main
@@ -385,3 +386,53 @@ def test_a_pre_release_is_not_read_ahead(env: Path, capsys: pytest.CaptureFixtur
     assert rc == 0
     assert json.loads((env / "envresolve.lock").read_text())["pip"][0]["version"] == "2.0"
     assert not [p for p, _s, _h in cfg.log if "2.1rc1" in p]
+
+
+def test_a_measured_wheel_is_not_read_and_its_row_decides(
+    env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A wheel whose sha256 has a row in the measured table was measured whole: the lock reads none of its bytes,
+    the row's GLIBCXX need rules it out (CP121), the lock backtracks, and the verdict it records says "measured"."""
+    import datetime
+
+    from envresolve.matrices import measured
+
+    new, old = wheel("2.0", "libcvwait.so"), wheel("1.0", "libcxx11.so")
+    root = make_index(env / "index", {NEW: new, OLD: old})
+
+    def row(data: bytes, file: str, version: str, glibcxx: str) -> measured.MeasuredWheel:
+        return measured.MeasuredWheel(
+            source="envresolve-inspect",
+            sha256=hashlib.sha256(data).hexdigest(),
+            file=file,
+            name="fastcv",
+            version=version,
+            tag="cp311-cp311-manylinux_2_17_x86_64",
+            size=len(data),
+            measured=datetime.date(2026, 12, 6),
+            elf_files=1,
+            glibc="2.17",
+            glibcxx=glibcxx,
+            cxx11_abi="cxx11",
+        )
+
+    rows = {r.sha256: r for r in (row(new, NEW, "2.0", "3.4.30"), row(old, OLD, "1.0", "3.4.21"))}
+    monkeypatch.setattr(measured, "measured_by_sha256", lambda sha: rows.get(sha.lower()))
+    monkeypatch.setattr(envresolve.orchestrate, "measured_by_sha256", lambda sha: rows.get(sha.lower()))
+    monkeypatch.setattr("envresolve.compat.measured.measured_by_sha256", lambda sha: rows.get(sha.lower()))
+    cfg = Config(root=root)
+    with FaultServer(cfg) as srv:
+        rc, doc = run_lock(env, capsys, f"{srv.url}/simple", "--inspect-budget", "400k")
+    assert rc == 0, doc
+    (locked,) = json.loads((env / "envresolve.lock").read_text())["pip"]
+    assert locked["version"] == "1.0" and locked["binary"] is None
+    assert locked["verdict"] == {
+        "status": "compatible",
+        "basis": "measured",
+        "reason": "binary facts measured on this very file (matrices/measured_wheels.yaml, by sha256) pass every rule",
+        "codes": [],
+    }
+    assert "CP121" in json.dumps(doc.get("why_not", []))
+    # metadata comes from the wheels' tails (no PEP 658 file here); none of the libraries' bytes is asked for
+    assert all(not r.startswith("bytes=0-") and r != "" for r in _ranges(cfg))
+    assert sum(int(m.group(2)) - int(m.group(1)) + 1 for m in map(_span, _ranges(cfg)) if m) < 200 << 10

@@ -3,8 +3,8 @@
 torch 2.7 and later (manylinux_2_28 wheels) need GLIBCXX_3.4.22; torch 2.6 (manylinux1 tag) needs GLIBCXX_3.4.19
 (measured with this reader on the PyPI cp311 x86_64 wheels, 2026-12-06). The node here runs glibc 2.28, so
 every one of those tags installs, but its libstdc++ stops at GLIBCXX_3.4.21 (GCC 5's): the binary facts tell the
-releases apart (so does the measured table, for the PyPI wheels it holds; a run with `--inspect-budget 0` reads
-nothing and records no binary facts).
+releases apart. For Python 3.12 the lock reads them from the wheels; the cp311 wheels have rows in the measured
+table (by sha256), so for Python 3.11 the lock reads nothing and its verdicts rest on those rows ("measured").
 """
 
 from __future__ import annotations
@@ -31,7 +31,9 @@ os: {system: linux, id: rhel, version_id: '8.10'}
 """
 
 
-def _lock(tmp: Path, capsys: pytest.CaptureFixture[str], reqs: str, *extra: str) -> tuple[int, str]:
+def _lock(
+    tmp: Path, capsys: pytest.CaptureFixture[str], reqs: str, *extra: str, python: str = "3.12"
+) -> tuple[int, str]:
     spec = tmp / "requirements.txt"
     spec.write_text(reqs)
     node = tmp / "node.yaml"
@@ -39,7 +41,7 @@ def _lock(tmp: Path, capsys: pytest.CaptureFixture[str], reqs: str, *extra: str)
     out = tmp / "envresolve.lock"
     out.unlink(missing_ok=True)
     capsys.readouterr()
-    argv = ["lock", str(spec), "--python", "3.11", "--node", str(node), "-o", str(out), "--explain", *extra]
+    argv = ["lock", str(spec), "--python", python, "--node", str(node), "-o", str(out), "--explain", *extra]
     rc = main([*argv, "--format", "json"])
     return rc, capsys.readouterr().out
 
@@ -68,10 +70,13 @@ def test_lock_backtracks_to_the_newest_release_that_runs(env: Path, capsys: pyte
     assert "CP121" in out and "2.8.0" in out  # --explain: why not the newer releases
     capsys.readouterr()
     assert main(["check", str(env / "envresolve.lock"), "--node", str(env / "node.yaml")]) == 0
-    # with nothing read, only the measured table (rows of these PyPI wheels by sha256) can tell: the verdict then
-    # rests on it, not on facts read from the wheel
-    rc, out = _lock(env, capsys, "torch>=2.5,<2.9\n", "--inspect-budget", "0")
+    # the cp311 wheels are measured (rows by sha256): nothing is read, the same releases are told apart, and the
+    # verdict says it rests on the measured rows
+    rc, out = _lock(env, capsys, "torch>=2.5,<2.9\n", python="3.11")
     assert rc == 0, out
     lock = json.loads((env / "envresolve.lock").read_text())
     torch = next(p for p in lock["pip"] if p["name"] == "torch")
-    assert torch["verdict"]["basis"] != "binary" and torch["binary"] is None
+    assert torch["version"].startswith("2.6.") and "CP121" in out
+    assert torch["verdict"]["basis"] == "measured" and torch["binary"] is None
+    capsys.readouterr()
+    assert main(["check", str(env / "envresolve.lock"), "--node", str(env / "node.yaml")]) == 0

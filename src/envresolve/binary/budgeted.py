@@ -14,7 +14,9 @@ A wheel's ELF members are deflated, so a member's facts are read by inflating it
 
 A report read by ranges is cached under the URL, the sha256 the index claims and the budget (`ReportCache` keys
 of its own), never under a verified sha256; one of a whole file, under its verified sha256. A report already
-cached under a verified sha256 (`envresolve inspect` hashed the whole file) is used first. A server that ignores
+cached under a verified sha256 (`envresolve inspect` hashed the whole file) is used first. A wheel whose sha256
+has a row in `matrices/measured_wheels.yaml` (measured whole by `inspect`, device code included) is not read:
+the rules read that row, and the lock's verdict says "measured". A server that ignores
 Range requests gets the whole file read (and hashed) only when it fits in the budget.
 """
 
@@ -546,6 +548,8 @@ class WheelFacts:
             hit: ArtifactReport | None = self.cache.get_for(info.sha256, info.name, info.version)
             if hit is not None:  # stored under a sha256 only after hashing the whole file
                 return hit
+        if info.sha256 and _measured(info.sha256, info.name):
+            return None  # measured whole, device code included: the rules read that row (provenance "measured")
         if url.startswith("file:"):
             return self._local(url, info)
         key = self._key(url, info.sha256)
@@ -629,6 +633,16 @@ class WheelFacts:
         except InputError:
             return None
         return report if _same(report, info) else None
+
+
+def _measured(sha256: str, name: str) -> bool:
+    """Whether `matrices/measured_wheels.yaml` holds this very file (by sha256) of this project."""
+    from packaging.utils import canonicalize_name
+
+    from envresolve.matrices.measured import measured_by_sha256
+
+    row = measured_by_sha256(sha256)
+    return row is not None and row.name == canonicalize_name(name)
 
 
 def _same(report: ArtifactReport, info: Any) -> bool:

@@ -42,8 +42,11 @@ class BinaryVerdict(_Frozen):
     """What is known about whether a package's binaries run on the lock's nodes."""
 
     status: Literal["compatible", "incompatible", "not-inspected"]
-    basis: Literal["binary", "metadata", "none"] = Field(
-        description="binary: ELF/fatbin facts of the artefact; metadata: index/repodata facts only; none: nothing"
+    basis: Literal["binary", "measured", "metadata", "none"] = Field(
+        description=(
+            "binary: ELF/fatbin facts read from the artefact; measured: facts measured on this very file (by its "
+            "sha256) in matrices/measured_wheels.yaml; metadata: index/repodata facts only; none: nothing"
+        )
     )
     reason: str = Field(description="one line: why this verdict, or why the binaries were not inspected")
     codes: tuple[str, ...] = Field(default=(), description="diagnostic codes behind an `incompatible` verdict")
