@@ -308,7 +308,7 @@ class PackageFinder:
         *,
         tags: Iterable[object] | None = None,
         cache_dir: Path | None = None,
-        workers: int = 8,
+        workers: int = 6,
     ) -> None:
         self.client = client
         self.accept = TagFilter(tags) if tags is not None else None

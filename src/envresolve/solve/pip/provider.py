@@ -158,7 +158,7 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
         filters: Sequence[CandidateFilter],
         binary_facts: Callable[[CandidateInfo], ArtifactReport | None] | None = None,
         allow_prereleases: bool = False,
-        prefetch_workers: int = 8,
+        prefetch_workers: int = 4,
     ) -> None:
         self.finder = finder
         self.fetcher = fetcher
