@@ -308,8 +308,8 @@ def _keep_out_rejected(
     """Solve again without the conda versions the judge rejects on every node (RS110 for each kept out).
 
     The judge sees each record against the rest of the solution; only errors count, and only when every node
-    rejects it. Without a solution once they are kept out, the first solution stays (the judge's errors on it
-    are reported by the caller's evaluation)."""
+    rejects it. Without a solution once they are kept out, the last solution stays (the judge's errors on it
+    are reported by the caller's evaluation) and RS111 says why they could not be avoided."""
     from envresolve.compat import candidate_verdict
     from envresolve.compat.model import Environment
 
@@ -331,6 +331,18 @@ def _keep_out_rejected(
         excluded += [f"{pkg.name} !={pkg.version}" for pkg, _ in rejected]
         retry = solver.solve([*specs, *excluded], vps, node=nodes[0] if len(nodes) == 1 else None)
         if not retry.ok:
+            unsat = [d.message for d in retry.diagnostics if d.severity is Severity.ERROR]
+            notes += [
+                make(
+                    "RS111",
+                    f"{pkg.name} {pkg.version} fails on every node ({why.code} {why.message}), and without it the "
+                    f"conda spec has no solution",
+                    subject=pkg.name,
+                    evidence=[*why.evidence, *(f"conda without it: {m}" for m in unsat[:3])],
+                    hint="relax the spec that requires this version, or target a node that runs it",
+                )
+                for pkg, why in rejected
+            ]
             break
         notes += [
             make(

@@ -45,6 +45,10 @@ def test_recorded_facts_that_fail_are_judged_before_the_lock(
     assert not second.ok and second.lock is None
     errors = [d for d in second.diagnostics if d.severity is Severity.ERROR]
     assert [(d.code, d.subject) for d in errors] == [("CP120", "cuda-cudart")]
+    # every cuda-cudart fails there, and the spec needs one: the unsat explanation says so
+    (unsat,) = [d for d in second.diagnostics if d.code == "RS111"]
+    assert unsat.subject == "cuda-cudart" and "CP120" in unsat.message and "no solution" in unsat.message
+    assert any(e.fact.startswith("conda without it:") for e in unsat.evidence)
 
 
 def _records(name: str) -> list[tuple[str, str]]:

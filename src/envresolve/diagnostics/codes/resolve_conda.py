@@ -201,4 +201,20 @@ CODES: tuple[CodeInfo, ...] = (
         ),
         example="cuda-cudart 12.9.79 needs glibc >= 2.99 (cached report): solved again with cuda-cudart !=12.9.79",
     ),
+    CodeInfo(
+        code="RS111",
+        name="conda-keep-out-unsat",
+        category=Category.RESOLUTION,
+        severity=WARNING,
+        summary="A conda record the judge rejects on every node cannot be kept out: without it the spec has no "
+        "solution.",
+        explanation=(
+            "The conda solve was repeated without the record (RS110 explains the mechanism) and conda found no "
+            "solution: something in the spec requires that very version. The lock keeps the solution that has "
+            "it, so the judge's error on it is reported and no lock is written. The finding names the record, the "
+            "rule that rejects it and what conda said without it; relax the spec that requires it, or target a "
+            "node that runs it."
+        ),
+        example="cuda-cudart 12.4.99 needs glibc >= 2.99; without it: nothing provides cuda-cudart",
+    ),
 )
