@@ -22,8 +22,9 @@ import pytest
 
 import envresolve.net
 import envresolve.orchestrate
-from envresolve.binary.budgeted import budgeted_wheel_report, parse_budget
+from envresolve.binary.budgeted import parse_budget
 from envresolve.binary.elfhead import elf_hash, read_version_needs
+from envresolve.binary.ranged import budgeted_wheel_report
 from envresolve.cli import main
 from envresolve.net import HttpClient
 from tests.net.faultserver import Config, FaultServer
@@ -324,7 +325,7 @@ def test_close_waits_for_a_read_in_flight_then_removes_the_whole_files(monkeypat
     import threading
     import time
 
-    from envresolve.binary import budgeted
+    from envresolve.binary import budgeted, ranged
 
     started, release = threading.Event(), threading.Event()
     kept: list[str] = []
@@ -335,7 +336,7 @@ def test_close_waits_for_a_read_in_flight_then_removes_the_whole_files(monkeypat
         release.wait(10)
         Path(str(kw["keep"]), "part.whl").write_bytes(b"x")  # still writing when close is called
 
-    monkeypatch.setattr(budgeted, "budgeted_wheel_report", slow_read)
+    monkeypatch.setattr(ranged, "budgeted_wheel_report", slow_read)
     facts = budgeted.WheelFacts(HttpClient(cache_dir=None, progress=False), budget=1 << 20)
     info = type("Info", (), {"name": "fastcv", "version": "2.0", "filename": NEW, "sha256": None})()
     info.url = "https://example.invalid/files/" + NEW

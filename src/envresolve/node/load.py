@@ -19,11 +19,8 @@ from envresolve.errors import InputError
 from envresolve.limits import MAX_NODE_FILE_BYTES
 from envresolve.node.conda import is_virtual_packages_obj, nodes_from_virtual_packages
 from envresolve.node.facts import NodeFacts
-from envresolve.node.facts_file import facts_from_obj, is_facts_obj
 from envresolve.node.infer import fill_inferred
-from envresolve.node.kubernetes import is_kubernetes_obj, nodes_from_kubernetes
 from envresolve.node.profiles import load_profile
-from envresolve.node.slurm import is_scontrol_text, nodes_from_scontrol
 
 __all__ = ["MAX_NODE_FILE_BYTES", "load_node", "load_nodes", "parse_node_text", "read_node", "read_nodes"]
 
@@ -114,6 +111,10 @@ def _parse(text: str, origin: str) -> Any:
 
 def parse_node_text(text: str, *, origin: str) -> list[tuple[NodeFacts, list[Diagnostic]]]:
     """Parse and sniff node description text (any supported format). Raises `InputError`."""
+    from envresolve.node.facts_file import facts_from_obj, is_facts_obj
+    from envresolve.node.kubernetes import is_kubernetes_obj, nodes_from_kubernetes
+    from envresolve.node.slurm import is_scontrol_text, nodes_from_scontrol
+
     if is_scontrol_text(text):
         return nodes_from_scontrol(text, origin=origin)
     obj = _parse(text, origin)
