@@ -19,6 +19,7 @@ import urllib.request
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from envresolve._once import Once
 from envresolve.errors import InputError
 
 if TYPE_CHECKING:
@@ -102,8 +103,7 @@ class WheelFacts:
         self.notes: list[Diagnostic] = []
         self.bytes_read = 0
         self._lock = threading.Lock()
-        self._memo: dict[str, ArtifactReport | None] = {}
-        self._keys: dict[str, threading.Lock] = {}
+        self._memo: Once[str, ArtifactReport | None] = Once()  # one read per wheel, whichever thread asks
         self._progress = _Progress()
         self._pool: Any = None
         self._tmp: Any = None
@@ -149,18 +149,7 @@ class WheelFacts:
             return None
         if self.budget == 0 and not url.startswith("file:"):
             return None
-        with self._lock:
-            if url in self._memo:
-                return self._memo[url]
-            klock = self._keys.setdefault(url, threading.Lock())
-        with klock:
-            with self._lock:
-                if url in self._memo:
-                    return self._memo[url]
-            report = self._facts(info, url, filename)
-            with self._lock:
-                self._memo[url] = report
-            return report
+        return self._memo.get(url, lambda: self._facts(info, url, filename))
 
     def _facts(self, info: Any, url: str, filename: str) -> ArtifactReport | None:
         if self.cache is not None and info.sha256:

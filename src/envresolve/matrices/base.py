@@ -22,13 +22,13 @@ import datetime as _dt
 import hashlib
 import json
 import os
-import threading
-from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, model_validator
+
+from envresolve._once import Once
 
 __all__ = [
     "MATRIX_SCHEMA_VERSION",
@@ -186,36 +186,8 @@ def read_matrix_obj(path: Path) -> Any:
     return obj
 
 
-class _Loaded:
-    """A cache that loads each matrix once even when threads ask for it at the same time (the pip search
-    judges candidates on several threads; `functools.cache` would let each of them parse the file)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._done: dict[tuple[str, type], Any] = {}
-        self._loading: dict[tuple[str, type], threading.Lock] = {}
-
-    def get(self, key: tuple[str, type], load: Callable[[], Any]) -> Any:
-        with self._lock:
-            if key in self._done:
-                return self._done[key]
-            klock = self._loading.setdefault(key, threading.Lock())
-        with klock:
-            with self._lock:
-                if key in self._done:
-                    return self._done[key]
-            value = load()
-            with self._lock:
-                self._done[key] = value
-            return value
-
-    def clear(self) -> None:
-        with self._lock:
-            self._done.clear()
-            self._loading.clear()
-
-
-_LOADED = _Loaded()
+#: each matrix loads once, even when the pip search's threads ask for it at the same time
+_LOADED: Once[tuple[str, type], Any] = Once()
 
 
 def load_matrix(relpath: str, model: type[M]) -> M:

@@ -27,6 +27,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 from resolvelib import AbstractProvider, BaseReporter
 
+from envresolve._once import Once
 from envresolve.diagnostics import Diagnostic, Evidence, Severity, make
 from envresolve.errors import InputError
 from envresolve.solve.pip.gpu import (
@@ -175,8 +176,7 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
         self._lock = threading.Lock()
         self._entries: dict[str, list[_Entry]] = {}
         self._judged: dict[tuple[str, Version], list[Rejection]] = {}
-        self._verdicts: dict[tuple[str, Version], list[Rejection]] = {}
-        self._verdict_locks: dict[tuple[str, Version], threading.Lock] = {}
+        self._verdicts: Once[tuple[str, Version], list[Rejection]] = Once()
         self._infos: dict[tuple[str, Version], CandidateInfo] = {}
         self._bare_infos: dict[tuple[str, Version], CandidateInfo] = {}
         self.rejections: dict[tuple[str, str, str, str | None], Rejection] = {}
@@ -539,7 +539,7 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
     def _ruled_out(self, key: tuple[str, Version]) -> list[Rejection] | None:
         """The rejections of a release already known to be ruled out (its verdict, or a bare verdict no wheel
         byte can overturn); None when that is not known (yet). Callers hold `_lock`."""
-        verdict = self._verdicts.get(key)
+        verdict = self._verdicts.peek(key)
         if verdict:
             return verdict
         bare = self._bare.get(key)
@@ -553,18 +553,9 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
         One thread computes a verdict; another asking for the same candidate meanwhile waits for it instead of
         doing the same work again (the resolver and the prefetch walk ask for the same releases at the same time).
         """
-        key = (candidate.name, candidate.version)
-        with self._lock:
-            if key in self._verdicts:
-                return self._verdicts[key]
-            klock = self._verdict_locks.setdefault(key, threading.Lock())
-        with klock:
-            with self._lock:
-                if key in self._verdicts:
-                    return self._verdicts[key]
-            return self._compute_verdict(candidate, key)
+        return self._verdicts.get((candidate.name, candidate.version), lambda: self._compute_verdict(candidate))
 
-    def _compute_verdict(self, candidate: Candidate, key: tuple[str, Version]) -> list[Rejection]:
+    def _compute_verdict(self, candidate: Candidate) -> list[Rejection]:
         try:
             md = self.metadata(candidate)
         except InputError as exc:
@@ -604,9 +595,7 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
                         out = bare
                 if not out:
                     out = run_filters(self.filters, self.info(candidate), self.nodes, self.env)
-        with self._lock:
-            self._verdicts.setdefault(key, out)
-            return self._verdicts[key]
+        return out
 
     def has_entries(self, name: str, specs: Sequence[SpecifierSet] = ()) -> bool:
         """Whether the project has a wheel the node accepts in a version all `specs` allow (once looked up)."""
