@@ -24,7 +24,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from envresolve.binary.budgeted import DEFAULT_INSPECT_BUDGET
 from envresolve.binary.elfhead import base_version_name, first_load_end, read_version_needs
 from envresolve.binary.remote import _CONTENT_RANGE, _TAIL, HttpRangeSource, _Request
 from envresolve.binary.wheel import (
@@ -327,7 +326,7 @@ def budgeted_wheel_report(
     url: str,
     *,
     client: HttpClient,
-    budget: int = DEFAULT_INSPECT_BUDGET,
+    budget: int,
     progress: Callable[[int], None] | None = None,
     sha256: str | None = None,
     keep: str | None = None,

@@ -7,8 +7,8 @@ to the object-level readers (ELF, fatbin) in `codes/binary.py`.
 
 from __future__ import annotations
 
+from envresolve.diagnostics.codeinfo import CodeInfo
 from envresolve.diagnostics.model import Category, Severity
-from envresolve.diagnostics.registry import CodeInfo
 
 ERROR, WARNING, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
 BINARY, SECURITY, GLIBC = Category.BINARY, Category.SECURITY, Category.GLIBC

@@ -6,8 +6,8 @@ conda packages, directories, URLs, cache) live in `archive.py` from BN200 on.
 
 from __future__ import annotations
 
+from envresolve.diagnostics.codeinfo import CodeInfo
 from envresolve.diagnostics.model import Category, Severity
-from envresolve.diagnostics.registry import CodeInfo
 
 ERROR, WARNING, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from envresolve.diagnostics.codeinfo import CodeInfo
 from envresolve.diagnostics.model import Category, Severity
-from envresolve.diagnostics.registry import CodeInfo
 
 ERROR, WARNING, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
 

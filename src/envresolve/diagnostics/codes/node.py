@@ -7,8 +7,8 @@ ND310-ND329: reading saved Slurm `scontrol show node` output.
 
 from __future__ import annotations
 
+from envresolve.diagnostics.codeinfo import CodeInfo
 from envresolve.diagnostics.model import Category, Severity
-from envresolve.diagnostics.registry import CodeInfo
 
 ERROR, WARNING, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
 NODE, DRIVER, GLIBC, LIBSTDCXX = Category.NODE, Category.DRIVER, Category.GLIBC, Category.LIBSTDCXX

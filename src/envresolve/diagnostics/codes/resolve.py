@@ -5,8 +5,8 @@ RS2xx: the pip resolution. RS3xx: pip against what conda installed. RS4xx: index
 
 from __future__ import annotations
 
+from envresolve.diagnostics.codeinfo import CodeInfo
 from envresolve.diagnostics.model import Category, Severity
-from envresolve.diagnostics.registry import CodeInfo
 
 ERROR, WARNING, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
 

@@ -6,8 +6,8 @@ SP150-SP159: pixi manifests. SP200-SP239: lint checks on the environment the spe
 
 from __future__ import annotations
 
+from envresolve.diagnostics.codeinfo import CodeInfo
 from envresolve.diagnostics.model import Category, Severity
-from envresolve.diagnostics.registry import CodeInfo
 
 ERROR, WARNING, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
 SPEC, SECURITY, DRIVER, PYTHON, CC = (
