@@ -257,6 +257,29 @@ def test_lint_reads_a_wheel_named_by_url_unless_offline(env: Path, capsys: pytes
     assert _ranges(cfg) and all(r.startswith("bytes=") for r in _ranges(cfg))
 
 
+def test_lint_reads_the_find_links_wheel_of_a_pin_even_offline(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--find-links ./wheels` with `fastcv==2.0`: lint reads that local wheel (a file here, so offline too) and
+    judges its GLIBCXX need; with two Pythons' wheels the spec's Python picks one, with none nothing is claimed."""
+    links = env / "wheels"
+    links.mkdir()
+    (links / NEW).write_bytes(wheel("2.0", "libcvwait.so"))
+    (links / OLD).write_bytes(wheel("1.0", "libcxx11.so"))
+    spec = env / "requirements.txt"
+    capsys.readouterr()
+    for pin, rc in (("fastcv==2.0", 1), ("fastcv==1.0", 0), ("fastcv==3.0", 0)):
+        spec.write_text(f"--find-links wheels\n{pin}\n")
+        assert main(["lint", str(spec), "--node", NODE, "--offline", "--format", "json"]) == rc, pin
+        out = capsys.readouterr().out
+        assert ("CP121" in out and "GLIBCXX_3.4.30" in out) is (rc == 1), out
+    (links / NEW.replace("cp311", "cp312")).write_bytes(wheel("2.0", "libcxx11.so"))
+    spec.write_text("--find-links wheels\nfastcv==2.0\n")
+    assert main(["lint", str(spec), "--node", NODE, "--offline", "--format", "json"]) == 0  # which one: unknown
+    env_yml = env / "environment.yml"
+    env_yml.write_text("dependencies:\n- python=3.11\n- pip\n- pip:\n  - --find-links wheels\n  - fastcv==2.0\n")
+    assert main(["lint", str(env_yml), "--node", NODE, "--offline", "--format", "json"]) == 1  # cp311 decides
+    assert "CP121" in capsys.readouterr().out
+
+
 def test_small_wheels_are_fetched_whole_hashed_and_their_metadata_verified(
     env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -89,7 +90,8 @@ def spec_environment(
 
     `conda_version` maps a conda dependency name to the single version it pins (lint reads MatchSpecs once);
     `claims` are the CUDA claims lint read (a `cuXYZ` index gives torch its local variant). `wheel_facts` reads
-    the binary facts of a wheel the spec names by URL; such a wheel is judged when its facts are known."""
+    the binary facts of a wheel the spec names by URL, or of the one wheel of an `==` pin in a find-links
+    directory; such a wheel is judged when its facts are known."""
     out: list[JudgedPackage] = []
     for dep in spec.conda:
         version = conda_version.get(dep.name)
@@ -102,6 +104,7 @@ def spec_environment(
         if c.ecosystem == "pypi" and c.kind == "framework" and c.evidence and c.evidence.fact.startswith("the index ")
     }
     python = _python(spec)
+    links = _local_links(spec)
     for req in spec.pip:
         if req.url and wheel_facts is not None and req.name and not req.constraint:
             url_package = _url_wheel(req.name, req.url, wheel_facts)
@@ -113,6 +116,13 @@ def spec_environment(
         name = str(canonicalize_name(req.name))
         m = re.fullmatch(r"===?(?P<v>[^,;\s]+)", req.specifier.strip())
         assumed: Evidence | None = None
+        if m and wheel_facts is not None and links:
+            linked = _find_links_wheel(name, m["v"], links, python)
+            if linked is not None:
+                linked_package = _url_wheel(name, linked.as_uri(), wheel_facts)
+                if linked_package is not None:
+                    out.append(JudgedPackage(linked_package, req.location))
+                    continue
         if m:
             version = m["v"]
         elif name == "torch":
@@ -139,6 +149,52 @@ def spec_environment(
             continue
         out.append(JudgedPackage(Package.pypi(name, version), req.location, assumed))
     return out
+
+
+def _local_links(spec: EnvSpec) -> list[Path]:
+    """The spec's find-links locations that are directories here (relative ones from the spec's directory)."""
+    from urllib.parse import unquote, urlsplit
+
+    out: list[Path] = []
+    for idx in spec.indexes:
+        if idx.kind != "find-links":
+            continue
+        loc = idx.url.get_secret_value()
+        parts = urlsplit(loc)
+        if parts.scheme not in ("", "file"):
+            continue  # a page on a server: its wheels are read by lock, not by lint
+        path = Path(unquote(parts.path) if parts.scheme else loc).expanduser()
+        if not path.is_absolute():
+            path = Path(spec.source).resolve().parent / path
+        if path.is_dir():
+            out.append(path)
+    return out
+
+
+def _find_links_wheel(name: str, version: str, links: list[Path], python: str | None) -> Path | None:
+    """The one wheel of `name==version` with compiled code in the find-links directories (for the spec's Python when
+    several are there); None when there is none, or no single one to choose."""
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+    prefix = name.replace("-", "_") + "-"
+    found: list[tuple[Path, frozenset[str]]] = []
+    for d in links:
+        try:
+            entries = sorted(p for p in d.iterdir() if p.name.lower().startswith(prefix) and p.name.endswith(".whl"))
+        except OSError:
+            continue
+        for p in entries:
+            try:
+                wname, wversion, _build, tags = parse_wheel_filename(p.name)
+            except InvalidWheelFilename:
+                continue
+            plats = frozenset(t.platform for t in tags)
+            if wname == name and str(wversion) == str(Version(version)) and plats != {"any"}:
+                found.append((p, frozenset(t.interpreter for t in tags)))
+    if python is not None and len(found) > 1:
+        want = "cp" + "".join(python.split(".")[:2])
+        found = [(p, interp) for p, interp in found if want in interp]
+    return found[0][0] if len(found) == 1 else None
 
 
 def _url_wheel(name: str, url: str, wheel_facts: WheelFactsLookup) -> Package | None:
