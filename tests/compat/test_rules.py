@@ -506,3 +506,26 @@ def test_cp180_src_tf_meta_tensorflow_221_needs_python_310() -> None:
     diags = check_python(env(pypi("tensorflow", "2.21.0"), python="3.9.19"), node())
     assert codes(diags) == ["CP180"] and citation in sources(diags[0])
     assert check_python(env(pypi("tensorflow", "2.20.0"), python="3.9.19"), node()) == []
+
+
+def test_cp101_from_a_cuda_runtime_bundled_under_a_hashed_name() -> None:
+    """torch 1.x-style wheels ship libcudart under a hashed name (libcudart-80664282.so.10.2): its CUDA version is
+    read from the name (names.yaml, bundled-runtime) into the binary facts, and the driver is judged against it."""
+    from envresolve.binary.report import build_report
+
+    rep = build_report(artifact="fastcv-1.0.whl", kind="wheel", elf=[], provided=["libcudart-80664282.so.10.2"])
+    assert rep.cuda_runtime_bundled == "10.2" and rep.cuda_runtime_majors == ()
+    assert (
+        build_report(
+            artifact="x.whl", kind="wheel", elf=[], provided=["libcudart-e409450e.so.11.0"]
+        ).cuda_runtime_bundled
+        == "11"
+    )
+    assert (
+        build_report(artifact="x.whl", kind="wheel", elf=[], provided=["libcudart.so.12"]).cuda_runtime_bundled is None
+    )
+    pkg = pypi("fastcv", "1.0", binary=rep)
+    diags = check_driver(env(pkg), node(driver="418.87.01", cuda="10.1"))
+    assert codes(diags) == ["CP101"] and "hashed name" in str(diags[0].model_dump())
+    assert check_driver(env(pkg), node(driver="440.33.01", cuda="10.2")) == []
+    assert check_driver(env(pypi("fastcv", "1.0")), node(driver="418.87.01", cuda="10.1")) == []  # nothing known

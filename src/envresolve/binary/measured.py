@@ -11,8 +11,8 @@ from packaging.utils import canonicalize_name
 
 from envresolve.binary.cxxabi import CxxAbi
 from envresolve.binary.model import ArtifactReport, ElfFacts
+from envresolve.binary.report import bundled_runtime_cuda
 from envresolve.matrices.measured import DeviceLib, MeasuredWheel, wheel_key
-from envresolve.matrices.names import decode_bundled_runtime
 
 __all__ = ["cuda_pins", "measured_row", "wheel_cxx11_flavour"]
 
@@ -67,14 +67,6 @@ def _target_key(t: str) -> tuple[int, str]:
     return (int(m.group(1)), m.group(2)) if m else (1 << 30, t)
 
 
-def _bundled_cuda(elf: Iterable[ElfFacts]) -> str | None:
-    for e in elf:
-        facts = decode_bundled_runtime(e.path)
-        if facts is not None:
-            return facts.cuda or (str(facts.cuda_major) if facts.cuda_major is not None else None)
-    return None
-
-
 def measured_row(
     report: ArtifactReport,
     *,
@@ -105,7 +97,7 @@ def measured_row(
         cxxabi=report.max_cxxabi,
         cxx11_abi=wheel_cxx11_flavour(report.elf),
         cuda_linked=report.cuda_runtime_majors,
-        cuda_bundled=_bundled_cuda(report.elf),
+        cuda_bundled=report.cuda_runtime_bundled or bundled_runtime_cuda(e.path for e in report.elf),
         cuda_static=report.cuda_runtime_static,
         needed=report.external_libs,
         device_code=_device_libs(report.elf),

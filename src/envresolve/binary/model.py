@@ -126,6 +126,11 @@ class ArtifactReport(_Frozen):
     )
     cuda_runtime_static: bool = Field(default=False, description="some member links the CUDA runtime statically")
     cuda_runtime_dlopen: bool = Field(default=False, description="some member loads a CUDA runtime at run time")
+    cuda_runtime_bundled: str | None = Field(
+        default=None,
+        description="CUDA version of a runtime the artefact ships under a hashed name (libcudart-80664282.so.10.2: "
+        "'10.2'; from CUDA 11 the name gives the major only: '11')",
+    )
     name: str | None = Field(default=None, description="package name (wheel file name or conda index.json)")
     version: str | None = None
     build: str | None = Field(default=None, description="conda build string or wheel build tag")

@@ -20,7 +20,7 @@ from envresolve.binary.elf import TAG_ARCH_MACHINES
 from envresolve.binary.model import ArtifactReport, ElfFacts, max_version
 from envresolve.diagnostics import Diagnostic, Evidence, make, sort_diagnostics
 
-__all__ = ["SYSTEM_LIBS", "TagPromise", "build_report", "is_system_lib"]
+__all__ = ["SYSTEM_LIBS", "TagPromise", "build_report", "bundled_runtime_cuda", "is_system_lib"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,18 @@ _CUDART = re.compile(r"^libcudart\.so\.(\d+)")
 def is_system_lib(name: str) -> bool:
     """True for libraries every glibc-based Linux system provides (glibc, the loader, libgcc_s, libstdc++)."""
     return name in SYSTEM_LIBS or bool(_NSS.match(name))
+
+
+def bundled_runtime_cuda(paths: Iterable[str]) -> str | None:
+    """The CUDA version of a runtime shipped under a hashed name among these paths (`matrices/names.yaml`,
+    bundled-runtime: `libcudart-80664282.so.10.2` gives '10.2', `libcudart-e409450e.so.11.0` gives '11')."""
+    from envresolve.matrices.names import decode_bundled_runtime
+
+    for path in sorted(paths):
+        facts = decode_bundled_runtime(path)
+        if facts is not None:
+            return facts.cuda or (str(facts.cuda_major) if facts.cuda_major is not None else None)
+    return None
 
 
 def _vkey(v: str) -> Version:
@@ -110,6 +122,7 @@ def build_report(
             m = _CUDART.match(n)
             if m:
                 majors.add(int(m.group(1)))
+    bundled = bundled_runtime_cuda(provided_names)
     sass = sorted({e.arch for f in elf for e in f.fatbin if e.kind == "sass"}, key=_arch_key)
     ptx = sorted({e.arch for f in elf for e in f.fatbin if e.kind == "ptx"}, key=_arch_key)
 
@@ -143,6 +156,7 @@ def build_report(
         cuda_runtime_majors=tuple(sorted(majors)),
         cuda_runtime_static=static,
         cuda_runtime_dlopen=dlopen,
+        cuda_runtime_bundled=bundled,
         sass_archs=tuple(sass),
         ptx_archs=tuple(ptx),
         external_libs=tuple(external),

@@ -91,6 +91,19 @@ def cuda_claims(pkg: Package) -> list[CudaClaim]:
                     Evidence(fact=f"{label} links libcudart.so.{major} (binary facts)", source=pkg.binary.artifact),
                 )
             )
+    if pkg.binary and pkg.binary.cuda_runtime_bundled:
+        bundled = pkg.binary.cuda_runtime_bundled
+        claims.append(
+            CudaClaim(
+                pkg,
+                bundled,
+                Evidence(
+                    fact=f"{label} ships the CUDA {bundled} runtime under a hashed name (binary facts)",
+                    source=pkg.binary.artifact,
+                ),
+                runtime=True,
+            )
+        )
     named = cuda_of_package_name(pkg.name, pkg.version, pkg.ecosystem)
     if named:
         version, src = named
