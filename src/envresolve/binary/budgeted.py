@@ -48,10 +48,14 @@ def parse_budget(text: str) -> int:
 
 
 def _has_compiled_code(filename: str) -> bool:
-    from envresolve.binary.wheel import parse_wheel_filename
+    """A wheel whose platform tag is not `any` (a file name that is not a wheel's has none)."""
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
-    parsed = parse_wheel_filename(filename)
-    return parsed is not None and parsed.get("plat") != "any"
+    try:
+        tags = parse_wheel_filename(filename)[3]
+    except InvalidWheelFilename:
+        return False
+    return any(t.platform != "any" for t in tags)
 
 
 class _Progress:
