@@ -8,7 +8,6 @@ it on disk, uses sharded repodata where a channel offers it, and in offline mode
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import os
 import re
@@ -251,6 +250,8 @@ def channel_url(name: str, settings: CondaSettings) -> str:
 def _run(coro: Any) -> Any:
     """Run a coroutine from sync code: `asyncio.run` normally; inside a running event loop (an operator's),
     in a helper thread so that loop is not blocked re-entrantly."""
+    import asyncio  # only where conda solves (a pip-only lock never does)
+
     try:
         asyncio.get_running_loop()
     except RuntimeError:

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any, Literal
 from packaging.markers import InvalidMarker, Marker, UndefinedEnvironmentName
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
-from rattler import MatchSpec
 
 from envresolve import matrices as mx
 from envresolve.diagnostics import Diagnostic, Evidence, Location, Severity, make
@@ -45,6 +44,8 @@ def _where(loc: Location | None) -> str | None:
 @functools.lru_cache(maxsize=8192)
 def _spec_parts(spec: str) -> tuple[str | None, str | None]:
     """(version, build) of a MatchSpec string, cached (manifests repeat their specs)."""
+    from rattler import MatchSpec
+
     try:
         ms = MatchSpec(spec, strict=True)
     except Exception:  # specs were validated at load time; be defensive anyway

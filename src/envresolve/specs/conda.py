@@ -23,14 +23,15 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
-
-from rattler import MatchSpec
-from rattler.exceptions import InvalidMatchSpecError
+from typing import TYPE_CHECKING
 
 from envresolve._redact import redact_text, redact_url
 from envresolve.diagnostics import Diagnostic, Location, make
 from envresolve.limits import EXCERPT_CHARS
 from envresolve.specs.model import CondaDependency
+
+if TYPE_CHECKING:
+    from rattler import MatchSpec
 
 __all__ = ["parse_conda_dependency", "translate_conda_spec"]
 
@@ -42,6 +43,8 @@ _HAS_OP = re.compile(r"^(==|!=|>=|<=|>|<|~=|=)")
 
 
 def _strict(spec: str) -> MatchSpec:
+    from rattler import MatchSpec  # py-rattler loads only where a conda spec is read
+
     return MatchSpec(spec, strict=True)
 
 
@@ -56,6 +59,9 @@ def _bracket_build(spec: str) -> str | None:
 
 def translate_conda_spec(raw: str) -> str:
     """A MatchSpec string py-rattler's strict parser accepts, with conda's meaning. Raises ValueError."""
+    from rattler import MatchSpec
+    from rattler.exceptions import InvalidMatchSpecError
+
     text = raw.strip()
     if not text:
         raise ValueError("empty conda spec")

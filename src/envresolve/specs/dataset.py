@@ -26,8 +26,6 @@ from urllib.parse import parse_qs, urlsplit
 
 from packaging.version import InvalidVersion, Version
 from pydantic import SecretStr
-from rattler import Version as CondaVersion
-from rattler import VersionSpec
 
 from envresolve._redact import has_credentials, redact_url
 from envresolve.diagnostics import Diagnostic, Location, Severity, make
@@ -606,6 +604,8 @@ class _DatasetReader:
                     hint=f'quote it: pythonVersion: "{value}"',
                 )
                 return str(node.py())
+        from rattler import Version as CondaVersion
+
         try:
             Version(value)
             CondaVersion(value)
@@ -617,6 +617,9 @@ class _DatasetReader:
     def _rewrite_conda(
         self, parts: CondaEnvParts, python: str | None, py_node: YNode, label: str
     ) -> list[CondaDependency]:
+        from rattler import Version as CondaVersion
+        from rattler import VersionSpec
+
         removed_raw = {raw for raw, _loc in parts.raw_deps if raw.startswith(_REPLACED_PREFIXES)}
         kept: list[CondaDependency] = []
         for dep in parts.conda:
