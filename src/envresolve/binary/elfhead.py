@@ -242,8 +242,8 @@ def _known_names() -> dict[int, str]:
 KNOWN_VERSIONS = _known_names()
 #: the names whose hashes are looked for: the baselines almost every object needs
 _SEEDS = ("GLIBC_2.2.5", "GLIBC_2.17", "GLIBC_2.14", "GLIBC_2.3.4", "GLIBC_2.4", "GLIBCXX_3.4", "CXXABI_1.3")
-#: e_machine -> the glibc base version of that architecture (x86_64, aarch64, ppc64)
-_BASE_VERSION = {62: "GLIBC_2.2.5", 183: "GLIBC_2.17", 21: "GLIBC_2.17"}
+#: e_machine -> the glibc base version of that architecture (x86_64, aarch64); others look for every seed
+_BASE_VERSION = {62: "GLIBC_2.2.5", 183: "GLIBC_2.17"}
 #: the library a record group is named after when its file name is not readable
 _FAMILY = (("GLIBCXX_", "libstdc++.so.6"), ("CXXABI_", "libstdc++.so.6"), ("GCC_", "libgcc_s.so.1"))
 
