@@ -280,6 +280,27 @@ def test_lint_reads_the_find_links_wheel_of_a_pin_even_offline(env: Path, capsys
     assert "CP121" in capsys.readouterr().out
 
 
+def test_lint_reads_the_wheel_of_a_pin_from_a_find_links_page_unless_offline(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`-f https://.../torch-2.1.0+cu121.html`-style pages: lint reads the page (cached), then the pinned wheel it
+    links to within the budget; offline with nothing cached it claims nothing."""
+    root = make_index(env / "index", {NEW: wheel("2.0", "libcvwait.so"), OLD: wheel("1.0", "libcxx11.so")})
+    cfg = Config(root=root)
+    spec = env / "requirements.txt"
+    with FaultServer(cfg) as srv:
+        spec.write_text(f"--find-links {srv.url}/simple/fastcv/\nfastcv==2.0\n")
+        capsys.readouterr()
+        assert main(["lint", str(spec), "--node", NODE, "--offline", "--format", "json"]) == 0
+        assert "CP121" not in capsys.readouterr().out and not cfg.log
+        assert main(["lint", str(spec), "--node", NODE, "--format", "json"]) == 1
+        out = capsys.readouterr().out
+        assert "CP121" in out and "GLIBCXX_3.4.30" in out
+        assert any(p.endswith("/simple/fastcv/") for p, _s, _h in cfg.log) and _ranges(cfg)
+        spec.write_text(f"--find-links {srv.url}/simple/fastcv/\nfastcv==1.0\n")
+        assert main(["lint", str(spec), "--node", NODE, "--format", "json"]) == 0
+
+
 def test_small_wheels_are_fetched_whole_hashed_and_their_metadata_verified(
     env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -111,23 +111,41 @@ class _UrlFacts:
         self.notes: list[Any] = []
         self._reader: Any = None
 
-    def __call__(self, name: str, version: str, url: str) -> Any:
-        from types import SimpleNamespace
-
+    def _open(self) -> Any:
         if self._reader is None:
             from envresolve.binary.budgeted import DEFAULT_INSPECT_BUDGET, WheelFacts
             from envresolve.binary.cache import ReportCache
-            from envresolve.net import HttpClient
+            from envresolve.net import HttpClient, default_cache_dir
 
-            client = HttpClient(cache_dir=None, offline=self.offline, progress=False)
+            # the HTTP cache holds find-links pages (what `--offline` answers from); wheel facts have their own
+            client = HttpClient(cache_dir=default_cache_dir(), offline=self.offline, progress=False)
             budget = DEFAULT_INSPECT_BUDGET if self.budget is None else self.budget
             self._reader = WheelFacts(client, budget=budget, offline=self.offline, cache=ReportCache())
             self.notes = self._reader.notes
+        return self._reader
+
+    def __call__(self, name: str, version: str, url: str) -> Any:
+        from types import SimpleNamespace
+
+        reader = self._open()
         filename = url.split("#", 1)[0].rsplit("/", 1)[-1]
         fragment = url.split("#", 1)[1] if "#" in url else ""
         sha = fragment.removeprefix("sha256=") if fragment.startswith("sha256=") else None
         info = SimpleNamespace(name=name, version=version, url=url.split("#", 1)[0], filename=filename, sha256=sha)
-        return self._reader(info)
+        return reader(info)
+
+    def page_wheels(self, url: str) -> list[str]:
+        """The wheel URLs a find-links page links to, through the reader's client (cached; [] offline when not)."""
+        from envresolve.errors import InputError
+        from envresolve.solve.pip.index import parse_html_page
+
+        reader = self._open()
+        try:
+            resp = reader.client.get(url, headers={"Accept": "text/html"}, cache=True)
+            files = parse_html_page(resp.body, resp.url, "")
+        except (InputError, ValueError):
+            return []
+        return [f.url for f in files if f.kind == "wheel"]
 
     def close(self) -> None:
         if self._reader is not None:

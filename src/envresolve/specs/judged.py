@@ -8,10 +8,9 @@ allows) rests on a guess: it is lowered to a warning and says so.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
@@ -76,8 +75,14 @@ def _newest_torch(specifier: str, cuda: str | None, python: str | None) -> tuple
     return (str(best), count) if best else None
 
 
-#: binary facts of a wheel named by URL: (name, version, url) -> report, or None when unknown
-WheelFactsLookup = Callable[[str, str, str], "ArtifactReport | None"]
+class WheelFactsLookup(Protocol):
+    """How lint reads wheels: their binary facts, and the wheels a find-links page on a server links to."""
+
+    def __call__(self, name: str, version: str, url: str) -> ArtifactReport | None:
+        """The binary facts of the wheel at `url` (a project's `version`), or None when they are not known."""
+
+    def page_wheels(self, url: str) -> list[str]:
+        """The wheel URLs a find-links page links to ([] when it cannot be read, or offline and not cached)."""
 
 
 def spec_environment(
@@ -104,7 +109,7 @@ def spec_environment(
         if c.ecosystem == "pypi" and c.kind == "framework" and c.evidence and c.evidence.fact.startswith("the index ")
     }
     python = _python(spec)
-    links = _local_links(spec)
+    links = _find_links(spec, wheel_facts) if wheel_facts is not None else []
     for req in spec.pip:
         if req.url and wheel_facts is not None and req.name and not req.constraint:
             url_package = _url_wheel(req.name, req.url, wheel_facts)
@@ -119,7 +124,7 @@ def spec_environment(
         if m and wheel_facts is not None and links:
             linked = _find_links_wheel(name, m["v"], links, python)
             if linked is not None:
-                linked_package = _url_wheel(name, linked.as_uri(), wheel_facts)
+                linked_package = _url_wheel(name, linked, wheel_facts)
                 if linked_package is not None:
                     out.append(JudgedPackage(linked_package, req.location))
                     continue
@@ -151,49 +156,50 @@ def spec_environment(
     return out
 
 
-def _local_links(spec: EnvSpec) -> list[Path]:
-    """The spec's find-links locations that are directories here (relative ones from the spec's directory)."""
+def _find_links(spec: EnvSpec, wheel_facts: WheelFactsLookup) -> list[tuple[str, str]]:
+    """(file name, URL) of every wheel the spec's find-links locations offer: the files of a directory here
+    (a relative one from the spec's directory), the links of a page on a server (read through `wheel_facts`)."""
     from urllib.parse import unquote, urlsplit
 
-    out: list[Path] = []
+    out: list[tuple[str, str]] = []
     for idx in spec.indexes:
         if idx.kind != "find-links":
             continue
         loc = idx.url.get_secret_value()
         parts = urlsplit(loc)
-        if parts.scheme not in ("", "file"):
-            continue  # a page on a server: its wheels are read by lock, not by lint
-        path = Path(unquote(parts.path) if parts.scheme else loc).expanduser()
+        if parts.scheme in ("http", "https"):
+            out += [(unquote(urlsplit(u).path.rsplit("/", 1)[-1]), u) for u in wheel_facts.page_wheels(loc)]
+            continue
+        path = Path(unquote(parts.path) if parts.scheme == "file" else loc).expanduser()
         if not path.is_absolute():
             path = Path(spec.source).resolve().parent / path
-        if path.is_dir():
-            out.append(path)
+        try:
+            out += [(p.name, p.as_uri()) for p in sorted(path.iterdir()) if p.name.endswith(".whl") and p.is_file()]
+        except OSError:
+            continue
     return out
 
 
-def _find_links_wheel(name: str, version: str, links: list[Path], python: str | None) -> Path | None:
-    """The one wheel of `name==version` with compiled code in the find-links directories (for the spec's Python when
-    several are there); None when there is none, or no single one to choose."""
+def _find_links_wheel(name: str, version: str, links: list[tuple[str, str]], python: str | None) -> str | None:
+    """The URL of the one wheel of `name==version` with compiled code the find-links locations offer (for the spec's
+    Python when there are several); None when there is none, or no single one to choose."""
     from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
     prefix = name.replace("-", "_") + "-"
-    found: list[tuple[Path, frozenset[str]]] = []
-    for d in links:
-        try:
-            entries = sorted(p for p in d.iterdir() if p.name.lower().startswith(prefix) and p.name.endswith(".whl"))
-        except OSError:
+    found: list[tuple[str, frozenset[str]]] = []
+    for filename, url in links:
+        if not filename.lower().startswith(prefix):
             continue
-        for p in entries:
-            try:
-                wname, wversion, _build, tags = parse_wheel_filename(p.name)
-            except InvalidWheelFilename:
-                continue
-            plats = frozenset(t.platform for t in tags)
-            if wname == name and str(wversion) == str(Version(version)) and plats != {"any"}:
-                found.append((p, frozenset(t.interpreter for t in tags)))
+        try:
+            wname, wversion, _build, tags = parse_wheel_filename(filename)
+        except InvalidWheelFilename:
+            continue
+        plats = frozenset(t.platform for t in tags)
+        if wname == name and str(wversion) == str(Version(version)) and plats != {"any"}:
+            found.append((url, frozenset(t.interpreter for t in tags)))
     if python is not None and len(found) > 1:
         want = "cp" + "".join(python.split(".")[:2])
-        found = [(p, interp) for p, interp in found if want in interp]
+        found = [(url, interp) for url, interp in found if want in interp]
     return found[0][0] if len(found) == 1 else None
 
 
