@@ -242,19 +242,26 @@ def test_parse_budget() -> None:
         parse_budget("lots")
 
 
-def test_lint_reads_a_wheel_named_by_url_unless_offline(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    root = make_index(env / "index", {NEW: wheel("2.0", "libcvwait.so")})
+@pytest.mark.parametrize("via", ["url", "find-links page"])
+def test_lint_reads_a_remote_wheel_unless_offline(env: Path, capsys: pytest.CaptureFixture[str], via: str) -> None:
+    """A wheel named by URL, or the pinned wheel a find-links page on a server links to (PyG-style `-f` pages):
+    lint reads it within the budget (the page through the HTTP cache); offline with nothing cached, nothing."""
+    root = make_index(env / "index", {NEW: wheel("2.0", "libcvwait.so"), OLD: wheel("1.0", "libcxx11.so")})
     cfg = Config(root=root)
     spec = env / "requirements.txt"
     with FaultServer(cfg) as srv:
-        spec.write_text(f"fastcv @ {srv.url}/files/{NEW}\n")
+        page = f"--find-links {srv.url}/simple/fastcv/\nfastcv=="
+        spec.write_text(f"fastcv @ {srv.url}/files/{NEW}\n" if via == "url" else page + "2.0\n")
         capsys.readouterr()
         assert main(["lint", str(spec), "--node", NODE, "--offline", "--format", "json"]) == 0
-        assert "CP121" not in capsys.readouterr().out and not _ranges(cfg)
+        assert "CP121" not in capsys.readouterr().out and not cfg.log
         assert main(["lint", str(spec), "--node", NODE, "--format", "json"]) == 1
         out = capsys.readouterr().out
-    assert "CP121" in out and "GLIBCXX_3.4.30" in out
-    assert _ranges(cfg) and all(r.startswith("bytes=") for r in _ranges(cfg))
+        assert "CP121" in out and "GLIBCXX_3.4.30" in out
+        assert _ranges(cfg) and all(r.startswith("bytes=") for r in _ranges(cfg))
+        if via != "url":
+            spec.write_text(page + "1.0\n")
+            assert main(["lint", str(spec), "--node", NODE, "--format", "json"]) == 0
 
 
 def test_lint_reads_the_find_links_wheel_of_a_pin_even_offline(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -278,27 +285,6 @@ def test_lint_reads_the_find_links_wheel_of_a_pin_even_offline(env: Path, capsys
     env_yml.write_text("dependencies:\n- python=3.11\n- pip\n- pip:\n  - --find-links wheels\n  - fastcv==2.0\n")
     assert main(["lint", str(env_yml), "--node", NODE, "--offline", "--format", "json"]) == 1  # cp311 decides
     assert "CP121" in capsys.readouterr().out
-
-
-def test_lint_reads_the_wheel_of_a_pin_from_a_find_links_page_unless_offline(
-    env: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """`-f https://.../torch-2.1.0+cu121.html`-style pages: lint reads the page (cached), then the pinned wheel it
-    links to within the budget; offline with nothing cached it claims nothing."""
-    root = make_index(env / "index", {NEW: wheel("2.0", "libcvwait.so"), OLD: wheel("1.0", "libcxx11.so")})
-    cfg = Config(root=root)
-    spec = env / "requirements.txt"
-    with FaultServer(cfg) as srv:
-        spec.write_text(f"--find-links {srv.url}/simple/fastcv/\nfastcv==2.0\n")
-        capsys.readouterr()
-        assert main(["lint", str(spec), "--node", NODE, "--offline", "--format", "json"]) == 0
-        assert "CP121" not in capsys.readouterr().out and not cfg.log
-        assert main(["lint", str(spec), "--node", NODE, "--format", "json"]) == 1
-        out = capsys.readouterr().out
-        assert "CP121" in out and "GLIBCXX_3.4.30" in out
-        assert any(p.endswith("/simple/fastcv/") for p, _s, _h in cfg.log) and _ranges(cfg)
-        spec.write_text(f"--find-links {srv.url}/simple/fastcv/\nfastcv==1.0\n")
-        assert main(["lint", str(spec), "--node", NODE, "--format", "json"]) == 0
 
 
 def test_small_wheels_are_fetched_whole_hashed_and_their_metadata_verified(
