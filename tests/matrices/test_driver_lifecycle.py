@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from envresolve.matrices import base, driver_branch, gpus_matrix, last_driver_branch, matrices_dir
+from envresolve.matrices import driver_branch, gpus_matrix, last_driver_branch
 from envresolve.matrices import invariants as inv
 
 
@@ -43,16 +42,6 @@ def test_every_retired_gpu_in_the_table_has_its_last_branch() -> None:
     for gpu in retired:
         got = last_driver_branch(gpu.compute_capability)
         assert got is not None and got.row.last_branch in {"R470", "R580"}, gpu.name
-
-
-@pytest.fixture
-def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    for path in matrices_dir().glob("*.yaml"):
-        (tmp_path / path.name).write_bytes(path.read_bytes())
-    monkeypatch.setattr(base, "matrices_dir", lambda: tmp_path)
-    base.forget_loaded()
-    yield tmp_path
-    base.forget_loaded()
 
 
 def test_toolkit_building_a_retired_arch_fails(scratch: Path) -> None:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from envresolve.matrices import base, framework_row, matrices_dir
+from envresolve.matrices import framework_row
 from envresolve.matrices import invariants as inv
 
 
@@ -39,16 +38,6 @@ def test_rows(package: str, version: str, cuda: str, cudnn: str, driver: str | N
 def test_every_tensorflow_minor_from_2_0_has_a_row() -> None:
     for minor in range(22):
         assert framework_row("tensorflow", f"2.{minor}.0") is not None, minor
-
-
-@pytest.fixture
-def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    for path in matrices_dir().glob("*.yaml"):
-        (tmp_path / path.name).write_bytes(path.read_bytes())
-    monkeypatch.setattr(base, "matrices_dir", lambda: tmp_path)
-    base.forget_loaded()
-    yield tmp_path
-    base.forget_loaded()
 
 
 def test_inconsistent_floor_fails(scratch: Path) -> None:

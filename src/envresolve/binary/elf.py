@@ -64,6 +64,7 @@ __all__ = [
     "ElfFormatError",
     "UndefinedSymbol",
     "elf_facts",
+    "elf_hash",
     "is_elf_magic",
     "machine_name",
     "read_dyninfo",
@@ -1566,13 +1567,7 @@ class DynObject:
         sh = self._section(SHT_HASH)
         if sh is not None:
             nbucket, _nchain = self._unpack("II", sh.offset)
-            h = 0
-            for c in raw:
-                h = ((h << 4) + c) & 0xFFFFFFFF
-                g = h & 0xF0000000
-                if g:
-                    h ^= g >> 24
-                h &= ~g & 0xFFFFFFFF
+            h = elf_hash(raw)
             (i,) = self._unpack("I", sh.offset + 8 + 4 * (h % nbucket)) if nbucket else (0,)
             seen = 0
             nsyms = symtab.size // self._symfmt()[1]
@@ -1611,3 +1606,15 @@ def read_dyninfo(path: str | os.PathLike[str]) -> DynInfo:
     """Open, read the loader facts and close (the symbol-lookup view). Raises `ElfFormatError` or `OSError`."""
     with DynObject(path) as obj:
         return obj.info()
+
+
+def elf_hash(name: bytes) -> int:
+    """The System V ELF hash (`.hash` buckets, and `vna_hash` of a version-needs record)."""
+    h = 0
+    for c in name:
+        h = ((h << 4) + c) & 0xFFFFFFFF
+        g = h & 0xF0000000
+        if g:
+            h ^= g >> 24
+        h &= ~g & 0xFFFFFFFF
+    return h

@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from envresolve.binary.elf import _MACHINES as MACHINES
+from envresolve.binary.elf import elf_hash
 
 __all__ = ["base_version_name", "elf_hash", "first_load_end", "read_version_needs"]
 
@@ -64,18 +65,6 @@ class _Work:
         self.left -= n
         if self.left < 0:
             raise _Exhausted
-
-
-def elf_hash(name: bytes) -> int:
-    """The System V ELF hash (`vna_hash` of a version-needs record)."""
-    h = 0
-    for c in name:
-        h = ((h << 4) + c) & 0xFFFFFFFF
-        g = h & 0xF0000000
-        if g:
-            h ^= g >> 24
-        h &= ~g & 0xFFFFFFFF
-    return h
 
 
 def _string(data: _Buf, off: int) -> bytes | None:

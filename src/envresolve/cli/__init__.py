@@ -20,6 +20,7 @@ __all__ = [
     "EXIT_INTERNAL",
     "EXIT_OK",
     "EXIT_USAGE",
+    "add_outside_includes_argument",
     "add_timeout_argument",
     "console_main",
     "main",
@@ -205,6 +206,15 @@ def add_inspect_budget_argument(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="compressed bytes read per wheel with compiled code to learn its binary facts (default 8M; "
         "e.g. 64M reads device code of larger wheels, 0 reads none)",
+    )
+
+
+def add_outside_includes_argument(parser: argparse.ArgumentParser) -> None:
+    """`--allow-outside-includes` for a command that reads specs."""
+    parser.add_argument(
+        "--allow-outside-includes",
+        action="store_true",
+        help="read -r/-c includes of requirements files outside the spec's directory (refused by default: SP160)",
     )
 
 

@@ -28,7 +28,7 @@ this node.
 
 
 def configure_parser(sub: Any) -> None:
-    from envresolve.cli import add_inspect_budget_argument, add_timeout_argument
+    from envresolve.cli import add_inspect_budget_argument, add_outside_includes_argument, add_timeout_argument
 
     p = sub.add_parser(
         "check",
@@ -72,11 +72,7 @@ def configure_parser(sub: Any) -> None:
         help="where the prefix is mounted at run time, when it is checked at another path",
     )
     p.add_argument("--offline", action="store_true", help="SPEC: resolve from cached/local channels and indexes only")
-    p.add_argument(
-        "--allow-outside-includes",
-        action="store_true",
-        help="read -r/-c includes of requirements files outside the spec's directory (refused by default: SP160)",
-    )
+    add_outside_includes_argument(p)
     p.add_argument(
         "--no-notebook-packages",
         action="store_true",

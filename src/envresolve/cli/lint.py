@@ -16,7 +16,7 @@ FORMATS = ("text", "json", "sarif", "github")
 
 
 def configure_parser(sub: Any) -> None:
-    from envresolve.cli import add_inspect_budget_argument, add_timeout_argument
+    from envresolve.cli import add_inspect_budget_argument, add_outside_includes_argument, add_timeout_argument
 
     p = sub.add_parser(
         "lint",
@@ -49,15 +49,12 @@ def configure_parser(sub: Any) -> None:
     p.add_argument(
         "--offline",
         action="store_true",
-        help="do not read wheels named by URL (their binary facts then come from the inspect cache only)",
+        help="do not fetch wheels named by URL or find-links pages on a server (binary facts then come from the "
+        "caches and local find-links directories only)",
     )
     add_timeout_argument(p)
     add_inspect_budget_argument(p)
-    p.add_argument(
-        "--allow-outside-includes",
-        action="store_true",
-        help="read -r/-c includes of requirements files outside the spec's directory (refused by default: SP160)",
-    )
+    add_outside_includes_argument(p)
     p.set_defaults(run=run)
 
 

@@ -22,7 +22,7 @@ EXPORTS = ("pylock", "pixi", "explicit", "requirements")
 
 
 def configure_parser(sub: Any) -> None:
-    from envresolve.cli import add_inspect_budget_argument, add_timeout_argument
+    from envresolve.cli import add_inspect_budget_argument, add_outside_includes_argument, add_timeout_argument
 
     p = sub.add_parser(
         "lock",
@@ -69,11 +69,7 @@ def configure_parser(sub: Any) -> None:
     p.add_argument("--offline", action="store_true", help="use only cached repodata/index pages and local files")
     add_timeout_argument(p)
     add_inspect_budget_argument(p)
-    p.add_argument(
-        "--allow-outside-includes",
-        action="store_true",
-        help="read -r/-c includes of requirements files outside the spec's directory (refused by default: SP160)",
-    )
+    add_outside_includes_argument(p)
     p.add_argument(
         "--verify-hashes",
         action="store_true",

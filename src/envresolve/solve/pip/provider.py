@@ -72,9 +72,7 @@ _WALK_WAIT_S = 5.0
 #: speculative wheel reads at the same time (each waits mostly on round trips)
 _READ_WORKERS = 2
 #: rejection reasons that binary facts cannot overturn (read from metadata and the matrices)
-_NOT_BINARY = frozenset({"cuda-driver", "companion", "yanked"})
-#: bare rejections that decide a release for good (a yanked release can still be pinned exactly)
-_SETTLED = _NOT_BINARY - {"yanked"}
+_NOT_BINARY = frozenset({"cuda-driver", "companion"})
 
 
 @dataclass(frozen=True)
@@ -192,7 +190,7 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
         self._read_pool = ThreadPoolExecutor(max_workers=_READ_WORKERS, thread_name_prefix="envresolve-read")
         self._prefetched: set[str] = set()
         self._walked: dict[str, threading.Event] = {}  # project -> set when its prefetch walk has ended
-        self._bare: dict[tuple[str, Version], list[Rejection]] = {}  # bare verdicts (no wheel byte read)
+        self._bare: Once[tuple[str, Version], list[Rejection]] = Once()  # verdicts with no wheel byte read
         # The matrices the filters read are parsed once, in the background, while the first pages download.
         self._matrices = self._meta_pool.submit(_load_matrices)
 
@@ -518,10 +516,14 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
         return out
 
     def _bare_verdict(self, candidate: Candidate) -> list[Rejection]:
-        """What the metadata and the matrices say of a candidate, with no wheel byte read for it (a guess)."""
+        """What the metadata and the matrices say of a candidate, with no wheel byte read for it (computed once;
+        the walk ahead and the resolver both ask)."""
+        return self._bare.get((candidate.name, candidate.version), lambda: self._compute_bare(candidate))
+
+    def _compute_bare(self, candidate: Candidate) -> list[Rejection]:
         md = self.metadata(candidate)
         if md.requires_python and not _python_ok(md.requires_python, self.python_full):
-            out = [
+            return [
                 Rejection(
                     name=candidate.name,
                     version=str(candidate.version),
@@ -530,11 +532,7 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
                     message=f"requires Python {md.requires_python}, the environment has {self.python_full}",
                 )
             ]
-        else:
-            out = run_filters(self.filters, self.info(candidate, binary=False), self.nodes, self.env)
-        with self._lock:
-            self._bare[(candidate.name, candidate.version)] = out
-        return out
+        return run_filters(self.filters, self.info(candidate, binary=False), self.nodes, self.env)
 
     def _ruled_out(self, key: tuple[str, Version]) -> list[Rejection] | None:
         """The rejections of a release already known to be ruled out (its verdict, or a bare verdict no wheel
@@ -542,10 +540,8 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
         verdict = self._verdicts.peek(key)
         if verdict:
             return verdict
-        bare = self._bare.get(key)
-        if bare and any(r.reason in _SETTLED or (r.reason, r.code) == ("compat", "RS204") for r in bare):
-            return bare  # the CUDA its metadata pins vs the driver, a pairing, Requires-Python: final
-        return None
+        bare = self._bare.peek(key)
+        return bare if bare and _settled(bare) else None
 
     def _verdict(self, candidate: Candidate) -> list[Rejection]:
         """The candidate's rejections, computed once and not recorded (prefetching asks too).
@@ -557,7 +553,7 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
 
     def _compute_verdict(self, candidate: Candidate) -> list[Rejection]:
         try:
-            md = self.metadata(candidate)
+            self.metadata(candidate)
         except InputError as exc:
             if exc.code != "RS205":
                 raise
@@ -574,27 +570,12 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
                 )
             ]
         else:
-            if md.requires_python and not _python_ok(md.requires_python, self.python_full):
-                out = [
-                    Rejection(
-                        name=candidate.name,
-                        version=str(candidate.version),
-                        reason="compat",
-                        code="RS204",
-                        message=f"requires Python {md.requires_python}, the environment has {self.python_full}",
-                    )
-                ]
-            else:
-                out = []
-                if self.binary_facts is not None:
-                    # what binary facts cannot change (the CUDA its metadata pins vs the driver, a companion
-                    # pairing) rejects before any wheel byte is read for them; the other reasons the published
-                    # facts give are kept beside it, so --explain names every reason (driver and no kernel)
-                    bare = run_filters(self.filters, self.info(candidate, binary=False), self.nodes, self.env)
-                    if any(r.reason in _NOT_BINARY for r in bare):
-                        out = bare
-                if not out:
-                    out = run_filters(self.filters, self.info(candidate), self.nodes, self.env)
+            # Requires-Python, the CUDA its metadata pins vs the driver, a companion pairing: what no wheel byte can
+            # change rejects before any is read; the other reasons the published facts give are kept beside it,
+            # so --explain names every reason (driver and no kernel)
+            out = self._bare_verdict(candidate)
+            if self.binary_facts is not None and not _settled(out):
+                out = run_filters(self.filters, self.info(candidate), self.nodes, self.env)
         return out
 
     def has_entries(self, name: str, specs: Sequence[SpecifierSet] = ()) -> bool:
@@ -731,6 +712,12 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
     def _prefetch_metadata(self, entries: Sequence[_Entry]) -> None:
         for e in entries:
             self._meta_pool.submit(_quiet, self.fetcher.get, e.dist)
+
+
+def _settled(rejections: Sequence[Rejection]) -> bool:
+    """Whether a verdict made with no wheel byte read is final: the CUDA its metadata pins vs the driver, a
+    companion pairing, or Requires-Python (`RS204`) rejects it whatever its binaries hold."""
+    return any(r.reason in _NOT_BINARY or (r.reason, r.code) == ("compat", "RS204") for r in rejections)
 
 
 def _load_matrices() -> None:
