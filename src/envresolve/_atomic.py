@@ -10,8 +10,11 @@ from pathlib import Path
 __all__ = ["atomic_write_bytes", "atomic_write_text"]
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644, durable: bool = True) -> None:
-    """Write `data` to `path` so that readers see either the old file or the whole new one.
+def atomic_write_bytes(
+    path: str | os.PathLike[str], data: bytes | tuple[bytes, ...], *, mode: int = 0o644, durable: bool = True
+) -> None:
+    """Write `data` (bytes, or a tuple of parts written one after another) to `path` so that readers see either
+    the old file or the whole new one.
 
     `durable=False` skips the fsync: for cache entries, which are checked when read and cost only speed when a
     crash loses them (an fsync per entry made cache writes the largest system-time cost of a cold lock).
@@ -27,7 +30,8 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, mode: int =
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            for part in data if isinstance(data, tuple) else (data,):
+                fh.write(part)
             if durable:
                 fh.flush()
                 os.fsync(fh.fileno())

@@ -77,6 +77,7 @@ __all__ = [
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 _USER_AGENT = "envresolve (+resolver)"
 _CHUNK = 1 << 16
+_MAX_CACHE_META = 64 << 10  # the metadata line of an http cache entry: its URL, a few headers, a digest
 #: default caps; see `HttpClient`
 MAX_PAGE_BYTES = 64 << 20
 MAX_DOWNLOAD_BYTES = 8 << 30
@@ -404,6 +405,7 @@ class HttpClient:
             self.deadline, self._command_seconds = _COMMAND[0]
         self._failed: dict[str, NetError] = {}
         self._store_cond = threading.Condition()
+        self._made_dirs: set[Path] = set()
         self._stores = 0  # cache writes in progress
         self._closed = False
         self.retries = max(0, retries)
@@ -422,7 +424,7 @@ class HttpClient:
         self._opener = urllib.request.build_opener()  # only through a proxy (the pool speaks directly)
         self.requests = 0  # network requests actually sent (for tests and the benchmark)
 
-    def store(self, *files: tuple[Path, bytes]) -> bool:
+    def store(self, *files: tuple[Path, bytes | tuple[bytes, ...]]) -> bool:
         """Write cache files atomically, in order; skipped (False) once `close` was called or when a write fails.
 
         Background fetches still running when a command ends must not be caught mid-write by the process's exit
@@ -435,7 +437,9 @@ class HttpClient:
             self._stores += 1
         try:
             for path, data in files:
-                path.parent.mkdir(parents=True, exist_ok=True)
+                if path.parent not in self._made_dirs:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    self._made_dirs.add(path.parent)
                 atomic_write_bytes(path, data, durable=False)
         except (OSError, InputError):
             return False  # a cache that cannot be written only costs speed
@@ -654,7 +658,7 @@ class HttpClient:
                 if k in resp.headers:
                     merged[k] = resp.headers[k]
             out = Response(cached.url, 200, merged, cached.body, from_cache=True, digest=cached.digest)
-            self._cache_store(clean, hdrs, out, body_unchanged=True)
+            self._cache_store(clean, hdrs, out)
             return out
         if cache and self.cache_dir is not None and resp.status == 200:
             digest = hashlib.sha256(resp.body).hexdigest()
@@ -663,7 +667,7 @@ class HttpClient:
             if not (
                 same and _max_age(resp.headers) == 0 and not ("etag" in resp.headers or "last-modified" in resp.headers)
             ):
-                self._cache_store(clean, hdrs, resp, body_unchanged=same)
+                self._cache_store(clean, hdrs, resp)
         return resp
 
     def get_range(self, url: str, start: int | None, end: int | None) -> Response:
@@ -993,36 +997,40 @@ class HttpClient:
 
     # -- cache ---------------------------------------------------------------------------------------
 
-    def _cache_paths(self, url: str, headers: Mapping[str, str]) -> tuple[Path, Path]:
+    # One file per entry, in one directory: its metadata as a line of JSON, then the body. A cold run writes
+    # a few hundred cache files, and each file and directory created is an inode, which costs more system
+    # time than writing the bytes.
+    def _cache_path(self, url: str, headers: Mapping[str, str]) -> Path:
         assert self.cache_dir is not None
         key = hashlib.sha256((url + "\n" + headers.get("Accept", "")).encode()).hexdigest()
-        base = self.cache_dir / "http" / key[:2]
-        return base / f"{key}.json", base / f"{key}.body"
+        return self.cache_dir / "http" / f"{key}.http"
 
     def _cache_load(self, url: str, headers: Mapping[str, str]) -> _CacheEntry | None:
         """The cache entry's metadata; its body is read only when it will be used (`_CacheEntry.load`)."""
-        meta_path, body_path = self._cache_paths(url, headers)
+        path = self._cache_path(url, headers)
         try:
-            meta = json.loads(meta_path.read_text("utf-8"))
+            with path.open("rb") as fh:
+                line = fh.readline(_MAX_CACHE_META)
+            meta = json.loads(line)
             hdrs = dict(meta["headers"])
             sha = str(meta["sha256"])
         except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if not line.endswith(b"\n"):
             return None
         fresh = time.time() < float(meta.get("stored", 0)) + _max_age(hdrs)
         return _CacheEntry(
             url=str(meta.get("url", url)),
             headers=hdrs,
             sha256=sha,
-            body_path=body_path,
+            path=path,
+            offset=len(line),
             fresh=fresh,
             etag=hdrs.get("etag"),
             last_modified=hdrs.get("last-modified"),
         )
 
-    def _cache_store(
-        self, url: str, headers: Mapping[str, str], resp: Response, *, body_unchanged: bool = False
-    ) -> None:
-        meta_path, body_path = self._cache_paths(url, headers)
+    def _cache_store(self, url: str, headers: Mapping[str, str], resp: Response) -> None:
         keep = ("content-type", "etag", "last-modified", "cache-control", "date", "age")
         meta = {
             "url": redact_url(resp.url),
@@ -1030,8 +1038,8 @@ class HttpClient:
             "sha256": resp.digest or hashlib.sha256(resp.body).hexdigest(),
             "stored": time.time() - _age(resp.headers),
         }
-        files = [] if body_unchanged else [(body_path, resp.body)]
-        self.store(*files, (meta_path, json.dumps(meta, sort_keys=True).encode()))
+        line = json.dumps(meta, sort_keys=True).encode() + b"\n"
+        self.store((self._cache_path(url, headers), (line, resp.body)))
 
 
 class Stream:
@@ -1119,7 +1127,8 @@ class _CacheEntry:
     url: str
     headers: dict[str, str]
     sha256: str
-    body_path: Path
+    path: Path
+    offset: int
     fresh: bool
     etag: str | None
     last_modified: str | None
@@ -1127,7 +1136,9 @@ class _CacheEntry:
     def load(self) -> Response | None:
         """The cached response, or None when the body is missing or does not match its recorded sha256."""
         try:
-            body = self.body_path.read_bytes()
+            with self.path.open("rb") as fh:
+                fh.seek(self.offset)
+                body = fh.read()
         except OSError:
             return None
         digest = hashlib.sha256(body).hexdigest()

@@ -316,8 +316,8 @@ def test_huge_page_is_capped_and_fetched_once(
         run = lock(env, capsys, with_creds(srv.url))
     assert run.rc == 2 and "RS411" in run.err
     assert cfg.hits("/simple/alpha/") == 1  # not retried, not fetched again for the diagnostics
-    assert not list((env / "cache").rglob("*.body")) or all(
-        p.stat().st_size < 256 << 10 for p in (env / "cache").rglob("*.body")
+    assert not list((env / "cache").rglob("*.http")) or all(
+        p.stat().st_size < 256 << 10 for p in (env / "cache").rglob("*.http")
     )
     assert_clean(run, env, locked=False)
 
@@ -427,9 +427,12 @@ def test_timeout_must_be_positive_seconds(value: str, capsys: pytest.CaptureFixt
 def test_a_cache_of_earlier_versions_is_not_trusted(env: Path, index: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Earlier versions cached range-read METADATA under `sha256-<claimed>`; such a record is never believed."""
     real_sha = _sha((FILES / ALPHA).read_bytes())
-    legacy = env / "cache" / "metadata" / ("sha256-" + real_sha)[:9] / f"sha256-{real_sha}.METADATA"
-    legacy.parent.mkdir(parents=True)
-    legacy.write_text("Metadata-Version: 2.1\nName: alpha\nVersion: 1.0\nRequires-Dist: beta==1.0\n")
+    for legacy in (
+        env / "cache" / "metadata" / ("sha256-" + real_sha)[:9] / f"sha256-{real_sha}.METADATA",
+        env / "cache" / "metadata" / f"sha256-{real_sha}.json",
+    ):
+        legacy.parent.mkdir(parents=True, exist_ok=True)
+        legacy.write_text("Metadata-Version: 2.1\nName: alpha\nVersion: 1.0\nRequires-Dist: beta==1.0\n")
     with FaultServer(Config(index, auth=(USER, SECRET))) as srv:
         run = lock(env, capsys, with_creds(srv.url))
     assert run.rc == 0, run.err

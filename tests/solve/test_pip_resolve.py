@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -206,7 +207,7 @@ def test_index_without_validators_refetches_but_reuses_parsed_pages(tmp_path: Pa
     with IndexServer(knobs) as srv:
         index = [srv.url + "/simple/"]
         cold = resolve_pip(["alpha"], [NODE_235], python="3.11", index_urls=index, cache_dir=tmp_path)
-        bodies = {p: p.stat().st_mtime_ns for p in (tmp_path / "http").rglob("*.body")}
+        bodies = {p: p.stat().st_mtime_ns for p in (tmp_path / "http").rglob("*.http")}
         parsed = sorted((tmp_path / "pages").rglob("*.json"))
         n_cold = len(knobs.log)
         warm = resolve_pip(["alpha"], [NODE_235], python="3.11", index_urls=index, cache_dir=tmp_path)
@@ -214,7 +215,7 @@ def test_index_without_validators_refetches_but_reuses_parsed_pages(tmp_path: Pa
     assert {s for p, s, _h in knobs.log[n_cold:] if p.startswith("/simple/")} == {200}  # nothing to revalidate with
     assert "if-none-match" not in knobs.log[-1][2]
     assert parsed and sorted((tmp_path / "pages").rglob("*.json")) == parsed
-    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "http").rglob("*.body")} == bodies  # same bytes: not rewritten
+    assert bodies and {p: p.stat().st_mtime_ns for p in (tmp_path / "http").rglob("*.http")} == bodies  # not rewritten
 
 
 def test_parsed_page_cache_gives_the_same_files(tmp_path: Path) -> None:
@@ -244,10 +245,10 @@ def test_parsed_page_cache_gives_the_same_files(tmp_path: Path) -> None:
                 b.url = "x"  # type: ignore[misc]
 
 
-def test_metadata_cache_sidecar_matches_and_follows_the_metadata_file(tmp_path: Path) -> None:
-    """The parsed sidecar of a cached METADATA gives what parsing gives, and is ignored once the bytes differ."""
+def test_metadata_cache_gives_what_parsing_gives_and_a_bad_record_is_fetched_again(tmp_path: Path) -> None:
+    """A cached metadata record reads back as what parsing the METADATA gave; a damaged record is a miss."""
     from envresolve.solve.pip.index import PackageFinder
-    from envresolve.solve.pip.metadata import MetadataFetcher, parse_metadata
+    from envresolve.solve.pip.metadata import MetadataFetcher
 
     tags = node_tags([NODE_235], "3.11")
     with IndexServer() as srv:
@@ -256,18 +257,20 @@ def test_metadata_cache_sidecar_matches_and_follows_the_metadata_file(tmp_path: 
         dist = next(f for f in finder.files("alpha") if f.kind == "wheel")
         finder.close()
         first = MetadataFetcher(client, tmp_path).get(dist)
-        sidecars = sorted((tmp_path / "metadata").rglob("*.json"))
-        assert first.how in ("pep658", "range") and len(sidecars) == 1
-        (meta,) = sorted((tmp_path / "metadata").rglob("*.METADATA"))
+        (record,) = sorted((tmp_path / "metadata").rglob("*.json"))
+        assert first.how in ("pep658", "range") and first.requires_dist
         warm = MetadataFetcher(client, tmp_path).get(dist)
-        assert warm == parse_metadata(meta.read_bytes(), "cache")
-        assert warm.requires_dist and warm.how == "cache"
-        # the METADATA changes under the sidecar: the sidecar no longer matches and is rewritten from the bytes
-        text = meta.read_text().replace("Requires-Dist:", "Requires-Dist: zeta ; extra == 'z'\nRequires-Dist:", 1)
-        meta.write_text(text)
-        again = MetadataFetcher(client, tmp_path).get(dist)
-        assert again == parse_metadata(text.encode(), "cache") and "zeta ; extra == 'z'" in again.requires_dist
-        assert MetadataFetcher(client, tmp_path).get(dist) == again
+        assert warm.how == "cache" and (warm.name, warm.version, warm.requires_dist, warm.requires_python) == (
+            first.name,
+            first.version,
+            first.requires_dist,
+            first.requires_python,
+        )
+        for damaged in ("{not json", "[2, 1, 2]", json.dumps([3, "", "1.0", [], None, [], "unverified"])):
+            record.write_text(damaged)
+            again = MetadataFetcher(client, tmp_path).get(dist)
+            assert again.how == first.how and again.requires_dist == first.requires_dist
+        assert MetadataFetcher(client, tmp_path).get(dist).how == "cache"  # the fetch wrote the record again
 
 
 def test_page_parsers_agree(tmp_path: Path) -> None:

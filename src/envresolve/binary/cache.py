@@ -83,7 +83,7 @@ class ReportCache:
     # -- reports by content key
     def _report_path(self, key: str, symbols: bool) -> Path:
         safe = hashlib.sha256(key.encode()).hexdigest() if not _is_hex(key) else key
-        return self.base / "reports" / safe[:2] / f"{safe}-{'sym' if symbols else 'nosym'}.json"
+        return self.base / "reports" / f"{safe}-{'sym' if symbols else 'nosym'}.json"
 
     def get(self, key: str, *, symbols: bool) -> ArtifactReport | None:
         """The cached report for a content key (a sha256), or None when absent or unreadable."""
@@ -126,7 +126,7 @@ class ReportCache:
     # -- stat index: local path -> sha256
     def _index_path(self, path: str) -> Path:
         digest = hashlib.sha256(path.encode("utf-8", "surrogateescape")).hexdigest()
-        return self.base / "index" / digest[:2] / f"{digest}.json"
+        return self.base / "index" / f"{digest}.json"
 
     @staticmethod
     def _stamp(st: os.stat_result) -> list[int]:

@@ -193,6 +193,9 @@ def read_version_needs(
     if chain is None:
         return None
     if base is None:
+        # no strings to prove the table by: two records must carry hashes of known version names
+        if sum(1 for _file, group in chain for h, _f, _n in group if h in KNOWN_VERSIONS) < 2:
+            return None
         return _hash_fields(chain, path=path, size=size, elf_class=elf_class, machine=machine)
     needs: dict[str, list[str]] = {}
     weak: dict[str, list[str]] = {}
@@ -267,27 +270,45 @@ def _locate(
 
 
 def _chain_around(data: _Buf, at: int, end: str, work: _Work) -> _Chain | None:
-    for k in range(_MAX_AUX_BACK):
+    """The table holding the auxiliary record at `at`: found from the verneed record whose chain reaches it.
+
+    GNU ld and gold put each verneed record right before its auxiliaries; lld writes all verneed records first,
+    then all auxiliaries. Either way the record lies a whole number of 16-byte records before `at`."""
+    for k in range(1, _MAX_VERNEED + _MAX_AUX_BACK + 1):
         work.spend()
-        head = at - 16 - 16 * k
+        head = at - 16 * k
         if head < 0:
             return None
         version, cnt, _file, vn_aux, _next = struct.unpack_from(end + "HHIII", data, head)
-        if version != 1 or vn_aux != 16 or cnt <= k:
+        if version != 1 or not 1 <= cnt <= _MAX_AUX or vn_aux < 16 or head + vn_aux > at:
+            continue
+        if not _reaches(data, head + vn_aux, cnt, at, end, work):
             continue
         chain = _chain(data, _table_start(data, head, end, work), end, work)
-        if chain and _well_formed(data, chain, end):
+        if chain and _distinct(chain):
             return chain
     return None
 
 
-def _well_formed(data: _Buf, chain: _Chain, end: str) -> bool:
-    """Distinct names within each library's records, and at least two records that name known versions."""
-    del data, end
-    auxes = [a for _file, group in chain for a in group]
-    known = sum(1 for h, _f, _n in auxes if h in KNOWN_VERSIONS)
-    distinct = all(len({n for _h, _f, n in group}) == len(group) for _file, group in chain)
-    return known >= 2 and distinct
+def _reaches(data: _Buf, apos: int, cnt: int, at: int, end: str, work: _Work) -> bool:
+    """Whether the chain of `cnt` auxiliary records from `apos` passes through `at`."""
+    for _ in range(cnt):
+        work.spend()
+        if apos == at:
+            return True
+        if apos > at or apos + 16 > len(data):
+            return False
+        (nxt,) = struct.unpack_from(end + "I", data, apos + 12)
+        if nxt < 16:
+            return False
+        apos += nxt
+    return False
+
+
+def _distinct(chain: _Chain) -> bool:
+    """Distinct names within each library's records, and at least one record that names a known version."""
+    known = any(h in KNOWN_VERSIONS for _file, group in chain for h, _f, _n in group)
+    return known and all(len({n for _h, _f, n in group}) == len(group) for _file, group in chain)
 
 
 def _hash_fields(chain: _Chain, *, path: str, size: int | None, elf_class: int, machine: int) -> dict[str, Any]:
@@ -323,13 +344,17 @@ def _table_start(data: _Buf, head: int, end: str, work: _Work) -> int:
 
 
 def _previous(data: _Buf, head: int, end: str, work: _Work) -> int | None:
-    for cnt in range(1, _MAX_AUX_BACK + 1):
+    """The verneed record that ends where `head` starts: right before it (lld's layout), or before the
+    auxiliaries that follow it (GNU ld's)."""
+    for cnt in range(0, _MAX_AUX_BACK + 1):
         work.spend()
         prev = head - 16 - 16 * cnt
         if prev < 0:
             return None
         version, pcnt, _file, vn_aux, vn_next = struct.unpack_from(end + "HHIII", data, prev)
-        if version == 1 and pcnt == cnt and vn_aux == 16 and vn_next == head - prev:
+        if version != 1 or vn_next != head - prev or not 1 <= pcnt <= _MAX_AUX:
+            continue
+        if (cnt == 0 and vn_aux >= 32) or (cnt > 0 and pcnt == cnt and vn_aux == 16):
             return prev
     return None
 

@@ -397,7 +397,7 @@ class PackageFinder:
         locs = [redact_url(u) for u in self.index_urls] + [redact_url(u) for u in self.find_links]
         names = sorted({canonicalize_name(r) for r in roots})
         key = hashlib.sha256(json.dumps([_HINTS_FORMAT, names, locs]).encode()).hexdigest()
-        return self.cache_dir / "pip-hints" / key[:2] / f"{key}.json"
+        return self.cache_dir / "pip-hints" / f"{key}.json"
 
     def remembered(self, roots: Iterable[str]) -> list[str]:
         """The projects a resolution of these roots fetched last time, in the order it asked for them."""
@@ -457,7 +457,7 @@ class PackageFinder:
         key = hashlib.sha256(
             f"{_PARSED_FORMAT}\n{resp.digest}\n{resp.url}\n{index}\n{self.accept.signature}".encode()
         ).hexdigest()
-        return self.cache_dir / "pages" / key[:2] / f"{key}.json"
+        return self.cache_dir / "pages" / f"{key}.json"
 
     def _parsed_load(self, resp: Response, index: str) -> list[DistFile] | None:
         path = self._parsed_path(resp, index)

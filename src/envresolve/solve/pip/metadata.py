@@ -43,7 +43,7 @@ from envresolve.errors import InputError
 from envresolve.net import HttpClient, NetError, Response, Stream, hash_mismatch
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Mapping
 
     from envresolve.solve.pip.index import DistFile
 
@@ -102,51 +102,39 @@ def describes(md: CoreMetadata, dist: DistFile) -> bool:
         return False
 
 
-# The metadata cache keeps, beside each METADATA file, what `parse_metadata` made of it (`<key>.json`, tied to
-# the METADATA bytes by their sha256): parsing METADATA with the email parser costs about 0.5 ms a file, and a
-# warm lock reads dozens of them.
-_PARSED_FORMAT = 2
+# The metadata cache keeps what `parse_metadata` made of a METADATA file, one small JSON record per wheel:
+# parsing with the email parser costs about 0.5 ms a file, and a warm lock reads dozens. The bytes themselves
+# are not kept (a record of an older format is a miss, and the METADATA is fetched again).
+_CACHE_FORMAT = 3
 
 
-def _cache_read(path: Path, check: str, store: Callable[..., bool]) -> CoreMetadata | None:
-    """The cached metadata at `path` ('cache'), from its parsed sidecar when that matches; None when absent.
+def _cache_read(path: Path, check: str) -> CoreMetadata | None:
+    """The metadata cached at `path` ('cache'); None when absent, unreadable or of another format.
 
     `check` is what the entry's key vouches for (a record under a bare sha256 was verified when it was stored).
     """
     try:
-        data = path.read_bytes()
-    except OSError:
-        return None
-    digest = hashlib.sha256(data).hexdigest()
-    try:
-        row = json.loads(path.with_suffix(".json").read_bytes())
-        fmt, sha, name, version, requires_dist, requires_python, provides_extra, stored_check = row
-        if fmt == _PARSED_FORMAT and sha == digest and name and version:
-            return CoreMetadata(
-                name=str(name),
-                version=str(version),
-                requires_dist=tuple(str(r) for r in requires_dist),
-                requires_python=None if requires_python is None else str(requires_python),
-                provides_extra=tuple(str(e) for e in provides_extra),
-                how="cache",
-                check=str(stored_check) if check != "sha256" else "sha256",
-            )
+        row = json.loads(path.read_bytes())
+        fmt, name, version, requires_dist, requires_python, provides_extra, stored_check = row
+        if fmt != _CACHE_FORMAT or not (isinstance(name, str) and name and isinstance(version, str) and version):
+            return None
+        return CoreMetadata(
+            name=name,
+            version=version,
+            requires_dist=tuple(str(r) for r in requires_dist),
+            requires_python=None if requires_python is None else str(requires_python),
+            provides_extra=tuple(str(e) for e in provides_extra),
+            how="cache",
+            check=str(stored_check) if check != "sha256" else "sha256",
+        )
     except (OSError, ValueError, TypeError):
-        pass
-    try:
-        md = parse_metadata(data, "cache")
-    except (ValueError, UnicodeDecodeError):
         return None
-    md = CoreMetadata(**{**md.__dict__, "check": check})
-    store(_parsed_row(path, data, md))
-    return md
 
 
-def _parsed_row(path: Path, data: bytes, md: CoreMetadata) -> tuple[Path, bytes]:
-    """The parsed sidecar of the METADATA cached at `path`: (its path, its bytes)."""
+def _cache_record(md: CoreMetadata) -> bytes:
+    """The cache record of `md` (see `_cache_read`)."""
     row = [
-        _PARSED_FORMAT,
-        hashlib.sha256(data).hexdigest(),
+        _CACHE_FORMAT,
         md.name,
         md.version,
         list(md.requires_dist),
@@ -154,7 +142,7 @@ def _parsed_row(path: Path, data: bytes, md: CoreMetadata) -> tuple[Path, bytes]
         list(md.provides_extra),
         md.check,
     ]
-    return path.with_suffix(".json"), json.dumps(row, separators=(",", ":")).encode()
+    return json.dumps(row, separators=(",", ":")).encode()
 
 
 class _RangeFile(io.RawIOBase):
@@ -357,7 +345,7 @@ class MetadataFetcher:
             )
         target = self._verified_path(dist)
         if target is not None:
-            self.client.store((target, data), _parsed_row(target, data, full))
+            self.client.store((target, _cache_record(full)))
         return full
 
     def _verified_path(self, dist: DistFile) -> Path | None:
@@ -365,29 +353,28 @@ class MetadataFetcher:
         if self.cache_dir is None or not dist.sha256:
             return None
         # not the `sha256-` names of earlier versions, which also held range reads: those are never trusted
-        key = "verified-" + dist.sha256
-        return self.cache_dir / "metadata" / key[:11] / f"{key}.METADATA"
+        return self.cache_dir / "metadata" / f"verified-{dist.sha256}.json"
 
     def _scoped_path(self, dist: DistFile) -> Path | None:
         """Where any other record is kept: under the file's URL and the hash its index claims, for it alone."""
         if self.cache_dir is None:
             return None
-        key = "url-" + hashlib.sha256(f"{dist.url}\n{dist.sha256 or ''}".encode()).hexdigest()
-        return self.cache_dir / "metadata" / key[:9] / f"{key}.METADATA"
+        key = hashlib.sha256(f"{dist.url}\n{dist.sha256 or ''}".encode()).hexdigest()
+        return self.cache_dir / "metadata" / f"url-{key}.json"
 
     def _fetch(self, dist: DistFile) -> CoreMetadata:
         if dist.local_path is not None:
             return self._described(dist, self._parse(dist, self._from_zip_file(dist, dist.local_path), "local"))
         verified = self._verified_path(dist)
         if verified is not None:
-            cached = _cache_read(verified, "sha256", self.client.store)
+            cached = _cache_read(verified, "sha256")
             if cached is not None:
                 if not describes(cached, dist):
                     raise self._claim_refuted(dist, cached)
                 return cached
         scoped = self._scoped_path(dist)
         if scoped is not None:
-            cached = _cache_read(scoped, "unverified", self.client.store)
+            cached = _cache_read(scoped, "unverified")
             if cached is not None and describes(cached, dist):
                 return cached
         if dist.kind != "wheel":
@@ -407,7 +394,7 @@ class MetadataFetcher:
             md = CoreMetadata(**{**md.__dict__, "check": "unverified"})  # hashed, but against no announced hash
         target = verified if md.check == "sha256" else scoped
         if target is not None:
-            self.client.store((target, data), _parsed_row(target, data, md))
+            self.client.store((target, _cache_record(md)))
         return md
 
     @staticmethod
