@@ -280,15 +280,17 @@ class _Resp:
 
 
 class _Pool:
-    """Keep-alive connections, one set per thread (http.client connections are not thread-safe).
+    """Keep-alive connections shared by the client's threads, each used by one request at a time.
 
     urllib opens a new TCP + TLS connection for every request; with keep-alive a warm request costs one
-    round trip instead of three.
+    round trip instead of three. An idle connection goes to whichever thread asks next, so a command opens
+    about as many connections as it has requests in flight, not one per thread.
     """
 
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
-        self._local = threading.local()
+        self._idle: dict[tuple[str, str, int], list[http.client.HTTPConnection]] = {}
+        self._idle_lock = threading.Lock()
         # Loading the system CA certificates takes ~20 ms; it runs in the background (OpenSSL does not hold the
         # GIL) while the caller imports and reads its inputs, and only the first HTTPS connection waits for it.
         self._ssl_box: list[ssl.SSLContext | BaseException] = []
@@ -309,12 +311,14 @@ class _Pool:
             raise ctx
         return ctx
 
-    def _conns(self) -> dict[tuple[str, str, int], http.client.HTTPConnection]:
-        conns: dict[tuple[str, str, int], http.client.HTTPConnection] | None = getattr(self._local, "conns", None)
-        if conns is None:
-            conns = {}
-            self._local.conns = conns
-        return conns
+    def _checkout(self, key: tuple[str, str, int]) -> http.client.HTTPConnection | None:
+        with self._idle_lock:
+            idle = self._idle.get(key)
+            return idle.pop() if idle else None
+
+    def _checkin(self, key: tuple[str, str, int], conn: http.client.HTTPConnection) -> None:
+        with self._idle_lock:
+            self._idle.setdefault(key, []).append(conn)
 
     def open(self, url: str, headers: Mapping[str, str], timeout: float | None = None) -> _Resp:
         timeout = self.timeout if timeout is None else timeout
@@ -323,9 +327,8 @@ class _Pool:
         port = parts.port or (443 if parts.scheme == "https" else 80)
         key = (parts.scheme, host, port)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        conns = self._conns()
         for fresh in (False, True):
-            conn = None if fresh else conns.pop(key, None)
+            conn = None if fresh else self._checkout(key)
             reused = conn is not None
             if conn is None:
                 if parts.scheme == "https":
@@ -350,7 +353,7 @@ class _Pool:
 
             def done(reusable: bool, conn: http.client.HTTPConnection = conn, resp: Any = resp) -> None:
                 if reusable and not resp.will_close and resp.isclosed():
-                    conns[key] = conn
+                    self._checkin(key, conn)
                 else:
                     conn.close()
 
