@@ -466,3 +466,19 @@ def test_metadata_headers_are_read_and_the_description_body_is_not(eol: bytes) -
     md = parse_metadata(eol.join(head) + eol + eol + eol.join(body) + eol, "range")
     assert (md.name, md.version, md.requires_python) == ("demo", "1.0", ">=3.9")
     assert md.requires_dist == ("numpy>=1.20", "packaging ; extra == 'x'") and md.provides_extra == ("x",)
+
+
+def test_parse_metadata_reads_headers_only_and_refuses_two_names() -> None:
+    from envresolve.solve.pip.metadata import parse_metadata
+
+    text = (
+        b"Metadata-Version: 2.1\nName: alpha\nVersion: 1.0\nAuthor: J\xe9r\xf4me\nRequires-Python: >=3.8\n"
+        b"Requires-Dist: beta>=1\nRequires-Dist: gamma ; extra == 'g'\nProvides-Extra: g\n\nName: not-a-header\n"
+    )
+    md = parse_metadata(text, "range")
+    assert (md.name, md.version, md.requires_python) == ("alpha", "1.0", ">=3.8")
+    assert md.requires_dist == ("beta>=1", "gamma ; extra == 'g'") and md.provides_extra == ("g",)
+    with pytest.raises(ValueError):
+        parse_metadata(b"Name: alpha\nName: beta\nVersion: 1.0\n", "range")
+    with pytest.raises(ValueError):
+        parse_metadata(b"Name: alpha\n", "range")

@@ -71,22 +71,29 @@ _CHECK_OF = {"download": "sha256", "pep658": "index-hash", "range": "unverified"
 
 
 def parse_metadata(data: bytes, how: str) -> CoreMetadata:
-    """Parse a METADATA / PKG-INFO file. Raises ValueError when it has no name or version."""
-    from packaging.metadata import parse_email  # loads the email parser: only when no parsed copy is cached
+    """Parse a METADATA / PKG-INFO file. Raises ValueError when it has no name or version (or names either twice)."""
+    # The standard library's header parser (http.client has loaded it already; packaging.metadata would add its
+    # SPDX licence table, ~15 ms of import, for fields read here). Every field read here is a header: the body
+    # (the long description, often a whole README) is not parsed.
+    from email.parser import HeaderParser
+    from email.policy import compat32
 
-    # Every field read here is a header; the body (the long description, often a whole README) is not parsed.
     end = min((i for i in (data.find(b"\n\n"), data.find(b"\r\n\r\n")) if i >= 0), default=-1)
-    raw, _unparsed = parse_email(data if end < 0 else data[: end + 1])
-    name = raw.get("name")
-    version = raw.get("version")
-    if not name or not version:
-        raise ValueError("metadata without Name or Version")
+    head = (data if end < 0 else data[: end + 1]).decode("utf-8", "replace")
+    msg = HeaderParser(policy=compat32).parsestr(head)
+
+    def all_of(field: str) -> list[str]:
+        return [str(v).strip() for v in msg.get_all(field) or ()]
+
+    names, versions, pythons = all_of("Name"), all_of("Version"), all_of("Requires-Python")
+    if len(names) != 1 or len(versions) != 1 or not names[0] or not versions[0]:
+        raise ValueError("metadata without one Name and one Version")
     return CoreMetadata(
-        name=name,
-        version=version,
-        requires_dist=tuple(raw.get("requires_dist", ())),
-        requires_python=raw.get("requires_python"),
-        provides_extra=tuple(raw.get("provides_extra", ())),
+        name=names[0],
+        version=versions[0],
+        requires_dist=tuple(all_of("Requires-Dist")),
+        requires_python=pythons[0] if len(pythons) == 1 else None,
+        provides_extra=tuple(all_of("Provides-Extra")),
         how=how,
         check=_CHECK_OF.get(how, "unverified"),
     )
