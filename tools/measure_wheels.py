@@ -61,9 +61,11 @@ class Plan:
 
 PLAN: tuple[Plan, ...] = (
     Plan("torch", since="1.7", archs=("x86_64", "aarch64")),
-    Plan("torchvision", last=3),
-    Plan("torchaudio", last=3),
-    Plan("triton", last=3),
+    # torch's companions, for every release that pairs with a torch of the table: a lock of torch with them
+    # then reads none of their files
+    Plan("torchvision", since="0.8", archs=("x86_64", "aarch64")),
+    Plan("torchaudio", since="0.7", archs=("x86_64", "aarch64")),
+    Plan("triton", since="2.0"),
     Plan("xformers", last=3),
     Plan("bitsandbytes", last=3),
     Plan("cupy-cuda11x", last=2),

@@ -91,8 +91,8 @@ def test_newest_cuda13_torch_rejected_on_driver_535_backtracks_to_cu121() -> Non
 
 
 def test_a_release_pinning_a_ruled_out_torch_is_skipped_unread() -> None:
-    """torchvision 0.20.0 pins torch==2.5.0, which driver 535 rules out: no wheel byte of it is read, and the
-    'why not' line names the pin and the reason behind it."""
+    """torchvision 0.20.0 pairs with torch 2.5 (pytorch.yaml; it also pins torch==2.5.0), which driver 535 rules
+    out: no wheel byte of it is read, and the 'why not' line names the pairing and the reason behind it."""
     asked: list[str] = []
 
     def facts(info: CandidateInfo) -> ArtifactReport | None:
@@ -105,7 +105,7 @@ def test_a_release_pinning_a_ruled_out_torch_is_skipped_unread() -> None:
     assert got["torchvision"] == "0.19.0+cu121"
     assert "torchvision 0.20.0+cu130" not in asked and "torchvision 0.19.0+cu121" in asked
     why = [line for line in res.why_not() if line.startswith("why not torchvision 0.20.0+cu130")]
-    assert why and "it needs torch==2.5.0, which is ruled out: needs CUDA 13.0" in why[0], res.why_not()
+    assert why and "it needs torch==2.5.*, which is ruled out: needs CUDA 13.0" in why[0], res.why_not()
 
 
 def test_cuda13_allowed_on_driver_580() -> None:

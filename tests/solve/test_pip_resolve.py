@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -380,14 +381,19 @@ def _wheel(members: dict[str, bytes], *, comment: bytes = b"", method: int = 8) 
     return buf.getvalue()
 
 
-def _scan(data: bytes, tail: int = 64 * 1024) -> bytes | None:
+def _scan(data: bytes, tail: int = 64 * 1024, wheel: str = "a-1-py3-none-any.whl") -> tuple[bytes | None, int]:
+    """What `_scan_metadata` reads from `data` served as `wheel`, and the range requests it made."""
+    from envresolve.solve.pip.index import _parse_wheel_name
     from envresolve.solve.pip.metadata import _RangeFile, _scan_metadata
 
+    parsed = _parse_wheel_name(wheel)
+    assert parsed is not None
+    dist = SimpleNamespace(name=parsed[0], version=parsed[1])
     client = _LocalRanges(data)
     first = client.get_range("u", None, tail)
     start = len(data) - len(first.body)  # type: ignore[attr-defined]
     raw = _RangeFile(client, "u", len(data), (start, first.body))  # type: ignore[arg-type]
-    return _scan_metadata(raw, start, first.body)  # type: ignore[attr-defined]
+    return _scan_metadata(raw, start, first.body, dist), client.calls - 1  # type: ignore[arg-type]
 
 
 def test_metadata_scan_matches_zipfile_and_falls_back_on_anything_unusual() -> None:
@@ -398,24 +404,30 @@ def test_metadata_scan_matches_zipfile_and_falls_back_on_anything_unusual() -> N
     many = {f"big/mod{i:05d}.py": os.urandom(16) for i in range(3000)}  # a directory larger than the tail read
     for method in (zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED):
         data = _wheel({**many, "big-1.0.dist-info/METADATA": meta, "big-1.0.dist-info/RECORD": b""}, method=method)
-        assert _scan(data) == meta
-        assert _scan(data, tail=len(data)) == meta  # directory inside the first read
+        # the entry closes the directory, in the tail: the member alone is fetched, not the directory
+        assert _scan(data, wheel="big-1.0-py3-none-any.whl") == (meta, 1)
+        assert _scan(data, tail=len(data), wheel="big-1.0-py3-none-any.whl") == (meta, 0)  # all in the first read
+        # a file of another project or version than its .dist-info: the whole directory is searched
+        assert _scan(data, wheel="big-2.0-py3-none-any.whl") == (meta, 2)
+    # a second .dist-info/METADATA beside the file's own, in the tail: the whole directory decides (two: none)
+    two_late = _wheel({**many, "big-1.0.dist-info/METADATA": meta, "other-1.dist-info/METADATA": meta})
+    assert _scan(two_late, wheel="big-1.0-py3-none-any.whl") == (None, 1)
     # real fixture wheels agree with zipfile
     for path in sorted((ROOT / "files").glob("*.whl")):
         with zipfile.ZipFile(path) as zf:
             names = [n for n in zf.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]
             want = zf.read(names[0]) if len(names) == 1 else None
-        assert _scan(path.read_bytes()) == want
+        assert _scan(path.read_bytes(), wheel=path.name)[0] == want
     # unusual archives are left to zipfile (which then reports them as before)
-    assert _scan(_wheel({"a-1.dist-info/METADATA": meta}, comment=b"hi")) is None
+    assert _scan(_wheel({"a-1.dist-info/METADATA": meta}, comment=b"hi"))[0] is None
     two = _wheel({"a-1.dist-info/METADATA": meta, "b-1.dist-info/METADATA": meta})
-    assert _scan(two) is None
-    assert _scan(_wheel({"x/a-1.dist-info/METADATA": meta})) is None
-    assert _scan(_wheel({"a-1.dist-info/METADATA.bak": meta})) is None
+    assert _scan(two)[0] is None
+    assert _scan(_wheel({"x/a-1.dist-info/METADATA": meta}))[0] is None
+    assert _scan(_wheel({"a-1.dist-info/METADATA.bak": meta}))[0] is None
     bad = bytearray(_wheel({"a-1.dist-info/METADATA": meta}, method=zipfile.ZIP_STORED))
     at = bytes(bad).find(b"Requires-Dist")
     bad[at] ^= 0x20  # the CRC no longer matches
-    assert _scan(bytes(bad)) is None
+    assert _scan(bytes(bad))[0] is None
 
 
 def test_a_warm_run_fetches_the_pages_the_last_run_needed_up_front(tmp_path: Path) -> None:
@@ -478,7 +490,7 @@ def test_parse_metadata_reads_headers_only_and_refuses_two_names() -> None:
     md = parse_metadata(text, "range")
     assert (md.name, md.version, md.requires_python) == ("alpha", "1.0", ">=3.8")
     assert md.requires_dist == ("beta>=1", "gamma ; extra == 'g'") and md.provides_extra == ("g",)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="one Name"):
         parse_metadata(b"Name: alpha\nName: beta\nVersion: 1.0\n", "range")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="one Name"):
         parse_metadata(b"Name: alpha\n", "range")

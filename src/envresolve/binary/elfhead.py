@@ -346,7 +346,7 @@ def _table_start(data: _Buf, head: int, end: str, work: _Work) -> int:
 def _previous(data: _Buf, head: int, end: str, work: _Work) -> int | None:
     """The verneed record that ends where `head` starts: right before it (lld's layout), or before the
     auxiliaries that follow it (GNU ld's)."""
-    for cnt in range(0, _MAX_AUX_BACK + 1):
+    for cnt in range(_MAX_AUX_BACK + 1):
         work.spend()
         prev = head - 16 - 16 * cnt
         if prev < 0:

@@ -206,14 +206,17 @@ _LFH = struct.Struct("<4s5H3L2H")  # local file header
 _METADATA_NAME = b".dist-info/METADATA"
 
 
-def _scan_metadata(raw: _RangeFile, tail_start: int, tail: bytes) -> bytes | None:
+def _scan_metadata(raw: _RangeFile, tail_start: int, tail: bytes, dist: DistFile) -> bytes | None:
     """The `<name>.dist-info/METADATA` member of a remote wheel, found without parsing the whole zip directory.
 
     `zipfile` builds a `ZipInfo` for every entry of the central directory (12,000 for a torch wheel, about 0.1 s of
-    Python each time); this looks only at the entries whose name ends in `.dist-info/METADATA`. It reads the same
-    byte ranges `zipfile` would. Anything unusual (ZIP64, an archive comment, not exactly one such entry, a
-    compression other than stored/deflate, encryption, a size or CRC that does not match) returns None, and the
-    caller reads the wheel with `zipfile` as before.
+    Python each time); this looks only at the entries whose name ends in `.dist-info/METADATA`. Wheel builders
+    write the `.dist-info` files last, so their entries close the directory: when the tail already read holds
+    the entry of the file's own `.dist-info` (its project and version), and no other, that member is read
+    without fetching the rest of the directory (1.2 MB for a torch wheel). Otherwise the whole directory is
+    read, and exactly one such entry must be in it. Anything unusual (ZIP64, an archive comment, a compression
+    other than stored/deflate, encryption, a size or CRC that does not match) returns None, and the caller reads
+    the wheel with `zipfile` as before.
     """
     if len(tail) < _EOCD.size or tail[-_EOCD.size : -_EOCD.size + 4] != b"PK\x05\x06":
         return None  # an archive comment, or not a zip: let zipfile judge
@@ -223,35 +226,24 @@ def _scan_metadata(raw: _RangeFile, tail_start: int, tail: bytes) -> bytes | Non
     eocd_at = raw._size - _EOCD.size
     if cd_offset + cd_size != eocd_at:
         return None  # ZIP64 records or data between the directory and its end record
+    hits = None
     if cd_offset >= tail_start:
         cd = tail[cd_offset - tail_start : cd_offset - tail_start + cd_size]
+        if len(cd) != cd_size:
+            return None
     else:
-        cd = raw._read(cd_offset, cd_size)
-    if len(cd) != cd_size:
-        return None
-    hits: list[tuple[int, int, int, int, int, int, int]] = []
-    pos = cd.find(_METADATA_NAME)
-    while pos != -1:
-        end = pos + len(_METADATA_NAME)
-        head = cd.rfind(b"PK\x01\x02", 0, pos)
-        if head != -1 and head + _CDH.size <= len(cd):
-            fields = _CDH.unpack_from(cd, head)
-            flags, method, crc, csize, usize, name_len, offset = (
-                fields[3],
-                fields[4],
-                fields[7],
-                fields[8],
-                fields[9],
-                fields[10],
-                fields[16],
-            )
-            name = cd[head + _CDH.size : head + _CDH.size + name_len]
-            if head + _CDH.size + name_len == end and name.count(b"/") == 1:
-                hits.append((flags, method, crc, csize, usize, name_len, offset))
-        pos = cd.find(_METADATA_NAME, end)
+        cd = tail[: len(tail) - _EOCD.size]  # the directory's last entries
+        hits = _metadata_entries(cd)
+        if len(hits) != 1 or not _own_dist_info(hits[0][7], dist):
+            hits = None
+            cd = raw._read(cd_offset, cd_size)
+            if len(cd) != cd_size:
+                return None
+    if hits is None:
+        hits = _metadata_entries(cd)
     if len(hits) != 1:
         return None
-    flags, method, crc, csize, usize, name_len, offset = hits[0]
+    flags, method, crc, csize, usize, name_len, offset, _name = hits[0]
     if flags & 0x1 or method not in (0, 8) or usize > _MAX_METADATA or offset >= cd_offset:
         return None
     local = raw._read(offset, min(_LFH.size + name_len + 1024 + csize, cd_offset - offset))
@@ -271,6 +263,34 @@ def _scan_metadata(raw: _RangeFile, tail_start: int, tail: bytes) -> bytes | Non
     if len(out) != usize or zlib.crc32(out) != crc:
         return None
     return out
+
+
+def _metadata_entries(cd: bytes) -> list[tuple[int, int, int, int, int, int, int, bytes]]:
+    """The central-directory entries of top-level `*.dist-info/METADATA` files in `cd` (whole entries only):
+    (flags, method, crc, compressed size, size, name length, local header offset, name)."""
+    hits: list[tuple[int, int, int, int, int, int, int, bytes]] = []
+    pos = cd.find(_METADATA_NAME)
+    while pos != -1:
+        end = pos + len(_METADATA_NAME)
+        head = cd.rfind(b"PK\x01\x02", 0, pos)
+        if head != -1 and head + _CDH.size <= len(cd):
+            fields = _CDH.unpack_from(cd, head)
+            name_len = fields[10]
+            name = cd[head + _CDH.size : head + _CDH.size + name_len]
+            if head + _CDH.size + name_len == end and name.count(b"/") == 1:
+                hits.append((fields[3], fields[4], fields[7], fields[8], fields[9], name_len, fields[16], name))
+        pos = cd.find(_METADATA_NAME, end)
+    return hits
+
+
+def _own_dist_info(name: bytes, dist: DistFile) -> bool:
+    """Whether `<dir>/METADATA` is in the `.dist-info` directory of `dist`'s own project and version."""
+    stem = name.split(b"/", 1)[0][: -len(b".dist-info")].decode("utf-8", "replace")
+    project, _, version = stem.rpartition("-")
+    try:
+        return canonicalize_name(project) == dist.name and Version(version) == dist.version
+    except InvalidVersion:
+        return False
 
 
 class _NoRange(Exception):
@@ -469,7 +489,7 @@ class MetadataFetcher:
                 tail_start, size, tail = self._tail_of(dist, st.headers, st.read_all(_TAIL + 1))
         raw = _RangeFile(self.client, dist.url, size, (tail_start, tail))
         try:
-            found = _scan_metadata(raw, tail_start, tail)
+            found = _scan_metadata(raw, tail_start, tail, dist)
         except _NoRange:
             return self._download_and_extract(dist), "download"
         if found is not None:

@@ -456,23 +456,24 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
             )
         return None
 
-    def _exact_needs(self, candidate: Candidate) -> list[tuple[NormalizedName, SpecifierSet]]:
-        """The exact release ranges of other projects the candidate needs: its `==` pins, its pytorch.yaml pairing."""
+    def _exact_needs(self, candidate: Candidate) -> Iterator[tuple[NormalizedName, SpecifierSet]]:
+        """The exact release ranges of other projects the candidate needs: its pytorch.yaml pairing (known without
+        its metadata, so a release paired with a ruled-out torch is skipped before its metadata is fetched), then
+        its `==` pins."""
+        pairing = companion_pairing(candidate.name, str(candidate.version))
+        if pairing is not None and pairing[0] not in self.installed:
+            yield NormalizedName(pairing[0]), SpecifierSet(pairing[1])
         try:
             md = self.metadata(candidate)
         except InputError:
-            return []
-        needs: list[tuple[NormalizedName, SpecifierSet]] = []
+            return
         for line in md.requires_dist:
             req = parse_requirement(line)
             if req is None or not any(s.operator in ("==", "===") and "*" not in s.version for s in req.specifier):
                 continue
-            if self._applies(req, frozenset()):
-                needs.append((canonicalize_name(req.name), req.specifier))
-        pairing = companion_pairing(candidate.name, str(candidate.version))
-        if pairing is not None:
-            needs.append((NormalizedName(pairing[0]), SpecifierSet(pairing[1])))
-        return [(dep, spec) for dep, spec in needs if dep not in self.installed]
+            dep = canonicalize_name(req.name)
+            if dep not in self.installed and self._applies(req, frozenset()):
+                yield dep, req.specifier
 
     def _speculative_read(self, candidate: Candidate) -> None:
         """Read the binary facts of the release a walk expects the resolver to pin, once the walks of the projects
