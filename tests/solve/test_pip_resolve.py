@@ -283,10 +283,11 @@ def test_page_parsers_agree(tmp_path: Path) -> None:
     assert key(html) == key(js) and len(js) == 3
 
 
-def test_bad_index_page_is_rs206(tmp_path: Path) -> None:
+@pytest.mark.parametrize("body", ["{not json", "[" * 100_000], ids=["malformed", "nested-deep"])
+def test_bad_index_page_is_rs206(tmp_path: Path, body: str) -> None:
     bad = tmp_path / "simple" / "alpha"
     bad.mkdir(parents=True)
-    (bad / "index.json").write_text("{not json")
+    (bad / "index.json").write_text(body)
     with pytest.raises(InputError) as err:
         resolve_pip(["alpha"], [NODE_235], python="3.11", index_urls=[(tmp_path / "simple").as_uri()], use_cache=False)
     assert err.value.code == "RS206"
