@@ -166,7 +166,8 @@ def _span(r: str) -> re.Match[str] | None:
 def test_prefix_reader_proves_version_needs_like_the_whole_reader() -> None:
     from envresolve.binary.elf import read_elf_file
 
-    for lib in ("libcvwait.so", "libcxx11.so", "libplain.so.1", "libcuda_mixed.so"):
+    # liblld.so: LLD's layout (every verneed record, then every auxiliary); libsingle.so: one record in all
+    for lib in ("libcvwait.so", "libcxx11.so", "libplain.so.1", "libcuda_mixed.so", "liblld.so", "libsingle.so"):
         data = (ELF / lib).read_bytes()
         head = read_version_needs(data, path=lib)
         full, _ = read_elf_file(ELF / lib)
@@ -213,6 +214,19 @@ def test_prefix_reader_reads_records_by_hash_when_the_strings_are_out_of_reach()
     assert head is not None and head["needed"] == ()  # library names are not read by hash
     assert head["version_needs"]["libstdc++.so.6"] == ("CXXABI_1.3", "GLIBCXX_3.4.11", "GLIBCXX_3.4.30")
     assert head["version_needs"]["glibc"] == ("GLIBC_2.2.5",)
+
+
+def test_lld_layout_and_a_single_record_are_read_by_hash_only_when_two_records_agree() -> None:
+    """Without their strings, LLD's three records (all GLIBC_2.2.5) still prove the table; one record alone
+    (libsingle.so) does not: four bytes of a hash prove nothing."""
+    for lib, expect in (("liblld.so", {"glibc": ("GLIBC_2.2.5",)}), ("libsingle.so", None)):
+        data = bytearray((ELF / lib).read_bytes())
+        for name in (b"GLIBC_2.2.5", b"libc.so.6", b"libm.so.6", b"libdl.so.2"):
+            at = data.find(name + b"\x00")
+            if at >= 0:
+                data[at : at + len(name)] = b"x" * len(name)
+        head = read_version_needs(bytes(data), path=lib)
+        assert (head["version_needs"] if head else None) == expect, lib
 
 
 def test_prefix_reader_refuses_what_it_cannot_prove() -> None:

@@ -262,11 +262,20 @@ def _locate(
         tries = 0
         while at >= 0 and tries < _MAX_HITS:
             tries += 1
-            chain = _chain_around(data, at, end, work) if at % 4 == 0 else None
+            chain = _chain_around(data, at, end, work) if at % 4 == 0 and _aux_like(data, at, end) else None
             if chain is not None:
                 return chain, at
             at = data.find(needle, at + 1)
     return None
+
+
+def _aux_like(data: _Buf, at: int, end: str) -> bool:
+    """Whether the 16 bytes at `at` can be an auxiliary record (as `_chain` checks them): most hits of a hash's
+    four bytes in a prefix are not, and are dropped before any record before them is looked at."""
+    if at + 16 > len(data):
+        return False
+    _hash, flags, other, _name, nxt = struct.unpack_from(end + "IHHII", data, at)
+    return not flags & ~_VER_FLG_WEAK and 2 <= other < 0x8000 and (nxt == 0 or nxt >= 16)
 
 
 def _chain_around(data: _Buf, at: int, end: str, work: _Work) -> _Chain | None:
