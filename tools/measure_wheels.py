@@ -249,21 +249,82 @@ def _todo(plans: list[Plan], known: set[str]) -> Iterator[dict[str, Any]]:
                 yield f
 
 
+#: projects whose exact pins in a measured torch wheel's Requires-Dist are measured too (`--pinned`): the CUDA
+#: libraries torch installs with it, so that a lock of torch reads none of them
+PINNED_BY = "torch"
+_PINNED = ("nvidia-", "cuda-")
+
+
+def pinned_files(rows: list[MeasuredWheel]) -> list[dict[str, Any]]:
+    """The wheels the measured `PINNED_BY` rows pin exactly (`==`) among `_PINNED` projects, for each row's
+    architecture (markers evaluated for Linux on it)."""
+    from packaging.markers import default_environment
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    by_sha = {f["hashes"]["sha256"]: f for f in project_page(PINNED_BY)["files"]}
+    wanted: set[tuple[str, str, str]] = set()  # (project, version, arch)
+    for row in rows:
+        f = by_sha.get(row.sha256)
+        if row.name != PINNED_BY or f is None:
+            continue
+        arch = "aarch64" if row.tag.endswith("aarch64") else "x86_64"
+        py = row.tag.split("-")[0]
+        env = {
+            **default_environment(),
+            "platform_system": "Linux",
+            "sys_platform": "linux",
+            "platform_machine": arch,
+            "python_version": f"{py[2]}.{py[3:]}" if py.startswith("cp") else "3.11",
+            "extra": "",
+        }
+        for line in requires_dist(f):
+            try:
+                req = Requirement(line)
+            except InvalidRequirement:
+                continue
+            exact = [sp.version for sp in req.specifier if sp.operator == "=="]
+            if len(exact) != 1 or not req.name.lower().startswith(_PINNED):
+                continue
+            if req.marker is None or req.marker.evaluate(env):
+                wanted.add((req.name.lower().replace("_", "-"), exact[0], arch))
+    out: list[dict[str, Any]] = []
+    for project in sorted({p for p, _v, _a in wanted}):
+        page = project_page(project)
+        for _p, version, arch in sorted(w for w in wanted if w[0] == project):
+            cands = [
+                f
+                for f in page["files"]
+                if _linux(f["filename"], arch)
+                and not f.get("yanked")
+                and parse_wheel_filename(f["filename"])[1] == Version(version)
+            ]
+            for want in (*(f"-{py}-" for py in PYTHONS), "-abi3-", "-none-"):
+                hits = [f for f in cands if want in f["filename"]]
+                if hits:
+                    out.append(max(hits, key=lambda f: parse_wheel_filename(f["filename"])[2]))
+                    break
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", nargs="*", help="projects of PLAN to measure (default: all)")
     ap.add_argument("--dry-run", action="store_true", help="list the files that would be measured")
     ap.add_argument("--repin", action="store_true", help="read the pins of the rows again; download nothing")
     ap.add_argument("--timings", type=Path, help="write per-file timings here as JSON")
+    ap.add_argument(
+        "--pinned", action="store_true", help=f"measure the CUDA wheels the {PINNED_BY} rows pin (not PLAN's files)"
+    )
     args = ap.parse_args(argv)
     plans = [p for p in PLAN if not args.only or p.project in args.only]
     rows = load_rows()
     known = {r.sha256 for r in rows}
+    todo = (f for f in pinned_files(rows) if f["hashes"]["sha256"] not in known) if args.pinned else _todo(plans, known)
     if args.repin:
         write_table(repin(rows, plans), dt.datetime.now(dt.timezone.utc).date())
         return 0
     if args.dry_run:
-        for f in _todo(plans, known):
+        for f in todo:
             print(f["filename"], f["size"])
         return 0
     today = dt.datetime.now(dt.timezone.utc).date()
@@ -273,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with ThreadPoolExecutor(max_workers=1) as pool:  # one download at a time, overlapping one inspection
             pending: tuple[dict[str, Any], Future[tuple[Path, float]]] | None = None
-            for f in [*_todo(plans, known), None]:
+            for f in [*todo, None]:
                 nxt = (f, pool.submit(download, f, workdir)) if f is not None else None
                 if pending is not None:
                     cur, fut = pending

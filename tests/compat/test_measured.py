@@ -107,3 +107,19 @@ def test_the_pip_resolver_rejects_a_measured_candidate() -> None:
     unknown = info.model_copy(update={"sha256": "0" * 64})
     # without a measured row the published layer (pytorch.yaml: 2.8.0's PyPI build starts at sm_70) still decides
     assert [r.code for r in binary_facts_filter(unknown, node(gpus=PASCAL), Environment())] == ["CP110"]
+
+
+# nvidia-cufft-cu12 11.2.1.3 (torch 2.5's pin), as measured: libcufft.so.11's fatbinary is one 320-byte sm_52 entry
+CUFFT_112 = "f083fc24912aa410be21fa16d157fed2055dab1cc4b6934a0e03cba69eb242b9"
+CUFFT_112_FILE = "nvidia_cufft_cu12-11.2.1.3-py3-none-manylinux2014_x86_64.whl"
+
+
+def test_an_nvidia_cuda_library_is_not_judged_by_its_fatbinary() -> None:
+    """cuFFT runs on a Pascal GPU (CUDA 12.4 supports sm_60) although its fatbinary names sm_52 alone: NVIDIA's
+    CUDA libraries reach the GPU by more than their fatbinaries, so their device code gives no CP110."""
+    row = measured_by_sha256(CUFFT_112)
+    assert row is not None and row.file == CUFFT_112_FILE
+    assert {t for lib in row.device_code for t in lib.sass} == {"sm_52"}
+    pkg = pypi("nvidia-cufft-cu12", "11.2.1.3", url=f"https://127.0.0.1/w/{CUFFT_112_FILE}#sha256={CUFFT_112}")
+    assert measured_facts(pkg) is not None and device_code(pkg) is None
+    assert [d for d in check_kernels(env(pkg), node(gpus=PASCAL)) if d.code in ("CP110", "CP111")] == []

@@ -197,7 +197,14 @@ class DeviceCode:
 
 
 def device_code(pkg: Package) -> DeviceCode | None:
-    """SASS/PTX of a package: from its binary facts (fatbinary entries), else from the matrix for torch variants."""
+    """SASS/PTX of a package: from its binary facts (fatbinary entries), else from the matrix for torch variants.
+
+    None for NVIDIA's own CUDA libraries (`nvidia-cufft-cu12`, ...): their fatbinaries do not say which GPUs they
+    run on. Measured, cuFFT 11.2's libcufft.so carries one 320-byte sm_52 entry while it runs on every GPU CUDA
+    12.4 supports; NVIDIA supports each library on the GPUs of its CUDA release, which the CUDA rules judge.
+    """
+    if cuda_of_package_name(pkg.name, pkg.version, pkg.ecosystem) is not None:
+        return None
     label = pkg_label(pkg)
     rep = pkg.binary
     if rep is not None:

@@ -471,8 +471,10 @@ class PackageFinder:
             return None
         try:
             rows = from_json(path.read_bytes(), cache_strings="keys")
-            # Rows hold what parsing found (name, version, kind, tags): only the version is parsed again.
+            # Rows hold what parsing found (name, version, kind, tags): only the version is parsed again, once
+            # per distinct version (a release has a file per Python and platform).
             out: list[DistFile] = []
+            versions: dict[str, Version] = {}
             for filename, url, hashes, rp, yanked, has_meta, mhashes, name, version, kind, tags in rows:
                 df: DistFile = object.__new__(DistFile)
                 df.__dict__.update(
@@ -480,7 +482,7 @@ class PackageFinder:
                     url=url,
                     index=index,
                     name=name,
-                    version=Version(version),
+                    version=versions.get(version) or versions.setdefault(version, Version(version)),
                     kind=kind,
                     tags=frozenset(tags),
                     hashes=hashes,
