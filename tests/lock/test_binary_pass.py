@@ -481,3 +481,19 @@ def test_a_measured_wheel_is_not_read_and_its_row_decides(
     # metadata comes from the wheels' tails (no PEP 658 file here); none of the libraries' bytes is asked for
     assert all(not r.startswith("bytes=0-") and r != "" for r in _ranges(cfg))
     assert sum(int(m.group(2)) - int(m.group(1)) + 1 for m in map(_span, _ranges(cfg)) if m) < 200 << 10
+
+
+def test_neighbouring_members_first_bytes_are_fetched_together_within_the_budget() -> None:
+    """Members whose first reads lie close together share a request; a lone member gets none (its own read
+    fetches it); nothing is grouped past what the budget covers."""
+    from envresolve.binary.ranged import _first_windows
+    from envresolve.binary.wheel import ZipMember
+
+    def member(at: int, size: int) -> ZipMember:
+        return ZipMember(f"m{at}.so", at, size, size * 3, 8, 0, at)
+
+    near = [member(0, 10_000), member(11_100, 20_000), member(32_200, 5_000)]  # 1 kB local header room each
+    far = member(5_000_000, 10_000)
+    assert _first_windows([far, *near], 1 << 30) == [(0, 32_200 + 5_000 + 1024)]
+    assert _first_windows([*near, far], 35_000) == [(0, 11_100 + 20_000 + 1024)]  # the third does not fit
+    assert _first_windows([*near, far], 20_000) == []  # the second does not fit: no group of two

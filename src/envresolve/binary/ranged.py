@@ -67,6 +67,7 @@ class _Counted(HttpRangeSource):
         self.fetched = len(tail)
         self._on_bytes = on_bytes
         self._spans: dict[int, bytes] = {}
+        self._shared: dict[int, bytes] = {}  # spans several members read from (see `share`)
         self._spans_lock = threading.Lock()
         self._budget = budget
         self._left = budget - len(tail)
@@ -98,10 +99,16 @@ class _Counted(HttpRangeSource):
         self._on_bytes(len(data))
         return data
 
+    def left(self) -> int:
+        """What is left of the budget."""
+        with self._spans_lock:
+            return self._left
+
     def prime(self, start: int, end: int) -> None:
-        """Fetch [start, end) in one request and keep it for the reads that follow (a local header and data)."""
+        """Fetch [start, end) in one request and keep it for the reads that follow (a local header and data);
+        nothing is fetched when a span kept already holds it."""
         end = min(end, self.size)
-        if end > start:
+        if end > start and self._span(start, end - start) is None:
             data = self._fetch(start, end)
             with self._spans_lock:
                 self._spans[start] = data
@@ -110,11 +117,22 @@ class _Counted(HttpRangeSource):
         with self._spans_lock:
             self._spans.pop(start, None)
 
+    def share(self, start: int, end: int) -> None:
+        """Fetch [start, end) in one request for the members that lie in it, until `unshare`."""
+        data = self._fetch(start, min(end, self.size))
+        with self._spans_lock:
+            self._shared[start] = data
+
+    def unshare(self) -> None:
+        with self._spans_lock:
+            self._shared.clear()
+
     def _span(self, offset: int, n: int) -> bytes | None:
         with self._spans_lock:
-            for at, data in self._spans.items():
-                if at <= offset and offset + n <= at + len(data):
-                    return data[offset - at : offset - at + n]
+            for spans in (self._spans, self._shared):
+                for at, data in spans.items():
+                    if at <= offset and offset + n <= at + len(data):
+                        return data[offset - at : offset - at + n]
         return None
 
     def read_at(self, offset: int, n: int) -> bytes:
@@ -267,8 +285,11 @@ def _read_members(source: _Counted, members: list[ZipMember], subject: str, budg
     if own:
         pool = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="envresolve-facts")
     try:
+        # neighbouring members' first bytes, a request for each group of them
+        list(pool.map(lambda g: source.share(*g), _first_windows(prefix, source.left())))
         results = list(pool.map(one, [*whole, *prefix]))
     finally:
+        source.unshare()
         if own:
             pool.shutdown()
     for kind, facts, diags in results:
@@ -282,6 +303,35 @@ def _read_members(source: _Counted, members: list[ZipMember], subject: str, budg
         elif kind == "unread":
             got.unread += 1
     return got
+
+
+#: members whose first bytes lie at most this far apart are fetched in one request (numpy: 9 requests, not 22)
+_GAP = 16 << 10
+_MAX_GROUP = 2 << 20
+
+
+def _first_windows(members: list[ZipMember], left: int) -> list[tuple[int, int]]:
+    """Spans of neighbouring members' first reads (local header and first step) to fetch a request each: only
+    spans of two or more members, and only as far as the budget left covers them, gaps included."""
+    wins = sorted(
+        (m.header_offset, m.header_offset + min(_PREFIX_STEPS[0], m.compress_size) + _HEADER_ROOM) for m in members
+    )
+    groups: list[list[int]] = []  # [start, end, members]
+    for start, end in wins:
+        last = groups[-1] if groups else None
+        if last is not None and start - last[1] <= _GAP and end - last[0] <= _MAX_GROUP:
+            cost = max(end, last[1]) - last[1]
+            if cost > left:
+                break
+            left -= cost
+            last[1] = max(last[1], end)
+            last[2] += 1
+        else:
+            if end - start > left:
+                break
+            left -= end - start
+            groups.append([start, end, 1])
+    return [(g[0], g[1]) for g in groups if g[2] > 1]
 
 
 def _whole_file(
