@@ -117,13 +117,19 @@ def pick_files(plan: Plan, page: dict[str, Any]) -> list[dict[str, Any]]:
     chosen = []
     for version in versions:
         for arch in plan.archs:
-            cands = [f for f in by_version[version] if _linux(f["filename"], arch)]
-            for want in (*(f"-{py}-" for py in PYTHONS), "-abi3-", "-none-"):
-                hits = [f for f in cands if want in f["filename"]]
-                if hits:
-                    chosen.append(max(hits, key=lambda f: parse_wheel_filename(f["filename"])[2]))
-                    break
+            best = _first_python([f for f in by_version[version] if _linux(f["filename"], arch)])
+            if best is not None:
+                chosen.append(best)
     return chosen
+
+
+def _first_python(cands: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The wheel of the first Python of PYTHONS (else an abi3 / py3-none wheel), newest build tag first."""
+    for want in (*(f"-{py}-" for py in PYTHONS), "-abi3-", "-none-"):
+        hits = [f for f in cands if want in f["filename"]]
+        if hits:
+            return max(hits, key=lambda f: parse_wheel_filename(f["filename"])[2])
+    return None
 
 
 class _RangeReader(io.RawIOBase):
@@ -291,18 +297,17 @@ def pinned_files(rows: list[MeasuredWheel]) -> list[dict[str, Any]]:
     for project in sorted({p for p, _v, _a in wanted}):
         page = project_page(project)
         for _p, version, arch in sorted(w for w in wanted if w[0] == project):
-            cands = [
-                f
-                for f in page["files"]
-                if _linux(f["filename"], arch)
-                and not f.get("yanked")
-                and parse_wheel_filename(f["filename"])[1] == Version(version)
-            ]
-            for want in (*(f"-{py}-" for py in PYTHONS), "-abi3-", "-none-"):
-                hits = [f for f in cands if want in f["filename"]]
-                if hits:
-                    out.append(max(hits, key=lambda f: parse_wheel_filename(f["filename"])[2]))
-                    break
+            best = _first_python(
+                [
+                    f
+                    for f in page["files"]
+                    if _linux(f["filename"], arch)
+                    and not f.get("yanked")
+                    and parse_wheel_filename(f["filename"])[1] == Version(version)
+                ]
+            )
+            if best is not None:
+                out.append(best)
     return out
 
 
