@@ -337,7 +337,8 @@ class PackageFinder:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def prefetch(self, names: Iterable[str]) -> None:
-        """Start fetching these projects' pages in the background."""
+        """Start fetching these projects' pages in the background (and the find-links locations, first)."""
+        self._links_future()
         for name in names:
             self._future(canonicalize_name(name))
 
@@ -520,11 +521,18 @@ class PackageFinder:
         self.client.store((path, to_json(rows)))
 
     def _find_links_files(self) -> list[DistFile]:
+        fut = self._links_future()
+        return fut.result() if fut is not None else []
+
+    # Submitted with the first prefetch, not with the first page asked for: by then the pool holds the whole
+    # wave of page fetches (45 pages in a warm run), and the first answer would wait for all of them.
+    def _links_future(self) -> Future[list[DistFile]] | None:
+        if not self.find_links:
+            return None
         with self._lock:
             if self._links is None:
                 self._links = self._pool.submit(self._fetch_find_links)
-            fut = self._links
-        return fut.result()
+            return self._links
 
     def _fetch_find_links(self) -> list[DistFile]:
         out: list[DistFile] = []
