@@ -71,11 +71,12 @@ class ResolveSettings(_Frozen):
     inspect_cache: bool = Field(default=True, description="use cached `envresolve inspect` reports for verdicts")
     inspect_wheels: bool = Field(
         default=True,
-        description="read each candidate wheel with compiled code by ranges within `inspect_budget` (cached "
-        "facts only when offline); False: cached reports only",
+        description="read each candidate wheel with compiled code by ranges within `inspect_budget`, and each "
+        "conda package with compiled code no larger than it (cached facts only when offline); False: cached "
+        "reports only",
     )
     inspect_budget: int | None = Field(
-        default=None, ge=0, description="compressed bytes read per wheel (default binary.budgeted's)"
+        default=None, ge=0, description="compressed bytes read per wheel or conda package (default binary.budgeted's)"
     )
 
 
@@ -225,6 +226,12 @@ def _attempt(
             return _Attempt(conda=conda, diagnostics=tuple(diags))
     # facts are attached once, before any verdict: the lock records verdicts computed from exactly what it records
     cache = _report_cache() if settings.inspect_cache else None
+    if conda is not None and cache is not None and settings.inspect_wheels:
+        from envresolve.binary.budgeted import DEFAULT_INSPECT_BUDGET, read_conda_facts
+
+        budget = DEFAULT_INSPECT_BUDGET if settings.inspect_budget is None else settings.inspect_budget
+        read = read_conda_facts(conda.packages, cache, budget=budget, offline=offline)
+        diags.extend(d if d.node or label is None else d.with_node(label) for d in read)
     if conda is not None and solver is not None:
         conda, kept = _keep_out_rejected(conda, solver, conda_specs, vps, nodes, cache, spec.python)
         diags.extend(d if d.node or label is None else d.with_node(label) for d in kept)

@@ -16,7 +16,7 @@ import sys
 import threading
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from envresolve._once import Once
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from envresolve.diagnostics import Diagnostic
     from envresolve.net import HttpClient
 
-__all__ = ["DEFAULT_INSPECT_BUDGET", "WheelFacts", "parse_budget"]
+__all__ = ["DEFAULT_INSPECT_BUDGET", "WheelFacts", "parse_budget", "read_conda_facts"]
 
 #: compressed bytes read per artefact by default. Read whole, a CUDA wheel's device code costs most of the wheel
 #: (torch: ~0.8 GB); its version needs cost 64 kB-2 MB per library. 8 MiB keeps a binary-aware lock of
@@ -262,3 +262,88 @@ def _same(report: ArtifactReport, info: Any) -> bool:
     from packaging.utils import canonicalize_name
 
     return report.name is not None and canonicalize_name(report.name) == canonicalize_name(info.name)
+
+
+def read_conda_facts(
+    packages: Sequence[Any],
+    cache: ReportCache,
+    *,
+    budget: int = DEFAULT_INSPECT_BUDGET,
+    offline: bool = False,
+    client: HttpClient | None = None,
+    workers: int = 4,
+) -> list[Diagnostic]:
+    """Read into `cache` (by sha256) the binary facts of the conda packages with compiled code that lack them.
+
+    A conda package is a compressed tarball, readable front to back only: one no larger than `budget` is fetched
+    whole (its sha256 checked) and inspected; a larger one is not read, and BN552 names it. A package on this
+    machine (`file:` URL) is read whatever its size. `offline`: nothing is fetched. `packages` are
+    `records.CondaPackage`s. Returns notes: BN552, and BN551 for each package that could not be read.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from envresolve.diagnostics import make
+
+    todo: list[Any] = []
+    too_big: list[Any] = []
+    for p in packages:
+        if p.noarch or p.subdir == "noarch" or not p.sha256 or not p.url:
+            continue
+        if cache.get_for(p.sha256, p.name, p.version) is not None:
+            continue
+        local = p.url.startswith("file:")
+        if offline and not local:
+            continue
+        if not local and (p.size is None or p.size > budget):
+            too_big.append(p)
+            continue
+        todo.append(p)
+    notes: list[Diagnostic] = []
+    if too_big:
+        notes.append(
+            make(
+                "BN552",
+                f"binary facts of {len(too_big)} conda package(s) larger than the inspect budget ({budget} bytes) "
+                "not read",
+                evidence=[f"{p.name} {p.version} ({p.size if p.size is not None else '?'} bytes)" for p in too_big],
+                hint="raise it with --inspect-budget, or run `envresolve inspect` on the package once",
+            )
+        )
+    if not todo:
+        return notes
+    client = client or _conda_client()
+
+    def one(p: Any) -> Diagnostic | None:
+        from envresolve.binary import inspect
+
+        try:
+            if p.url.startswith("file:"):
+                path = urllib.request.url2pathname(urllib.parse.urlsplit(p.url).path)
+                report = inspect(path, cache=True, cache_root=cache.root)
+            else:
+                report = inspect(f"{p.url}#sha256={p.sha256}", cache=True, cache_root=cache.root, client=client)
+        except InputError as exc:
+            return make(
+                "BN551",
+                f"binary facts of {p.file_name} not read: {exc.diagnostics[0].message}",
+                subject=p.name,
+                hint="its verdicts rest on repodata and the matrices",
+            )
+        if report.sha256 != p.sha256.lower():
+            return make(
+                "BN551",
+                f"binary facts of {p.file_name} not read: its sha256 is not the one the repodata records",
+                subject=p.name,
+                hint="its verdicts rest on repodata and the matrices",
+            )
+        return None
+
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="envresolve-conda-facts") as pool:
+        notes.extend(d for d in pool.map(one, todo) if d is not None)
+    return notes
+
+
+def _conda_client() -> HttpClient:
+    from envresolve.net import HttpClient
+
+    return HttpClient(cache_dir=None, progress=False)

@@ -198,14 +198,15 @@ def _budget(text: str) -> int:
 
 
 def add_inspect_budget_argument(parser: argparse.ArgumentParser) -> None:
-    """`--inspect-budget BYTES`: how much of each candidate wheel the single pass reads."""
+    """`--inspect-budget BYTES`: how much of each candidate wheel (or conda package) the single pass reads."""
     parser.add_argument(
         "--inspect-budget",
         metavar="BYTES",
         type=_budget,
         default=None,
-        help="compressed bytes read per wheel with compiled code to learn its binary facts (default 8M; "
-        "e.g. 64M reads device code of larger wheels, 0 reads none)",
+        help="compressed bytes read per wheel with compiled code to learn its binary facts, and the largest "
+        "conda package read (whole) for them (default 8M; e.g. 64M reads device code of larger wheels, 0 reads "
+        "none)",
     )
 
 

@@ -214,12 +214,28 @@ CODES: tuple[CodeInfo, ...] = (
         name="facts-not-read",
         category=BINARY,
         severity=WARNING,
-        summary="A candidate wheel's binary facts could not be read; its verdicts rest on index metadata.",
+        summary="A candidate wheel's or conda package's binary facts could not be read; its verdicts rest on metadata.",
         explanation=(
             "The wheel could not be fetched by ranges (a network failure, a refused request, a server that "
-            "ignores Range requests for a file larger than the budget). Unknown facts never give errors, so "
-            "the candidate is judged by its metadata and the matrices alone."
+            "ignores Range requests for a file larger than the budget), or the conda package could not be "
+            "fetched or was not the file its repodata record names. Unknown facts never give errors, so the "
+            "package is judged by its metadata and the matrices alone."
         ),
+    ),
+    CodeInfo(
+        code="BN552",
+        name="conda-package-beyond-budget",
+        category=BINARY,
+        severity=INFO,
+        summary="Conda packages larger than the inspect budget were not read for their binary facts.",
+        explanation=(
+            "A conda package is a compressed tarball (`.conda`: zstd inside a zip; `.tar.bz2`), which can only "
+            "be read from its start: `lock` and `check SPEC` fetch one whole, check its sha256 against the "
+            "repodata and inspect it when it is no larger than `--inspect-budget`, and keep the facts by "
+            "sha256. A larger one keeps the facts an earlier `envresolve inspect` cached, if any; otherwise its "
+            "verdicts rest on its repodata record and the matrices. The note names the packages not read."
+        ),
+        example="envresolve lock environment.yml --node h100-driver580 --inspect-budget 256M",
     ),
     CodeInfo(
         code="BN601",
