@@ -9,11 +9,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from envresolve.node.conda import apply_conda_overrides, virtual_packages
 from envresolve.node.facts import NodeFacts
 from envresolve.node.load import load_node, load_nodes, read_node, read_nodes
-from envresolve.node.probe import probe, probe_with_diagnostics
 from envresolve.node.profiles import profile_names
+
+if TYPE_CHECKING:
+    from envresolve.node.probe import probe, probe_with_diagnostics
 
 __all__ = [
     "NodeFacts",
@@ -27,3 +31,15 @@ __all__ = [
     "read_nodes",
     "virtual_packages",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # the live probe (ctypes, subprocess, NVML) loads only for the commands that probe; importing the submodule
+    # binds its name here, so both functions are bound over it (as an eager `from ... import` would)
+    if name in ("probe", "probe_with_diagnostics"):
+        import importlib
+
+        module = importlib.import_module("envresolve.node.probe")
+        globals().update(probe=module.probe, probe_with_diagnostics=module.probe_with_diagnostics)
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,7 +7,6 @@ Kubernetes node's.
 
 from __future__ import annotations
 
-import difflib
 from functools import cache
 from typing import Literal
 
@@ -108,6 +107,8 @@ def profile_names() -> tuple[str, ...]:
 def suggest_profiles(name: str, n: int = 3) -> list[str]:
     """The closest bundled profile names (by spelling, then by shared prefix)."""
     names = profile_names()
+    import difflib  # only for a name that is not a profile
+
     close = difflib.get_close_matches(name, names, n=n, cutoff=0.5)
     if not close:
         head = name.split("-")[0].lower()

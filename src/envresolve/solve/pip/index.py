@@ -16,7 +16,6 @@ import urllib.parse
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -243,19 +242,26 @@ def parse_json_page(body: bytes, page_url: str, index: str, accept: TagFilter | 
     return out
 
 
-class _LinkParser(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.base: str | None = None
-        self.links: list[dict[str, str | None]] = []
-        self.tags = 0
+@functools.cache
+def _link_parser() -> type[Any]:
+    """The HTML parser class for link pages (the standard library's HTML parser loads only for HTML pages)."""
+    from html.parser import HTMLParser
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags += 1
-        if tag == "base" and self.base is None:
-            self.base = dict(attrs).get("href")
-        elif tag == "a":
-            self.links.append(dict(attrs))
+    class _LinkParser(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__(convert_charrefs=True)
+            self.base: str | None = None
+            self.links: list[dict[str, str | None]] = []
+            self.tags = 0
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            self.tags += 1
+            if tag == "base" and self.base is None:
+                self.base = dict(attrs).get("href")
+            elif tag == "a":
+                self.links.append(dict(attrs))
+
+    return _LinkParser
 
 
 def parse_html_page(body: bytes, page_url: str, index: str, accept: TagFilter | None = None) -> list[DistFile]:
@@ -263,7 +269,7 @@ def parse_html_page(body: bytes, page_url: str, index: str, accept: TagFilter | 
 
     Raises ValueError for a body that is not HTML at all: not UTF-8 (PEP 503), or text without a single tag.
     """
-    parser = _LinkParser()
+    parser = _link_parser()()
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
