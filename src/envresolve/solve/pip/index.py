@@ -331,6 +331,8 @@ class PackageFinder:
         self._lock = threading.Lock()
         self._pages: dict[NormalizedName, Future[list[DistFile]]] = {}
         self._links: Future[list[DistFile]] | None = None
+        #: page URL (credentials masked) -> the sha256 of the body read, or "status N" for a missing page
+        self.digests: dict[str, str] = {}
         self.listed: set[str] = set()  # projects some index has a page for (even if no file passed the tags)
 
     @property
@@ -370,6 +372,10 @@ class PackageFinder:
             resp = self.client.get(
                 page_url, headers={"Accept": ACCEPT}, cache=True, ok_statuses=frozenset({200, 404, 410})
             )
+            with self._lock:
+                self.digests[redact_url(page_url)] = (
+                    f"status {resp.status}" if resp.status != 200 else resp.digest or "unknown"
+                )
             if resp.status != 200:
                 continue
             with self._lock:
@@ -424,6 +430,11 @@ class PackageFinder:
         if not isinstance(names, list):
             return []
         return [n for n in names[:_MAX_HINTS] if isinstance(n, str) and _NAME.fullmatch(n)]
+
+    def fetched(self) -> list[str]:
+        """The projects whose pages were asked for, in the order they were."""
+        with self._lock:
+            return list(self._pages)
 
     def remember(self, roots: Iterable[str]) -> None:
         """Keep the projects fetched for these roots (those an index had a page for) for the next run."""

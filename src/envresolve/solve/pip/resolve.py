@@ -21,6 +21,7 @@ from envresolve.compat.model import Environment
 from envresolve.diagnostics import Diagnostic, Evidence, make, sort_diagnostics
 from envresolve.errors import EnvresolveError, InputError
 from envresolve.net import HttpClient, default_cache_dir
+from envresolve.solve.pip import reuse
 from envresolve.solve.pip.gpu import cached_binary_facts, default_filters
 from envresolve.solve.pip.index import DistFile, PackageFinder
 from envresolve.solve.pip.metadata import CoreMetadata, MetadataFetcher
@@ -122,6 +123,15 @@ def resolve_pip(
     facts = _facts_callback(binary_facts, client, cache_dir, offline=offline, budget=inspect_budget)
     finder = PackageFinder(client, list(index_urls), list(find_links), tags=tags, cache_dir=cache_dir)
     fetcher = MetadataFetcher(client, cache_dir)
+    reuse_key, reports = _reuse_key(
+        requirements, nodes, python, index_urls, find_links, installed, env, filters, facts, cache_dir,
+        offline=offline, verify_hashes=verify_hashes, allow_prereleases=allow_prereleases, max_rounds=max_rounds,
+    )  # fmt: skip
+    if reuse_key is not None and cache_dir is not None:
+        hit = reuse.kept(cache_dir, reuse_key, reports)
+        if hit is not None and _pages_unchanged(finder, hit):
+            _close(facts, finder, client if own_client else None)
+            return hit.result
     provider = PipProvider(
         finder=finder,
         fetcher=fetcher,
@@ -166,25 +176,79 @@ def resolve_pip(
             fetched=_whole_files(facts, fetcher),
         )
         finder.remember(r.name for r in roots)
+        rejections = _sorted(provider.rejections.values())
+        kept = sorted((c.name, str(c.version)) for c in result.mapping.values() if c.installed and not c.extras)
+        notes = tuple(getattr(facts, "notes", ()))
+        diags = [*provider.findings, *(r.to_diagnostic() for r in rejections)]
+        resolution = PipResolution(
+            packages=tuple(packages),
+            installed=tuple(kept),
+            rejections=tuple(rejections),
+            diagnostics=tuple(sort_diagnostics([*diags, *notes])),
+            python=markers["python_full_version"],
+            tags=tuple(str(t) for t in tags[:5]),
+        )
+        pages = dict(finder.digests)
+        if reuse_key is not None and cache_dir is not None and not notes and "unknown" not in pages.values():
+            # kept without the notes of this run's wheel reads: a second run would read none (they are cached)
+            reuse.keep(client, cache_dir, reuse_key, reports, pages, finder.fetched(), resolution)
     finally:
-        close_facts = getattr(facts, "close", None)
-        if close_facts is not None:
-            close_facts()
         provider.close()
-        finder.close()
-        if own_client:
-            client.close()  # prefetches still running write nothing more: no half-written cache file at exit
-    rejections = _sorted(provider.rejections.values())
-    kept = sorted((c.name, str(c.version)) for c in result.mapping.values() if c.installed and not c.extras)
-    diags = [*provider.findings, *(r.to_diagnostic() for r in rejections), *getattr(facts, "notes", ())]
-    return PipResolution(
-        packages=tuple(packages),
-        installed=tuple(kept),
-        rejections=tuple(rejections),
-        diagnostics=tuple(sort_diagnostics(diags)),
-        python=markers["python_full_version"],
-        tags=tuple(str(t) for t in tags[:5]),
+        _close(facts, finder, client if own_client else None)
+    return resolution
+
+
+def _close(facts: object, finder: PackageFinder, client: HttpClient | None) -> None:
+    close_facts = getattr(facts, "close", None)
+    if close_facts is not None:
+        close_facts()
+    finder.close()
+    if client is not None:
+        client.close()  # prefetches still running write nothing more: no half-written cache file at exit
+
+
+def _reuse_key(
+    requirements: Sequence[PipRequirement | str],
+    nodes: Sequence[NodeFacts],
+    python: str,
+    index_urls: Sequence[str],
+    find_links: Sequence[str],
+    installed: Mapping[str, str],
+    env: Environment,
+    filters: Sequence[CandidateFilter] | None,
+    facts: object,
+    cache_dir: Path | None,
+    **options: object,
+) -> tuple[str | None, Path | None]:
+    """The key under which this resolution may be kept (`reuse`), and the cached binary facts it depends on;
+    None when something it depends on cannot be keyed: custom filters or fact callbacks, find-links
+    locations, hash verification, no cache."""
+    from envresolve.binary.budgeted import WheelFacts
+
+    if cache_dir is None or filters is not None or find_links or options.get("verify_hashes"):
+        return None, None
+    if not isinstance(facts, WheelFacts):
+        return None, None
+    reports = facts.cache.base / "reports" if facts.cache is not None else None
+    key = reuse.result_key(
+        requirements=requirements,
+        nodes=nodes,
+        python=python,
+        index_urls=index_urls,
+        installed=installed,
+        env=env,
+        facts=("wheel-facts", facts.budget, facts.offline),
+        options=options,
     )
+    return key, reports
+
+
+def _pages_unchanged(finder: PackageFinder, hit: reuse.Kept) -> bool:
+    """Fetch the pages a kept resolution read (as a resolution would) and compare them with what it read."""
+    finder.prefetch(hit.projects)
+    for name in hit.projects:
+        finder.files(name)
+    return all(finder.digests.get(url) == digest for url, digest in hit.pages.items())
 
 
 def _whole_files(facts: object, fetcher: MetadataFetcher) -> Callable[[DistFile, CoreMetadata], CoreMetadata] | None:
