@@ -7,7 +7,9 @@ of the chosen wheels' bytes it read cold; uv resolves it for `x86_64-manylinux_2
 (`--python-platform x86_64-manylinux_2_28 --python-version 3.11`), which knows the platform and not the GPU.
 Each run is a fresh process (imports included, as for uv's CLI). Each tool gets its own cache directory:
 "cold" starts from an empty one (median of `--cold-repeat` runs, interleaved), "warm" runs again on the filled one
-(median of `--repeat` runs).
+(median of `--repeat` runs): envresolve fetches the index pages again (as uv does) and, when every page is
+unchanged, uses the resolution the last run kept (`solve.pip.reuse`); "warm search" removes that first, which is
+what a warm run costs when some page changed.
 
 envresolve's modules are compiled to bytecode first, as installing a wheel does.
 
@@ -87,7 +89,10 @@ def _cpu() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
-def run_envresolve(cache: Path, profile: str, budget: int) -> dict[str, object]:
+def run_envresolve(cache: Path, profile: str, budget: int, *, search: bool = False) -> dict[str, object]:
+    """One run in a fresh process; `search`: without the resolution kept by the last run (it searches again)."""
+    if search:
+        shutil.rmtree(cache / "pip-results", ignore_errors=True)
     c0 = _cpu()
     t0 = time.perf_counter()
     out = subprocess.run(
@@ -172,10 +177,12 @@ def main(argv: list[str] | None = None) -> int:
     er_cold = er_colds[-1]
     # Interleaved, so that both tools see the same machine load.
     er_warm: list[dict[str, object]] = []
+    er_search: list[dict[str, object]] = []
     uv_warm: list[dict[str, object]] = []
     for _ in range(args.repeat):
         er_warm.append(run_envresolve(er_cache, args.profile, budget))
         uv_warm.append(run_uv(uv, uv_cache, reqs))
+        er_search.append(run_envresolve(er_cache, args.profile, budget, search=True))
 
     def med(runs: list[dict[str, object]]) -> float:
         return statistics.median(float(r["wall"]) for r in runs)  # type: ignore[arg-type]
@@ -191,11 +198,16 @@ def main(argv: list[str] | None = None) -> int:
         ("warm median", med(er_warm), med(uv_warm)),
         ("warm best", best(er_warm), best(uv_warm)),
         ("warm CPU s", cpu(er_warm), cpu(uv_warm)),
+        ("warm search", med(er_search), med(uv_warm)),
     ]
     print(f"# lock benchmark: {' '.join(EXAMPLE)} (Python 3.11)")
     mode = f"binary-aware, {budget} bytes per wheel" if budget >= 0 else "cached binary facts only (no wheel read)"
     print(f"envresolve: resolve_pip for node profile {args.profile}, {mode}")
     print(f"{version}: --python-platform x86_64-manylinux_2_28")
+    print(
+        "warm: the pages fetched again and, all unchanged, the kept resolution used; warm search: the same with "
+        "the kept resolution removed first (what a warm run does when some page changed)"
+    )
     print(f"{'run':<12} {'envresolve s':>13} {'uv s':>8} {'ratio':>7}")
     for name, er, u in rows:
         print(f"{name:<12} {er:>13.2f} {u:>8.2f} {er / u:>6.2f}x")
