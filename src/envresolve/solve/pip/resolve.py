@@ -244,10 +244,14 @@ def _reuse_key(
 
 
 def _pages_unchanged(finder: PackageFinder, hit: reuse.Kept) -> bool:
-    """Fetch the pages a kept resolution read (as a resolution would) and compare them with what it read."""
+    """Fetch the pages a kept resolution read (as a resolution would) and compare them with what it read; a page
+    that cannot be fetched now counts as changed (the search then meets it as it would have)."""
     finder.prefetch(hit.projects)
-    for name in hit.projects:
-        finder.files(name)
+    try:
+        for name in hit.projects:
+            finder.files(name)
+    except EnvresolveError:
+        return False
     return all(finder.digests.get(url) == digest for url, digest in hit.pages.items())
 
 
