@@ -101,3 +101,13 @@ def test_what_cannot_be_keyed_is_never_kept(tmp_path: Path) -> None:
             ["alpha"], [NODE], python="3.11", index_urls=[srv.url + "/simple/"], cache_dir=tmp_path, client=client
         )  # cached facts by a callback ("cache")
     assert not (tmp_path / "pip-results").exists()
+
+
+def test_a_kept_resolution_holds_no_credentials(tmp_path: Path, searches: list[int]) -> None:
+    with IndexServer(Knobs(validators=False, auth=("user", "s3cr3t-Token"))) as srv:
+        url = srv.url.replace("http://", "http://user:s3cr3t-Token@") + "/simple/"
+        _lock(url, tmp_path)
+        _lock(url, tmp_path)
+    assert len(searches) == 1
+    (kept,) = (tmp_path / "pip-results").glob("*.json")
+    assert "s3cr3t-Token" not in kept.read_text()
