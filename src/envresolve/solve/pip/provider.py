@@ -67,8 +67,6 @@ def _conda_cuda_major(env: Environment) -> int | None:
 
 #: How many releases of a project the speculative prefetch judges, newest first, looking for one the node accepts.
 _PREFETCH_WALK = 12
-#: how many releases past the one being judged a walk fetches the metadata of, in parallel
-_WALK_AHEAD = 4
 #: how long a speculative wheel read waits for the walk of a project it pins before it reads anyway
 _WALK_WAIT_S = 5.0
 #: speculative wheel reads at the same time (each waits mostly on round trips)
@@ -688,7 +686,6 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
             # way (a bounded number), so that the dependencies of the release it will pin (torch 2.10 when the
             # node rules out 2.11+) are fetched now, not after the resolver has worked through the rejections.
             walk = entries[:_PREFETCH_WALK]
-            ahead = 1  # walk[:ahead] have had their metadata asked for
             for i, e in enumerate(walk):
                 md = self.fetcher.get(e.dist)
                 candidate = Candidate(name, e.version, dist=e.dist)
@@ -699,11 +696,10 @@ class PipProvider(AbstractProvider[Req, Candidate, str]):
                     # the walk goes on at once; the release's binary facts are read meanwhile
                     self._read_pool.submit(_quiet, self._speculative_read, candidate)
                     break
-                # ruled out: fetch the next releases' metadata in parallel, a few ahead, not one by one (cold,
-                # each is a few range requests), and not all at once (the release that runs is usually near)
-                upto = i + 1 + _WALK_AHEAD
-                self._prefetch_metadata(walk[ahead:upto])
-                ahead = max(ahead, upto)
+                if i == 0:
+                    # the newest is ruled out: fetch the next releases' metadata in parallel, not one by one
+                    # (cold, each is two range requests into the wheel's tail)
+                    self._prefetch_metadata(walk[1:])
             else:
                 return  # nothing the node accepts near the top: leave the rest to the resolver
         except Exception:  # a prefetch is only a hint; the real fetch reports errors
