@@ -292,8 +292,12 @@ def test_lint_reads_the_find_links_wheel_of_a_pin_even_offline(env: Path, capsys
         assert main(["lint", str(spec), "--node", NODE, "--offline", "--format", "json"]) == rc, pin
         out = capsys.readouterr().out
         assert ("CP121" in out and "GLIBCXX_3.4.30" in out) is (rc == 1), out
-    (links / NEW.replace("cp311", "cp312")).write_bytes(wheel("2.0", "libcxx11.so"))
+    # a macOS wheel of the same release is not a candidate for a Linux node: the Linux wheel is still judged
+    (links / NEW.replace("manylinux_2_17_x86_64", "macosx_11_0_arm64")).write_bytes(wheel("2.0", "libcxx11.so"))
     spec.write_text("--find-links wheels\nfastcv==2.0\n")
+    assert main(["lint", str(spec), "--node", NODE, "--offline", "--format", "json"]) == 1
+    assert "CP121" in capsys.readouterr().out
+    (links / NEW.replace("cp311", "cp312")).write_bytes(wheel("2.0", "libcxx11.so"))
     assert main(["lint", str(spec), "--node", NODE, "--offline", "--format", "json"]) == 0  # which one: unknown
     env_yml = env / "environment.yml"
     env_yml.write_text("dependencies:\n- python=3.11\n- pip\n- pip:\n  - --find-links wheels\n  - fastcv==2.0\n")

@@ -181,8 +181,8 @@ def _find_links(spec: EnvSpec, wheel_facts: WheelFactsLookup) -> list[tuple[str,
 
 
 def _find_links_wheel(name: str, version: str, links: list[tuple[str, str]], python: str | None) -> str | None:
-    """The URL of the one wheel of `name==version` with compiled code the find-links locations offer (for the spec's
-    Python when there are several); None when there is none, or no single one to choose."""
+    """The URL of the one Linux wheel of `name==version` with compiled code the find-links locations offer (for the
+    spec's Python when there are several); None when there is none, or no single one to choose."""
     from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
     prefix = name.replace("-", "_") + "-"
@@ -195,7 +195,8 @@ def _find_links_wheel(name: str, version: str, links: list[tuple[str, str]], pyt
         except InvalidWheelFilename:
             continue
         plats = frozenset(t.platform for t in tags)
-        if wname == name and str(wversion) == str(Version(version)) and plats != {"any"}:
+        linux = any(p.startswith(("manylinux", "musllinux", "linux_")) for p in plats)
+        if wname == name and str(wversion) == str(Version(version)) and linux:  # nodes run Linux
             found.append((url, frozenset(t.interpreter for t in tags)))
     if python is not None and len(found) > 1:
         want = "cp" + "".join(python.split(".")[:2])
