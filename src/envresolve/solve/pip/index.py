@@ -215,12 +215,15 @@ def parse_json_page(body: bytes, page_url: str, index: str, accept: TagFilter | 
     if api.split(".")[0] != "1":
         raise ValueError(f"unsupported simple API version {api}")
     out: list[DistFile] = []
-    for f in data["files"]:
-        if not isinstance(f, dict) or not isinstance(f.get("filename"), str) or not isinstance(f.get("url"), str):
+    ok = accept.ok if accept is not None else None
+    for f in data["files"]:  # tens of thousands on some pages: the rejections are kept cheap
+        if not isinstance(f, dict):
             continue
-        if not _tags_ok(f["filename"], accept):
+        filename, raw_url = f.get("filename"), f.get("url")
+        if not isinstance(filename, str) or not isinstance(raw_url, str):
             continue
-        raw_url: str = f["url"]
+        if ok is not None and filename.endswith(".whl") and not ok(filename):
+            continue
         if not raw_url.startswith(("https://", "http://")):
             raw_url = urllib.parse.urljoin(page_url, raw_url)
         url, frag_hashes = _split_fragment(raw_url)
@@ -229,7 +232,7 @@ def parse_json_page(body: bytes, page_url: str, index: str, accept: TagFilter | 
         yanked = f.get("yanked", False)
         meta = f.get("core-metadata", f.get("data-dist-info-metadata", f.get("dist-info-metadata")))
         df = _make_file(
-            f["filename"],
+            filename,
             url,
             index,
             hashes={**frag_hashes, **{str(k): str(v) for k, v in hashes.items()}},
