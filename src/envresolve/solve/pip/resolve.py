@@ -190,7 +190,7 @@ def resolve_pip(
         )
         pages = dict(finder.digests)
         if reuse_key is not None and cache_dir is not None and not notes and "unknown" not in pages.values():
-            # kept without the notes of this run's wheel reads: a second run would read none (they are cached)
+            # not when a wheel read failed (BN551): a second run would try it again, and may learn more
             reuse.keep(client, cache_dir, reuse_key, reports, pages, finder.fetched(), resolution)
     finally:
         provider.close()
