@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -226,14 +226,9 @@ def _attempt(
             return _Attempt(conda=conda, diagnostics=tuple(diags))
     # facts are attached once, before any verdict: the lock records verdicts computed from exactly what it records
     cache = _report_cache() if settings.inspect_cache else None
-    if conda is not None and cache is not None and settings.inspect_wheels:
-        from envresolve.binary.budgeted import DEFAULT_INSPECT_BUDGET, read_conda_facts
-
-        budget = DEFAULT_INSPECT_BUDGET if settings.inspect_budget is None else settings.inspect_budget
-        read = read_conda_facts(conda.packages, cache, budget=budget, offline=offline)
-        diags.extend(d if d.node or label is None else d.with_node(label) for d in read)
     if conda is not None and solver is not None:
-        conda, kept = _keep_out_rejected(conda, solver, conda_specs, vps, nodes, cache, spec.python)
+        read = _conda_reader(settings, cache, offline=offline)
+        conda, kept = _keep_out_rejected(conda, solver, conda_specs, vps, nodes, cache, spec.python, read)
         diags.extend(d if d.node or label is None else d.with_node(label) for d in kept)
     python = (conda.python if conda else None) or spec.python
     conda_pkgs = conda.packages if conda else ()
@@ -303,6 +298,18 @@ def _credential_notes(locations: Sequence[str]) -> list[Diagnostic]:
 _KEEP_OUT_ROUNDS = 3
 
 
+def _conda_reader(
+    settings: ResolveSettings, cache: Any, *, offline: bool
+) -> Callable[[Sequence[CondaPackage]], list[Diagnostic]]:
+    """What reads the binary facts of a conda solution's packages into `cache` (nothing without the binary pass)."""
+    if cache is None or not settings.inspect_wheels:
+        return lambda _packages: []
+    from envresolve.binary.budgeted import DEFAULT_INSPECT_BUDGET, read_conda_facts
+
+    budget = DEFAULT_INSPECT_BUDGET if settings.inspect_budget is None else settings.inspect_budget
+    return lambda packages: read_conda_facts(packages, cache, budget=budget, offline=offline)
+
+
 def _keep_out_rejected(
     conda: CondaSolution,
     solver: CondaSolver,
@@ -311,9 +318,11 @@ def _keep_out_rejected(
     nodes: Sequence[NodeFacts],
     cache: Any,
     python: str | None,
+    read: Callable[[Sequence[CondaPackage]], list[Diagnostic]],
 ) -> tuple[CondaSolution, list[Diagnostic]]:
     """Solve again without the conda versions the judge rejects on every node (RS110 for each kept out).
 
+    Each solution's binary facts are read (`read`) before it is judged, the records a new solve brings in too.
     The judge sees each record against the rest of the solution; only errors count, and only when every node
     rejects it. Without a solution once they are kept out, the last solution stays (the judge's errors on it
     are reported by the caller's evaluation) and RS111 says why they could not be avoided."""
@@ -323,7 +332,10 @@ def _keep_out_rejected(
     notes: list[Diagnostic] = []
     excluded: list[str] = []
     current = conda
-    for _ in range(_KEEP_OUT_ROUNDS):
+    for last in [False] * _KEEP_OUT_ROUNDS + [True]:
+        notes += [d for d in read(current.packages) if d not in notes]
+        if last:
+            break  # the last solve's facts are read for the caller's evaluation; no more solves
         packages = _conda_env_packages(current.packages, cache)
         env = Environment(packages=tuple(packages), python=current.python or python)
         rejected: list[tuple[Package, Diagnostic]] = []

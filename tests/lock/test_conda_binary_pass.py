@@ -15,6 +15,7 @@ import pytest
 from envresolve.diagnostics import Severity
 from envresolve.node import NodeFacts
 from envresolve.orchestrate import ResolveSettings, resolve
+from envresolve.preflight import check_lock
 from envresolve.solve.conda import CondaSettings
 from envresolve.specs import load_spec
 from tests.fixtures.archives import build
@@ -37,18 +38,21 @@ NODE = NodeFacts.model_validate(
 )
 
 
-def _channel(root: Path) -> Path:
-    """A local channel holding one real .conda package whose library needs GLIBCXX_3.4.30."""
+def _channel(root: Path, libs: dict[str, str] | None = None) -> Path:
+    """A local channel of real .conda packages of NAME: version -> the fixture library it ships (by default one,
+    1.0, whose library needs GLIBCXX_3.4.30)."""
     sub = root / "channel" / "linux-64"
     sub.mkdir(parents=True)
     (root / "channel" / "noarch").mkdir()
-    index = {"name": NAME, "version": "1.0", "build": "h0_0", "build_number": 0, "subdir": "linux-64", "depends": []}
-    members = [("lib/libcvwait.so", (ELF / "libcvwait.so").read_bytes(), None)]
-    pkg = build.demo_conda(sub, index=index, name=f"{NAME}-1.0-h0_0", members=members)
-    data = pkg.read_bytes()
-    record = {**index, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+    records = {}
+    for version, lib in (libs or {"1.0": "libcvwait.so"}).items():
+        index = {"name": NAME, "version": version, "build": "h0_0", "build_number": 0, "subdir": "linux-64"}
+        members = [(f"lib/{lib}", (ELF / lib).read_bytes(), None)]
+        pkg = build.demo_conda(sub, index={**index, "depends": []}, name=f"{NAME}-{version}-h0_0", members=members)
+        data = pkg.read_bytes()
+        records[pkg.name] = {**index, "depends": [], "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
     (sub / "repodata.json").write_text(
-        json.dumps({"info": {"subdir": "linux-64"}, "packages": {}, "packages.conda": {pkg.name: record}})
+        json.dumps({"info": {"subdir": "linux-64"}, "packages": {}, "packages.conda": records})
     )
     (root / "channel" / "noarch" / "repodata.json").write_text(
         json.dumps({"info": {"subdir": "noarch"}, "packages": {}, "packages.conda": {}})
@@ -110,3 +114,20 @@ def test_a_served_conda_package_is_read_within_the_budget_and_named_beyond_it(
     # the facts are kept by sha256: offline, the same lock knows them without fetching anything
     again = _lock(tmp_path, f"{served}/channel", offline=True)
     assert [d.code for d in again.diagnostics if d.severity is Severity.ERROR] == ["CP121"]
+
+
+def test_the_record_a_new_solve_brings_in_is_read_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """2.0 needs GLIBCXX_3.4.30 and is kept out of the solve (RS110); 1.0, which the new solve brings in, is
+    read as well before it is judged."""
+    from envresolve.binary.cache import ReportCache
+
+    monkeypatch.setenv("ENVRESOLVE_CACHE_DIR", str(tmp_path / "cache"))
+    channel = _channel(tmp_path, {"1.0": "libplain.so.1", "2.0": "libcvwait.so"})
+    res = _lock(tmp_path, str(channel))
+    assert res.ok and res.lock is not None, [d.message for d in res.diagnostics]
+    assert [(p.name, p.version) for p in res.lock.conda] == [(NAME, "1.0")]
+    assert [d.code for d in res.diagnostics if d.subject == NAME] == ["RS110"]
+    (kept,) = res.lock.conda
+    assert kept.sha256 and ReportCache(tmp_path / "cache").get_for(kept.sha256, NAME, "1.0") is not None
+    # check of that lock judges the facts it records: no new error (lock and check agree)
+    assert [d for d in check_lock(res.lock, [NODE]).diagnostics if d.severity is Severity.ERROR] == []
