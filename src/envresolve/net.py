@@ -661,7 +661,10 @@ class HttpClient:
                 if k in resp.headers:
                     merged[k] = resp.headers[k]
             out = Response(cached.url, 200, merged, cached.body, from_cache=True, digest=cached.digest)
-            self._cache_store(clean, hdrs, out)
+            # the entry (headers and body, one file) is written again only when that buys something: a new
+            # freshness lifetime, or new validators; else a 304 would rewrite a page of megabytes unchanged
+            if _max_age(merged) > 0 or any(merged.get(k) != cached.headers.get(k) for k in ("etag", "last-modified")):
+                self._cache_store(clean, hdrs, out)
             return out
         if cache and self.cache_dir is not None and resp.status == 200:
             digest = hashlib.sha256(resp.body).hexdigest()

@@ -194,12 +194,15 @@ def test_warm_cache_sends_only_revalidations(tmp_path: Path) -> None:
     with IndexServer(knobs) as srv:
         index = [srv.url + "/simple/"]
         cold = resolve_pip(["alpha==1.0"], [NODE_235], python="3.11", index_urls=index, cache_dir=tmp_path)
+        entries = {p: p.stat().st_mtime_ns for p in (tmp_path / "http").glob("*.http")}
         n_cold = len(knobs.log)
         warm = resolve_pip(["alpha==1.0"], [NODE_235], python="3.11", index_urls=index, cache_dir=tmp_path)
     strip = lambda r: [p.model_copy(update={"metadata_source": ""}) for p in r.packages]  # noqa: E731
     assert strip(cold) == strip(warm)
     warm_pages = [(p, s) for p, s, _h in knobs.log[n_cold:] if p.startswith("/simple/")]
     assert warm_pages and all(s == 304 for _p, s in warm_pages)  # every page revalidated, none sent again
+    # a 304 with the same validators and no freshness lifetime leaves the cached page (body and all) as it was
+    assert entries and {p: p.stat().st_mtime_ns for p in (tmp_path / "http").glob("*.http")} == entries
     assert {p.metadata_source for p in warm.packages} == {"cache"}
 
 
