@@ -287,12 +287,10 @@ def read_conda_facts(
     todo: list[Any] = []
     too_big: list[Any] = []
     for p in packages:
-        if p.noarch or p.subdir == "noarch" or not p.sha256 or not p.url:
+        local = p.url.startswith("file:") if p.url else False
+        if p.noarch or p.subdir == "noarch" or not p.sha256 or not p.url or (offline and not local):
             continue
         if cache.get_for(p.sha256, p.name, p.version) is not None:
-            continue
-        local = p.url.startswith("file:")
-        if offline and not local:
             continue
         if not local and (p.size is None or p.size > budget):
             too_big.append(p)
